@@ -1,0 +1,502 @@
+package crdt
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// EncodingVersion is the version byte that leads every encoding this package
+// produces. Decoders reject any other value with ErrVersion.
+const EncodingVersion byte = 1
+
+// MaxEncodedSize bounds the size of one encoded state this package will
+// decode. It is checked before anything is allocated.
+const MaxEncodedSize = 64 << 20
+
+// Encoder writes the canonical msgpack encoding of CRDT states. It is handed
+// to [DotStore] and [Payload] implementations so that types built outside
+// this package (the cart's lines, for one) encode in the same format.
+//
+// Dots are written as (index, seq), where index points into the sorted
+// replica table of the enclosing causal context; every dot a store holds is
+// in its context, so the table is always complete.
+//
+// An Encoder is not safe for concurrent use.
+type Encoder struct {
+	buf      bytes.Buffer
+	enc      *msgpack.Encoder
+	replicas map[ReplicaID]int
+	err      error
+}
+
+func newEncoder() *Encoder {
+	e := &Encoder{}
+	e.buf.WriteByte(EncodingVersion)
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}
+
+func (e *Encoder) keep(err error) {
+	if e.err == nil && err != nil {
+		e.err = err
+	}
+}
+
+// ArrayLen writes an array header of n elements.
+func (e *Encoder) ArrayLen(n int) { e.keep(e.enc.EncodeArrayLen(n)) }
+
+// Uint writes n in its shortest msgpack form.
+func (e *Encoder) Uint(n uint64) { e.keep(e.enc.EncodeUint(n)) }
+
+// Int writes n in its shortest msgpack form.
+func (e *Encoder) Int(n int64) { e.keep(e.enc.EncodeInt(n)) }
+
+// String writes s.
+func (e *Encoder) String(s string) { e.keep(e.enc.EncodeString(s)) }
+
+// Bool writes b.
+func (e *Encoder) Bool(b bool) { e.keep(e.enc.EncodeBool(b)) }
+
+// Dot writes d as (replica index, seq). It panics if d's replica is not in
+// the context being encoded: a store holding a dot its context lacks is a
+// broken invariant.
+func (e *Encoder) Dot(d Dot) {
+	i, ok := e.replicas[d.Replica]
+	if !ok {
+		panic(fmt.Sprintf("crdt: encoding dot %v absent from its causal context", d))
+	}
+	e.ArrayLen(2)
+	e.Uint(uint64(i))
+	e.Uint(d.Seq)
+}
+
+// Timestamp writes t as (wall, logical, replica).
+func (e *Encoder) Timestamp(t Timestamp) {
+	e.ArrayLen(3)
+	e.Int(t.Wall)
+	e.Uint(uint64(t.Logical))
+	e.String(string(t.Replica))
+}
+
+// context writes c canonically and installs its replica table for Dot.
+func (e *Encoder) context(c *CausalContext) {
+	rs := c.replicas()
+	e.replicas = make(map[ReplicaID]int, len(rs))
+	e.ArrayLen(len(rs))
+	for i, r := range rs {
+		e.replicas[r] = i
+		cloud := slices.Sorted(maps.Keys(c.cloud[r]))
+		e.ArrayLen(2 + len(cloud))
+		e.String(string(r))
+		e.Uint(c.vv[r])
+		for _, s := range cloud {
+			e.Uint(s)
+		}
+	}
+}
+
+func (e *Encoder) bytes() ([]byte, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.buf.Bytes(), nil
+}
+
+// Reader decodes what Encoder wrote, bounded: every length is checked against
+// the bytes that remain before anything is allocated, decoding goes into
+// concrete types only, and nothing recurses on input-controlled depth. It
+// never panics on any input.
+//
+// A Reader is not safe for concurrent use.
+type Reader struct {
+	b        []byte
+	off      int
+	replicas []ReplicaID
+}
+
+func newReader(what string, b []byte) (*Reader, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("decode %s: %w: empty input", what, ErrCorrupt)
+	}
+	if len(b) > MaxEncodedSize {
+		return nil, fmt.Errorf("decode %s: %w: %d bytes exceeds limit %d", what, ErrCorrupt, len(b), MaxEncodedSize)
+	}
+	if b[0] != EncodingVersion {
+		return nil, fmt.Errorf("decode %s: %w %d", what, ErrVersion, b[0])
+	}
+	return &Reader{b: b, off: 1}, nil
+}
+
+// Remaining returns the number of bytes not yet read.
+func (r *Reader) Remaining() int { return len(r.b) - r.off }
+
+func (r *Reader) corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format+" at offset %d", append([]any{ErrCorrupt}, append(args, r.off)...)...)
+}
+
+func (r *Reader) next() (byte, error) {
+	if r.off >= len(r.b) {
+		return 0, r.corrupt("unexpected end of input")
+	}
+	c := r.b[r.off]
+	r.off++
+	return c, nil
+}
+
+func (r *Reader) bigEndian(n int) (uint64, error) {
+	if r.Remaining() < n {
+		return 0, r.corrupt("truncated %d-byte number", n)
+	}
+	var v uint64
+	for _, c := range r.b[r.off : r.off+n] {
+		v = v<<8 | uint64(c)
+	}
+	r.off += n
+	return v, nil
+}
+
+// ArrayLen reads an array header and checks that n elements of at least
+// minElem bytes each fit in what remains.
+func (r *Reader) ArrayLen(minElem int) (int, error) {
+	c, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch {
+	case c&0xf0 == 0x90:
+		n = uint64(c & 0x0f)
+	case c == 0xdc:
+		n, err = r.bigEndian(2)
+	case c == 0xdd:
+		n, err = r.bigEndian(4)
+	default:
+		return 0, r.corrupt("want array, got code 0x%02x", c)
+	}
+	if err != nil {
+		return 0, err
+	}
+	minElem = max(minElem, 1)
+	if n > uint64(r.Remaining()/minElem) {
+		return 0, r.corrupt("array of %d elements cannot fit in %d bytes", n, r.Remaining())
+	}
+	return int(n), nil
+}
+
+// Uint reads a non-negative integer in any msgpack integer form.
+func (r *Reader) Uint() (uint64, error) {
+	c, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c <= 0x7f:
+		return uint64(c), nil
+	case c == 0xcc:
+		return r.bigEndian(1)
+	case c == 0xcd:
+		return r.bigEndian(2)
+	case c == 0xce:
+		return r.bigEndian(4)
+	case c == 0xcf:
+		return r.bigEndian(8)
+	case c >= 0xd0 && c <= 0xd3, c >= 0xe0:
+		r.off--
+		v, err := r.Int()
+		if err != nil {
+			return 0, err
+		}
+		if v < 0 {
+			return 0, r.corrupt("negative value %d where unsigned expected", v)
+		}
+		return uint64(v), nil
+	}
+	return 0, r.corrupt("want integer, got code 0x%02x", c)
+}
+
+// Int reads a signed integer in any msgpack integer form.
+func (r *Reader) Int() (int64, error) {
+	c, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c <= 0x7f:
+		return int64(c), nil
+	case c >= 0xe0:
+		return int64(int8(c)), nil
+	case c == 0xd0:
+		v, err := r.bigEndian(1)
+		return int64(int8(v)), err
+	case c == 0xd1:
+		v, err := r.bigEndian(2)
+		return int64(int16(v)), err
+	case c == 0xd2:
+		v, err := r.bigEndian(4)
+		return int64(int32(v)), err
+	case c == 0xd3:
+		v, err := r.bigEndian(8)
+		return int64(v), err
+	case c >= 0xcc && c <= 0xcf:
+		r.off--
+		v, err := r.Uint()
+		if err != nil {
+			return 0, err
+		}
+		if v > 1<<63-1 {
+			return 0, r.corrupt("value %d overflows int64", v)
+		}
+		return int64(v), nil
+	}
+	return 0, r.corrupt("want integer, got code 0x%02x", c)
+}
+
+// Bool reads a boolean.
+func (r *Reader) Bool() (bool, error) {
+	c, err := r.next()
+	if err != nil {
+		return false, err
+	}
+	switch c {
+	case 0xc2:
+		return false, nil
+	case 0xc3:
+		return true, nil
+	}
+	return false, r.corrupt("want bool, got code 0x%02x", c)
+}
+
+// String reads a string of at most maxLen bytes.
+func (r *Reader) String(maxLen int) (string, error) {
+	c, err := r.next()
+	if err != nil {
+		return "", err
+	}
+	var n uint64
+	switch {
+	case c&0xe0 == 0xa0:
+		n = uint64(c & 0x1f)
+	case c == 0xd9:
+		n, err = r.bigEndian(1)
+	case c == 0xda:
+		n, err = r.bigEndian(2)
+	case c == 0xdb:
+		n, err = r.bigEndian(4)
+	default:
+		return "", r.corrupt("want string, got code 0x%02x", c)
+	}
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(maxLen) {
+		return "", r.corrupt("string of %d bytes exceeds limit %d", n, maxLen)
+	}
+	if n > uint64(r.Remaining()) {
+		return "", r.corrupt("string of %d bytes cannot fit in %d bytes", n, r.Remaining())
+	}
+	s := string(r.b[r.off : r.off+int(n)])
+	r.off += int(n)
+	return s, nil
+}
+
+// ReplicaID reads and validates a replica ID.
+func (r *Reader) ReplicaID() (ReplicaID, error) {
+	s, err := r.String(MaxReplicaIDLen)
+	if err != nil {
+		return "", err
+	}
+	if err := validReplicaID(s); err != nil {
+		return "", r.corrupt("%v", err)
+	}
+	return ReplicaID(s), nil
+}
+
+// Dot reads a dot written by [Encoder.Dot] and checks it against the
+// enclosing context's replica table.
+func (r *Reader) Dot() (Dot, error) {
+	n, err := r.ArrayLen(1)
+	if err != nil {
+		return Dot{}, err
+	}
+	if n != 2 {
+		return Dot{}, r.corrupt("dot has %d fields, want 2", n)
+	}
+	i, err := r.Uint()
+	if err != nil {
+		return Dot{}, err
+	}
+	if i >= uint64(len(r.replicas)) {
+		return Dot{}, r.corrupt("dot replica index %d out of range %d", i, len(r.replicas))
+	}
+	s, err := r.Uint()
+	if err != nil {
+		return Dot{}, err
+	}
+	if s == 0 {
+		return Dot{}, r.corrupt("dot sequence 0")
+	}
+	return Dot{Replica: r.replicas[i], Seq: s}, nil
+}
+
+// Timestamp reads a timestamp written by [Encoder.Timestamp].
+func (r *Reader) Timestamp() (Timestamp, error) {
+	n, err := r.ArrayLen(1)
+	if err != nil {
+		return Timestamp{}, err
+	}
+	if n != 3 {
+		return Timestamp{}, r.corrupt("timestamp has %d fields, want 3", n)
+	}
+	var t Timestamp
+	if t.Wall, err = r.Int(); err != nil {
+		return Timestamp{}, err
+	}
+	l, err := r.Uint()
+	if err != nil {
+		return Timestamp{}, err
+	}
+	if l > 1<<32-1 {
+		return Timestamp{}, r.corrupt("logical clock %d overflows uint32", l)
+	}
+	t.Logical = uint32(l)
+	if t.Replica, err = r.ReplicaID(); err != nil {
+		return Timestamp{}, err
+	}
+	return t, nil
+}
+
+// context reads a causal context and installs its replica table.
+func (r *Reader) context() (CausalContext, error) {
+	n, err := r.ArrayLen(3)
+	if err != nil {
+		return CausalContext{}, err
+	}
+	var c CausalContext
+	r.replicas = make([]ReplicaID, 0, min(n, 64)) // a hint from the input is capped
+	for range n {
+		m, err := r.ArrayLen(1)
+		if err != nil {
+			return CausalContext{}, err
+		}
+		if m < 2 {
+			return CausalContext{}, r.corrupt("context entry has %d fields, want >= 2", m)
+		}
+		id, err := r.ReplicaID()
+		if err != nil {
+			return CausalContext{}, err
+		}
+		if k := len(r.replicas); k > 0 && r.replicas[k-1] >= id {
+			return CausalContext{}, r.corrupt("context replicas not strictly sorted")
+		}
+		r.replicas = append(r.replicas, id)
+		top, err := r.Uint()
+		if err != nil {
+			return CausalContext{}, err
+		}
+		if top > 0 {
+			if c.vv == nil {
+				c.vv = make(map[ReplicaID]uint64)
+			}
+			c.vv[id] = top
+		}
+		prev := top
+		for range m - 2 {
+			s, err := r.Uint()
+			if err != nil {
+				return CausalContext{}, err
+			}
+			// Canonical clouds are sorted, above the vector and not adjacent to
+			// it (adjacent dots would have been compacted).
+			if s <= prev || (prev == top && s == top+1) {
+				return CausalContext{}, r.corrupt("context cloud for %s not canonical", id)
+			}
+			prev = s
+			c.Add(Dot{Replica: id, Seq: s})
+		}
+		if top == 0 && m == 2 {
+			return CausalContext{}, r.corrupt("empty context entry for %s", id)
+		}
+	}
+	return c, nil
+}
+
+// done checks that every byte was consumed.
+func (r *Reader) done() error {
+	if r.Remaining() != 0 {
+		return r.corrupt("%d trailing bytes", r.Remaining())
+	}
+	return nil
+}
+
+// Key is the constraint on OR-Set elements and OR-Map keys: ordered scalar
+// types with a canonical encoding.
+type Key interface {
+	~string | ~int | ~int64 | ~uint64
+}
+
+// Scalar is the constraint on LWW-Register values.
+type Scalar interface {
+	~string | ~int | ~int64 | ~uint64 | ~bool
+}
+
+// MaxStringLen bounds the length of any string element, key or value this
+// package decodes.
+const MaxStringLen = 1 << 20
+
+func encodeScalar[T Scalar](e *Encoder, v T) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		e.String(rv.String())
+	case reflect.Int, reflect.Int64:
+		e.Int(rv.Int())
+	case reflect.Uint64:
+		e.Uint(rv.Uint())
+	case reflect.Bool:
+		e.Bool(rv.Bool())
+	default:
+		panic("crdt: unsupported scalar kind " + rv.Kind().String())
+	}
+}
+
+func decodeScalar[T Scalar](r *Reader) (T, error) {
+	var v T
+	rv := reflect.ValueOf(&v).Elem()
+	switch rv.Kind() {
+	case reflect.String:
+		s, err := r.String(MaxStringLen)
+		if err != nil {
+			return v, err
+		}
+		rv.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := r.Int()
+		if err != nil {
+			return v, err
+		}
+		if rv.OverflowInt(n) {
+			return v, r.corrupt("value %d overflows %s", n, rv.Type())
+		}
+		rv.SetInt(n)
+	case reflect.Uint64:
+		n, err := r.Uint()
+		if err != nil {
+			return v, err
+		}
+		rv.SetUint(n)
+	case reflect.Bool:
+		b, err := r.Bool()
+		if err != nil {
+			return v, err
+		}
+		rv.SetBool(b)
+	default:
+		panic("crdt: unsupported scalar kind " + rv.Kind().String())
+	}
+	return v, nil
+}

@@ -1,0 +1,334 @@
+package crdt
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// ORMap is an observed-remove map from keys to dot stores that share the
+// map's causal context.
+//
+// A key is present while its store holds at least one dot. Removing a key
+// drops the dots the remover had observed under it; updates made
+// concurrently, which the remover could not have observed, survive, and the
+// key's value after the join is exactly what those updates made. This is the
+// "reset-remove" map: it never resurrects the state a remove saw, unlike
+// add-wins maps that keep the old value around a concurrent update.
+//
+// Deltas and full states are the same type: every mutator returns the small
+// ORMap that, merged anywhere, has the mutation's effect.
+//
+// The zero value is an empty map ready to use. An ORMap is not safe for
+// concurrent use.
+type ORMap[K Key, V DotStore[V]] struct {
+	ctx     CausalContext
+	entries map[K]V
+
+	// index maps every dot in the stores to its key, so that merging a
+	// small delta visits only the keys whose dots the delta's context
+	// covers instead of every key. A dot belongs to one key forever, so an
+	// entry is either exact or stale (its dot since removed); stale entries
+	// cost an extra visit and are dropped by a rebuild once they outnumber
+	// the live ones. nil means not built yet; Clone and decoding leave it
+	// nil.
+	index     map[Dot]K
+	indexLive int // dots in the stores at the last rebuild
+}
+
+// Len returns the number of keys present.
+func (m *ORMap[K, V]) Len() int { return len(m.entries) }
+
+// Has reports whether k is present.
+func (m *ORMap[K, V]) Has(k K) bool {
+	_, ok := m.entries[k]
+	return ok
+}
+
+// Get returns a deep copy of k's store.
+func (m *ORMap[K, V]) Get(k K) (V, bool) {
+	v, ok := m.entries[k]
+	if !ok {
+		return v, false
+	}
+	return v.Clone(), true
+}
+
+// Peek calls fn with k's store without copying it, and reports whether k is
+// present. fn must neither modify nor retain the store.
+func (m *ORMap[K, V]) Peek(k K, fn func(V)) bool {
+	v, ok := m.entries[k]
+	if ok {
+		fn(v)
+	}
+	return ok
+}
+
+// Keys returns the keys present, sorted.
+func (m *ORMap[K, V]) Keys() []K { return slices.Sorted(maps.Keys(m.entries)) }
+
+// Context returns a copy of the map's causal context.
+func (m *ORMap[K, V]) Context() CausalContext { return m.ctx.Clone() }
+
+// Contains reports whether the map's causal context has seen d.
+func (m *ORMap[K, V]) Contains(d Dot) bool { return m.ctx.Contains(d) }
+
+// Mutation describes an update to one key, built by the function passed to
+// [ORMap.Update]: the store of new dots to add, and the observed dots the
+// update supersedes.
+type Mutation[V any] struct {
+	// Add holds only dots minted by the Next function handed to the update.
+	Add V
+	// Supersede lists dots of the key's current store that the update
+	// replaces; they are removed everywhere the delta arrives.
+	Supersede []Dot
+}
+
+// Update applies a mutation of key k made by replica id and returns its
+// delta. fn receives the key's current store (read-only; empty if absent)
+// and next, which mints fresh dots of id for the new entries.
+func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V]) {
+	mustValid(id)
+	cur := m.entries[k]
+	seq := m.ctx.Max(id)
+	delta = &ORMap[K, V]{}
+	next := func() Dot {
+		seq++
+		d := Dot{Replica: id, Seq: seq}
+		delta.ctx.Add(d)
+		return d
+	}
+	mu := fn(cur, next)
+	for _, d := range mu.Supersede {
+		delta.ctx.Add(d)
+	}
+	for d := range mu.Add.EachDot {
+		if !delta.ctx.Contains(d) {
+			panic(fmt.Sprintf("crdt: update added dot %v not minted by next", d))
+		}
+	}
+	if !mu.Add.IsEmpty() {
+		delta.entries = map[K]V{k: mu.Add}
+	}
+	m.Merge(delta)
+	return delta
+}
+
+// Remove removes k, superseding every dot the map holds under it, and
+// returns the delta. Removing an absent key returns an empty delta.
+func (m *ORMap[K, V]) Remove(k K) (delta *ORMap[K, V]) {
+	delta = &ORMap[K, V]{}
+	if v, ok := m.entries[k]; ok {
+		for d := range v.EachDot {
+			delta.ctx.Add(d)
+		}
+	}
+	m.Merge(delta)
+	return delta
+}
+
+// Clear removes every key and returns the delta. Updates concurrent with
+// the clear survive it.
+func (m *ORMap[K, V]) Clear() (delta *ORMap[K, V]) {
+	delta = &ORMap[K, V]{}
+	for _, v := range m.entries {
+		for d := range v.EachDot {
+			delta.ctx.Add(d)
+		}
+	}
+	m.Merge(delta)
+	return delta
+}
+
+// Merge joins o (a delta or a full state) into m and reports whether m
+// changed. o is not modified, and m keeps no reference into it.
+//
+// Its cost is proportional to the size of o, plus the size of m when o's
+// causal context is large (a full state): a delta merges in time
+// independent of how many keys m holds.
+func (m *ORMap[K, V]) Merge(o *ORMap[K, V]) (changed bool) {
+	for k, ov := range o.entries {
+		v := m.entries[k]
+		nv, c := v.MergeDots(&m.ctx, ov, &o.ctx)
+		changed = changed || c
+		m.store(k, nv)
+		if m.index != nil {
+			for d := range ov.EachDot {
+				m.index[d] = k
+			}
+		}
+	}
+	if !o.ctx.IsEmpty() {
+		// Keys absent from o lose the dots o's context has seen.
+		var empty V
+		visit := func(k K, v V) {
+			nv, c := v.MergeDots(&m.ctx, empty, &o.ctx)
+			changed = changed || c
+			m.store(k, nv)
+		}
+		if limit := len(m.entries) / 4; o.ctx.sizeAtMost(limit) {
+			m.buildIndex()
+			for d := range o.ctx.Dots {
+				k, ok := m.index[d]
+				if !ok {
+					continue
+				}
+				if _, inO := o.entries[k]; inO {
+					continue
+				}
+				if v, ok := m.entries[k]; ok {
+					visit(k, v)
+				}
+			}
+		} else {
+			for k, v := range m.entries {
+				if _, ok := o.entries[k]; !ok {
+					visit(k, v)
+				}
+			}
+		}
+	}
+	if m.ctx.Merge(&o.ctx) {
+		changed = true
+	}
+	return changed
+}
+
+// buildIndex builds the dot index, or rebuilds it when stale entries have
+// come to outnumber live ones.
+func (m *ORMap[K, V]) buildIndex() {
+	if m.index != nil && len(m.index) <= 2*m.indexLive+1024 {
+		return
+	}
+	m.index = make(map[Dot]K, len(m.entries))
+	for k, v := range m.entries {
+		for d := range v.EachDot {
+			m.index[d] = k
+		}
+	}
+	m.indexLive = len(m.index)
+}
+
+func (m *ORMap[K, V]) store(k K, v V) {
+	if v.IsEmpty() {
+		delete(m.entries, k)
+		return
+	}
+	if m.entries == nil {
+		m.entries = make(map[K]V)
+	}
+	m.entries[k] = v
+}
+
+// Clone returns a deep copy of m.
+func (m *ORMap[K, V]) Clone() *ORMap[K, V] {
+	out := &ORMap[K, V]{ctx: m.ctx.Clone()}
+	if len(m.entries) > 0 {
+		out.entries = make(map[K]V, len(m.entries))
+		for k, v := range m.entries {
+			out.entries[k] = v.Clone()
+		}
+	}
+	return out
+}
+
+// Equal reports whether m and o have the same causal context and the same
+// stores under the same keys.
+func (m *ORMap[K, V]) Equal(o *ORMap[K, V]) bool {
+	if len(m.entries) != len(o.entries) || !m.ctx.Equal(&o.ctx) {
+		return false
+	}
+	for k, v := range m.entries {
+		ov, ok := o.entries[k]
+		if !ok || !v.Equal(ov) {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalBinary returns the canonical encoding of m: equal maps give equal
+// bytes.
+func (m *ORMap[K, V]) MarshalBinary() ([]byte, error) {
+	e := newEncoder()
+	m.encode(e)
+	return e.bytes()
+}
+
+// encode writes m with e.
+func (m *ORMap[K, V]) encode(e *Encoder) {
+	e.ArrayLen(2)
+	e.context(&m.ctx)
+	keys := m.Keys()
+	e.ArrayLen(2 * len(keys))
+	for _, k := range keys {
+		encodeScalar(e, k)
+		m.entries[k].EncodeStore(e)
+	}
+}
+
+// UnmarshalBinary replaces m with the state encoded in b. It rejects, with
+// an error wrapping ErrCorrupt or ErrVersion, any input MarshalBinary could
+// not have produced, and leaves m unchanged on error.
+func (m *ORMap[K, V]) UnmarshalBinary(b []byte) error {
+	r, err := newReader("ormap", b)
+	if err != nil {
+		return err
+	}
+	out, err := decodeORMap[K, V](r)
+	if err == nil {
+		err = r.done()
+	}
+	if err != nil {
+		return fmt.Errorf("decode ormap: %w", err)
+	}
+	*m = *out
+	return nil
+}
+
+func decodeORMap[K Key, V DotStore[V]](r *Reader) (*ORMap[K, V], error) {
+	n, err := r.ArrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	if n != 2 {
+		return nil, r.corrupt("map has %d fields, want 2", n)
+	}
+	m := &ORMap[K, V]{}
+	if m.ctx, err = r.context(); err != nil {
+		return nil, err
+	}
+	n, err = r.ArrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	if n%2 != 0 {
+		return nil, r.corrupt("map entries have odd length %d", n)
+	}
+	var zero V
+	var prev K
+	for i := range n / 2 {
+		k, err := decodeScalar[K](r)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && k <= prev {
+			return nil, r.corrupt("map keys not strictly sorted")
+		}
+		prev = k
+		v, err := zero.DecodeStore(r)
+		if err != nil {
+			return nil, err
+		}
+		if v.IsEmpty() {
+			return nil, r.corrupt("empty store under key %v", k)
+		}
+		for d := range v.EachDot {
+			if !m.ctx.Contains(d) {
+				return nil, r.corrupt("dot %v under key %v missing from context", d, k)
+			}
+		}
+		m.store(k, v)
+	}
+	return m, nil
+}
