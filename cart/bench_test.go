@@ -1,0 +1,157 @@
+package cart
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/crdtd/crdtd/crdt"
+)
+
+// benchCart returns a cart of n lines built by one replica, and its clock.
+func benchCart(b *testing.B, id string, n int) (*Cart, *crdt.HLC) {
+	b.Helper()
+	clk, _ := crdt.NewHLC(crdt.ReplicaID(id))
+	now := time.Unix(1_800_000_000, 0)
+	c := New()
+	for i := range n {
+		if _, err := c.Add(clk.Now(now), fmt.Sprintf("item-%05d", i), 2); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.SetPrice(clk.Now(now), fmt.Sprintf("item-%05d", i), 125); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c, clk
+}
+
+var sizes = []int{10, 100, 10_000}
+
+func BenchmarkAdd(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			c, clk := benchCart(b, "r-0123456789abcdef", n)
+			now := time.Unix(1_800_000_000, 0)
+			var bytes int
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				d, err := c.Add(clk.Now(now), "item-00001", 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					enc, _ := d.MarshalBinary()
+					bytes = len(enc)
+				}
+			}
+			b.ReportMetric(float64(bytes), "bytes/delta")
+		})
+	}
+}
+
+func BenchmarkSetQuantity(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			c, clk := benchCart(b, "r-0123456789abcdef", n)
+			now := time.Unix(1_800_000_000, 0)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := c.SetQuantity(clk.Now(now), "item-00001", uint64(i%9+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMergeState joins two replicas' full states of n lines each, half
+// of them shared.
+func BenchmarkMergeState(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			a, _ := benchCart(b, "r-aaaaaaaaaaaaaaaa", n)
+			o, clk := benchCart(b, "r-bbbbbbbbbbbbbbbb", n/2)
+			o.Merge(a.Clone())
+			now := time.Unix(1_800_000_001, 0)
+			for i := range n / 2 {
+				o.Add(clk.Now(now), fmt.Sprintf("other-%05d", i), 1)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				dst := a.Clone()
+				dst.Merge(o)
+			}
+		})
+	}
+}
+
+// BenchmarkMergeDelta applies one add delta to a cart of n lines: the cost
+// a node pays per replicated edit.
+func BenchmarkMergeDelta(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			dst, _ := benchCart(b, "r-aaaaaaaaaaaaaaaa", n)
+			src, clk := benchCart(b, "r-bbbbbbbbbbbbbbbb", 0)
+			now := time.Unix(1_800_000_001, 0)
+			deltas := make([]*Cart, 1000)
+			for i := range deltas {
+				d, _ := src.Add(clk.Now(now), "apple", 1)
+				deltas[i] = d
+				if i%500 == 499 {
+					src.Remove("apple")
+				}
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				dst.Merge(deltas[i%len(deltas)])
+			}
+		})
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			c, _ := benchCart(b, "r-0123456789abcdef", n)
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				enc, err := c.MarshalBinary()
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(enc)
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			c, _ := benchCart(b, "r-0123456789abcdef", n)
+			enc, _ := c.MarshalBinary()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := New().UnmarshalBinary(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkView(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			c, _ := benchCart(b, "r-0123456789abcdef", n)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.View(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,20 @@
+package cart
+
+import "errors"
+
+// Sentinel errors. Operations wrap them with the offending value; the daemon
+// maps them to HTTP 400 with errors.Is.
+var (
+	// ErrInvalidItem reports an item ID outside 1..MaxItemIDLen bytes of
+	// [A-Za-z0-9._:@-].
+	ErrInvalidItem = errors.New("invalid item id")
+	// ErrInvalidQuantity reports a quantity outside the allowed range.
+	ErrInvalidQuantity = errors.New("invalid quantity")
+	// ErrInvalidPrice reports a unit price outside 0..MaxPriceCents.
+	ErrInvalidPrice = errors.New("invalid price")
+	// ErrTooManyLines reports an edit that would create line MaxLines+1.
+	ErrTooManyLines = errors.New("too many lines in cart")
+	// ErrOverflow reports a subtotal or total that does not fit an int64
+	// number of cents. Totals are never wrapped.
+	ErrOverflow = errors.New("cart total overflow")
+)

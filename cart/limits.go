@@ -1,0 +1,42 @@
+package cart
+
+import "fmt"
+
+// Limits on what one edit may ask for (DESIGN §8). They bound every number a
+// cart holds, so subtotals of a single line always fit an int64.
+const (
+	// MaxItemIDLen is the longest item ID, in bytes.
+	MaxItemIDLen = 128
+	// MaxQuantity is the largest quantity one Add may bring a line to, and
+	// the largest quantity SetQuantity accepts.
+	MaxQuantity = 1_000_000
+	// MaxPriceCents is the largest unit price, in cents (ten billion units).
+	MaxPriceCents = 1_000_000_000_000
+	// MaxLines is the most lines a replica lets its own edits create.
+	// Concurrent edits on several replicas may together exceed it; the cart
+	// stays correct, only further new lines are refused.
+	MaxLines = 10_000
+)
+
+// ValidItemID reports whether id is a valid item ID, and why not.
+func ValidItemID(id string) error {
+	if len(id) == 0 || len(id) > MaxItemIDLen {
+		return fmt.Errorf("%w: length %d not in 1..%d", ErrInvalidItem, len(id), MaxItemIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if !idByte(id[i]) {
+			return fmt.Errorf("%w: %q has byte %q at %d (allowed: A-Z a-z 0-9 . _ : @ -)", ErrInvalidItem, id, id[i], i)
+		}
+	}
+	return nil
+}
+
+func idByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	case c == '.', c == '_', c == ':', c == '@', c == '-':
+		return true
+	}
+	return false
+}

@@ -1,0 +1,157 @@
+package cart
+
+import (
+	"math/bits"
+
+	"github.com/crdtd/crdtd/crdt"
+)
+
+// line is the dot store of one item: the increments not yet absorbed by a
+// set or remove, the surviving quantity assignments, and the surviving price
+// assignments. All three share the cart's causal context.
+type line struct {
+	incs   crdt.DotFun[increment]
+	sets   crdt.DotFun[assignment]
+	prices crdt.DotFun[pricing]
+}
+
+// quantity evaluates the line per the specification: the base set by the
+// greatest surviving assignment (0 if none) plus every surviving increment.
+// ok is false if the sum overflows, which only merged state from many
+// replicas can cause.
+func (l line) quantity() (q uint64, ok bool) {
+	var best stamp
+	found := false
+	for d, a := range l.sets.All {
+		s := stampOf(d, a.wall, a.logical)
+		if !found || s.after(best) {
+			best, q, found = s, a.q, true
+		}
+	}
+	for _, n := range l.incs.All {
+		var carry uint64
+		if q, carry = bits.Add64(q, uint64(n), 0); carry != 0 {
+			return 0, false
+		}
+	}
+	return q, true
+}
+
+// price returns the unit price of the greatest surviving price assignment.
+func (l line) price() int64 {
+	var cents int64
+	var best stamp
+	found := false
+	for d, p := range l.prices.All {
+		s := stampOf(d, p.wall, p.logical)
+		if !found || s.after(best) {
+			best, cents, found = s, p.cents, true
+		}
+	}
+	return cents
+}
+
+// latest returns the greatest timestamp carried by the line.
+func (l line) latest() crdt.Timestamp {
+	var t crdt.Timestamp
+	for d, a := range l.sets.All {
+		if s := stampOf(d, a.wall, a.logical); s.ts.After(t) {
+			t = s.ts
+		}
+	}
+	for d, p := range l.prices.All {
+		if s := stampOf(d, p.wall, p.logical); s.ts.After(t) {
+			t = s.ts
+		}
+	}
+	return t
+}
+
+// stamp orders assignments: by HLC timestamp, and by dot should a caller
+// ever reuse one timestamp for two assignments.
+type stamp struct {
+	ts  crdt.Timestamp
+	dot crdt.Dot
+}
+
+func stampOf(d crdt.Dot, wall int64, logical uint32) stamp {
+	return stamp{ts: crdt.Timestamp{Wall: wall, Logical: logical, Replica: d.Replica}, dot: d}
+}
+
+func (s stamp) after(o stamp) bool {
+	if c := s.ts.Compare(o.ts); c != 0 {
+		return c > 0
+	}
+	return s.dot.Compare(o.dot) > 0
+}
+
+// MergeDots implements crdt.DotStore.
+func (l line) MergeDots(ctx *crdt.CausalContext, o line, octx *crdt.CausalContext) (line, bool) {
+	var a, b, c bool
+	l.incs, a = l.incs.MergeDots(ctx, o.incs, octx)
+	l.sets, b = l.sets.MergeDots(ctx, o.sets, octx)
+	l.prices, c = l.prices.MergeDots(ctx, o.prices, octx)
+	return l, a || b || c
+}
+
+// EachDot implements crdt.DotStore.
+func (l line) EachDot(yield func(crdt.Dot) bool) {
+	for d := range l.incs.EachDot {
+		if !yield(d) {
+			return
+		}
+	}
+	for d := range l.sets.EachDot {
+		if !yield(d) {
+			return
+		}
+	}
+	for d := range l.prices.EachDot {
+		if !yield(d) {
+			return
+		}
+	}
+}
+
+// IsEmpty implements crdt.DotStore.
+func (l line) IsEmpty() bool { return l.incs.IsEmpty() && l.sets.IsEmpty() && l.prices.IsEmpty() }
+
+// Clone implements crdt.DotStore.
+func (l line) Clone() line {
+	return line{incs: l.incs.Clone(), sets: l.sets.Clone(), prices: l.prices.Clone()}
+}
+
+// Equal implements crdt.DotStore.
+func (l line) Equal(o line) bool {
+	return l.incs.Equal(o.incs) && l.sets.Equal(o.sets) && l.prices.Equal(o.prices)
+}
+
+// EncodeStore implements crdt.DotStore.
+func (l line) EncodeStore(e *crdt.Encoder) {
+	e.ArrayLen(3)
+	l.incs.EncodeStore(e)
+	l.sets.EncodeStore(e)
+	l.prices.EncodeStore(e)
+}
+
+// DecodeStore implements crdt.DotStore.
+func (line) DecodeStore(r *crdt.Reader) (line, error) {
+	n, err := r.ArrayLen(1)
+	if err != nil {
+		return line{}, err
+	}
+	if n != 3 {
+		return line{}, errCorrupt("line has %d fields, want 3", n)
+	}
+	var l line
+	if l.incs, err = l.incs.DecodeStore(r); err != nil {
+		return line{}, err
+	}
+	if l.sets, err = l.sets.DecodeStore(r); err != nil {
+		return line{}, err
+	}
+	if l.prices, err = l.prices.DecodeStore(r); err != nil {
+		return line{}, err
+	}
+	return l, nil
+}
