@@ -1,0 +1,121 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for idempotency expiry.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func idemStore(t *testing.T, dir string, clock *fakeClock) *Store {
+	t.Helper()
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyKeys = 5
+	opts.now = clock.now
+	return newTestStore(t, dir, opts)
+}
+
+func present(t *testing.T, s *Store, keys ...string) []string {
+	t.Helper()
+	var got []string
+	for _, k := range keys {
+		_, ok, err := s.LookupIdempotency(k)
+		must.NoError(t, err)
+		if ok {
+			got = append(got, k)
+		}
+	}
+	return got
+}
+
+func TestIdempotencyPruneBySize(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := idemStore(t, t.TempDir(), clock)
+	var keys []string
+	for i := range 8 {
+		k := fmt.Sprintf("req-%d", i)
+		keys = append(keys, k)
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: k, IdempotencyResult: []byte(k)}))
+		clock.advance(time.Second)
+	}
+	must.Equal(t, keys[3:], present(t, s, keys...), "oldest keys pruned first")
+	st := s.Stats()
+	must.Equal(t, uint64(5), st.IdempotencyKeys)
+	must.Equal(t, uint64(3), st.IdempotencyPruned)
+
+	// Re-storing a key refreshes it rather than adding one.
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "req-3", IdempotencyResult: []byte("again")}))
+	must.Equal(t, uint64(5), s.Stats().IdempotencyKeys)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "req-8"}))
+	must.Equal(t, []string{"req-3", "req-5", "req-6", "req-7", "req-8"}, present(t, s, append(keys, "req-8")...))
+	res, _, err := s.LookupIdempotency("req-3")
+	must.NoError(t, err)
+	must.Equal(t, "again", string(res))
+}
+
+func TestIdempotencyPruneByAge(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	dir := t.TempDir()
+	s := idemStore(t, dir, clock)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "old", IdempotencyResult: []byte("r")}))
+	clock.advance(50 * time.Minute)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "young", IdempotencyResult: []byte("r")}))
+	clock.advance(20 * time.Minute)
+
+	// Expired keys are invisible at once, before anything prunes them.
+	must.Equal(t, []string{"young"}, present(t, s, "old", "young"))
+	must.Equal(t, uint64(2), s.Stats().IdempotencyKeys)
+
+	// Any commit prunes them.
+	must.NoError(t, s.Commit(t.Context(), Write{Objects: map[string][]byte{"k": {1}}}))
+	must.Equal(t, uint64(1), s.Stats().IdempotencyKeys)
+	must.NoError(t, s.Close())
+
+	s = idemStore(t, dir, clock)
+	must.Equal(t, uint64(1), s.Stats().IdempotencyKeys, "count persisted")
+	must.Equal(t, []string{"young"}, present(t, s, "old", "young"))
+	clock.advance(time.Hour)
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
+	must.Zero(t, s.Stats().IdempotencyKeys)
+}
+
+func TestIdempotencyPruneBacklogIsBounded(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.MaxIdempotencyKeys = 10_000
+	opts.now = clock.now
+	s := newTestStore(t, t.TempDir(), opts)
+	const n = 3000
+	for i := range n {
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: fmt.Sprintf("k-%d", i)}))
+	}
+	must.Equal(t, uint64(n), s.Stats().IdempotencyKeys)
+	clock.advance(DefaultIdempotencyTTL + time.Second)
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
+	must.Equal(t, uint64(n-pruneBatch), s.Stats().IdempotencyKeys, "one transaction prunes at most pruneBatch")
+	for s.Stats().IdempotencyKeys > 0 {
+		must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
+	}
+	must.Equal(t, uint64(n), s.Stats().IdempotencyPruned)
+}
