@@ -1,0 +1,488 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ErrUnreachable is wrapped by the errors of [Client] methods when the node could not be reached:
+// the connection was refused or dropped, the name did not resolve, or the attempt timed out. An
+// error that wraps it says nothing about whether a mutation was applied; retrying the same call
+// is safe only because the client sends an Idempotency-Key, and a new call gets a new key.
+var ErrUnreachable = errors.New("node unreachable")
+
+// ErrInvalidID is wrapped by the error [ValidateID] and the [Client] methods return for a cart or
+// item ID the API would reject.
+var ErrInvalidID = errors.New("invalid ID")
+
+// Defaults for [Config].
+const (
+	DefaultRetries        = 3
+	DefaultRetryBackoff   = 100 * time.Millisecond
+	DefaultAttemptTimeout = 30 * time.Second
+	// MaxResponseBytes bounds how much of a response body the client reads (8 MiB). A cart of
+	// 10,000 lines, the largest the daemon accepts, is about 1 MiB of JSON.
+	MaxResponseBytes = 8 << 20
+	// maxBackoff caps the wait between attempts.
+	maxBackoff = 2 * time.Second
+)
+
+// Config configures a [Client]. The zero value of every field but BaseURL means its default.
+// A Config is copied by [New]; changing it afterwards has no effect.
+type Config struct {
+	// BaseURL is the node's API address, such as "http://127.0.0.1:7070". A bare "host:port" means
+	// http. A path prefix is kept (for a node behind a reverse proxy). Required.
+	BaseURL string
+
+	// Token is the bearer token sent as "Authorization: Bearer <token>"; empty sends none. A node
+	// whose API listens beyond loopback requires one.
+	Token string
+
+	// HTTPClient sends the requests. Nil means a client with DefaultAttemptTimeout (30 s) per
+	// attempt, so a hung node cannot stall a caller whose ctx has no deadline, and with redirects
+	// turned off, since the API never redirects and a redirected POST would lose its body.
+	HTTPClient *http.Client
+
+	// Retries is how many times a request is repeated after a failure that may be transient: a
+	// connection refused, reset or dropped, an attempt timeout, or a 503. A mutation repeats with
+	// the same Idempotency-Key, so the node applies it at most once. 0 means DefaultRetries (3);
+	// a negative value turns retries off.
+	Retries int
+
+	// RetryBackoff is the wait before the first retry; each further retry doubles it, up to 2 s,
+	// with jitter so that many clients do not retry in step. 0 means DefaultRetryBackoff (100 ms):
+	// with the default Retries an unreachable node is reported after about 0.7 s.
+	RetryBackoff time.Duration
+}
+
+// Client calls the crdtd HTTP API of one node. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	token   string
+	hc      *http.Client
+	retries int
+	backoff time.Duration
+}
+
+// New returns a client for the node at cfg.BaseURL. It does not contact the node.
+func New(cfg Config) (*Client, error) {
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(cfg.Token, "\r\n") {
+		return nil, errors.New("new client: token contains a line break")
+	}
+	c := &Client{
+		base:    base,
+		token:   cfg.Token,
+		hc:      cfg.HTTPClient,
+		retries: cfg.Retries,
+		backoff: cfg.RetryBackoff,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{
+			Timeout: DefaultAttemptTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	switch {
+	case c.retries == 0:
+		c.retries = DefaultRetries
+	case c.retries < 0:
+		c.retries = 0
+	}
+	if c.backoff <= 0 {
+		c.backoff = DefaultRetryBackoff
+	}
+	return c, nil
+}
+
+func parseBaseURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("new client: empty base URL")
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("new client: base URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("new client: base URL %q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("new client: base URL %q has no host", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("new client: base URL %q: want scheme://host[:port][/prefix] only", u.Redacted())
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+	return u, nil
+}
+
+// ValidateID reports whether id is a valid cart or item ID: 1–[MaxIDLength] characters of
+// [A-Za-z0-9._:@-]. The error wraps [ErrInvalidID].
+func ValidateID(id string) error {
+	return validateID("", id)
+}
+
+func validateID(kind, id string) error {
+	what := "ID"
+	if kind != "" {
+		what = kind + " ID"
+	}
+	const want = "want 1-128 characters of A-Z a-z 0-9 . _ : @ -"
+	if id == "" {
+		return fmt.Errorf("%w: empty %s", ErrInvalidID, what)
+	}
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("%w: %s of %d bytes: %s", ErrInvalidID, what, len(id), want)
+	}
+	for i := 0; i < len(id); i++ {
+		if !idByte(id[i]) {
+			return fmt.Errorf("%w: %s %q: %s", ErrInvalidID, what, id, want)
+		}
+	}
+	return nil
+}
+
+func idByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("._:@-", b) >= 0
+}
+
+// pathSegment escapes an ID for a URL path. Valid IDs need no percent-encoding, except that
+// "." and ".." would be read as dot segments and removed, so their dots are encoded.
+func pathSegment(id string) string {
+	if id == "." || id == ".." {
+		return strings.Repeat("%2E", len(id))
+	}
+	return url.PathEscape(id)
+}
+
+// ListCarts returns the names of all carts the node knows, sorted.
+func (c *Client) ListCarts(ctx context.Context) (CartList, error) {
+	var out CartList
+	if err := c.do(ctx, http.MethodGet, "/v1/carts", nil, &out); err != nil {
+		return CartList{}, err
+	}
+	if out.Carts == nil {
+		out.Carts = []string{}
+	}
+	return out, nil
+}
+
+// GetCart returns the current view of cart. An unknown cart is empty, not an error.
+func (c *Client) GetCart(ctx context.Context, cart string) (CartView, error) {
+	if err := validateID("cart", cart); err != nil {
+		return CartView{}, err
+	}
+	return c.cartCall(ctx, http.MethodGet, "/v1/carts/"+pathSegment(cart), nil)
+}
+
+// AddItem adds req.Quantity of req.Item to cart, setting the unit price too when
+// req.UnitPriceCents is not nil, and returns the resulting cart.
+func (c *Client) AddItem(ctx context.Context, cart string, req AddItemRequest) (CartView, error) {
+	if err := validateID("cart", cart); err != nil {
+		return CartView{}, err
+	}
+	if err := validateID("item", req.Item); err != nil {
+		return CartView{}, err
+	}
+	return c.cartCall(ctx, http.MethodPost, "/v1/carts/"+pathSegment(cart)+"/items", req)
+}
+
+// SetItem sets the quantity and/or unit price of item in cart and returns the resulting cart.
+// At least one field of req must be non-nil. A quantity of 0 removes the line.
+func (c *Client) SetItem(ctx context.Context, cart, item string, req SetItemRequest) (CartView, error) {
+	if err := validateID("cart", cart); err != nil {
+		return CartView{}, err
+	}
+	if err := validateID("item", item); err != nil {
+		return CartView{}, err
+	}
+	if req.Quantity == nil && req.UnitPriceCents == nil {
+		return CartView{}, errors.New("set item: neither quantity nor unit price given")
+	}
+	return c.cartCall(ctx, http.MethodPut, "/v1/carts/"+pathSegment(cart)+"/items/"+pathSegment(item), req)
+}
+
+// RemoveItem removes the line of item from cart and returns the resulting cart. Removing an
+// absent item is not an error.
+func (c *Client) RemoveItem(ctx context.Context, cart, item string) (CartView, error) {
+	if err := validateID("cart", cart); err != nil {
+		return CartView{}, err
+	}
+	if err := validateID("item", item); err != nil {
+		return CartView{}, err
+	}
+	return c.cartCall(ctx, http.MethodDelete, "/v1/carts/"+pathSegment(cart)+"/items/"+pathSegment(item), nil)
+}
+
+// ClearCart removes every line the node has seen from cart and returns the resulting cart.
+// Lines added concurrently elsewhere, not yet seen here, survive (DESIGN §4).
+func (c *Client) ClearCart(ctx context.Context, cart string) (CartView, error) {
+	if err := validateID("cart", cart); err != nil {
+		return CartView{}, err
+	}
+	return c.cartCall(ctx, http.MethodDelete, "/v1/carts/"+pathSegment(cart), nil)
+}
+
+func (c *Client) cartCall(ctx context.Context, method, path string, in any) (CartView, error) {
+	var out CartView
+	if err := c.do(ctx, method, path, in, &out); err != nil {
+		return CartView{}, err
+	}
+	if out.Items == nil {
+		out.Items = []Line{}
+	}
+	return out, nil
+}
+
+// Members returns the cluster members as the node sees them.
+func (c *Client) Members(ctx context.Context) (MemberList, error) {
+	var out MemberList
+	if err := c.do(ctx, http.MethodGet, "/v1/members", nil, &out); err != nil {
+		return MemberList{}, err
+	}
+	if out.Members == nil {
+		out.Members = []Member{}
+	}
+	return out, nil
+}
+
+// Status returns the node's identity, digest, member counts and per-peer consistency.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, &out); err != nil {
+		return Status{}, err
+	}
+	if out.Peers == nil {
+		out.Peers = []PeerStatus{}
+	}
+	return out, nil
+}
+
+// Health returns the node's health. Any answer other than an error means the node serves.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	if err := c.do(ctx, http.MethodGet, "/healthz", nil, &out); err != nil {
+		return Health{}, err
+	}
+	return out, nil
+}
+
+// do sends one logical call: it marshals in, makes up to 1+retries attempts, and unmarshals a 2xx
+// body into out. Mutations carry one Idempotency-Key across all their attempts.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("%s %s: encode request: %v", method, path, err)
+		}
+	}
+	u := *c.base
+	u.RawPath = c.base.EscapedPath() + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("%s %s: %v", method, path, err)
+	}
+	u.Path = p
+	target := u.String()
+
+	var key string
+	if method != http.MethodGet {
+		key = rand.Text() // 26 characters of [A-Z2-7], 128 random bits
+	}
+
+	var last attemptResult
+	for attempt := 1; ; attempt++ {
+		last = c.attempt(ctx, method, target, key, body, out)
+		last.attempts = attempt
+		if last.err == nil {
+			return nil
+		}
+		if !last.retry || attempt > c.retries {
+			break
+		}
+		if sleepCtx(ctx, c.backoffFor(attempt)) != nil {
+			break
+		}
+	}
+	return last.final(ctx, method, u.Redacted())
+}
+
+// attemptResult is the outcome of one HTTP exchange.
+type attemptResult struct {
+	err         error
+	retry       bool // the failure may be transient
+	unreachable bool // err is a transport failure: the node did not answer
+	attempts    int
+}
+
+// final turns the last attempt's failure into the error the caller sees.
+func (r attemptResult) final(ctx context.Context, method, target string) error {
+	var apiErr *APIError
+	if errors.As(r.err, &apiErr) {
+		return r.err
+	}
+	tries := ""
+	if r.attempts > 1 {
+		tries = fmt.Sprintf(" (%d attempts)", r.attempts)
+	}
+	ctxErr := ctx.Err()
+	switch {
+	case errors.Is(ctxErr, context.Canceled):
+		return fmt.Errorf("%s %s: %w", method, target, ctxErr)
+	case ctxErr != nil && r.unreachable && errors.Is(r.err, ctxErr):
+		return fmt.Errorf("%s %s: %w: %w%s", method, target, ErrUnreachable, ctxErr, tries)
+	case ctxErr != nil && r.unreachable:
+		return fmt.Errorf("%s %s: %w: %v%s: %w", method, target, ErrUnreachable, r.err, tries, ctxErr)
+	case ctxErr != nil:
+		return fmt.Errorf("%s %s: %v: %w", method, target, r.err, ctxErr)
+	case r.unreachable:
+		return fmt.Errorf("%s %s: %w: %v%s", method, target, ErrUnreachable, r.err, tries)
+	}
+	return fmt.Errorf("%s %s: %v", method, target, r.err)
+}
+
+func (c *Client) attempt(ctx context.Context, method, target, key string, body []byte, out any) attemptResult {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return attemptResult{err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return transportFailure(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return transportFailure(err)
+	}
+	if len(data) > MaxResponseBytes {
+		return attemptResult{err: fmt.Errorf("response body exceeds %d bytes", MaxResponseBytes)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return attemptResult{
+			err:   decodeAPIError(resp.StatusCode, data),
+			retry: resp.StatusCode == http.StatusServiceUnavailable,
+		}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return attemptResult{err: fmt.Errorf("decode response: %v", err)}
+		}
+	}
+	return attemptResult{}
+}
+
+// transportFailure classifies an error from sending a request or reading its response. Every
+// such failure means the node did not (completely) answer, and is worth retrying, except a TLS
+// verification failure (a configuration problem that retrying cannot fix) and a name that does
+// not exist.
+func transportFailure(err error) attemptResult {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err // its message repeats the method and URL
+	}
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &certErr) || errors.As(err, &recErr) {
+		return attemptResult{err: err}
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return attemptResult{err: err, unreachable: true}
+	}
+	return attemptResult{err: err, retry: true, unreachable: true}
+}
+
+// decodeAPIError builds the error for a non-2xx response from its body, falling back to the
+// status when the body is not an [ErrorBody] (a proxy's HTML page, say).
+func decodeAPIError(status int, data []byte) *APIError {
+	var eb ErrorBody
+	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
+		return &APIError{StatusCode: status, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return &APIError{StatusCode: status, Code: codeForStatus(status), Message: strings.ToLower(http.StatusText(status))}
+}
+
+func codeForStatus(status int) ErrorCode {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeInvalidArgument
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return ErrorCode(fmt.Sprintf("http_%d", status))
+}
+
+// backoffFor returns the wait before the given retry (1-based): exponential, capped, with
+// "equal jitter" (half fixed, half random) so that clients spread out but never retry at once.
+func (c *Client) backoffFor(retry int) time.Duration {
+	d := c.backoff
+	for i := 1; i < retry && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	half := d / 2
+	return half + mathrand.N(half+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

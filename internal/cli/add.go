@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/client"
+)
+
+type addOptions struct {
+	baseOptions
+
+	Cart  string
+	Item  string
+	Qty   int64
+	Price priceFlag
+}
+
+func newCmdAdd(f *factory, runF func(*addOptions) error) *cobra.Command {
+	opts := &addOptions{baseOptions: newBaseOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "add CART ITEM",
+		Short: "Add items to a cart",
+		Long: `Add a quantity of an item to a cart and print the resulting cart.
+
+Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
+--price also sets the item's unit price; without it the price stays as it is.`,
+		Example: `  cartctl add alice apple
+  cartctl add alice apple --qty 3 --price 1.25`,
+		Args:              requireArgs("CART", "ITEM"),
+		ValidArgsFunction: completeArgs(f, argCart, argItem),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Cart, opts.Item = args[0], args[1]
+			opts.Output = outputFormat(cmd)
+			if err := checkIDs(args, "cart", "item"); err != nil {
+				return err
+			}
+			if opts.Qty < 1 || opts.Qty > client.MaxAddQuantity {
+				return flagErrorf("--qty %d out of range 1..%d", opts.Qty, client.MaxAddQuantity)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runAdd(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().Int64VarP(&opts.Qty, "qty", "n", 1, "how many to add")
+	cmd.Flags().Var(&opts.Price, "price", "set the unit price, a decimal such as 1.25")
+	return cmd
+}
+
+func runAdd(ctx context.Context, opts *addOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	view, err := c.AddItem(ctx, opts.Cart, client.AddItemRequest{
+		Item:           opts.Item,
+		Quantity:       opts.Qty,
+		UnitPriceCents: opts.Price.ptr(),
+	})
+	if err != nil {
+		return fmt.Errorf("add %s to cart %s: %w", opts.Item, opts.Cart, err)
+	}
+	return printCart(&opts.baseOptions, view)
+}
+
+// printCart prints the cart a command read or changed.
+func printCart(opts *baseOptions, view client.CartView) error {
+	p, err := opts.printer()
+	if err != nil {
+		return err
+	}
+	return p.cart(view)
+}
+
+// outputFormat returns the value of the global -o/--output flag.
+func outputFormat(cmd *cobra.Command) string {
+	if fl := cmd.Flag("output"); fl != nil {
+		return fl.Value.String()
+	}
+	return formatTable
+}

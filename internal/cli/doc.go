@@ -1,0 +1,8 @@
+// Package cli implements cartctl, the command-line client of crdtd (DESIGN §8). [Main] builds the
+// cobra command tree, runs it with the caller's context and streams, and maps the outcome to an
+// [ExitCode] in one place: 0 success, 1 failure, 2 usage error, 3 node unreachable. Each command
+// lives in its own file as an options struct, a constructor that parses argv into the options,
+// and a run function that talks to the node only through package client and prints through a
+// printer (output.go): an aligned table on a terminal, tab-separated rows when piped, or the API's
+// JSON with -o json. Data goes to stdout, errors to stderr.
+package cli

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/client"
+)
+
+// ExitCode is the process exit status of cartctl.
+type ExitCode int
+
+// The exit codes of cartctl. Scripts rely on them: keep them stable.
+const (
+	ExitOK          ExitCode = 0 // the command did what was asked
+	ExitFailure     ExitCode = 1 // the node refused the request, or anything else went wrong
+	ExitUsage       ExitCode = 2 // bad command line: unknown command or flag, bad argument
+	ExitUnreachable ExitCode = 3 // the node could not be reached (refused, unresolvable, timed out)
+)
+
+// Main runs cartctl with args (without the program name), reading from stdin and writing data to
+// stdout and errors to stderr, and returns the exit code. It never calls os.Exit; ctx cancels the
+// command (main passes one that is cancelled on SIGINT/SIGTERM).
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
+	g := &globalOptions{}
+	f := &factory{
+		In:     stdin,
+		Out:    stdout,
+		ErrOut: stderr,
+		IsTTY:  isTerminal(stdout),
+		Client: g.newClient,
+	}
+	root := newCmdRoot(f, g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	g.release()
+	return reportError(cmd, err, stderr)
+}
+
+// reportError prints err, if any, to stderr and returns the exit code it maps to. This is the
+// only place where errors become exit codes.
+func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+
+	var flagErr *FlagError
+	var apiErr *client.APIError
+	switch {
+	case errors.As(err, &flagErr) || strings.HasPrefix(err.Error(), "unknown command "):
+		if cmd != nil {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return ExitUsage
+	case errors.Is(err, client.ErrUnreachable):
+		fmt.Fprintln(stderr, "Is crdtd running there? Point --node or $CARTCTL_NODE at a running node.")
+		return ExitUnreachable
+	case errors.As(err, &apiErr) && apiErr.Code == client.CodeUnauthorized:
+		fmt.Fprintln(stderr, "The node requires a token: pass --token-file or set $CARTCTL_TOKEN.")
+	}
+	return ExitFailure
+}

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crdtd/crdtd/client"
+)
+
+// Output formats for -o/--output.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+)
+
+var outputFormats = []string{formatTable, formatJSON}
+
+// printer prints the results of commands in one output format (etcdctl's printer idea). Each
+// method writes one complete result.
+type printer interface {
+	cart(client.CartView) error
+	cartList(client.CartList) error
+	members(client.MemberList) error
+	status(client.Status) error
+}
+
+func newPrinter(format string, w io.Writer, tty bool) (printer, error) {
+	switch format {
+	case formatTable:
+		return &tablePrinter{w: w, tty: tty}, nil
+	case formatJSON:
+		return &jsonPrinter{w: w}, nil
+	}
+	return nil, fmt.Errorf("unknown output format %q", format)
+}
+
+// jsonPrinter prints the API's JSON, indented by two spaces. The values are the client's wire
+// structs, so field names and order are those of the API, and slices keep the API's order.
+type jsonPrinter struct {
+	w io.Writer
+}
+
+func (p *jsonPrinter) print(v any) error {
+	enc := json.NewEncoder(p.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (p *jsonPrinter) cart(v client.CartView) error      { return p.print(v) }
+func (p *jsonPrinter) cartList(v client.CartList) error  { return p.print(v) }
+func (p *jsonPrinter) members(v client.MemberList) error { return p.print(v) }
+func (p *jsonPrinter) status(v client.Status) error      { return p.print(v) }
+
+// tablePrinter prints tables. On a terminal the columns are aligned and have a header; piped, each
+// row is its fields joined by tabs, with no header and no summary rows, so that cut, awk and
+// sort see only data (gh's convention). Use -o json for everything else.
+type tablePrinter struct {
+	w   io.Writer
+	tty bool
+}
+
+func (p *tablePrinter) cart(v client.CartView) error {
+	t := newTable(p.w, p.tty)
+	t.header("ITEM", "QTY", "UNIT PRICE", "SUBTOTAL")
+	for _, l := range v.Items {
+		t.row(l.Item, strconv.FormatInt(l.Quantity, 10), FormatCents(l.UnitPriceCents), FormatCents(l.SubtotalCents))
+	}
+	if p.tty {
+		t.row("TOTAL", "", "", FormatCents(v.TotalCents))
+	}
+	return t.flush()
+}
+
+func (p *tablePrinter) cartList(v client.CartList) error {
+	t := newTable(p.w, p.tty)
+	for _, c := range v.Carts {
+		t.row(c)
+	}
+	return t.flush()
+}
+
+func (p *tablePrinter) members(v client.MemberList) error {
+	t := newTable(p.w, p.tty)
+	t.header("NAME", "STATE", "ADDR", "API", "REPLICA")
+	for _, m := range v.Members {
+		if p.tty {
+			t.row(orDash(m.Name), orDash(m.State), orDash(m.Addr), orDash(m.APIAddr), orDash(m.Replica))
+		} else {
+			t.row(m.Name, m.State, m.Addr, m.APIAddr, m.Replica)
+		}
+	}
+	return t.flush()
+}
+
+func (p *tablePrinter) status(v client.Status) error {
+	if !p.tty {
+		return p.statusRows(v)
+	}
+	t := newTable(p.w, true)
+	t.row("Node:", orDash(v.Node))
+	t.row("Replica:", orDash(v.Replica))
+	t.row("API:", orDash(v.APIAddr))
+	t.row("Gossip:", orDash(v.GossipAddr))
+	t.row("Version:", orDash(v.Version))
+	t.row("Uptime:", formatSeconds(v.UptimeSeconds))
+	t.row("Carts:", strconv.Itoa(v.Carts))
+	t.row("Digest:", orDash(v.Digest))
+	m := v.Members
+	t.row("Members:", fmt.Sprintf("%d alive, %d suspect, %d dead, %d left", m.Alive, m.Suspect, m.Dead, m.Left))
+	if len(v.Peers) == 0 {
+		t.row("Peers:", "none")
+		return t.flush()
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(p.w, "\n"); err != nil {
+		return err
+	}
+	t = newTable(p.w, true)
+	t.header("PEER", "STATE", "DIGEST", "CHECKED", "HEARTBEAT", "REPLICA")
+	for _, peer := range v.Peers {
+		digest := "differs"
+		if peer.DigestAgrees {
+			digest = "agrees"
+		}
+		heartbeat := "never"
+		if peer.HeartbeatStalenessSeconds >= 0 {
+			heartbeat = formatSeconds(peer.HeartbeatStalenessSeconds)
+		}
+		t.row(peer.Name, peer.State, digest, formatSeconds(peer.DigestCheckedSecondsAgo)+" ago", heartbeat, peer.Replica)
+	}
+	return t.flush()
+}
+
+// statusRows prints the status as key-tab-value rows, then one row per peer starting with "peer":
+// name, state, digest agreement (true/false), seconds since the digest check, heartbeat
+// staleness in seconds (-1 if never seen), replica.
+func (p *tablePrinter) statusRows(v client.Status) error {
+	t := newTable(p.w, false)
+	t.row("node", v.Node)
+	t.row("replica", v.Replica)
+	t.row("api_addr", v.APIAddr)
+	t.row("gossip_addr", v.GossipAddr)
+	t.row("version", v.Version)
+	t.row("uptime_seconds", formatFloat(v.UptimeSeconds))
+	t.row("carts", strconv.Itoa(v.Carts))
+	t.row("digest", v.Digest)
+	t.row("members_alive", strconv.Itoa(v.Members.Alive))
+	t.row("members_suspect", strconv.Itoa(v.Members.Suspect))
+	t.row("members_dead", strconv.Itoa(v.Members.Dead))
+	t.row("members_left", strconv.Itoa(v.Members.Left))
+	for _, peer := range v.Peers {
+		t.row("peer", peer.Name, peer.State, strconv.FormatBool(peer.DigestAgrees),
+			formatFloat(peer.DigestCheckedSecondsAgo), formatFloat(peer.HeartbeatStalenessSeconds), peer.Replica)
+	}
+	return t.flush()
+}
+
+// formatSeconds formats a number of seconds for people: "400ms", "12.5s", "1h2m3.4s".
+func formatSeconds(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	if d >= time.Second || d <= -time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// orDash shows an empty field as "-" in an aligned table, where a blank would shift the eye.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatFloat(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// table writes rows: aligned by a tabwriter on a terminal, tab-separated otherwise.
+type table struct {
+	w   io.Writer
+	tty bool
+	tw  *tabwriter.Writer
+	err error // first write error when not on a terminal
+}
+
+func newTable(w io.Writer, tty bool) *table {
+	t := &table{w: w, tty: tty}
+	if tty {
+		t.tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	}
+	return t
+}
+
+// header writes a header row, on a terminal only.
+func (t *table) header(cols ...string) {
+	if t.tty {
+		t.row(cols...)
+	}
+}
+
+func (t *table) row(cols ...string) {
+	for i, c := range cols {
+		cols[i] = sanitize(c)
+	}
+	line := strings.Join(cols, "\t") + "\n"
+	if t.tty {
+		_, _ = io.WriteString(t.tw, line) // the error comes back from Flush
+		return
+	}
+	if t.err == nil {
+		_, t.err = io.WriteString(t.w, line)
+	}
+}
+
+func (t *table) flush() error {
+	if t.tty {
+		return t.tw.Flush()
+	}
+	return t.err
+}
+
+// sanitize replaces control characters, so that a field from the node can neither break the
+// table's rows and columns nor send escape sequences to the terminal.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/client"
+)
+
+// Defaults and environment of the global flags (DESIGN §8).
+const (
+	defaultNode    = "http://127.0.0.1:7070"
+	defaultTimeout = 10 * time.Second
+	envNode        = "CARTCTL_NODE"
+	envToken       = "CARTCTL_TOKEN"
+	maxTokenBytes  = 64 << 10
+)
+
+// globalOptions holds the persistent flags of the root command.
+type globalOptions struct {
+	Node      string
+	TokenFile string
+	Output    string
+	Timeout   time.Duration
+
+	cancel context.CancelFunc // releases the --timeout context; set when a command runs
+}
+
+// newCmdRoot returns the cartctl command tree. Adding a command is one line in the list below.
+func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
+	root := newRootCmd(g)
+	for _, cmd := range []*cobra.Command{
+		newCmdAdd(f, nil),
+		newCmdSet(f, nil),
+		newCmdRemove(f, nil),
+		newCmdClear(f, nil),
+		newCmdShow(f, nil),
+		newCmdList(f, nil),
+		newCmdMembers(f, nil),
+		newCmdStatus(f, nil),
+		newCmdCompletion(f, nil),
+	} {
+		root.AddCommand(cmd)
+	}
+	return root
+}
+
+// newRootCmd returns the root command without subcommands: its help, global flags, the
+// --timeout context and the mapping of flag errors to *FlagError. Tests hang a single command
+// under it.
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cartctl <command>",
+		Short: "Edit shopping carts and inspect a crdtd cluster",
+		Long: `cartctl edits shopping carts on any crdtd node and inspects the cluster.
+
+Every node accepts writes, even when cut off from the others; all nodes converge
+to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE.
+
+Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
+		Example: `  cartctl add alice apple --qty 2 --price 1.25
+  cartctl show alice
+  CARTCTL_NODE=127.0.0.1:7071 cartctl show alice -o json
+  cartctl status`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.Timeout <= 0 {
+				return flagErrorf("--timeout must be positive, got %v", g.Timeout)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
+			g.cancel = cancel
+			cmd.SetContext(ctx)
+			return nil
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return flagErrorWrap(err)
+	})
+	addGlobalFlags(root, g)
+	return root
+}
+
+// addGlobalFlags defines the persistent flags on root.
+func addGlobalFlags(root *cobra.Command, g *globalOptions) {
+	fs := root.PersistentFlags()
+	fs.StringVar(&g.Node, "node", "",
+		fmt.Sprintf("API address of the node, as URL or host:port (default $%s, then %s)", envNode, defaultNode))
+	fs.StringVar(&g.TokenFile, "token-file", "",
+		fmt.Sprintf("file holding the node's bearer token (default: the token in $%s)", envToken))
+	stringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
+	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
+}
+
+// release cancels the --timeout context of the command that ran, if any.
+func (g *globalOptions) release() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// newClient builds a client from the global flags and the environment. It is the factory's
+// Client function.
+func (g *globalOptions) newClient() (*client.Client, error) {
+	node := g.Node
+	if node == "" {
+		node = os.Getenv(envNode)
+	}
+	if node == "" {
+		node = defaultNode
+	}
+	token, err := g.token()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(client.Config{BaseURL: node, Token: token})
+	if err != nil {
+		return nil, flagErrorf("--node %q: %v", node, err)
+	}
+	return c, nil
+}
+
+// token returns the bearer token: the trimmed contents of --token-file if given, else
+// $CARTCTL_TOKEN, else none. Errors name the file, never the token.
+func (g *globalOptions) token() (string, error) {
+	if g.TokenFile == "" {
+		return strings.TrimSpace(os.Getenv(envToken)), nil
+	}
+	fh, err := os.Open(g.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("read token: %v", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxTokenBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read token file %s: %v", g.TokenFile, err)
+	}
+	if len(b) > maxTokenBytes {
+		return "", fmt.Errorf("token file %s is larger than %d bytes", g.TokenFile, maxTokenBytes)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", g.TokenFile)
+	}
+	return token, nil
+}
