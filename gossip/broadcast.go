@@ -1,0 +1,198 @@
+package gossip
+
+import (
+	"sync/atomic"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// localDelta is a published local change waiting for the local worker.
+type localDelta struct {
+	key        string
+	data       []byte
+	originTime int64
+}
+
+// deltaBroadcast is one key's entry in the transmit queue. Its message is
+// the join of every delta of that key that was queued and not yet retired:
+// enqueueBroadcast replaces it with a broadcast carrying old and new parts,
+// or the key's full state.
+type deltaBroadcast struct {
+	key  string
+	m    deltaMsg // decoded form, kept for combining
+	msg  []byte
+	done atomic.Bool // set by Finished (under the queue's lock)
+}
+
+var _ memberlist.NamedBroadcast = (*deltaBroadcast)(nil)
+
+func (b *deltaBroadcast) Name() string    { return b.key }
+func (b *deltaBroadcast) Message() []byte { return b.msg }
+
+// Invalidates reports whether o is an older broadcast of the same key.
+func (b *deltaBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	nb, ok := o.(memberlist.NamedBroadcast)
+	return ok && nb.Name() == b.key
+}
+
+// Finished is called by the queue under its lock: it must not take our
+// locks (enqueueBroadcast holds bmu while queueing), so it only sets a flag.
+func (b *deltaBroadcast) Finished() { b.done.Store(true) }
+
+// maxBroadcast is the largest delta message put on the transmit queue or
+// pushed directly by UDP: half the packet budget, so a delta shares packets
+// with membership messages and other deltas. Larger ones go by SendReliable.
+func (n *Node) maxBroadcast() int { return n.cfg.Memberlist.UDPBufferSize / 2 }
+
+// sendLocal sends a fresh local delta: directly to every peer in a small
+// cluster, and onto the transmit queue; or by SendReliable if it is large.
+func (n *Node) sendLocal(d localDelta) {
+	m := deltaMsg{
+		Sent:       sentDirect,
+		From:       n.cfg.Name,
+		Origin:     n.cfg.ReplicaID,
+		Key:        d.key,
+		OriginTime: d.originTime,
+		Parts:      [][]byte{d.data},
+	}
+	msg := m.encode()
+	if len(msg) > n.maxBroadcast() {
+		m.Sent = sentReliable
+		n.sendReliable(m.encode())
+		return
+	}
+	if max := n.cfg.DirectPushMaxPeers; max > 0 {
+		if peers := n.alivePeers(); len(peers)+1 <= max {
+			for _, nd := range peers {
+				if err := n.ml.SendBestEffort(nd, msg); err != nil {
+					n.stats.sendErrors.Add(1)
+					n.log.Debug("direct push", "peer", nd.Name, "err", err)
+					continue
+				}
+				n.stats.deltasSentDirect.Add(1)
+				n.stats.bytesSentDirect.Add(uint64(len(msg)))
+			}
+		}
+	}
+	n.enqueueBroadcast(m)
+}
+
+// enqueueBroadcast puts m (a local delta or a relay) on the transmit queue.
+//
+// If a broadcast of the same key is still queued, the new one must carry the
+// join of both, since it replaces the old one. Gossip cannot join opaque
+// bytes, so it tries, in order: (1) carry the old parts and the new ones in
+// one message (exact, cheap, no Delegate call); (2) carry the key's current
+// full state, which subsumes both; (3) send that full state (or the parts)
+// to every member by SendReliable, leaving the old broadcast queued.
+func (n *Node) enqueueBroadcast(m deltaMsg) {
+	m.Sent = sentBroadcast
+	m.From = n.cfg.Name
+	limit := n.maxBroadcast()
+
+	n.bmu.Lock()
+	defer n.bmu.Unlock()
+	if old := n.queued[m.Key]; old != nil && !old.done.Load() {
+		n.stats.combined.Add(1)
+		c := old.m
+		c.From = n.cfg.Name
+		if m.OriginTime != 0 && (c.OriginTime == 0 || m.OriginTime < c.OriginTime) {
+			c.OriginTime, c.Origin = m.OriginTime, m.Origin
+		}
+		c.Parts = append(append([][]byte(nil), old.m.Parts...), m.Parts...)
+		if msg := c.encode(); len(c.Parts) <= maxParts && len(msg) <= limit {
+			n.queueLocked(c, msg)
+			return
+		}
+		if state, ok := n.del.State(m.Key); ok {
+			c.Parts = [][]byte{state}
+		}
+		if msg := c.encode(); len(msg) <= limit {
+			n.queueLocked(c, msg)
+			return
+		}
+		c.Sent = sentReliable
+		n.sendReliable(c.encode())
+		return
+	}
+	msg := m.encode()
+	if len(msg) > limit {
+		m.Sent = sentReliable
+		n.sendReliable(m.encode())
+		return
+	}
+	n.queueLocked(m, msg)
+}
+
+// queueLocked queues a broadcast and prunes the queue to max(4096, 2N)
+// (serf's bound). bmu must be held.
+func (n *Node) queueLocked(m deltaMsg, msg []byte) {
+	b := &deltaBroadcast{key: m.Key, m: m, msg: msg}
+	n.queued[m.Key] = b
+	n.queue.QueueBroadcast(b)
+	limit := max(4096, 2*n.numNodes())
+	if q := n.queue.NumQueued(); q > limit {
+		n.queue.Prune(limit)
+		n.stats.droppedBroadcasts.Add(uint64(q - n.queue.NumQueued()))
+	}
+	if len(n.queued) > 2*limit {
+		for k, b := range n.queued {
+			if b.done.Load() {
+				delete(n.queued, k)
+			}
+		}
+	}
+}
+
+// sendReliable hands a large delta message to the reliable worker, which
+// sends it to every alive member; if its queue is full the delta is left to
+// anti-entropy.
+func (n *Node) sendReliable(msg []byte) {
+	select {
+	case n.relCh <- msg:
+	default:
+		n.stats.droppedReliable.Add(1)
+	}
+}
+
+// reliableWorker sends large deltas by SendReliable to all alive members.
+func (n *Node) reliableWorker() {
+	for {
+		select {
+		case <-n.stop:
+			return
+		case msg := <-n.relCh:
+			for _, nd := range n.alivePeers() {
+				select {
+				case <-n.stop:
+					return
+				default:
+				}
+				if err := n.ml.SendReliable(nd, msg); err != nil {
+					n.stats.sendErrors.Add(1)
+					n.log.Debug("reliable delta", "peer", nd.Name, "bytes", len(msg), "err", err)
+					continue
+				}
+				n.stats.deltasSentReliable.Add(1)
+				n.stats.bytesSentReliable.Add(uint64(len(msg)))
+			}
+		}
+	}
+}
+
+// localWorker applies digest updates and sends published deltas. It is the
+// only goroutine that writes digest entries from Delegate.State, so the
+// digest never goes back to an older state of a key.
+func (n *Node) localWorker() {
+	for {
+		select {
+		case <-n.stop:
+			return
+		case d := <-n.pubCh:
+			n.sendLocal(d)
+			n.flushDirty()
+		case <-n.dirtyCh:
+			n.flushDirty()
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures a [Node]. Build one with [DefaultConfig] or
+// [DefaultLocalConfig] and change fields before calling [New]; the zero value
+// of a tuning field means "use the default". A Config must not be changed
+// after it was passed to New.
+type Config struct {
+	// Name is the memberlist node name; unique in the cluster. Required.
+	Name string
+
+	// ReplicaID is the replica ID of the local object store, carried in node
+	// meta so peers can map a member to its replica. Required.
+	ReplicaID string
+
+	// APIAddr is the host:port of the node's HTTP API, carried in node meta
+	// so clients can discover other nodes. Optional.
+	APIAddr string
+
+	// Delegate owns the replicated objects. Required.
+	Delegate Delegate
+
+	// Logger receives gossip's logs and memberlist's (mapped by level).
+	// Nil discards them.
+	Logger *slog.Logger
+
+	// Memberlist is the membership layer's configuration (serf's layered
+	// tuning). Bind and advertise address and port, Label, SecretKey or
+	// Keyring and Transport are set here. New copies it and sets Name (its
+	// Name field, memberlist's default being the host name, is ignored),
+	// Delegate, Events and (if unset) Logger on the copy; the caller's value
+	// is not modified. Required; DefaultConfig fills it.
+	Memberlist *memberlist.Config
+
+	// ReconnectInterval is how often the node re-joins its seeds (when they
+	// are not members) and known peers that are dead or left. memberlist
+	// forgets dead peers after GossipToTheDeadTime, so without this a long
+	// partition never heals. Default 15 s (local: 2 s).
+	ReconnectInterval time.Duration
+
+	// ReconnectTimeout is how long a peer that went away is remembered for
+	// reconnect attempts. Default 72 h (serf's), long enough to outlive a
+	// weekend-long outage of a site.
+	ReconnectTimeout time.Duration
+
+	// RepairBytesPerSecond caps the rate at which anti-entropy sends full
+	// states, in bytes per second, so a catching-up peer does not starve
+	// deltas and membership traffic. Default 8 MiB/s.
+	RepairBytesPerSecond int
+
+	// MaxRepairChunk is the largest repair message in bytes (one SendReliable
+	// each). Default 1 MiB; at most 8 MiB. An object whose state alone is
+	// larger goes in a chunk of its own.
+	MaxRepairChunk int
+
+	// DirectPushMaxPeers: when the cluster has at most this many members,
+	// fresh local deltas are also sent directly to every alive peer at once
+	// (lowest latency; gossip still runs). 0 disables; negative is invalid.
+	// Default 8, where N direct packets cost less than one gossip round's
+	// latency (see BenchmarkConvergence).
+	DirectPushMaxPeers int
+
+	// InboundWorkers is the number of goroutines that merge received deltas
+	// and repairs into the Delegate. Default 4: Merge may wait for a disk
+	// commit, so a little concurrency keeps throughput up.
+	InboundWorkers int
+
+	// InboundQueue is how many received messages may wait for a worker;
+	// more are dropped (counted) and left to anti-entropy. Default 4096.
+	InboundQueue int
+
+	// InboundQueueBytes caps the bytes held by waiting received messages.
+	// Default 64 MiB.
+	InboundQueueBytes int
+
+	// OutboundQueue is how many published local deltas may wait for the
+	// broadcast worker (Publish never blocks); more are dropped (counted)
+	// and left to anti-entropy. Default 4096.
+	OutboundQueue int
+
+	// ReliableQueue is how many large deltas may wait to be sent by
+	// SendReliable; more are left to anti-entropy. Default 256.
+	ReliableQueue int
+
+	// DisableRepair turns off anti-entropy repair (digests are still
+	// exchanged and PeerDigests filled). For tests and measurements only.
+	DisableRepair bool
+
+	// DisableDeltas turns off sending deltas (broadcast, direct and reliable);
+	// only anti-entropy replicates. For tests and measurements only.
+	DisableDeltas bool
+}
+
+// DefaultConfig returns the LAN profile: memberlist.DefaultLANConfig with
+// PushPullInterval 10 s (anti-entropy rounds), TCPTimeout 10 s (a push/pull
+// exchange or repair chunk must finish in it) and DeadNodeReclaimTime 30 s
+// (a restarted node may take its name back on a new address).
+func DefaultConfig() *Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.PushPullInterval = 10 * time.Second
+	mc.TCPTimeout = 10 * time.Second
+	mc.DeadNodeReclaimTime = 30 * time.Second
+	return &Config{
+		Memberlist:           mc,
+		ReconnectInterval:    15 * time.Second,
+		ReconnectTimeout:     72 * time.Hour,
+		RepairBytesPerSecond: 8 << 20,
+		MaxRepairChunk:       1 << 20,
+		DirectPushMaxPeers:   8,
+		InboundWorkers:       4,
+		InboundQueue:         4096,
+		InboundQueueBytes:    64 << 20,
+		OutboundQueue:        4096,
+		ReliableQueue:        256,
+	}
+}
+
+// DefaultLocalConfig returns the local profile, derived from DefaultConfig:
+// memberlist.DefaultLocalConfig as base, bound to 127.0.0.1, RetransmitMult 4
+// (memberlist's local default of 2 loses deliveries from 10 nodes up),
+// PushPullInterval 2 s and ReconnectInterval 2 s.
+func DefaultLocalConfig() *Config {
+	c := DefaultConfig()
+	mc := memberlist.DefaultLocalConfig()
+	mc.BindAddr = "127.0.0.1"
+	mc.RetransmitMult = 4
+	mc.PushPullInterval = 2 * time.Second
+	mc.DeadNodeReclaimTime = 5 * time.Second
+	c.Memberlist = mc
+	c.ReconnectInterval = 2 * time.Second
+	return c
+}
+
+// ErrConfig is wrapped by every configuration error New returns.
+var ErrConfig = errors.New("invalid gossip config")
+
+// withDefaults returns a copy of c with zero tuning fields set to defaults.
+func (c *Config) withDefaults() Config {
+	out := *c
+	d := DefaultConfig()
+	if out.ReconnectInterval == 0 {
+		out.ReconnectInterval = d.ReconnectInterval
+	}
+	if out.ReconnectTimeout == 0 {
+		out.ReconnectTimeout = d.ReconnectTimeout
+	}
+	if out.RepairBytesPerSecond == 0 {
+		out.RepairBytesPerSecond = d.RepairBytesPerSecond
+	}
+	if out.MaxRepairChunk == 0 {
+		out.MaxRepairChunk = d.MaxRepairChunk
+	}
+	if out.InboundWorkers == 0 {
+		out.InboundWorkers = d.InboundWorkers
+	}
+	if out.InboundQueue == 0 {
+		out.InboundQueue = d.InboundQueue
+	}
+	if out.InboundQueueBytes == 0 {
+		out.InboundQueueBytes = d.InboundQueueBytes
+	}
+	if out.OutboundQueue == 0 {
+		out.OutboundQueue = d.OutboundQueue
+	}
+	if out.ReliableQueue == 0 {
+		out.ReliableQueue = d.ReliableQueue
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	return out
+}
+
+// validate checks a Config after defaults were applied.
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Name == "":
+		return bad("empty Name")
+	case len(c.Name) > maxNameLen:
+		return bad("Name longer than %d bytes", maxNameLen)
+	case c.ReplicaID == "":
+		return bad("empty ReplicaID")
+	case len(c.ReplicaID) > maxNameLen:
+		return bad("ReplicaID longer than %d bytes", maxNameLen)
+	case len(c.APIAddr) > maxNameLen:
+		return bad("APIAddr longer than %d bytes", maxNameLen)
+	case c.Delegate == nil:
+		return bad("nil Delegate")
+	case c.Memberlist == nil:
+		return bad("nil Memberlist config")
+	case c.Memberlist.Delegate != nil || c.Memberlist.Events != nil:
+		return bad("Memberlist.Delegate and Memberlist.Events are set by gossip")
+	case c.Memberlist.UDPBufferSize < 512:
+		return bad("Memberlist.UDPBufferSize %d below 512", c.Memberlist.UDPBufferSize)
+	case c.ReconnectInterval < 0 || c.ReconnectTimeout < 0:
+		return bad("negative reconnect interval or timeout")
+	case c.RepairBytesPerSecond < 0:
+		return bad("negative RepairBytesPerSecond")
+	case c.MaxRepairChunk < 4<<10 || c.MaxRepairChunk > 8<<20:
+		return bad("MaxRepairChunk %d outside [4 KiB, 8 MiB]", c.MaxRepairChunk)
+	case c.RepairBytesPerSecond < c.MaxRepairChunk:
+		return bad("RepairBytesPerSecond %d below MaxRepairChunk %d", c.RepairBytesPerSecond, c.MaxRepairChunk)
+	case c.DirectPushMaxPeers < 0:
+		return bad("negative DirectPushMaxPeers")
+	case c.InboundWorkers < 0 || c.InboundQueue < 0 || c.InboundQueueBytes < 0 || c.OutboundQueue < 0 || c.ReliableQueue < 0:
+		return bad("negative queue or worker count")
+	case c.InboundQueueBytes < c.MaxRepairChunk:
+		return bad("InboundQueueBytes %d below MaxRepairChunk %d", c.InboundQueueBytes, c.MaxRepairChunk)
+	}
+	if len(encodeMeta(c.ReplicaID, c.APIAddr)) > memberlist.MetaMaxSize {
+		return bad("node meta larger than %d bytes", memberlist.MetaMaxSize)
+	}
+	if k := c.Memberlist.SecretKey; k != nil {
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			return bad("Memberlist.SecretKey of %d bytes, want 16, 24 or 32", l)
+		}
+	}
+	return nil
+}

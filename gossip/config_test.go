@@ -1,0 +1,144 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() *Config {
+	c := DefaultLocalConfig()
+	c.Name, c.ReplicaID, c.Delegate = "a", "r", newSetDelegate()
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		tweak func(*Config)
+	}{
+		{"no name", func(c *Config) { c.Name = "" }},
+		{"long name", func(c *Config) { c.Name = strings.Repeat("x", 300) }},
+		{"no replica", func(c *Config) { c.ReplicaID = "" }},
+		{"no delegate", func(c *Config) { c.Delegate = nil }},
+		{"no memberlist", func(c *Config) { c.Memberlist = nil }},
+		{"memberlist delegate set", func(c *Config) { c.Memberlist.Delegate = &mlDelegate{} }},
+		{"small udp", func(c *Config) { c.Memberlist.UDPBufferSize = 100 }},
+		{"tiny chunk", func(c *Config) { c.MaxRepairChunk = 10 }},
+		{"huge chunk", func(c *Config) { c.MaxRepairChunk = 100 << 20 }},
+		{"rate below chunk", func(c *Config) { c.RepairBytesPerSecond = 10 << 10 }},
+		{"negative direct", func(c *Config) { c.DirectPushMaxPeers = -1 }},
+		{"negative interval", func(c *Config) { c.ReconnectInterval = -time.Second }},
+		{"bad key", func(c *Config) { c.Memberlist.SecretKey = []byte("short") }},
+		{"meta too big", func(c *Config) { c.APIAddr = strings.Repeat("x", 255); c.ReplicaID = strings.Repeat("y", 255) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.tweak(c)
+			n, err := New(c)
+			if !errors.Is(err, ErrConfig) {
+				if n != nil {
+					_ = n.Shutdown()
+				}
+				t.Fatalf("New: got %v, want ErrConfig", err)
+			}
+		})
+	}
+	if _, err := New(nil); !errors.Is(err, ErrConfig) {
+		t.Fatalf("New(nil): got %v, want ErrConfig", err)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := validConfig()
+	c.ReconnectInterval, c.MaxRepairChunk, c.InboundWorkers = 0, 0, 0
+	d := c.withDefaults()
+	if err := d.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d.ReconnectInterval != 15*time.Second || d.MaxRepairChunk != 1<<20 || d.InboundWorkers != 4 || d.Logger == nil {
+		t.Fatalf("defaults not applied: %+v", d)
+	}
+	lan := DefaultConfig()
+	if lan.Memberlist.PushPullInterval != 10*time.Second || lan.Memberlist.TCPTimeout != 10*time.Second || lan.Memberlist.DeadNodeReclaimTime != 30*time.Second {
+		t.Fatalf("LAN profile: %+v", lan.Memberlist)
+	}
+	local := DefaultLocalConfig()
+	if local.Memberlist.RetransmitMult != 4 || local.Memberlist.BindAddr != "127.0.0.1" || local.ReconnectInterval != 2*time.Second {
+		t.Fatalf("local profile: %+v", local.Memberlist)
+	}
+}
+
+func TestNewDoesNotModifyConfig(t *testing.T) {
+	c := validConfig()
+	c.Memberlist.BindPort = 0
+	c.Logger = slog.New(slog.DiscardHandler)
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Shutdown() })
+	if c.Memberlist.Delegate != nil || c.Memberlist.Events != nil || c.Memberlist.BindPort != 0 {
+		t.Fatal("New modified the caller's memberlist config")
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	k, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseKey([]byte(k + "\n"))
+	if err != nil || len(b) != 32 {
+		t.Fatalf("ParseKey(GenerateKey()) = %d bytes, %v", len(b), err)
+	}
+	for _, bad := range []string{"", "not base64!", "c2hvcnQ=" /* "short" */} {
+		if _, err := ParseKey([]byte(bad)); err == nil {
+			t.Errorf("ParseKey(%q): got nil error", bad)
+		}
+	}
+	if b, err := ParseKey([]byte("AAAAAAAAAAAAAAAAAAAAAA==")); err != nil || len(b) != 16 {
+		t.Errorf("16-byte key: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestLogWriter(t *testing.T) {
+	var got []slog.Level
+	h := &recordHandler{levels: &got}
+	l := newMemberlistLogger(slog.New(h))
+	l.Print("[DEBUG] memberlist: a")
+	l.Print("[WARN] memberlist: b")
+	l.Print("[ERR] memberlist: c")
+	l.Print("[INFO] memberlist: d")
+	l.Print("plain")
+	want := []slog.Level{slog.LevelDebug, slog.LevelWarn, slog.LevelError, slog.LevelInfo, slog.LevelInfo}
+	if len(got) != len(want) {
+		t.Fatalf("got levels %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got levels %v, want %v", got, want)
+		}
+	}
+	if h.last != "plain" {
+		t.Fatalf("got message %q, want %q", h.last, "plain")
+	}
+}
+
+type recordHandler struct {
+	levels *[]slog.Level
+	last   string
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	*h.levels = append(*h.levels, r.Level)
+	h.last = r.Message
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }

@@ -1,0 +1,188 @@
+package gossip
+
+import (
+	"encoding/binary"
+	"sync"
+)
+
+// FNV-1a 64 constants.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvAdd(h uint64, p []byte) uint64 {
+	for _, c := range p {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+func fnvAddString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// mix is the splitmix64 finalizer: it spreads FNV's weak low bits so bucket
+// choice and XOR sums behave like random 64-bit values.
+func mix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// bucketOf picks a key's digest bucket.
+func bucketOf(key string) int {
+	return int(mix(fnvAddString(fnvOffset, key)) % digestBuckets)
+}
+
+// objectHash is the hash of one object: key and canonical state bytes, with
+// the key length in front so ("ab","c") and ("a","bc") differ. It is never 0
+// (0 means "absent").
+func objectHash(key string, state []byte) uint64 {
+	var n [binary.MaxVarintLen64]byte
+	h := fnvAdd(fnvOffset, n[:binary.PutUvarint(n[:], uint64(len(key)))])
+	h = fnvAddString(h, key)
+	h = mix(fnvAdd(h, state))
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// rootOf hashes a bucket array into the root. Equal bucket arrays give
+// equal roots; the all-zero array (no objects) has root 0.
+func rootOf(b *[digestBuckets]uint64) uint64 {
+	h := uint64(fnvOffset)
+	zero := true
+	var w [8]byte
+	for _, x := range b {
+		if x != 0 {
+			zero = false
+		}
+		binary.BigEndian.PutUint64(w[:], x)
+		h = fnvAdd(h, w[:])
+	}
+	if zero {
+		return 0
+	}
+	return mix(h)
+}
+
+// digest is the anti-entropy summary of the local objects: per key a 64-bit
+// hash, XORed into one of 256 buckets chosen by the key. Updating one key is
+// O(1): XOR the old hash out and the new one in. It is safe for concurrent use.
+type digest struct {
+	// mu guards the fields below.
+	mu      sync.Mutex
+	keys    [digestBuckets]map[string]uint64 // per bucket: key -> object hash
+	buckets [digestBuckets]uint64
+	n       int    // number of keys
+	root    uint64 // cached; valid when !dirty
+	dirty   bool
+}
+
+func newDigest() *digest {
+	d := &digest{}
+	for i := range d.keys {
+		d.keys[i] = make(map[string]uint64)
+	}
+	return d
+}
+
+// set records key's current state; ok=false removes the key. It reports
+// whether the digest changed.
+func (d *digest) set(key string, state []byte, ok bool) bool {
+	var h uint64
+	if ok {
+		h = objectHash(key, state)
+	}
+	return d.setHash(key, h)
+}
+
+// setHash records a precomputed object hash (0 = absent).
+func (d *digest) setHash(key string, h uint64) bool {
+	b := bucketOf(key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old, had := d.keys[b][key]
+	if old == h {
+		return false
+	}
+	d.buckets[b] ^= old ^ h
+	switch {
+	case h == 0:
+		delete(d.keys[b], key)
+		d.n--
+	case !had:
+		d.keys[b][key] = h
+		d.n++
+	default:
+		d.keys[b][key] = h
+	}
+	d.dirty = true
+	return true
+}
+
+// Root returns the root hash over the buckets.
+func (d *digest) Root() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rootLocked()
+}
+
+func (d *digest) rootLocked() uint64 {
+	if d.dirty {
+		d.root = rootOf(&d.buckets)
+		d.dirty = false
+	}
+	return d.root
+}
+
+// snapshot is an immutable copy of the bucket array.
+type snapshot struct {
+	Root    uint64
+	Keys    int
+	Buckets [digestBuckets]uint64
+}
+
+func (d *digest) snapshot() *snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &snapshot{Root: d.rootLocked(), Keys: d.n, Buckets: d.buckets}
+}
+
+// keysIn returns the keys currently in the given buckets.
+func (d *digest) keysIn(buckets []uint8) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, b := range buckets {
+		n += len(d.keys[b])
+	}
+	out := make([]string, 0, n)
+	for _, b := range buckets {
+		for k := range d.keys[b] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// diffBuckets returns the indexes where a and b differ, ascending.
+func diffBuckets(a, b *[digestBuckets]uint64) []uint8 {
+	var out []uint8
+	for i := range a {
+		if a[i] != b[i] {
+			out = append(out, uint8(i))
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package gossip
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestDigestXOR(t *testing.T) {
+	a, b := newDigest(), newDigest()
+	if a.Root() != 0 {
+		t.Fatalf("empty root %x, want 0", a.Root())
+	}
+	// Insertion order does not matter.
+	for i := range 100 {
+		a.set(fmt.Sprint("k", i), []byte(fmt.Sprint("v", i)), true)
+	}
+	for i := 99; i >= 0; i-- {
+		b.set(fmt.Sprint("k", i), []byte(fmt.Sprint("v", i)), true)
+	}
+	if a.Root() != b.Root() || a.Root() == 0 {
+		t.Fatalf("roots %x and %x, want equal and non-zero", a.Root(), b.Root())
+	}
+	// Updating and reverting a key restores the root (XOR out, XOR in).
+	root := a.Root()
+	if !a.set("k5", []byte("other"), true) {
+		t.Fatal("set reported no change")
+	}
+	if a.Root() == root {
+		t.Fatal("root unchanged after update")
+	}
+	diff := diffBuckets(&a.snapshot().Buckets, &b.snapshot().Buckets)
+	if len(diff) != 1 || int(diff[0]) != bucketOf("k5") {
+		t.Fatalf("diff %v, want [%d]", diff, bucketOf("k5"))
+	}
+	if keys := a.keysIn(diff); !contains(keys, "k5") {
+		t.Fatalf("keysIn(%v) = %v, want it to contain k5", diff, keys)
+	}
+	a.set("k5", []byte("v5"), true)
+	if a.Root() != root {
+		t.Fatal("root differs after revert")
+	}
+	if a.set("k5", []byte("v5"), true) {
+		t.Fatal("idempotent set reported a change")
+	}
+	// Removing every key gives the empty digest.
+	for i := range 100 {
+		a.set(fmt.Sprint("k", i), nil, false)
+	}
+	if s := a.snapshot(); s.Root != 0 || s.Keys != 0 || s.Buckets != [digestBuckets]uint64{} {
+		t.Fatalf("after removing all: %+v", s)
+	}
+}
+
+func TestObjectHashSeparatesKeyAndState(t *testing.T) {
+	if objectHash("ab", []byte("c")) == objectHash("a", []byte("bc")) {
+		t.Fatal("key/state boundary not hashed")
+	}
+	if objectHash("", nil) == 0 {
+		t.Fatal("zero object hash")
+	}
+}
+
+func TestDigestBucketSpread(t *testing.T) {
+	var counts [digestBuckets]int
+	for i := range 25600 {
+		counts[bucketOf(fmt.Sprint("cart-", i))]++
+	}
+	for b, c := range counts {
+		if c < 40 || c > 180 {
+			t.Fatalf("bucket %d has %d of 25600 keys, want about 100", b, c)
+		}
+	}
+}
+
+func BenchmarkDigestUpdate(b *testing.B) {
+	d := newDigest()
+	for i := range 100_000 {
+		d.set(fmt.Sprint("k", i), []byte("state"), true)
+	}
+	state := []byte("a typical cart state of some tens of bytes....")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.set("k42", state[:i%len(state)], true)
+	}
+}

@@ -1,0 +1,95 @@
+// Package gossip replicates opaque keyed objects between nodes over
+// hashicorp/memberlist: fast delta dissemination plus digest-based
+// anti-entropy that repairs whatever the fast path lost.
+//
+// The package knows nothing about what the objects are. The owner of the
+// objects (the crdtd daemon) implements [Delegate]: it merges bytes into an
+// object and reports whether anything changed, and it returns an object's
+// canonical full state. Any join-semilattice whose deltas and full states
+// share one encoding fits (DESIGN §3).
+//
+// # Usage
+//
+//	cfg := gossip.DefaultConfig() // or DefaultLocalConfig for loopback
+//	cfg.Name = "node-a"
+//	cfg.ReplicaID = replicaID
+//	cfg.APIAddr = "10.0.0.1:7070"
+//	cfg.Delegate = store // implements gossip.Delegate
+//	cfg.Memberlist.BindPort = 7946
+//	node, err := gossip.New(cfg)
+//	...
+//	defer node.Shutdown()
+//	_, err = node.Join(ctx, []string{"10.0.0.2:7946"})
+//	...
+//	// After every durable local change:
+//	node.Publish(key, delta, changeTime)
+//	...
+//	node.Leave(5 * time.Second)
+//
+// # Guarantees
+//
+// Every change published on any node reaches every node that stays
+// connected to the cluster, or is reconnected to it later, as long as the
+// Delegate's Merge is a join (commutative, associative, idempotent):
+//
+//   - Deltas spread by gossip: a node puts a fresh delta on its memberlist
+//     transmit queue, which sends it RetransmitMult·log10(N+1) times in
+//     total; every receiver whose state changed queues it again (relay),
+//     one whose state did not change stops it. In clusters of at most
+//     [Config].DirectPushMaxPeers members the origin also sends it to every
+//     peer at once. Deltas larger than half the UDP packet budget go to all
+//     members by SendReliable instead.
+//   - Anti-entropy repairs everything else: at every memberlist push/pull
+//     (PushPullInterval, and at Join) both ends exchange a 256-bucket digest
+//     of their objects (at most 2.1 KiB, whatever the data size) and send
+//     each other, by SendReliable and under a byte-rate cap, the full states
+//     of the objects in the buckets that differ. Receivers merge these and do
+//     not relay them.
+//   - The reconnect loop re-joins seeds and peers that went dead or left, so
+//     partitions heal even after memberlist forgot the other side.
+//
+// Delivery is at least once and in no particular order; lost, duplicated or
+// reordered messages are fine because merges are joins. Nothing is
+// acknowledged: a change that only one node holds is lost if that node's
+// disk is lost before any push/pull or delta reached a peer.
+//
+// # Concurrency
+//
+// A [Node] is safe for concurrent use. memberlist callbacks only copy and
+// decode bytes and hand them to bounded queues; they never call the
+// Delegate or block. The Delegate is called from gossip's own goroutines,
+// possibly concurrently (see [Delegate]). Publish and Updated never block;
+// when a queue is full the message is dropped and counted in [Stats], and
+// anti-entropy carries the change instead. Shutdown stops every goroutine
+// gossip started and waits for them.
+//
+// # Wire format
+//
+// Every message is one type byte followed by a payload whose first byte is
+// a version (currently 1). Strings and byte strings are a uvarint length
+// followed by the bytes; times are big-endian int64 Unix nanoseconds.
+//
+//	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
+//	                 from node name, origin replica ID, key, origin time,
+//	                 uvarint part count (1..64), parts (each a delta or a
+//	                 full state, merged in order).
+//	repair (type 2): version, from node name, uvarint entry count,
+//	                 entries of key and full state.
+//	digest (type 3): version, from node name, uvarint key count, 32-byte
+//	                 bitmap of non-zero buckets, then each non-zero bucket
+//	                 hash as big-endian uint64. Sent only through
+//	                 memberlist's LocalState/MergeRemoteState.
+//
+// Decoding is bounded: the message size is checked first, every length and
+// count is checked against the bytes left before anything is allocated, and
+// trailing bytes are an error. Malformed input is logged at Warn, counted
+// in Stats.DecodeErrors and dropped.
+//
+// The digest: an object's hash is FNV-1a 64 over the uvarint key length,
+// the key and the state bytes, finished with the splitmix64 mixer; the
+// bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
+// of its objects' hashes; the root hashes the 256 buckets (0 when empty).
+//
+// Node meta (memberlist, at most 512 bytes): version byte, replica ID, API
+// address, flags byte (bit 0: leaving).
+package gossip

@@ -1,0 +1,435 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Delegate is implemented by the owner of the replicated objects (the daemon).
+//
+// Methods are called from gossip's own worker goroutines (never from
+// memberlist callbacks), possibly concurrently; the implementation must be
+// safe for concurrent use. They must not call back into the [Node] that
+// calls them (Publish and Updated are fine from other goroutines). Byte
+// slices passed in are owned by gossip and valid only during the call: copy
+// what you keep. Byte slices returned are not modified by gossip, and the
+// Delegate must not modify them after returning them.
+type Delegate interface {
+	// Merge joins data (a delta or a full state of key, as produced by the
+	// peer's Delegate) into the local object, creating it if absent. It
+	// reports whether local state changed. An error means the bytes were
+	// rejected (counted, logged, dropped).
+	Merge(key string, data []byte, info MergeInfo) (changed bool, err error)
+	// State returns the canonical full-state encoding of key, or ok=false if
+	// unknown. Equal states must give equal bytes (the digest hashes these
+	// bytes).
+	State(key string) (data []byte, ok bool)
+	// Keys calls fn for every key held until fn returns false; used once at
+	// New to build the digest.
+	Keys(fn func(key string) bool)
+}
+
+// Channel says by which path merged bytes arrived.
+type Channel uint8
+
+const (
+	// ChannelDelta: a delta from gossip broadcast, a direct push or a
+	// reliable send of a large delta.
+	ChannelDelta Channel = iota + 1
+	// ChannelRepair: a full state sent by anti-entropy.
+	ChannelRepair
+)
+
+func (c Channel) String() string {
+	switch c {
+	case ChannelDelta:
+		return "delta"
+	case ChannelRepair:
+		return "repair"
+	}
+	return "Channel(" + strconv.Itoa(int(c)) + ")"
+}
+
+// MergeInfo tells the Delegate where merged bytes came from.
+type MergeInfo struct {
+	Channel Channel // ChannelDelta (gossip broadcast / direct push) or ChannelRepair (anti-entropy)
+	// Origin is the replica ID of the node where the change was made (delta
+	// channel), "" for repair. When queued deltas were joined, it is the
+	// origin of the oldest of them.
+	Origin string
+	// OriginTime is the wall time at the origin when the change was made
+	// (zero for repair); used for the replication-lag metric. When queued
+	// deltas were joined, it is the oldest one's time, so lag is never
+	// under-reported.
+	OriginTime time.Time
+	Peer       string // memberlist node name we received it from
+}
+
+// Member is one node of the cluster as this node sees it.
+type Member struct {
+	Name      string // memberlist node name
+	Addr      string // gossip host:port
+	ReplicaID string // from node meta; "" if the meta could not be decoded
+	APIAddr   string // from node meta
+	// State is "alive" (memberlist counts suspect nodes as alive and does not
+	// expose suspicion), "dead" or "left". Dead and left members are listed
+	// until ReconnectTimeout passes.
+	State string
+}
+
+// PeerDigest is what this node learnt about a peer's digest at the last
+// push/pull exchange with it.
+type PeerDigest struct {
+	Root    uint64    // peer's root hash
+	Keys    int       // number of keys the peer holds
+	At      time.Time // when we received it
+	InSync  bool      // whether it equalled our digest at that time
+	Buckets int       // number of differing buckets
+}
+
+// Node is one gossip participant: it owns a memberlist instance and the
+// workers that merge, broadcast and repair. Create it with [New]; all
+// methods are safe for concurrent use.
+type Node struct {
+	cfg  Config
+	log  *slog.Logger
+	del  Delegate
+	meta []byte
+	self Member // this node; set in New
+
+	ml     *memberlist.Memberlist // set in New before any worker starts
+	mlp    atomic.Pointer[memberlist.Memberlist]
+	digest *digest
+	// lastSent is the digest snapshot most recently returned by LocalState.
+	// memberlist calls LocalState and then MergeRemoteState on the same
+	// goroutine in one exchange, so comparing the remote digest with it
+	// makes both ends pick the same buckets.
+	lastSent atomic.Pointer[snapshot]
+
+	queue *memberlist.TransmitLimitedQueue
+	// bmu guards queued: the broadcast currently queued per key.
+	bmu    sync.Mutex
+	queued map[string]*deltaBroadcast
+
+	pubCh    chan localDelta
+	inCh     chan inbound
+	inBytes  atomic.Int64
+	relCh    chan []byte
+	repairCh chan repairJob
+
+	// rmu guards repairBusy: peers with a repair queued or running.
+	rmu        sync.Mutex
+	repairBusy map[string]bool
+
+	// dmu guards dirty: keys whose digest entry must be recomputed.
+	dmu     sync.Mutex
+	dirty   map[string]struct{}
+	dirtyCh chan struct{}
+
+	// pmu guards seeds, known and peerDigests.
+	pmu         sync.Mutex
+	seeds       []string
+	known       map[string]*knownPeer
+	peerDigests map[string]PeerDigest
+
+	stats stats
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	leaveOnce sync.Once
+	leaveErr  error
+	shutOnce  sync.Once
+	shutErr   error
+	shutdown  atomic.Bool
+	leaving   atomic.Bool
+}
+
+// knownPeer is a peer we have seen, kept for Members and reconnects.
+type knownPeer struct {
+	Member
+	node    memberlist.Node // private copy from the last event
+	goneAt  time.Time       // when it became dead or left; zero while alive
+	leaving bool            // its meta said it is leaving
+}
+
+// New validates cfg, builds the digest from the Delegate's keys, creates
+// the memberlist instance (with gossip's delegates registered before it
+// starts) and starts the workers. The node is alone until [Node.Join].
+func New(cfg *Config) (*Node, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: nil config", ErrConfig)
+	}
+	c := cfg.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:         c,
+		log:         c.Logger.With("node", c.Name),
+		del:         c.Delegate,
+		meta:        encodeMeta(c.ReplicaID, c.APIAddr),
+		digest:      newDigest(),
+		queued:      make(map[string]*deltaBroadcast),
+		pubCh:       make(chan localDelta, c.OutboundQueue),
+		inCh:        make(chan inbound, c.InboundQueue),
+		relCh:       make(chan []byte, c.ReliableQueue),
+		repairCh:    make(chan repairJob, 64),
+		repairBusy:  make(map[string]bool),
+		dirty:       make(map[string]struct{}),
+		dirtyCh:     make(chan struct{}, 1),
+		known:       make(map[string]*knownPeer),
+		peerDigests: make(map[string]PeerDigest),
+		stop:        make(chan struct{}),
+	}
+	n.queue = &memberlist.TransmitLimitedQueue{
+		NumNodes:       n.numNodes,
+		RetransmitMult: c.Memberlist.RetransmitMult,
+	}
+
+	// Build the digest before anyone can ask for it.
+	c.Delegate.Keys(func(key string) bool {
+		data, ok := c.Delegate.State(key)
+		n.digest.set(key, data, ok)
+		return true
+	})
+
+	mc := *c.Memberlist
+	mc.Name = c.Name
+	mc.Delegate = &mlDelegate{n: n}
+	mc.Events = &mlEvents{n: n}
+	if mc.Logger == nil && mc.LogOutput == nil {
+		mc.Logger = newMemberlistLogger(n.log)
+	}
+	ml, err := memberlist.Create(&mc)
+	if err != nil {
+		return nil, fmt.Errorf("create memberlist: %w", err)
+	}
+	n.ml = ml
+	n.mlp.Store(ml)
+	// memberlist keeps writing the *Node LocalNode returns; copy it now,
+	// before anyone else can reach this node.
+	n.self = memberOf(ml.LocalNode())
+	n.self.State = "alive"
+
+	n.wg.Go(n.localWorker)
+	for range c.InboundWorkers {
+		n.wg.Go(n.inboundWorker)
+	}
+	n.wg.Go(n.reliableWorker)
+	n.wg.Go(n.repairWorker)
+	n.wg.Go(n.reconnectLoop)
+	return n, nil
+}
+
+func (n *Node) numNodes() int {
+	if ml := n.mlp.Load(); ml != nil {
+		return ml.NumMembers()
+	}
+	return 1
+}
+
+// Join contacts seeds (host:port) and exchanges state with every one that
+// answers. Seeds are remembered for the reconnect loop. If none answers,
+// Join retries until ctx is done and then returns an error; it returns the
+// number of seeds reached.
+func (n *Node) Join(ctx context.Context, seeds []string) (int, error) {
+	if n.shutdown.Load() {
+		return 0, errors.New("join: node is shut down")
+	}
+	n.pmu.Lock()
+	for _, s := range seeds {
+		if !contains(n.seeds, s) {
+			n.seeds = append(n.seeds, s)
+		}
+	}
+	n.pmu.Unlock()
+	if len(seeds) == 0 {
+		return 0, nil
+	}
+	retry := 200 * time.Millisecond
+	for {
+		k, err := n.ml.Join(seeds)
+		if k > 0 {
+			if err != nil {
+				n.log.Debug("some seeds unreachable", "err", err)
+			}
+			return k, nil
+		}
+		n.log.Warn("no seed reachable", "seeds", seeds, "err", err)
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("join %v: %v (%w)", seeds, err, ctx.Err())
+		case <-n.stop:
+			t.Stop()
+			return 0, fmt.Errorf("join %v: node is shut down", seeds)
+		case <-t.C:
+		}
+		retry = min(2*retry, 5*time.Second)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Publish hands a fresh local delta of key to gossip. Call it after the
+// change is durably committed. It never blocks: if the outbound queue is
+// full, the delta is dropped (counted) and anti-entropy carries the change.
+// Gossip keeps delta until it is sent: the caller must not modify it after
+// the call.
+func (n *Node) Publish(key string, delta []byte, originTime time.Time) {
+	n.stats.published.Add(1)
+	n.markDirty(key)
+	if n.cfg.DisableDeltas || n.shutdown.Load() {
+		return
+	}
+	var ns int64
+	if !originTime.IsZero() {
+		ns = originTime.UnixNano()
+	}
+	select {
+	case n.pubCh <- localDelta{key: key, data: delta, originTime: ns}:
+	default:
+		n.stats.droppedOutbound.Add(1)
+	}
+}
+
+// Updated tells gossip that key's state changed by some path other than
+// Publish or a merge from gossip (for example a load from disk). Gossip
+// recomputes the key's digest entry from Delegate.State soon after. It
+// never blocks.
+func (n *Node) Updated(key string) { n.markDirty(key) }
+
+// markDirty schedules key's digest entry for recomputation by the local
+// worker; one goroutine doing all recomputations keeps the order of State
+// reads and digest writes the same.
+func (n *Node) markDirty(key string) {
+	n.dmu.Lock()
+	n.dirty[key] = struct{}{}
+	n.dmu.Unlock()
+	select {
+	case n.dirtyCh <- struct{}{}:
+	default:
+	}
+}
+
+// flushDirty recomputes digest entries of all dirty keys.
+func (n *Node) flushDirty() {
+	n.dmu.Lock()
+	keys := n.dirty
+	if len(keys) == 0 {
+		n.dmu.Unlock()
+		return
+	}
+	n.dirty = make(map[string]struct{})
+	n.dmu.Unlock()
+	for k := range keys {
+		data, ok := n.del.State(k)
+		n.digest.set(k, data, ok)
+	}
+}
+
+// Digest returns the current root hash of the local digest. Nodes holding
+// equal objects have equal roots; an empty node has root 0. Recent changes
+// are reflected within microseconds (the local worker applies them).
+func (n *Node) Digest() (root uint64) { return n.digest.Root() }
+
+// PeerDigests returns, per peer name, what the last push/pull exchange told
+// us about its digest. The map is a fresh copy.
+func (n *Node) PeerDigests() map[string]PeerDigest {
+	n.pmu.Lock()
+	defer n.pmu.Unlock()
+	out := make(map[string]PeerDigest, len(n.peerDigests))
+	for k, v := range n.peerDigests {
+		out[k] = v
+	}
+	return out
+}
+
+// Stats returns a snapshot of the node's counters.
+func (n *Node) Stats() Stats { return n.stats.snapshot() }
+
+// LocalMember returns this node as a Member.
+func (n *Node) LocalMember() Member {
+	return n.self
+}
+
+// Members returns this node and every peer seen within ReconnectTimeout,
+// alive, dead or left, sorted by name.
+func (n *Node) Members() []Member {
+	n.pmu.Lock()
+	out := make([]Member, 0, len(n.known)+1)
+	out = append(out, n.self)
+	for _, p := range n.known {
+		out = append(out, p.Member)
+	}
+	n.pmu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func memberOf(nd *memberlist.Node) Member {
+	m := Member{Name: nd.Name, Addr: net.JoinHostPort(nd.Addr.String(), strconv.Itoa(int(nd.Port)))}
+	if meta, err := decodeMeta(nd.Meta); err == nil {
+		m.ReplicaID, m.APIAddr = meta.ReplicaID, meta.APIAddr
+	}
+	return m
+}
+
+// Leave announces to the cluster that this node leaves and waits up to
+// timeout for the announcement to go out. The node keeps running until
+// Shutdown; it cannot rejoin (memberlist's rule): Shutdown and create a
+// new Node. Calling Leave again returns the first result.
+func (n *Node) Leave(timeout time.Duration) error {
+	n.leaveOnce.Do(func() {
+		if n.shutdown.Load() {
+			n.leaveErr = errors.New("leave: node is shut down")
+			return
+		}
+		// Flag the leave in our meta first so peers can tell "left" from
+		// "dead" (memberlist does not expose the difference).
+		n.leaving.Store(true)
+		start := time.Now()
+		if err := n.ml.UpdateNode(timeout / 2); err != nil {
+			n.log.Debug("announce leaving", "err", err)
+		}
+		if err := n.ml.Leave(max(timeout-time.Since(start), timeout/2)); err != nil {
+			n.leaveErr = fmt.Errorf("leave: %w", err)
+		}
+	})
+	return n.leaveErr
+}
+
+// Shutdown stops the workers and memberlist without telling the cluster
+// (call Leave first for a graceful exit) and waits for every goroutine gossip
+// started. Queued deltas not yet sent are left to anti-entropy on the peers.
+// Calling Shutdown again returns the first result.
+func (n *Node) Shutdown() error {
+	n.shutOnce.Do(func() {
+		n.shutdown.Store(true)
+		close(n.stop)
+		if err := n.ml.Shutdown(); err != nil {
+			n.shutErr = fmt.Errorf("shutdown memberlist: %w", err)
+		}
+		n.wg.Wait()
+	})
+	return n.shutErr
+}

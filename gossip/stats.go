@@ -1,0 +1,94 @@
+package gossip
+
+import "sync/atomic"
+
+// Stats is a snapshot of a node's counters since New. All counts are
+// monotonic. Channels: broadcast (the gossip queue, counted per transmit),
+// direct (fresh local deltas pushed straight to peers), reliable (large
+// deltas sent by TCP) and repair (anti-entropy full states).
+type Stats struct {
+	DeltasSentBroadcast, BytesSentBroadcast uint64
+	DeltasSentDirect, BytesSentDirect       uint64
+	DeltasSentReliable, BytesSentReliable   uint64
+	ObjectsSentRepair, BytesSentRepair      uint64
+
+	DeltasRecvBroadcast, BytesRecvBroadcast uint64
+	DeltasRecvDirect, BytesRecvDirect       uint64
+	DeltasRecvReliable, BytesRecvReliable   uint64
+	ObjectsRecvRepair, BytesRecvRepair      uint64
+
+	// Published counts local deltas handed to Publish.
+	Published uint64
+	// Merged counts received deltas or states that changed local state;
+	// Relayed counts received deltas queued again because of that.
+	Merged, Relayed uint64
+	// Combined counts queued broadcasts replaced by the join of the queued
+	// and a new delta (carried together or as full state).
+	Combined uint64
+
+	// DigestExchanges counts remote digests received (push/pull rounds);
+	// DigestsInSync those whose root equalled ours.
+	DigestExchanges, DigestsInSync uint64
+	// RepairRounds counts repair jobs run, DivergentBuckets the buckets they
+	// covered and KeysRepaired received repair objects that changed local
+	// state. RepairsSkipped counts jobs dropped because one was already
+	// running or queued for that peer.
+	RepairRounds, DivergentBuckets, KeysRepaired, RepairsSkipped uint64
+
+	// DecodeErrors counts malformed messages dropped; MergeErrors counts
+	// bytes the Delegate rejected; SendErrors counts failed sends.
+	DecodeErrors, MergeErrors, SendErrors uint64
+	// DroppedInbound, DroppedOutbound and DroppedReliable count messages
+	// dropped because a bounded queue was full; DroppedBroadcasts counts
+	// broadcasts pruned from the transmit queue. Anti-entropy repairs all.
+	DroppedInbound, DroppedOutbound, DroppedReliable, DroppedBroadcasts uint64
+	// ReconnectAttempts counts re-join attempts of the reconnect loop.
+	ReconnectAttempts uint64
+}
+
+// stats holds the live counters; fields mirror Stats.
+type stats struct {
+	deltasSentBroadcast, bytesSentBroadcast atomic.Uint64
+	deltasSentDirect, bytesSentDirect       atomic.Uint64
+	deltasSentReliable, bytesSentReliable   atomic.Uint64
+	objectsSentRepair, bytesSentRepair      atomic.Uint64
+
+	deltasRecvBroadcast, bytesRecvBroadcast atomic.Uint64
+	deltasRecvDirect, bytesRecvDirect       atomic.Uint64
+	deltasRecvReliable, bytesRecvReliable   atomic.Uint64
+	objectsRecvRepair, bytesRecvRepair      atomic.Uint64
+
+	published, merged, relayed, combined atomic.Uint64
+
+	digestExchanges, digestsInSync                               atomic.Uint64
+	repairRounds, divergentBuckets, keysRepaired, repairsSkipped atomic.Uint64
+
+	decodeErrors, mergeErrors, sendErrors                               atomic.Uint64
+	droppedInbound, droppedOutbound, droppedReliable, droppedBroadcasts atomic.Uint64
+	reconnectAttempts                                                   atomic.Uint64
+}
+
+func (s *stats) snapshot() Stats {
+	return Stats{
+		DeltasSentBroadcast: s.deltasSentBroadcast.Load(), BytesSentBroadcast: s.bytesSentBroadcast.Load(),
+		DeltasSentDirect: s.deltasSentDirect.Load(), BytesSentDirect: s.bytesSentDirect.Load(),
+		DeltasSentReliable: s.deltasSentReliable.Load(), BytesSentReliable: s.bytesSentReliable.Load(),
+		ObjectsSentRepair: s.objectsSentRepair.Load(), BytesSentRepair: s.bytesSentRepair.Load(),
+
+		DeltasRecvBroadcast: s.deltasRecvBroadcast.Load(), BytesRecvBroadcast: s.bytesRecvBroadcast.Load(),
+		DeltasRecvDirect: s.deltasRecvDirect.Load(), BytesRecvDirect: s.bytesRecvDirect.Load(),
+		DeltasRecvReliable: s.deltasRecvReliable.Load(), BytesRecvReliable: s.bytesRecvReliable.Load(),
+		ObjectsRecvRepair: s.objectsRecvRepair.Load(), BytesRecvRepair: s.bytesRecvRepair.Load(),
+
+		Published: s.published.Load(), Merged: s.merged.Load(), Relayed: s.relayed.Load(), Combined: s.combined.Load(),
+
+		DigestExchanges: s.digestExchanges.Load(), DigestsInSync: s.digestsInSync.Load(),
+		RepairRounds: s.repairRounds.Load(), DivergentBuckets: s.divergentBuckets.Load(),
+		KeysRepaired: s.keysRepaired.Load(), RepairsSkipped: s.repairsSkipped.Load(),
+
+		DecodeErrors: s.decodeErrors.Load(), MergeErrors: s.mergeErrors.Load(), SendErrors: s.sendErrors.Load(),
+		DroppedInbound: s.droppedInbound.Load(), DroppedOutbound: s.droppedOutbound.Load(),
+		DroppedReliable: s.droppedReliable.Load(), DroppedBroadcasts: s.droppedBroadcasts.Load(),
+		ReconnectAttempts: s.reconnectAttempts.Load(),
+	}
+}
