@@ -1,0 +1,226 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/cart"
+	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/store"
+)
+
+// startCluster starts n in-process nodes that join the first.
+func startCluster(t *testing.T, n int) []*Daemon {
+	t.Helper()
+	label := fmt.Sprintf("cluster-%d", time.Now().UnixNano())
+	var nodes []*Daemon
+	for i := range n {
+		cfg := testConfig(t, label)
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		d, err := Start(context.Background(), cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { d.Close() })
+		nodes = append(nodes, d)
+	}
+	waitFor(t, 20*time.Second, "all members alive", func() bool {
+		for _, d := range nodes {
+			alive := 0
+			for _, m := range d.gossip.Members() {
+				if m.State == "alive" {
+					alive++
+				}
+			}
+			if alive != n {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+func cartOn(t *testing.T, d *Daemon, id string) []client.Line {
+	t.Helper()
+	v, err := newTestClient(t, d, "").GetCart(context.Background(), id)
+	require.NoError(t, err)
+	return v.Items
+}
+
+func TestClusterReplicatesWrites(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
+	_, err := a.AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: i64(125)})
+	require.NoError(t, err)
+	_, err = b.AddItem(ctx, "alice", client.AddItemRequest{Item: "pear", Quantity: 1})
+	require.NoError(t, err)
+
+	want := []client.Line{
+		{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250},
+		{Item: "pear", Quantity: 1},
+	}
+	for i, d := range nodes {
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d to converge", i), func() bool {
+			got := cartOn(t, d, "alice")
+			return len(got) == 2 && got[0] == want[0] && got[1] == want[1]
+		})
+	}
+	// Digests agree once everything has arrived.
+	waitFor(t, 10*time.Second, "digests to agree", func() bool {
+		r := nodes[0].gossip.Digest()
+		return nodes[1].gossip.Digest() == r && nodes[2].gossip.Digest() == r
+	})
+	// The consistency monitor sees every peer's heartbeat.
+	waitFor(t, 10*time.Second, "heartbeats from all peers", func() bool {
+		st, err := a.Status(ctx)
+		if err != nil || len(st.Peers) != 2 {
+			return false
+		}
+		for _, p := range st.Peers {
+			if p.HeartbeatStalenessSeconds < 0 || p.HeartbeatStalenessSeconds > 5 {
+				return false
+			}
+		}
+		return true
+	})
+	// The replication-lag histogram has observations on a receiving node.
+	mf := scrapeMetrics(t, nodes[2])
+	lag := mf["crdtd_replication_lag_seconds"]
+	require.NotNil(t, lag)
+	require.Positive(t, lag.GetMetric()[0].GetHistogram().GetSampleCount())
+}
+
+func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	ctx := context.Background()
+	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
+	_, err := a.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 3})
+	require.NoError(t, err)
+	waitFor(t, 10*time.Second, "apple on node 1", func() bool { return len(cartOn(t, nodes[1], "erin")) == 1 })
+	// Concurrently: node 0 removes apples, node 1 adds one.
+	errs := make(chan error, 2)
+	go func() { _, err := a.RemoveItem(ctx, "erin", "apple"); errs <- err }()
+	go func() { _, err := b.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 1}); errs <- err }()
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	// Either the add saw the remove's result or not; both nodes must agree
+	// on the same view, with 1 apple if the two were concurrent and 1 if
+	// the remove came first, or 0 if the add came first (remove saw it).
+	waitFor(t, 10*time.Second, "nodes to agree", func() bool {
+		x, y := cartOn(t, nodes[0], "erin"), cartOn(t, nodes[1], "erin")
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if x[i] != y[i] {
+				return false
+			}
+		}
+		return len(x) == 0 || x[0].Quantity == 1
+	})
+}
+
+func scrapeMetrics(t *testing.T, d *Daemon) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + d.APIAddr() + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := parser.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err, "metrics are not valid Prometheus text format")
+	return mf
+}
+
+func TestRestartKeepsStateAndReplicaID(t *testing.T) {
+	cfg := testConfig(t, "restart")
+	d, err := Start(context.Background(), cfg)
+	require.NoError(t, err)
+	c := newTestClient(t, d, "")
+	for i := range 20 {
+		_, err := c.AddItem(context.Background(), "frank", client.AddItemRequest{Item: fmt.Sprintf("item-%d", i), Quantity: 1})
+		require.NoError(t, err)
+	}
+	replica := d.ReplicaID()
+	require.NoError(t, d.Close())
+	require.NoError(t, d.Close(), "Close twice")
+
+	d2, err := Start(context.Background(), cfg)
+	require.NoError(t, err)
+	defer d2.Close()
+	require.Equal(t, replica, d2.ReplicaID())
+	require.Len(t, cartOn(t, d2, "frank"), 20)
+	// New writes continue the replica's dot sequence instead of reusing it:
+	// the new add must not be absorbed as a duplicate of an old one.
+	before := d2.reg.carts["frank"].cart.Clone()
+	_, err = newTestClient(t, d2, "").AddItem(context.Background(), "frank", client.AddItemRequest{Item: "item-0", Quantity: 1})
+	require.NoError(t, err)
+	after := cartOn(t, d2, "frank")
+	require.Equal(t, int64(2), after[0].Quantity)
+	require.False(t, before.Equal(d2.reg.carts["frank"].cart))
+}
+
+func TestCorruptDataFileIsReported(t *testing.T) {
+	cfg := testConfig(t, "corrupt")
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.DataDir, store.FileName), []byte(strings.Repeat("garbage!", 1024)), 0o600))
+	_, err := Start(context.Background(), cfg)
+	var ce *store.CorruptError
+	require.True(t, errors.As(err, &ce), "got %v, want a *store.CorruptError", err)
+	require.Contains(t, err.Error(), store.FileName)
+}
+
+func TestRemoteStateFromTheFarFutureIsRejected(t *testing.T) {
+	d := newTestNode(t, nil)
+	c := cart.New()
+	future := crdt.Timestamp{Wall: time.Now().Add(time.Hour).UnixNano(), Replica: "r-evil"}
+	delta, err := c.SetQuantity(future, "apple", 3)
+	require.NoError(t, err)
+	b, err := delta.MarshalBinary()
+	require.NoError(t, err)
+	changed, err := d.reg.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
+	var de *crdt.DriftError
+	require.True(t, errors.As(err, &de), "got %v, want a *crdt.DriftError", err)
+	require.False(t, changed)
+	require.Empty(t, cartOn(t, d, "mallory"))
+
+	// Within the allowed drift it is accepted, and the clock moves past it.
+	near := crdt.Timestamp{Wall: time.Now().Add(10 * time.Second).UnixNano(), Replica: "r-ahead"}
+	delta, err = cart.New().SetQuantity(near, "apple", 3)
+	require.NoError(t, err)
+	b, _ = delta.MarshalBinary()
+	changed, err = d.reg.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.True(t, d.clockNow().After(near), "the clock did not observe the remote timestamp")
+}
+
+func TestMalformedRemoteInputIsRejected(t *testing.T) {
+	d := newTestNode(t, nil)
+	for _, tc := range []struct{ key, data string }{
+		{"c/alice", ""},
+		{"c/alice", "\x01\x92"},
+		{"c/alice", "\x09\x92\x90\x90"},
+		{"c/a b", "\x01\x92\x90\x90"},
+		{"x/what", "\x01"},
+		{"h/r-x", "\x01\xdd\xff\xff\xff\xff"},
+	} {
+		_, err := d.reg.Merge(tc.key, []byte(tc.data), gossip.MergeInfo{Channel: gossip.ChannelDelta})
+		require.Error(t, err, "key %q data %x", tc.key, tc.data)
+	}
+	require.Empty(t, d.reg.cartIDs())
+}

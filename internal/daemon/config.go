@@ -1,0 +1,159 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/crdtd/crdtd/gossip"
+)
+
+// Profile selects gossip timing: "lan" for real networks, "local" for a
+// cluster on one machine.
+type Profile string
+
+// Profiles.
+const (
+	ProfileLAN   Profile = "lan"
+	ProfileLocal Profile = "local"
+)
+
+// Config configures a node. The zero value of every field except DataDir
+// means "use the default". A Config must not be changed after it is passed
+// to Start or Run.
+type Config struct {
+	// Name is the node's name in the cluster; default: the host name. It is
+	// not the replica ID, which the data directory owns.
+	Name string
+	// DataDir holds the node's durable state (required). A new directory
+	// gets a fresh replica ID.
+	DataDir string
+	// GossipAddr is the host:port gossip binds (UDP and TCP). Default
+	// 127.0.0.1:7946; port 0 picks a free port.
+	GossipAddr string
+	// AdvertiseAddr is the host:port peers reach us at, when it differs from
+	// GossipAddr (NAT, 0.0.0.0 binds).
+	AdvertiseAddr string
+	// APIAddr is the host:port the HTTP API listens on. Default
+	// 127.0.0.1:7070; port 0 picks a free port. A non-loopback address
+	// requires APIToken.
+	APIAddr string
+	// Join lists host:port seeds to join at start. Unreachable seeds are
+	// retried in the background, never fatal.
+	Join []string
+	// GossipKey, if set, encrypts gossip with AES-GCM (16, 24 or 32 bytes);
+	// nodes without it can neither join, read nor inject.
+	GossipKey []byte
+	// ClusterLabel keeps clusters sharing a network apart. Default "crdtd".
+	ClusterLabel string
+	// APIToken, if set, is required as "Authorization: Bearer <token>" on
+	// every API request except /healthz.
+	APIToken string
+	// Profile selects gossip timing. Default ProfileLAN.
+	Profile Profile
+	// MaxDrift is how far ahead of local time a remote timestamp may be
+	// before its state is rejected. Default 1 minute: beyond that a bad clock
+	// would win every last-writer-wins race for as long as it is ahead.
+	MaxDrift time.Duration
+	// HeartbeatInterval is how often the node publishes its consistency
+	// heartbeat. Default 1 s.
+	HeartbeatInterval time.Duration
+	// ClockOffset is added to the system clock: a fault-injection knob for
+	// skew tests. Default 0.
+	ClockOffset time.Duration
+	// ShutdownTimeout bounds leaving the cluster and draining requests on
+	// shutdown. Default 5 s.
+	ShutdownTimeout time.Duration
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+	// Version is reported by /v1/status.
+	Version string
+	// TuneGossip, if set, is called on the gossip configuration before the
+	// node is created (tests shorten intervals this way).
+	TuneGossip func(*gossip.Config)
+}
+
+// Defaults.
+const (
+	DefaultGossipAddr        = "127.0.0.1:7946"
+	DefaultAPIAddr           = "127.0.0.1:7070"
+	DefaultClusterLabel      = "crdtd"
+	DefaultMaxDrift          = time.Minute
+	DefaultHeartbeatInterval = time.Second
+	DefaultShutdownTimeout   = 5 * time.Second
+)
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("invalid configuration")
+
+func (c Config) withDefaults() (Config, error) {
+	if c.DataDir == "" {
+		return c, fmt.Errorf("%w: data directory is required", ErrConfig)
+	}
+	if c.Name == "" {
+		c.Name = hostName()
+	}
+	if c.GossipAddr == "" {
+		c.GossipAddr = DefaultGossipAddr
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = DefaultAPIAddr
+	}
+	if c.ClusterLabel == "" {
+		c.ClusterLabel = DefaultClusterLabel
+	}
+	if c.Profile == "" {
+		c.Profile = ProfileLAN
+	}
+	if c.MaxDrift == 0 {
+		c.MaxDrift = DefaultMaxDrift
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Profile != ProfileLAN && c.Profile != ProfileLocal {
+		return c, fmt.Errorf("%w: profile %q (want lan or local)", ErrConfig, c.Profile)
+	}
+	if c.MaxDrift < 0 || c.HeartbeatInterval < 0 || c.ShutdownTimeout < 0 {
+		return c, fmt.Errorf("%w: negative duration", ErrConfig)
+	}
+	for _, a := range []struct{ name, addr string }{{"gossip", c.GossipAddr}, {"api", c.APIAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return c, fmt.Errorf("%w: %s address %q: %v", ErrConfig, a.name, a.addr, err)
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
+			return c, fmt.Errorf("%w: advertise address %q: %v", ErrConfig, c.AdvertiseAddr, err)
+		}
+	}
+	if !isLoopback(c.APIAddr) && c.APIToken == "" {
+		return c, fmt.Errorf("%w: API address %s is not loopback: an API token is required (--api-token-file)", ErrConfig, c.APIAddr)
+	}
+	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		return c, fmt.Errorf("%w: gossip key is %d bytes, want 16, 24 or 32", ErrConfig, n)
+	}
+	return c, nil
+}
+
+// isLoopback reports whether host:port names only loopback interfaces.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

@@ -1,0 +1,318 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/store"
+)
+
+// Daemon is a running crdtd node: durable store, in-memory carts, gossip
+// replication and the HTTP API. It is safe for concurrent use.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	reg     *registry
+	gossip  *gossip.Node
+	metrics *metrics
+	replica crdt.ReplicaID
+	started time.Time
+
+	apiListener net.Listener
+	server      *http.Server
+
+	// clockMu guards clock.
+	clockMu sync.Mutex
+	clock   *crdt.HLC
+
+	idem        idempotency
+	persistKick chan struct{}
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	done        chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// Run starts a node and serves until ctx is done, then leaves the cluster,
+// drains in-flight requests and closes the store.
+func Run(ctx context.Context, cfg Config) error {
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return d.Close()
+}
+
+// Start opens the data directory, loads its carts, starts gossip and the
+// HTTP API, and joins the seeds in the background. It returns once the node
+// serves. Close stops it.
+func Start(ctx context.Context, cfg Config) (*Daemon, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		metrics:     newMetrics(),
+		started:     time.Now(),
+		persistKick: make(chan struct{}, 1),
+		done:        make(chan struct{}),
+	}
+	d.reg = newRegistry(d)
+
+	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)
+	}
+	d.replica = crdt.ReplicaID(d.store.ReplicaID())
+	if d.clock, err = crdt.NewHLC(d.replica); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("replica id %q from %s: %w", d.replica, d.store.Path(), err)
+	}
+	if err := d.store.ForEach(d.reg.load); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("load %s: %w", d.store.Path(), err)
+	}
+	// Start the clock past everything this replica ever issued: the
+	// persisted high-water mark (plus one, as its logical part is not
+	// stored) and every timestamp in the loaded carts.
+	d.clock.Restore(crdt.Timestamp{Wall: int64(d.store.HLC()) + 1})
+	d.clock.Observe(d.reg.latest())
+
+	if d.apiListener, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("listen on API address %s: %w", cfg.APIAddr, err)
+	}
+	if d.gossip, err = d.newGossip(); err != nil {
+		d.apiListener.Close()
+		d.store.Close()
+		return nil, err
+	}
+	d.metrics.registerNode(d)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	d.server = d.newServer()
+	d.wg.Go(func() {
+		if err := d.server.Serve(d.apiListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("api server", "err", err)
+		}
+	})
+	d.wg.Go(func() { d.persistLoop(runCtx) })
+	d.wg.Go(func() { d.heartbeatLoop(runCtx) })
+	if len(cfg.Join) > 0 {
+		d.wg.Go(func() { d.joinLoop(runCtx) })
+	}
+	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(),
+		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.reg.count())
+	return d, nil
+}
+
+func (d *Daemon) newGossip() (*gossip.Node, error) {
+	gc := gossip.DefaultConfig()
+	if d.cfg.Profile == ProfileLocal {
+		gc = gossip.DefaultLocalConfig()
+	}
+	host, port, err := splitHostPort(d.cfg.GossipAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gossip address: %v", ErrConfig, err)
+	}
+	mc := gc.Memberlist
+	mc.Name = d.cfg.Name
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if d.cfg.AdvertiseAddr != "" {
+		h, p, err := splitHostPort(d.cfg.AdvertiseAddr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: advertise address: %v", ErrConfig, err)
+		}
+		mc.AdvertiseAddr, mc.AdvertisePort = h, p
+	}
+	mc.Label = d.cfg.ClusterLabel
+	if len(d.cfg.GossipKey) > 0 {
+		mc.SecretKey = d.cfg.GossipKey
+	}
+	gc.Name = d.cfg.Name
+	gc.ReplicaID = string(d.replica)
+	gc.APIAddr = d.APIAddr()
+	gc.Delegate = d.reg
+	gc.Logger = d.log.With("component", "gossip")
+	if d.cfg.TuneGossip != nil {
+		d.cfg.TuneGossip(gc)
+	}
+	n, err := gossip.New(gc)
+	if err != nil {
+		return nil, fmt.Errorf("start gossip on %s: %w", d.cfg.GossipAddr, err)
+	}
+	return n, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if h == "" {
+		h = "0.0.0.0"
+	}
+	return h, port, nil
+}
+
+// joinLoop joins the seeds, retrying unreachable ones until one answers.
+// After that, gossip's own reconnect loop keeps the seeds in reach.
+func (d *Daemon) joinLoop(ctx context.Context) {
+	backoff := 500 * time.Millisecond
+	for {
+		jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := d.gossip.Join(jctx, d.cfg.Join)
+		cancel()
+		if err == nil && n > 0 {
+			d.log.Info("joined cluster", "seeds", d.cfg.Join, "reached", n)
+			return
+		}
+		d.log.Warn("join failed; retrying", "seeds", d.cfg.Join, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// APIAddr returns the address the HTTP API listens on.
+func (d *Daemon) APIAddr() string { return d.apiListener.Addr().String() }
+
+// GossipAddr returns the address gossip listens on.
+func (d *Daemon) GossipAddr() string {
+	if d.gossip == nil {
+		return d.cfg.GossipAddr
+	}
+	return d.gossip.LocalMember().Addr
+}
+
+// ReplicaID returns this node's replica ID.
+func (d *Daemon) ReplicaID() string { return string(d.replica) }
+
+// Wait blocks until the daemon is closed and returns Close's error.
+func (d *Daemon) Wait() error {
+	<-d.done
+	return d.closeErr
+}
+
+// Close leaves the cluster, drains in-flight requests, persists what peers
+// sent and closes the store. It may be called more than once.
+func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() {
+		var errs []error
+		timeout := d.cfg.ShutdownTimeout
+		if err := d.gossip.Leave(timeout); err != nil {
+			errs = append(errs, fmt.Errorf("leave: %w", err))
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := d.server.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain api: %w", err))
+		}
+		cancel()
+		if err := d.gossip.Shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("gossip shutdown: %w", err))
+		}
+		d.cancel()
+		d.wg.Wait()
+		d.persistDirty()
+		if err := d.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		d.closeErr = errors.Join(errs...)
+		d.log.Info("node stopped", "node", d.cfg.Name)
+		close(d.done)
+	})
+	return d.closeErr
+}
+
+// now returns the node's physical time (with the fault-injection offset).
+func (d *Daemon) now() time.Time { return time.Now().Add(d.cfg.ClockOffset) }
+
+// clockNow returns a fresh HLC timestamp.
+func (d *Daemon) clockNow() crdt.Timestamp {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	return d.clock.Now(d.now())
+}
+
+// observe advances the clock past a remote timestamp.
+func (d *Daemon) observe(ts crdt.Timestamp) {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	d.clock.Observe(ts)
+}
+
+// checkRemoteTime rejects a remote timestamp too far in our future.
+func (d *Daemon) checkRemoteTime(ts crdt.Timestamp) error {
+	if ts.IsZero() {
+		return nil
+	}
+	if err := crdt.CheckDrift(ts, d.now(), d.cfg.MaxDrift); err != nil {
+		d.metrics.rejected.WithLabelValues("clock_drift").Inc()
+		return err
+	}
+	return nil
+}
+
+// persistSoon wakes the persister.
+func (d *Daemon) persistSoon() {
+	select {
+	case d.persistKick <- struct{}{}:
+	default:
+	}
+}
+
+// persistLoop writes carts merged from peers to disk shortly after they
+// change, batching many merges into one transaction. Losing these on a
+// crash is allowed: peers hold them and anti-entropy brings them back.
+func (d *Daemon) persistLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.persistKick:
+		}
+		d.persistDirty()
+		// Batch: let merges accumulate briefly before the next commit.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (d *Daemon) persistDirty() {
+	objs := d.reg.takeDirty()
+	if len(objs) == 0 {
+		return
+	}
+	start := time.Now()
+	err := d.store.Commit(context.Background(), store.Write{Objects: objs})
+	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		d.log.Error("persist merged carts", "carts", len(objs), "err", err)
+		d.reg.markDirty(objs)
+	}
+}

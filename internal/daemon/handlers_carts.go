@@ -1,0 +1,229 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/crdtd/crdtd/cart"
+	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/internal/store"
+)
+
+func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
+}
+
+func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
+	ids := d.reg.cartIDs()
+	if ids == nil {
+		ids = []string{}
+	}
+	writeJSON(w, http.StatusOK, client.CartList{Carts: ids})
+}
+
+func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	v, err := d.reg.view(id)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cartView(id, v))
+}
+
+func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	req, err := decodeBody[client.AddItemRequest](w, r)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	if err := cart.ValidItemID(req.Item); err != nil {
+		d.fail(w, err)
+		return
+	}
+	if req.Quantity < 1 || req.Quantity > client.MaxAddQuantity {
+		d.fail(w, fmt.Errorf("%w: quantity %d not in 1..%d", cart.ErrInvalidQuantity, req.Quantity, client.MaxAddQuantity))
+		return
+	}
+	if err := checkPrice(req.UnitPriceCents); err != nil {
+		d.fail(w, err)
+		return
+	}
+	d.mutate(w, r, id, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+		delta, err := c.Add(ts, req.Item, uint64(req.Quantity))
+		if err != nil || req.UnitPriceCents == nil {
+			return delta, err
+		}
+		price, err := c.SetPrice(ts, req.Item, *req.UnitPriceCents)
+		if err != nil {
+			return nil, err
+		}
+		delta.Merge(price)
+		return delta, nil
+	})
+}
+
+func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	item, ok := d.pathID(w, r, "item")
+	if !ok {
+		return
+	}
+	req, err := decodeBody[client.SetItemRequest](w, r)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	if req.Quantity == nil && req.UnitPriceCents == nil {
+		d.fail(w, fmt.Errorf("%w: give quantity, unit_price_cents or both", errBadRequest))
+		return
+	}
+	if q := req.Quantity; q != nil && (*q < 0 || *q > client.MaxSetQuantity) {
+		d.fail(w, fmt.Errorf("%w: quantity %d not in 0..%d", cart.ErrInvalidQuantity, *q, client.MaxSetQuantity))
+		return
+	}
+	if err := checkPrice(req.UnitPriceCents); err != nil {
+		d.fail(w, err)
+		return
+	}
+	if req.Quantity != nil && *req.Quantity == 0 && req.UnitPriceCents != nil {
+		d.fail(w, fmt.Errorf("%w: quantity 0 removes the line; it cannot also set a price", errBadRequest))
+		return
+	}
+	d.mutate(w, r, id, "set", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+		delta := cart.New()
+		if req.Quantity != nil {
+			q, err := c.SetQuantity(ts, item, uint64(*req.Quantity))
+			if err != nil {
+				return nil, err
+			}
+			delta.Merge(q)
+		}
+		if req.UnitPriceCents != nil {
+			p, err := c.SetPrice(ts, item, *req.UnitPriceCents)
+			if err != nil {
+				return nil, err
+			}
+			delta.Merge(p)
+		}
+		return delta, nil
+	})
+}
+
+func (d *Daemon) handleRemoveItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	item, ok := d.pathID(w, r, "item")
+	if !ok {
+		return
+	}
+	d.mutate(w, r, id, "remove", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+		return c.Remove(item)
+	})
+}
+
+func (d *Daemon) handleClearCart(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	d.mutate(w, r, id, "clear", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+		return c.Clear(), nil
+	})
+}
+
+func checkPrice(p *int64) error {
+	if p != nil && (*p < 0 || *p > client.MaxPriceCents) {
+		return fmt.Errorf("%w: unit_price_cents %d not in 0..%d", cart.ErrInvalidPrice, *p, int64(client.MaxPriceCents))
+	}
+	return nil
+}
+
+// mutate runs a local write, honouring an Idempotency-Key: a retried
+// request with the same key is applied once and gets the first response.
+func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, kind string, e edit) {
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" {
+		if err := cart.ValidItemID(key); err != nil {
+			d.fail(w, fmt.Errorf("%w: Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:@-]", errBadRequest))
+			return
+		}
+		key = "idem/" + key
+		release, cached, err := d.idem.acquire(r.Context(), d.store, key)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		defer release()
+		if cached != nil {
+			writeBody(w, http.StatusOK, cached)
+			return
+		}
+	}
+	body, err := d.applyLocal(r.Context(), id, e, key, func(v cart.View) ([]byte, error) {
+		return json.Marshal(cartView(id, v))
+	})
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	d.metrics.operations.WithLabelValues(kind).Inc()
+	writeBody(w, http.StatusOK, body)
+}
+
+// pathID reads and validates a cart or item ID from the path.
+func (d *Daemon) pathID(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
+	v := r.PathValue(name)
+	if err := cart.ValidItemID(v); err != nil {
+		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument,
+			fmt.Sprintf("%s id %s: must be 1-128 characters of [A-Za-z0-9._:@-]", name, sanitize(v)))
+		return "", false
+	}
+	return v, true
+}
+
+// fail maps an error to its HTTP status, in one place.
+func (d *Daemon) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		d.metrics.decodeErrors.WithLabelValues("http").Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, client.CodeTooLarge, err.Error())
+	case errors.Is(err, errBadRequest):
+		d.metrics.decodeErrors.WithLabelValues("http").Inc()
+		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),
+		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow):
+		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, err.Error())
+	default:
+		d.log.Error("request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, client.CodeInternal, "internal error; see the node's log")
+	}
+}
+
+func cartView(id string, v cart.View) client.CartView {
+	out := client.CartView{Cart: id, Items: make([]client.Line, 0, len(v.Lines)), TotalCents: v.TotalCents}
+	for _, l := range v.Lines {
+		out.Items = append(out.Items, client.Line{
+			Item: l.Item, Quantity: int64(l.Quantity), UnitPriceCents: l.UnitPriceCents, SubtotalCents: l.SubtotalCents,
+		})
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus metrics (DESIGN §9), on a registry of
+// its own so that several nodes can run in one process (tests).
+type metrics struct {
+	registry       *prometheus.Registry
+	operations     *prometheus.CounterVec
+	httpRequests   *prometheus.CounterVec
+	httpSeconds    *prometheus.HistogramVec
+	commitSeconds  prometheus.Histogram
+	decodeErrors   *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
+	merged         *prometheus.CounterVec
+	replicationLag prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crdtd_operations_total", Help: "Local cart operations acknowledged, by kind.",
+		}, []string{"kind"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crdtd_http_requests_total", Help: "HTTP requests, by route and status code.",
+		}, []string{"route", "code"}),
+		httpSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "crdtd_http_request_duration_seconds", Help: "HTTP request latency, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}, []string{"route"}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "crdtd_store_commit_seconds", Help: "Latency of durable store commits (fsync included).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crdtd_decode_errors_total", Help: "Malformed input rejected, by source (http, gossip, disk).",
+		}, []string{"source"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crdtd_merge_rejected_total", Help: "Remote state rejected after decoding, by reason.",
+		}, []string{"reason"}),
+		merged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crdtd_remote_merges_total", Help: "Remote deltas and repairs that changed local state, by channel.",
+		}, []string{"channel"}),
+		replicationLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "crdtd_replication_lag_seconds",
+			Help:    "Time from a change's origin timestamp to its application on this node.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds,
+		m.decodeErrors, m.rejected, m.merged, m.replicationLag,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// registerNode adds the metrics read from the node's gossip and store on
+// each scrape.
+func (m *metrics) registerNode(d *Daemon) {
+	m.registry.MustRegister(&nodeCollector{d: d})
+}
+
+// nodeCollector reports gossip counters, membership and object counts.
+type nodeCollector struct{ d *Daemon }
+
+var (
+	descGossipMessages = prometheus.NewDesc("crdtd_gossip_messages_total",
+		"Gossip messages sent and received, by channel and direction.", []string{"channel", "direction"}, nil)
+	descGossipBytes = prometheus.NewDesc("crdtd_gossip_bytes_total",
+		"Gossip payload bytes sent and received, by channel and direction.", []string{"channel", "direction"}, nil)
+	descAERounds = prometheus.NewDesc("crdtd_antientropy_rounds_total",
+		"Anti-entropy repair rounds run.", nil, nil)
+	descAEExchanges = prometheus.NewDesc("crdtd_antientropy_exchanges_total",
+		"Digest exchanges with peers, by result.", []string{"result"}, nil)
+	descAEBuckets = prometheus.NewDesc("crdtd_antientropy_divergent_buckets_total",
+		"Digest buckets found different from a peer's.", nil, nil)
+	descAEKeys = prometheus.NewDesc("crdtd_antientropy_keys_repaired_total",
+		"Objects sent or received by anti-entropy repair.", nil, nil)
+	descGossipDropped = prometheus.NewDesc("crdtd_gossip_dropped_total",
+		"Gossip messages dropped because a queue was full, by queue.", []string{"queue"}, nil)
+	descGossipDecode = prometheus.NewDesc("crdtd_gossip_decode_errors_total",
+		"Malformed gossip messages dropped.", nil, nil)
+	descMembers = prometheus.NewDesc("crdtd_members",
+		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
+	descObjects = prometheus.NewDesc("crdtd_objects", "Carts held by this node.", nil, nil)
+	descStoreCommits = prometheus.NewDesc("crdtd_store_commits_total",
+		"Writes committed to the store, and the transactions that carried them.", []string{"kind"}, nil)
+)
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges,
+		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descObjects, descStoreCommits} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.gossip.Stats()
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, x := range []struct {
+		channel                    string
+		sentN, sentB, recvN, recvB uint64
+	}{
+		{"broadcast", s.DeltasSentBroadcast, s.BytesSentBroadcast, s.DeltasRecvBroadcast, s.BytesRecvBroadcast},
+		{"direct", s.DeltasSentDirect, s.BytesSentDirect, s.DeltasRecvDirect, s.BytesRecvDirect},
+		{"reliable", s.DeltasSentReliable, s.BytesSentReliable, s.DeltasRecvReliable, s.BytesRecvReliable},
+		{"repair", s.ObjectsSentRepair, s.BytesSentRepair, s.ObjectsRecvRepair, s.BytesRecvRepair},
+	} {
+		counter(descGossipMessages, x.sentN, x.channel, "sent")
+		counter(descGossipMessages, x.recvN, x.channel, "received")
+		counter(descGossipBytes, x.sentB, x.channel, "sent")
+		counter(descGossipBytes, x.recvB, x.channel, "received")
+	}
+	counter(descAERounds, s.RepairRounds)
+	counter(descAEExchanges, s.DigestsInSync, "in_sync")
+	counter(descAEExchanges, s.DigestExchanges-min(s.DigestExchanges, s.DigestsInSync), "diverged")
+	counter(descAEBuckets, s.DivergentBuckets)
+	counter(descAEKeys, s.KeysRepaired)
+	counter(descGossipDropped, s.DroppedInbound, "inbound")
+	counter(descGossipDropped, s.DroppedOutbound, "outbound")
+	counter(descGossipDropped, s.DroppedReliable, "reliable")
+	counter(descGossipDropped, s.DroppedBroadcasts, "broadcast")
+	counter(descGossipDecode, s.DecodeErrors)
+
+	states := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+	for _, m := range c.d.gossip.Members() {
+		states[m.State]++
+	}
+	for st, n := range states {
+		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(n), st)
+	}
+	ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(c.d.reg.count()))
+	ss := c.d.store.Stats()
+	counter(descStoreCommits, ss.Commits, "writes")
+	counter(descStoreCommits, ss.Transactions, "transactions")
+}

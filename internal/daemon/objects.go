@@ -1,0 +1,268 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crdtd/crdtd/cart"
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/gossip"
+)
+
+// Object keys: the daemon replicates two kinds of object through gossip,
+// told apart by a key prefix.
+const (
+	cartPrefix      = "c/"
+	heartbeatPrefix = "h/"
+)
+
+// maxObjects bounds how many carts a node accepts from peers, so that a
+// peer cannot exhaust memory by inventing carts.
+const maxObjects = 2_000_000
+
+var (
+	errUnknownKey  = errors.New("unknown object key")
+	errTooManyObjs = errors.New("too many objects")
+)
+
+func cartKey(id string) string { return cartPrefix + id }
+
+// object is one cart and the lock that serializes this node's own writes to
+// it across apply, commit and acknowledge.
+type object struct {
+	// writeMu is held by a local write from before it reads the cart until
+	// after its delta is applied in memory, so two local writes never mint
+	// the same dot. Remote merges do not take it.
+	writeMu sync.Mutex
+
+	// Guarded by registry.mu.
+	cart       *cart.Cart
+	remoteSeen uint64 // remote merges applied; lets a local commit notice them
+}
+
+// registry holds every cart in memory. It is the gossip.Delegate: remote
+// deltas and repairs merge here.
+type registry struct {
+	d *Daemon
+
+	// mu guards the fields below and every object's cart.
+	mu    sync.Mutex
+	carts map[string]*object // by cart ID
+	dirty map[string]struct{} // cart IDs merged from peers, not yet persisted
+	beats map[crdt.ReplicaID]*heartbeat
+}
+
+func newRegistry(d *Daemon) *registry {
+	return &registry{
+		d:     d,
+		carts: make(map[string]*object),
+		dirty: make(map[string]struct{}),
+		beats: make(map[crdt.ReplicaID]*heartbeat),
+	}
+}
+
+// object returns the object for a cart, creating an empty one.
+func (r *registry) object(id string) *object {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.objectLocked(id)
+}
+
+func (r *registry) objectLocked(id string) *object {
+	o := r.carts[id]
+	if o == nil {
+		o = &object{cart: cart.New()}
+		r.carts[id] = o
+	}
+	return o
+}
+
+// view returns a cart's current view (empty for an unknown cart).
+func (r *registry) view(id string) (cart.View, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.carts[id]
+	if o == nil {
+		return cart.View{Lines: []cart.Line{}}, nil
+	}
+	return o.cart.View()
+}
+
+// cartIDs returns the IDs of carts with at least one visible line, sorted.
+func (r *registry) cartIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id, o := range r.carts {
+		if len(o.cart.Items()) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// counts returns the number of carts and their total encoded size.
+func (r *registry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.carts)
+}
+
+// Merge implements gossip.Delegate.
+func (r *registry) Merge(key string, data []byte, info gossip.MergeInfo) (bool, error) {
+	switch {
+	case strings.HasPrefix(key, cartPrefix):
+		return r.mergeCart(strings.TrimPrefix(key, cartPrefix), data, info)
+	case strings.HasPrefix(key, heartbeatPrefix):
+		return r.mergeHeartbeat(strings.TrimPrefix(key, heartbeatPrefix), data)
+	}
+	r.d.metrics.decodeErrors.WithLabelValues("gossip").Inc()
+	return false, fmt.Errorf("%w %q", errUnknownKey, key)
+}
+
+func (r *registry) mergeCart(id string, data []byte, info gossip.MergeInfo) (bool, error) {
+	if err := cart.ValidItemID(id); err != nil {
+		r.d.metrics.decodeErrors.WithLabelValues("gossip").Inc()
+		return false, fmt.Errorf("cart id: %v", err)
+	}
+	in := cart.New()
+	if err := in.UnmarshalBinary(data); err != nil {
+		r.d.metrics.decodeErrors.WithLabelValues("gossip").Inc()
+		return false, err
+	}
+	latest := in.Latest()
+	if err := r.d.checkRemoteTime(latest); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	o := r.carts[id]
+	if o == nil {
+		if len(r.carts) >= maxObjects {
+			r.mu.Unlock()
+			return false, fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
+		}
+		o = r.objectLocked(id)
+	}
+	changed := o.cart.Merge(in)
+	if changed {
+		o.remoteSeen++
+		r.dirty[id] = struct{}{}
+	}
+	r.mu.Unlock()
+	if !latest.IsZero() {
+		r.d.observe(latest)
+	}
+	if changed {
+		r.d.persistSoon()
+		r.d.metrics.merged.WithLabelValues(info.Channel.String()).Inc()
+		if info.Channel == gossip.ChannelDelta && !info.OriginTime.IsZero() {
+			r.d.metrics.replicationLag.Observe(max(0, r.d.now().Sub(info.OriginTime).Seconds()))
+		}
+	}
+	return changed, nil
+}
+
+// State implements gossip.Delegate: the canonical encoding of a cart.
+// Heartbeats are not in the digest (they change every second on every
+// node, and a digest that never agrees would make anti-entropy repair all
+// the time), so State reports them unknown.
+func (r *registry) State(key string) ([]byte, bool) {
+	id, ok := strings.CutPrefix(key, cartPrefix)
+	if !ok {
+		return nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.carts[id]
+	if o == nil || o.cart.IsEmpty() {
+		return nil, false
+	}
+	b, err := o.cart.MarshalBinary()
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// Keys implements gossip.Delegate.
+func (r *registry) Keys(fn func(key string) bool) {
+	r.mu.Lock()
+	ids := slices.Collect(maps.Keys(r.carts))
+	r.mu.Unlock()
+	for _, id := range ids {
+		if !fn(cartKey(id)) {
+			return
+		}
+	}
+}
+
+// takeDirty returns the encodings of carts merged from peers since the last
+// call, for persisting.
+func (r *registry) takeDirty() map[string][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.dirty) == 0 {
+		return nil
+	}
+	out := make(map[string][]byte, len(r.dirty))
+	for id := range r.dirty {
+		if o := r.carts[id]; o != nil {
+			if b, err := o.cart.MarshalBinary(); err == nil {
+				out[cartKey(id)] = b
+			}
+		}
+	}
+	clear(r.dirty)
+	return out
+}
+
+// markDirty queues carts for persisting again (after a failed commit).
+func (r *registry) markDirty(keys map[string][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range keys {
+		r.dirty[strings.TrimPrefix(k, cartPrefix)] = struct{}{}
+	}
+}
+
+// load installs a cart read from disk at startup.
+func (r *registry) load(key string, value []byte) error {
+	id, ok := strings.CutPrefix(key, cartPrefix)
+	if !ok {
+		return nil
+	}
+	c := cart.New()
+	if err := c.UnmarshalBinary(value); err != nil {
+		return fmt.Errorf("cart %q: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.objectLocked(id).cart = c
+	return nil
+}
+
+// latest returns the greatest timestamp in any cart, so a restarted node's
+// clock starts past everything it holds.
+func (r *registry) latest() crdt.Timestamp {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var t crdt.Timestamp
+	for _, o := range r.carts {
+		if l := o.cart.Latest(); l.After(t) {
+			t = l
+		}
+	}
+	return t
+}
+
+// heartbeat is what this node knows of one peer's consistency heartbeat.
+type heartbeat struct {
+	reg      crdt.LWWRegister[int64] // value: the beat's wall time at the origin
+	received time.Time               // local time the latest beat arrived
+}
