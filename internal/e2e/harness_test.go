@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crdtd/crdtd/client"
+)
+
+// bin holds the paths of the binaries built once for the whole package.
+var bin struct {
+	dir, crdtd, cartctl string
+	err                 error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		bin.dir, bin.err = os.MkdirTemp("", "crdtd-e2e-bin")
+		if bin.err == nil {
+			cmd := exec.Command("go", "build", "-o", bin.dir, "github.com/crdtd/crdtd/cmd/crdtd", "github.com/crdtd/crdtd/cmd/cartctl")
+			cmd.Stderr = os.Stderr
+			bin.err = cmd.Run()
+			bin.crdtd = filepath.Join(bin.dir, "crdtd")
+			bin.cartctl = filepath.Join(bin.dir, "cartctl")
+		}
+	}
+	code := m.Run()
+	if bin.dir != "" {
+		os.RemoveAll(bin.dir)
+	}
+	os.Exit(code)
+}
+
+func needBinaries(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test; skipped with -short")
+	}
+	if bin.err != nil {
+		t.Fatalf("build binaries: %v", bin.err)
+	}
+}
+
+// freePort returns a TCP port free on 127.0.0.1 that is also free for UDP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// agent is one real crdtd agent process.
+type agent struct {
+	t          *testing.T
+	name       string
+	dataDir    string
+	apiAddr    string
+	gossipAddr string
+	join       []string
+	log        *bytes.Buffer
+	cmd        *exec.Cmd
+}
+
+func newAgent(t *testing.T, name string, join ...string) *agent {
+	t.Helper()
+	return &agent{
+		t:          t,
+		name:       name,
+		dataDir:    t.TempDir(),
+		apiAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		gossipAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		join:       join,
+	}
+}
+
+// start launches the agent and waits until its API answers.
+func (a *agent) start() {
+	a.t.Helper()
+	args := []string{"agent", "--name", a.name, "--data-dir", a.dataDir, "--api-addr", a.apiAddr,
+		"--gossip-addr", a.gossipAddr, "--profile", "local", "--cluster-label", "e2e", "--log-level", "debug"}
+	for _, j := range a.join {
+		args = append(args, "--join", j)
+	}
+	a.log = &bytes.Buffer{}
+	a.cmd = exec.Command(bin.crdtd, args...)
+	a.cmd.Stdout = a.log
+	a.cmd.Stderr = a.log
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatalf("start %s: %v", a.name, err)
+	}
+	a.t.Cleanup(a.kill)
+	waitFor(a.t, 20*time.Second, a.name+" to serve", func() bool {
+		resp, err := http.Get("http://" + a.apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// kill stops the agent with SIGKILL: no chance to flush anything.
+func (a *agent) kill() {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	a.cmd.Wait()
+	a.cmd = nil
+}
+
+// stop stops the agent with SIGTERM and checks it exits cleanly.
+func (a *agent) stop() {
+	a.t.Helper()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	err := a.cmd.Wait()
+	a.cmd = nil
+	if err != nil {
+		a.t.Fatalf("%s exited with %v after SIGTERM; log:\n%s", a.name, err, a.log)
+	}
+}
+
+func (a *agent) client() *client.Client {
+	a.t.Helper()
+	c, err := client.New(client.Config{BaseURL: "http://" + a.apiAddr})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return c
+}
+
+func (a *agent) cart(id string) client.CartView {
+	a.t.Helper()
+	v, err := a.client().GetCart(context.Background(), id)
+	if err != nil {
+		a.t.Fatalf("get cart %s from %s: %v", id, a.name, err)
+	}
+	return v
+}
+
+// cartctl runs the real cartctl and returns stdout, stderr and exit code.
+func cartctl(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin.cartctl, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = append(os.Environ(), "CARTCTL_NODE=")
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run cartctl %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func cartctlJSON[T any](t *testing.T, args ...string) T {
+	t.Helper()
+	out, errOut, code := cartctl(t, append(args, "-o", "json")...)
+	if code != 0 {
+		t.Fatalf("cartctl %v: exit %d: %s", args, code, errOut)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("cartctl %v: output %q is not JSON: %v", args, out, err)
+	}
+	return v
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sameItems(a, b []client.Line) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
