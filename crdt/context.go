@@ -183,9 +183,12 @@ func (c *CausalContext) Dots(yield func(Dot) bool) {
 func (c *CausalContext) sizeAtMost(limit int) bool {
 	n := uint64(0)
 	for _, top := range c.vv {
-		if n += top; n > uint64(limit) {
+		// Compare before adding: entries of a decoded context can sum past
+		// 2^64 and wrap around.
+		if top > uint64(limit)-n {
 			return false
 		}
+		n += top
 	}
 	for _, set := range c.cloud {
 		if n += uint64(len(set)); n > uint64(limit) {

@@ -1,0 +1,21 @@
+package crdt_test
+
+import (
+	"testing"
+
+	"github.com/crdtd/crdtd/crdt/crdttest"
+)
+
+// The lattice laws, delta equivalence, codec round trip and convergence of
+// every CRDT in the package, on states reached by real operations (see
+// crdttest). Each law runs -rapid.checks cases; TestMain makes that 1,000.
+
+func TestGCounterLaws(t *testing.T) { crdttest.Run(t, gcounterType()) }
+
+func TestPNCounterLaws(t *testing.T) { crdttest.Run(t, pncounterType()) }
+
+func TestLWWRegisterLaws(t *testing.T) { crdttest.Run(t, lwwType()) }
+
+func TestORSetLaws(t *testing.T) { crdttest.Run(t, orsetType()) }
+
+func TestORMapLaws(t *testing.T) { crdttest.Run(t, ormapType()) }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Quickstart: build crdtd and cartctl, start a 3-node local cluster, edit one
+# cart through two different nodes, show that all three nodes converged on
+# the same cart, then stop the cluster.
+#
+# Environment (all optional):
+#   CRDTD_BIN               use binaries from this directory instead of building
+#   CRDTD_BASE_API_PORT     API port of node1 (default 7070; nodes use +0..+2)
+#   CRDTD_BASE_GOSSIP_PORT  gossip port of node1 (default 7946)
+#   KEEP_RUNNING=1          leave the cluster running (Ctrl-C stops it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -n "${CRDTD_BIN:-}" ]]; then
+  BIN="$CRDTD_BIN"
+else
+  BIN="$PWD/bin"
+  echo "+ go build -o bin/ ./cmd/crdtd ./cmd/cartctl"
+  go build -o "$BIN/" ./cmd/crdtd ./cmd/cartctl
+fi
+API=${CRDTD_BASE_API_PORT:-7070}
+GOSSIP=${CRDTD_BASE_GOSSIP_PORT:-7946}
+N1="http://127.0.0.1:$API"
+N2="http://127.0.0.1:$((API + 1))"
+N3="http://127.0.0.1:$((API + 2))"
+DIR="$(mktemp -d -t crdtd-quickstart.XXXXXX)"
+
+"$BIN/crdtd" cluster --nodes 3 --data-dir "$DIR" --base-api-port "$API" --base-gossip-port "$GOSSIP" &
+CLUSTER=$!
+cleanup() {
+  kill -TERM "$CLUSTER" 2>/dev/null || true
+  wait "$CLUSTER" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+cartctl() { echo "+ cartctl $*" >&2; "$BIN/cartctl" "$@"; }
+
+# Wait until every node sees all three members alive.
+for _ in $(seq 1 300); do
+  alive=0
+  for n in "$N1" "$N2" "$N3"; do
+    if "$BIN/cartctl" --node "$n" members -o json 2>/dev/null | grep -o '"state": *"alive"' | wc -l | grep -q '^3$'; then
+      alive=$((alive + 1))
+    fi
+  done
+  [[ $alive -eq 3 ]] && break
+  sleep 0.1
+done
+[[ $alive -eq 3 ]] || { echo "cluster did not form; logs in $DIR" >&2; exit 1; }
+
+echo
+echo "== Edit alice's cart through node1 and node2"
+cartctl --node "$N1" add alice apple --qty 2 --price 1.25
+cartctl --node "$N2" add alice pear --qty 3 --price 0.80
+cartctl --node "$N2" set alice apple 5
+cartctl --node "$N1" remove alice pear
+cartctl --node "$N2" add alice milk --price 0.99
+
+echo
+echo "== Wait until all three nodes hold the same cart"
+converged=""
+for _ in $(seq 1 200); do
+  a=$("$BIN/cartctl" --node "$N1" show alice -o json)
+  b=$("$BIN/cartctl" --node "$N2" show alice -o json)
+  c=$("$BIN/cartctl" --node "$N3" show alice -o json)
+  if [[ "$a" == "$b" && "$b" == "$c" ]]; then converged=yes; break; fi
+  sleep 0.05
+done
+[[ -n "$converged" ]] || { echo "nodes did not converge" >&2; exit 1; }
+for n in "$N1" "$N2" "$N3"; do
+  echo
+  cartctl --node "$n" show alice
+done
+echo
+echo "converged: all 3 nodes show the same cart"
+cartctl --node "$N3" status
+
+if [[ "${KEEP_RUNNING:-}" == 1 ]]; then
+  echo
+  echo "cluster still running (API on $N1 $N2 $N3); Ctrl-C stops it"
+  wait "$CLUSTER"
+fi
