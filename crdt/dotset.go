@@ -1,29 +1,21 @@
 package crdt
 
-import (
-	"maps"
-	"slices"
-)
+import "slices"
 
 // DotSet is a set of dots: the dot store of an OR-Set element, which is
 // present while at least one of its dots survives.
 //
 // The zero value is an empty set. A DotSet is not safe for concurrent use.
 type DotSet struct {
-	dots map[Dot]struct{}
+	dots dotList[struct{}]
 }
 
 // Add inserts d.
-func (s *DotSet) Add(d Dot) {
-	if s.dots == nil {
-		s.dots = make(map[Dot]struct{}, 1)
-	}
-	s.dots[d] = struct{}{}
-}
+func (s *DotSet) Add(d Dot) { s.dots = s.dots.set(d, struct{}{}) }
 
 // Has reports whether d is in the set.
 func (s DotSet) Has(d Dot) bool {
-	_, ok := s.dots[d]
+	_, ok := s.dots.find(d)
 	return ok
 }
 
@@ -32,26 +24,14 @@ func (s DotSet) Len() int { return len(s.dots) }
 
 // MergeDots implements [DotStore].
 func (s DotSet) MergeDots(ctx *CausalContext, o DotSet, octx *CausalContext) (DotSet, bool) {
-	changed := false
-	for d := range s.dots {
-		if _, ok := o.dots[d]; !ok && octx.Contains(d) {
-			delete(s.dots, d)
-			changed = true
-		}
-	}
-	for d := range o.dots {
-		if _, ok := s.dots[d]; !ok && !ctx.Contains(d) {
-			s.Add(d)
-			changed = true
-		}
-	}
-	return s, changed
+	dots, changed := s.dots.merge(ctx, o.dots, octx)
+	return DotSet{dots: dots}, changed
 }
 
-// EachDot implements [DotStore].
+// EachDot implements [DotStore]. Dots come in canonical order.
 func (s DotSet) EachDot(yield func(Dot) bool) {
-	for d := range s.dots {
-		if !yield(d) {
+	for _, e := range s.dots {
+		if !yield(e.dot) {
 			return
 		}
 	}
@@ -61,22 +41,16 @@ func (s DotSet) EachDot(yield func(Dot) bool) {
 func (s DotSet) IsEmpty() bool { return len(s.dots) == 0 }
 
 // Clone implements [DotStore].
-func (s DotSet) Clone() DotSet {
-	if len(s.dots) == 0 {
-		return DotSet{}
-	}
-	return DotSet{dots: maps.Clone(s.dots)}
-}
+func (s DotSet) Clone() DotSet { return DotSet{dots: slices.Clone(s.dots)} }
 
 // Equal implements [DotStore].
-func (s DotSet) Equal(o DotSet) bool { return maps.Equal(s.dots, o.dots) }
+func (s DotSet) Equal(o DotSet) bool { return slices.Equal(s.dots, o.dots) }
 
 // EncodeStore implements [DotStore].
 func (s DotSet) EncodeStore(e *Encoder) {
-	ds := slices.SortedFunc(maps.Keys(s.dots), Dot.Compare)
-	e.ArrayLen(len(ds))
-	for _, d := range ds {
-		e.Dot(d)
+	e.ArrayLen(len(s.dots))
+	for _, x := range s.dots {
+		e.Dot(x.dot)
 	}
 }
 
@@ -87,17 +61,18 @@ func (DotSet) DecodeStore(r *Reader) (DotSet, error) {
 		return DotSet{}, err
 	}
 	var s DotSet
-	var prev Dot
+	if n > 0 {
+		s.dots = make(dotList[struct{}], 0, min(n, 64))
+	}
 	for i := range n {
 		d, err := r.Dot()
 		if err != nil {
 			return DotSet{}, err
 		}
-		if i > 0 && prev.Compare(d) >= 0 {
+		if i > 0 && s.dots[i-1].dot.Compare(d) >= 0 {
 			return DotSet{}, r.corrupt("dot set not strictly sorted")
 		}
-		prev = d
-		s.Add(d)
+		s.dots = append(s.dots, dotEntry[struct{}]{dot: d})
 	}
 	return s, nil
 }

@@ -225,7 +225,7 @@ func (d *Daemon) Close() error {
 		// A leave that times out (peers stopping at the same moment, a
 		// partition) is not a failure of this node: peers will mark it dead
 		// instead of left. Log it and go on.
-		if err := d.gossip.Leave(timeout); err != nil {
+		if err := d.gossip.Leave(min(timeout, 2*time.Second)); err != nil {
 			d.log.Warn("leave cluster", "err", err)
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -1,0 +1,84 @@
+package crdt
+
+import "slices"
+
+// dotEntry is one dot with its payload.
+type dotEntry[V comparable] struct {
+	dot Dot
+	val V
+}
+
+// dotList is the representation shared by DotSet and DotFun: entries
+// sorted by dot. Almost every store holds one to a handful of dots, for
+// which a sorted slice is several times smaller and faster than a map, and
+// the order is the canonical encoding order for free.
+type dotList[V comparable] []dotEntry[V]
+
+func (l dotList[V]) find(d Dot) (int, bool) {
+	return slices.BinarySearchFunc(l, d, func(e dotEntry[V], d Dot) int { return e.dot.Compare(d) })
+}
+
+// set inserts or replaces d's entry.
+func (l dotList[V]) set(d Dot, v V) dotList[V] {
+	i, ok := l.find(d)
+	if ok {
+		l[i].val = v
+		return l
+	}
+	return slices.Insert(l, i, dotEntry[V]{d, v})
+}
+
+// merge returns the causal join of (l, ctx) and (o, octx): entries on both
+// sides survive, and an entry on one side survives if the other side's
+// context has not seen its dot. It never aliases o, and returns l itself
+// when nothing changed.
+func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext) (dotList[V], bool) {
+	var out dotList[V]
+	changed := false
+	// begin switches to building a fresh slice, copying the prefix kept
+	// unchanged so far.
+	begin := func(i int) {
+		if !changed {
+			changed = true
+			out = make(dotList[V], i, len(l)+len(o))
+			copy(out, l[:i])
+		}
+	}
+	i, j := 0, 0
+	for i < len(l) || j < len(o) {
+		var c int
+		switch {
+		case i == len(l):
+			c = 1
+		case j == len(o):
+			c = -1
+		default:
+			c = l[i].dot.Compare(o[j].dot)
+		}
+		switch {
+		case c == 0: // on both sides: keep ours
+			if changed {
+				out = append(out, l[i])
+			}
+			i++
+			j++
+		case c < 0: // only ours: removed if they have seen it
+			if octx.Contains(l[i].dot) {
+				begin(i)
+			} else if changed {
+				out = append(out, l[i])
+			}
+			i++
+		default: // only theirs: new to us unless we have seen (removed) it
+			if !ctx.Contains(o[j].dot) {
+				begin(i)
+				out = append(out, o[j])
+			}
+			j++
+		}
+	}
+	if !changed {
+		return l, false
+	}
+	return out, true
+}

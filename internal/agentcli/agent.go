@@ -1,0 +1,244 @@
+package agentcli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+// Defaults of the agent flags that package daemon does not already define.
+const (
+	defaultDataDir   = "./crdtd-data"
+	maxSecretBytes   = 64 << 10 // a key or token file larger than this is not one
+	logFormatText    = "text"
+	logFormatJSON    = "json"
+	defaultLogLevel  = "info"
+	defaultLogFormat = logFormatText
+)
+
+var (
+	profiles   = []string{string(daemon.ProfileLAN), string(daemon.ProfileLocal)}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{logFormatText, logFormatJSON}
+)
+
+type agentOptions struct {
+	Name          string
+	DataDir       string
+	GossipAddr    string
+	AdvertiseAddr string
+	APIAddr       string
+	Join          []string
+	GossipKeyFile string
+	APITokenFile  string
+	ClusterLabel  string
+	Profile       string
+	LogLevel      string
+	LogFormat     string
+	MaxDrift      time.Duration
+	ClockOffset   time.Duration
+}
+
+// newCmdAgent returns "crdtd agent". runF, if not nil, replaces f.RunDaemon: tests capture the
+// daemon.Config the flags produce.
+func newCmdAgent(f *factory, runF func(context.Context, daemon.Config) error) *cobra.Command {
+	opts := &agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a crdtd node",
+		Long: `Run one crdtd node in the foreground: it stores carts in --data-dir, serves the
+HTTP API on --api-addr and replicates by gossip on --gossip-addr, joining the
+cluster through the --join seeds (unreachable seeds are retried, not fatal).
+
+On SIGINT or SIGTERM the node leaves the cluster, finishes in-flight requests,
+closes its store and exits 0. Logs go to stderr.
+
+The API binds loopback by default; a non-loopback --api-addr requires
+--api-token-file. Give every node the same --gossip-key-file (see "crdtd keygen")
+to encrypt and authenticate gossip.`,
+		Example: `  crdtd agent --name node1 --data-dir /var/lib/crdtd
+  crdtd agent --name node2 --data-dir ./n2 --api-addr 127.0.0.1:7071 \
+      --gossip-addr 127.0.0.1:7947 --join 127.0.0.1:7946 --profile local
+  crdtd agent --name eu1 --gossip-addr 0.0.0.0:7946 --advertise-addr 10.0.0.5:7946 \
+      --api-addr 10.0.0.5:7070 --api-token-file /etc/crdtd/token \
+      --gossip-key-file /etc/crdtd/gossip.key --join 10.0.0.6:7946,10.0.0.7:7946`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := opts.config(f.ErrOut)
+			if err != nil {
+				return err
+			}
+			run := runF
+			if run == nil {
+				run = f.RunDaemon
+			}
+			return run(cmd.Context(), cfg)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&opts.Name, "name", hostName(), "node name in the cluster")
+	fs.StringVar(&opts.DataDir, "data-dir", defaultDataDir, "directory of the node's durable state; a new one gets a fresh replica ID")
+	fs.StringVar(&opts.GossipAddr, "gossip-addr", daemon.DefaultGossipAddr, "host:port gossip binds (UDP and TCP); port 0 picks a free port")
+	fs.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "host:port peers reach the node at, if not --gossip-addr (NAT, 0.0.0.0)")
+	fs.StringVar(&opts.APIAddr, "api-addr", daemon.DefaultAPIAddr, "host:port of the HTTP API; non-loopback requires --api-token-file")
+	fs.StringSliceVar(&opts.Join, "join", nil, "host:port gossip seeds, repeated or comma-separated")
+	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen)")
+	fs.StringVar(&opts.APITokenFile, "api-token-file", "", "file holding the bearer token the API requires")
+	fs.StringVar(&opts.ClusterLabel, "cluster-label", daemon.DefaultClusterLabel, "label that keeps clusters sharing a network apart")
+	stringEnumFlag(cmd, fs, &opts.Profile, "profile", string(daemon.ProfileLAN), profiles, "gossip timing")
+	stringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", defaultLogLevel, logLevels, "least severe level logged")
+	stringEnumFlag(cmd, fs, &opts.LogFormat, "log-format", defaultLogFormat, logFormats, "log format")
+	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock")
+	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
+	_ = fs.MarkHidden("clock-offset")
+	return cmd
+}
+
+// config turns the options into a daemon.Config, reading the key and token files. Problems with
+// flag values or files are usage errors; the daemon checks the rest and reports ErrConfig.
+func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
+	logger, err := newLogger(logOut, o.LogLevel, o.LogFormat)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	if o.DataDir == "" {
+		return daemon.Config{}, flagErrorf("--data-dir must not be empty")
+	}
+	if o.MaxDrift <= 0 {
+		return daemon.Config{}, flagErrorf("--max-drift must be positive, got %v", o.MaxDrift)
+	}
+	join, err := parseJoin(o.Join)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	cfg := daemon.Config{
+		Name:          o.Name,
+		DataDir:       o.DataDir,
+		GossipAddr:    o.GossipAddr,
+		AdvertiseAddr: o.AdvertiseAddr,
+		APIAddr:       o.APIAddr,
+		Join:          join,
+		ClusterLabel:  o.ClusterLabel,
+		Profile:       daemon.Profile(o.Profile),
+		MaxDrift:      o.MaxDrift,
+		ClockOffset:   o.ClockOffset,
+		Logger:        logger,
+		Version:       Version,
+	}
+	if o.GossipKeyFile != "" {
+		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {
+			return daemon.Config{}, err
+		}
+	}
+	if o.APITokenFile != "" {
+		if cfg.APIToken, err = readToken(o.APITokenFile, logger); err != nil {
+			return daemon.Config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+// newLogger returns the node's logger, writing to w at level in format.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, flagErrorf("--log-level %q: %v", level, err)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case logFormatText:
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case logFormatJSON:
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, flagErrorf("--log-format %q: valid values are {%s}", format, strings.Join(logFormats, "|"))
+}
+
+// parseJoin splits, trims and checks the --join seeds. pflag already split on commas; blanks
+// between commas ("a:1,,b:2" or a trailing comma) are dropped.
+func parseJoin(seeds []string) ([]string, error) {
+	var out []string
+	for _, s := range seeds {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			return nil, flagErrorf("--join %q: want host:port", s)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// readGossipKey reads and decodes the key file. Errors name the file, never the key.
+func readGossipKey(path string, logger *slog.Logger) ([]byte, error) {
+	b, err := readSecretFile(path, logger)
+	if err != nil {
+		return nil, flagErrorf("--gossip-key-file: %v", err)
+	}
+	key, err := gossip.ParseKey(b)
+	if err != nil {
+		return nil, flagErrorf("--gossip-key-file %s: %v (make one with crdtd keygen)", path, err)
+	}
+	return key, nil
+}
+
+// readToken reads the API token file: its contents without surrounding white space. Errors name
+// the file, never the token.
+func readToken(path string, logger *slog.Logger) (string, error) {
+	b, err := readSecretFile(path, logger)
+	if err != nil {
+		return "", flagErrorf("--api-token-file: %v", err)
+	}
+	token := string(bytes.TrimSpace(b))
+	switch {
+	case token == "":
+		return "", flagErrorf("--api-token-file %s is empty", path)
+	case strings.IndexFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return "", flagErrorf("--api-token-file %s: the token contains white space or control characters", path)
+	}
+	return token, nil
+}
+
+// readSecretFile reads a small file holding a secret and warns if other users may read it.
+func readSecretFile(path string, logger *slog.Logger) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o006 != 0 {
+		logger.Warn("secret file is accessible to other users; chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxSecretBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	if len(b) > maxSecretBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSecretBytes)
+	}
+	return b, nil
+}
+
+// hostName is the default node name.
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "crdtd"
+	}
+	return h
+}

@@ -1,0 +1,243 @@
+package agentcli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+func TestNewCmdAgent(t *testing.T) {
+	dir := t.TempDir()
+	key32 := bytes.Repeat([]byte{7}, 32)
+	key16 := bytes.Repeat([]byte{9}, 16)
+	keyFile := writeFile(t, dir, "gossip.key", base64.StdEncoding.EncodeToString(key32)+"\n")
+	key16File := writeFile(t, dir, "gossip16.key", "  "+base64.StdEncoding.EncodeToString(key16)+"\r\n")
+	badBase64 := writeFile(t, dir, "bad.key", "not base64!\n")
+	shortKey := writeFile(t, dir, "short.key", base64.StdEncoding.EncodeToString([]byte("0123456789"))+"\n")
+	emptyKey := writeFile(t, dir, "empty.key", "")
+	tokenFile := writeFile(t, dir, "token", "\n  s3cret-Token_1 \n")
+	emptyToken := writeFile(t, dir, "empty.token", " \n\t\n")
+	missing := dir + "/missing"
+
+	defaults := daemon.Config{
+		Name:         hostName(),
+		DataDir:      "./crdtd-data",
+		GossipAddr:   daemon.DefaultGossipAddr,
+		APIAddr:      daemon.DefaultAPIAddr,
+		ClusterLabel: daemon.DefaultClusterLabel,
+		Profile:      daemon.ProfileLAN,
+		MaxDrift:     daemon.DefaultMaxDrift,
+		Version:      Version,
+	}
+	with := func(f func(*daemon.Config)) daemon.Config {
+		c := defaults
+		f(&c)
+		return c
+	}
+
+	tests := []struct {
+		name    string
+		argv    []string
+		want    daemon.Config
+		wantErr bool
+	}{
+		{name: "defaults", argv: nil, want: defaults},
+		{name: "every flag", argv: []string{
+			"--name", "eu1", "--data-dir", "/var/lib/crdtd", "--gossip-addr", "0.0.0.0:8946",
+			"--advertise-addr", "10.0.0.5:8946", "--api-addr", "10.0.0.5:8080", "--join", "10.0.0.6:7946",
+			"--gossip-key-file", keyFile, "--api-token-file", tokenFile, "--cluster-label", "shop",
+			"--profile", "local", "--log-level", "debug", "--log-format", "json", "--max-drift", "30s",
+			"--clock-offset", "-2m"},
+			want: daemon.Config{
+				Name: "eu1", DataDir: "/var/lib/crdtd", GossipAddr: "0.0.0.0:8946",
+				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
+				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
+				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
+				Version: Version,
+			}},
+		{name: "join repeated and comma-separated",
+			argv: []string{"--join", "a:1,b:2", "--join", " c:3 ", "--join", "d:4,", "--join", "[::1]:5"},
+			want: with(func(c *daemon.Config) { c.Join = []string{"a:1", "b:2", "c:3", "d:4", "[::1]:5"} })},
+		{name: "16-byte key with white space", argv: []string{"--gossip-key-file", key16File},
+			want: with(func(c *daemon.Config) { c.GossipKey = key16 })},
+		{name: "port 0", argv: []string{"--api-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0"},
+			want: with(func(c *daemon.Config) { c.APIAddr, c.GossipAddr = "127.0.0.1:0", "127.0.0.1:0" })},
+
+		{name: "join without port", argv: []string{"--join", "seed.example"}, wantErr: true},
+		{name: "join empty port", argv: []string{"--join", "seed.example:"}, wantErr: true},
+		{name: "unknown profile", argv: []string{"--profile", "wan"}, wantErr: true},
+		{name: "unknown log level", argv: []string{"--log-level", "trace"}, wantErr: true},
+		{name: "unknown log format", argv: []string{"--log-format", "xml"}, wantErr: true},
+		{name: "zero max drift", argv: []string{"--max-drift", "0"}, wantErr: true},
+		{name: "negative max drift", argv: []string{"--max-drift", "-1s"}, wantErr: true},
+		{name: "bad duration", argv: []string{"--max-drift", "soon"}, wantErr: true},
+		{name: "empty data dir", argv: []string{"--data-dir", ""}, wantErr: true},
+		{name: "positional argument", argv: []string{"node1"}, wantErr: true},
+		{name: "unknown flag", argv: []string{"--bogus"}, wantErr: true},
+		{name: "missing key file", argv: []string{"--gossip-key-file", missing}, wantErr: true},
+		{name: "key not base64", argv: []string{"--gossip-key-file", badBase64}, wantErr: true},
+		{name: "key of 10 bytes", argv: []string{"--gossip-key-file", shortKey}, wantErr: true},
+		{name: "empty key file", argv: []string{"--gossip-key-file", emptyKey}, wantErr: true},
+		{name: "key file is a directory", argv: []string{"--gossip-key-file", dir}, wantErr: true},
+		{name: "missing token file", argv: []string{"--api-token-file", missing}, wantErr: true},
+		{name: "empty token file", argv: []string{"--api-token-file", emptyToken}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *daemon.Config
+			f := testFactory(t)
+			cmd := newCmdAgent(f, func(_ context.Context, cfg daemon.Config) error { got = &cfg; return nil })
+			err := runTestCmd(t, cmd, tt.argv...)
+			checkUsageError(t, tt.argv, err, tt.wantErr)
+			if tt.wantErr || err != nil {
+				return
+			}
+			if got.Logger == nil {
+				t.Fatalf("argv %q: got a nil Logger", tt.argv)
+			}
+			got.Logger = nil
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("argv %q:\ngot  %+v\nwant %+v", tt.argv, *got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAgentSecretsNeverPrinted checks that no error or log line shows a token or key.
+func TestAgentSecretsNeverPrinted(t *testing.T) {
+	const token = "tok en-9f8e7d" // the space makes it invalid
+	dir := t.TempDir()
+	badToken := writeFile(t, dir, "token", token+"\n")
+	openToken := writeFile(t, dir, "open.token", "open-token-4c3b2a\n")
+	if err := os.Chmod(openToken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badKey := writeFile(t, dir, "key", "c2VjcmV0LWtleS1ieXRlcyE\n") // unpadded base64: invalid
+
+	tests := []struct {
+		name       string
+		argv       []string
+		want       ExitCode
+		secret     string
+		wantStderr string
+	}{
+		{name: "token with white space", argv: []string{"agent", "--api-token-file", badToken}, want: ExitUsage,
+			secret: "en-9f8e7d", wantStderr: "contains white space"},
+		{name: "token readable by others", argv: []string{"agent", "--api-token-file", openToken}, want: ExitOK,
+			secret: "open-token-4c3b2a", wantStderr: "chmod 600"},
+		{name: "undecodable key", argv: []string{"agent", "--gossip-key-file", badKey}, want: ExitUsage,
+			secret: "c2VjcmV0", wantStderr: "parse gossip key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			f := &factory{Out: &stdout, ErrOut: &stderr, RunDaemon: func(_ context.Context, cfg daemon.Config) error {
+				cfg.Logger.Info("started", "token_len", len(cfg.APIToken))
+				return nil
+			}}
+			code := run(t.Context(), tt.argv, f)
+			if code != tt.want {
+				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.argv, code, tt.want, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("run(%q) stderr:\n%s\nwant it to contain %q", tt.argv, stderr.String(), tt.wantStderr)
+			}
+			if out := stdout.String() + stderr.String(); strings.Contains(out, tt.secret) {
+				t.Errorf("run(%q) printed the secret %q:\n%s", tt.argv, tt.secret, out)
+			}
+		})
+	}
+}
+
+func TestAgentLogger(t *testing.T) {
+	tests := []struct {
+		argv      []string
+		wantLine  string // substring of the line logged at Warn
+		infoShown bool
+	}{
+		{argv: nil, wantLine: `level=WARN msg=hello node=n1`, infoShown: true},
+		{argv: []string{"--log-level", "warn", "--log-format", "json"}, wantLine: `"level":"WARN","msg":"hello","node":"n1"`},
+		{argv: []string{"--log-level", "debug"}, wantLine: `level=WARN msg=hello`, infoShown: true},
+		{argv: []string{"--log-level", "error"}},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		f := &factory{Out: &bytes.Buffer{}, ErrOut: &stderr}
+		cmd := newCmdAgent(f, func(_ context.Context, cfg daemon.Config) error {
+			cfg.Logger.Info("info line")
+			cfg.Logger.Warn("hello", "node", "n1")
+			return nil
+		})
+		if err := runTestCmd(t, cmd, tt.argv...); err != nil {
+			t.Fatalf("argv %q: %v", tt.argv, err)
+		}
+		got := stderr.String()
+		if tt.wantLine == "" && strings.Contains(got, "hello") || !strings.Contains(got, tt.wantLine) {
+			t.Errorf("argv %q: got log\n%s\nwant the warning as %q", tt.argv, got, tt.wantLine)
+		}
+		if shown := strings.Contains(got, "info line"); shown != tt.infoShown {
+			t.Errorf("argv %q: info line shown = %v, want %v; log:\n%s", tt.argv, shown, tt.infoShown, got)
+		}
+	}
+}
+
+func TestParseJoin(t *testing.T) {
+	got, err := parseJoin([]string{" a:1", "", "b:2 "})
+	if err != nil || !reflect.DeepEqual(got, []string{"a:1", "b:2"}) {
+		t.Errorf("parseJoin = %q, %v; want [a:1 b:2], nil", got, err)
+	}
+	if got, err := parseJoin(nil); err != nil || got != nil {
+		t.Errorf("parseJoin(nil) = %q, %v; want nil, nil", got, err)
+	}
+}
+
+// TestAgentEndToEnd runs "crdtd agent" in-process with the real daemon until its context is
+// cancelled, as SIGTERM would.
+func TestAgentEndToEnd(t *testing.T) {
+	api := freePortRange(t, 1)
+	gossipPort := freePortRange(t, 1, api)
+	apiAddr := "127.0.0.1:" + strconv.Itoa(api)
+	tokenFile := writeFile(t, t.TempDir(), "token", "e2e-token\n")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := &syncBuffer{}
+	done := make(chan ExitCode, 1)
+	args := []string{"agent", "--name", "solo", "--data-dir", t.TempDir(), "--api-addr", apiAddr,
+		"--gossip-addr", "127.0.0.1:" + strconv.Itoa(gossipPort), "--profile", "local",
+		"--api-token-file", tokenFile, "--log-format", "json"}
+	go func() { done <- Main(ctx, args, io.Discard, stderr) }()
+
+	waitFor(t, 10*time.Second, "the node's API", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+"/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer e2e-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(b), `"solo"`)
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("agent = %d after cancel, want %d; stderr:\n%s", code, ExitOK, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent did not stop; stderr:\n%s", stderr.String())
+	}
+	if got := stderr.String(); !strings.Contains(got, `"level":"INFO"`) || strings.Contains(got, "e2e-token") {
+		t.Errorf("stderr:\n%s\nwant JSON logs without the token", got)
+	}
+}

@@ -1,0 +1,467 @@
+package agentcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+// Defaults and limits of "crdtd cluster".
+const (
+	defaultClusterNodes   = 3
+	maxClusterNodes       = 50
+	defaultClusterDir     = "./crdtd-cluster"
+	defaultBaseAPIPort    = 7070
+	defaultBaseGossipPort = 7946
+	clusterHost           = "127.0.0.1"
+
+	// defaultReadyTimeout bounds the wait for every node's /healthz: a node opens its store,
+	// binds two ports and joins node1, all local; 30 s leaves room for a loaded laptop.
+	defaultReadyTimeout = 30 * time.Second
+	// defaultStopTimeout is how long a node gets to leave and drain after SIGTERM before it is
+	// killed. The agent's own shutdown is bounded by daemon.DefaultShutdownTimeout (5 s).
+	defaultStopTimeout = 10 * time.Second
+	readyPollInterval  = 100 * time.Millisecond
+	healthTimeout      = time.Second // per /healthz attempt
+	logTailLines       = 10          // lines of a failed node's log shown on stderr
+)
+
+// commandFunc returns the command that runs this program with args (the first being "agent").
+// The command must come from exec.CommandContext(ctx, ...) and not be started: the cluster sets
+// its output, Cancel and WaitDelay, then starts it. Tests substitute a fake agent.
+type commandFunc func(ctx context.Context, args []string) (*exec.Cmd, error)
+
+// selfAgentCommand runs the executable of the current process: crdtd.
+func selfAgentCommand(ctx context.Context, args []string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the crdtd executable: %v", err)
+	}
+	return exec.CommandContext(ctx, exe, args...), nil
+}
+
+type clusterOptions struct {
+	Out     io.Writer
+	ErrOut  io.Writer
+	IsTTY   bool
+	Command commandFunc
+
+	Nodes          int
+	DataDir        string
+	BaseAPIPort    int
+	BaseGossipPort int
+	Profile        string
+	GossipKeyFile  string
+	LogLevel       string
+
+	ReadyTimeout time.Duration // not a flag: tests shorten it
+	StopTimeout  time.Duration // not a flag: tests shorten it
+}
+
+func newCmdCluster(f *factory, runF func(*clusterOptions) error) *cobra.Command {
+	opts := &clusterOptions{
+		Out:          f.Out,
+		ErrOut:       f.ErrOut,
+		IsTTY:        f.IsTTY,
+		Command:      f.AgentCommand,
+		ReadyTimeout: defaultReadyTimeout,
+		StopTimeout:  defaultStopTimeout,
+	}
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Run a local cluster of crdtd nodes",
+		Long: `Start --nodes agent processes on 127.0.0.1, wait until each serves its API,
+print their addresses and keep running until Ctrl-C (SIGINT) or SIGTERM, which
+stops every node.
+
+Node K is named nodeK, serves its API on port --base-api-port+K-1 and gossips on
+--base-gossip-port+K-1; it keeps its data in DIR/nodeK and its log in
+DIR/nodeK.log, so a restarted cluster keeps its carts. Every node joins node1.
+A node that dies is reported on stderr; the others keep running.`,
+		Example: `  crdtd cluster
+  crdtd cluster --nodes 5 --data-dir /tmp/carts --base-api-port 8080 --base-gossip-port 8946
+  cartctl --node http://127.0.0.1:7071 show alice`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runCluster(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.IntVarP(&opts.Nodes, "nodes", "n", defaultClusterNodes, fmt.Sprintf("number of nodes, 1..%d", maxClusterNodes))
+	fs.StringVar(&opts.DataDir, "data-dir", defaultClusterDir, "directory of the nodes' data directories and logs")
+	fs.IntVar(&opts.BaseAPIPort, "base-api-port", defaultBaseAPIPort, "API port of node1; node K uses this plus K-1")
+	fs.IntVar(&opts.BaseGossipPort, "base-gossip-port", defaultBaseGossipPort, "gossip port of node1; node K uses this plus K-1")
+	stringEnumFlag(cmd, fs, &opts.Profile, "profile", string(daemon.ProfileLocal), profiles, "gossip timing")
+	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key every node uses (see crdtd keygen)")
+	stringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", defaultLogLevel, logLevels, "least severe level the nodes log")
+	return cmd
+}
+
+// validate checks the flags that need no I/O.
+func (o *clusterOptions) validate() error {
+	if o.Nodes < 1 || o.Nodes > maxClusterNodes {
+		return flagErrorf("--nodes %d out of range 1..%d", o.Nodes, maxClusterNodes)
+	}
+	if o.DataDir == "" {
+		return flagErrorf("--data-dir must not be empty")
+	}
+	for _, p := range []struct {
+		flag string
+		base int
+	}{{"--base-api-port", o.BaseAPIPort}, {"--base-gossip-port", o.BaseGossipPort}} {
+		if last := p.base + o.Nodes - 1; p.base < 1 || last > 65535 {
+			return flagErrorf("%s %d: ports %d..%d are out of range 1..65535", p.flag, p.base, p.base, last)
+		}
+	}
+	if o.BaseAPIPort < o.BaseGossipPort+o.Nodes && o.BaseGossipPort < o.BaseAPIPort+o.Nodes {
+		return flagErrorf("API ports %d..%d overlap gossip ports %d..%d: move --base-api-port or --base-gossip-port",
+			o.BaseAPIPort, o.BaseAPIPort+o.Nodes-1, o.BaseGossipPort, o.BaseGossipPort+o.Nodes-1)
+	}
+	return nil
+}
+
+// clusterNode is one agent process of the cluster.
+type clusterNode struct {
+	Name       string
+	APIAddr    string
+	GossipAddr string
+	DataDir    string
+	LogPath    string
+
+	cmd *exec.Cmd // set once started; its ProcessState once received from cluster.exits
+}
+
+// cluster supervises the agent processes. It is used by one goroutine; the only other goroutines
+// are one per process, waiting for it and then sending it on exits.
+type cluster struct {
+	opts    *clusterOptions
+	nodes   []*clusterNode
+	exits   chan *clusterNode // buffered for every node: the waiters never block
+	running int               // started and not yet received from exits
+	cancel  context.CancelFunc
+}
+
+func runCluster(ctx context.Context, opts *clusterOptions) error {
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %v", opts.DataDir, err)
+	}
+	var keyFile string
+	if opts.GossipKeyFile != "" {
+		// Check the key here: one clear usage error instead of every node failing alike.
+		if keyFile, err = filepath.Abs(opts.GossipKeyFile); err != nil {
+			return flagErrorf("--gossip-key-file: %v", err)
+		}
+		if _, err := readGossipKey(keyFile, slog.New(slog.DiscardHandler)); err != nil {
+			return err
+		}
+	}
+	nodes := planCluster(opts, dir)
+	if err := probePorts(nodes); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create cluster directory: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &cluster{opts: opts, nodes: nodes, exits: make(chan *clusterNode, len(nodes)), cancel: cancel}
+	fmt.Fprintf(opts.ErrOut, "Starting %d nodes in %s ...\n", len(nodes), dir)
+	for _, n := range nodes {
+		if err := c.start(ctx, n, keyFile); err != nil {
+			c.stop()
+			return err
+		}
+	}
+	if err := c.waitReady(ctx); err != nil {
+		c.stop()
+		return err
+	}
+	if ctx.Err() != nil { // interrupted while starting
+		c.stop()
+		return nil
+	}
+	if err := c.printTable(); err != nil {
+		c.stop()
+		return err
+	}
+	fmt.Fprintf(opts.ErrOut, "try: cartctl --node http://%s add alice apple --qty 2\n", nodes[0].APIAddr)
+	fmt.Fprintln(opts.ErrOut, "Press Ctrl-C to stop every node.")
+	return c.supervise(ctx)
+}
+
+// planCluster returns the nodes of the cluster, not yet started.
+func planCluster(opts *clusterOptions, dir string) []*clusterNode {
+	nodes := make([]*clusterNode, opts.Nodes)
+	for i := range nodes {
+		name := "node" + strconv.Itoa(i+1)
+		nodes[i] = &clusterNode{
+			Name:       name,
+			APIAddr:    net.JoinHostPort(clusterHost, strconv.Itoa(opts.BaseAPIPort+i)),
+			GossipAddr: net.JoinHostPort(clusterHost, strconv.Itoa(opts.BaseGossipPort+i)),
+			DataDir:    filepath.Join(dir, name),
+			LogPath:    filepath.Join(dir, name+".log"),
+		}
+	}
+	return nodes
+}
+
+// probePorts checks that every port of the cluster is free, so that a port in use is one clear
+// error instead of a node dying with it in its log. It cannot rule out a race with another
+// program; a node that then fails to bind is reported with its log.
+func probePorts(nodes []*clusterNode) error {
+	for _, n := range nodes {
+		if err := probe("tcp", n.APIAddr); err != nil {
+			return fmt.Errorf("API port of %s is not free: %v; choose other ports with --base-api-port", n.Name, err)
+		}
+		for _, network := range []string{"tcp", "udp"} {
+			if err := probe(network, n.GossipAddr); err != nil {
+				return fmt.Errorf("gossip port of %s is not free: %v; choose other ports with --base-gossip-port", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// probe binds addr on network and releases it at once.
+func probe(network, addr string) error {
+	if network == "udp" {
+		pc, err := net.ListenPacket(network, addr)
+		if err != nil {
+			return err
+		}
+		return pc.Close()
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// start starts n's agent process. Once it has started, a goroutine waits for it and sends n on
+// c.exits. Cancelling ctx sends the process SIGTERM, and SIGKILL after StopTimeout.
+func (c *cluster) start(ctx context.Context, n *clusterNode, keyFile string) error {
+	if err := os.MkdirAll(n.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory of %s: %v", n.Name, err)
+	}
+	logFile, err := os.OpenFile(n.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log of %s: %v", n.Name, err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+	fmt.Fprintf(logFile, "--- crdtd cluster: starting %s at %s\n", n.Name, time.Now().Format(time.RFC3339))
+
+	args := []string{"agent",
+		"--name", n.Name,
+		"--data-dir", n.DataDir,
+		"--api-addr", n.APIAddr,
+		"--gossip-addr", n.GossipAddr,
+		"--profile", c.opts.Profile,
+		"--log-level", c.opts.LogLevel,
+	}
+	if first := c.nodes[0]; n != first {
+		args = append(args, "--join", first.GossipAddr)
+	}
+	if keyFile != "" {
+		args = append(args, "--gossip-key-file", keyFile)
+	}
+	cmd, err := c.opts.Command(ctx, args)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = c.opts.StopTimeout
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %v", n.Name, err)
+	}
+	n.cmd = cmd
+	c.running++
+	go func() {
+		_ = cmd.Wait() // the outcome is in cmd.ProcessState
+		c.exits <- n
+	}()
+	return nil
+}
+
+// waitReady polls every node's /healthz until all answer 200, a node exits, ReadyTimeout passes
+// or ctx is done (which is not an error: the caller stops the nodes).
+func (c *cluster) waitReady(ctx context.Context) error {
+	hc := &http.Client{Timeout: healthTimeout}
+	deadline := time.NewTimer(c.opts.ReadyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(readyPollInterval)
+	defer tick.Stop()
+	pending := c.nodes
+	for {
+		pending = notReady(ctx, hc, pending)
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-c.exits:
+			c.exited()
+			c.showLogTail(n)
+			return fmt.Errorf("%s exited while starting (%s); see its log %s", n.Name, exitStatus(n), n.LogPath)
+		case <-deadline.C:
+			n := pending[0]
+			c.showLogTail(n)
+			return fmt.Errorf("%s did not answer on http://%s/healthz within %v; see its log %s",
+				n.Name, n.APIAddr, c.opts.ReadyTimeout, n.LogPath)
+		case <-tick.C:
+		}
+	}
+}
+
+// notReady returns the nodes of pending whose /healthz does not answer 200 yet.
+func notReady(ctx context.Context, hc *http.Client, pending []*clusterNode) []*clusterNode {
+	var out []*clusterNode
+	for _, n := range pending {
+		if ctx.Err() != nil || !healthy(ctx, hc, n.APIAddr) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// healthy reports whether GET /healthz on the API at addr answers 200.
+func healthy(ctx context.Context, hc *http.Client, addr string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// printTable prints the nodes to stdout: aligned with a header on a terminal, tab-separated
+// rows when piped.
+func (c *cluster) printTable() error {
+	w := c.opts.Out
+	var tw *tabwriter.Writer
+	if c.opts.IsTTY {
+		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		w = tw
+		fmt.Fprintln(w, "NODE\tAPI\tGOSSIP\tDATA\tLOG")
+	}
+	for _, n := range c.nodes {
+		fmt.Fprintf(w, "%s\thttp://%s\t%s\t%s\t%s\n", n.Name, n.APIAddr, n.GossipAddr, n.DataDir, n.LogPath)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// supervise reports nodes that exit on their own and returns when ctx is done, after stopping
+// the others, or with an error when no node is left.
+func (c *cluster) supervise(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			c.stop()
+			fmt.Fprintln(c.opts.ErrOut, "Stopped the cluster.")
+			return nil
+		case n := <-c.exits:
+			c.exited()
+			fmt.Fprintf(c.opts.ErrOut, "%s exited unexpectedly (%s); see its log %s\n", n.Name, exitStatus(n), n.LogPath)
+			if c.running == 0 {
+				return errors.New("every node of the cluster has exited")
+			}
+		}
+	}
+}
+
+// stop sends SIGTERM to every running node (by cancelling their context) and waits until all
+// have exited; a node still running after StopTimeout is killed.
+func (c *cluster) stop() {
+	c.cancel()
+	for c.running > 0 {
+		n := <-c.exits
+		c.exited()
+		ps := n.cmd.ProcessState
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			fmt.Fprintf(c.opts.ErrOut, "%s did not stop within %v after SIGTERM; killed it\n", n.Name, c.opts.StopTimeout)
+		} else if !ps.Success() {
+			fmt.Fprintf(c.opts.ErrOut, "%s stopped with %s; see its log %s\n", n.Name, ps, n.LogPath)
+		}
+	}
+}
+
+// exited records that a process has exited (its node came from c.exits).
+func (c *cluster) exited() {
+	c.running--
+}
+
+// exitStatus describes how n's process ended, such as "exit status 1" or "signal: killed".
+func exitStatus(n *clusterNode) string {
+	if n.cmd == nil || n.cmd.ProcessState == nil {
+		return "unknown status"
+	}
+	return n.cmd.ProcessState.String()
+}
+
+// showLogTail copies the last lines of n's log to stderr: usually the error that stopped it.
+func (c *cluster) showLogTail(n *clusterNode) {
+	lines := logTail(n.LogPath, logTailLines)
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(c.opts.ErrOut, "last lines of %s:\n", n.LogPath)
+	for _, l := range lines {
+		fmt.Fprintf(c.opts.ErrOut, "  %s\n", l)
+	}
+}
+
+// logTail returns up to n last lines of the file at path, reading at most its last 8 KiB.
+func logTail(path string, n int) []string {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	const window = 8 << 10
+	if fi, err := fh.Stat(); err == nil && fi.Size() > window {
+		if _, err := fh.Seek(fi.Size()-window, io.SeekStart); err != nil {
+			return nil
+		}
+	}
+	b, err := io.ReadAll(fh)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
+}

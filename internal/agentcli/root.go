@@ -1,0 +1,140 @@
+package agentcli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+// factory is what commands get from the outside world: IO streams, the node runner and the way
+// to start agent processes. Tests build one with buffers and fakes.
+type factory struct {
+	Out    io.Writer // data
+	ErrOut io.Writer // logs, errors and hints
+	IsTTY  bool      // Out is a terminal: print aligned tables
+
+	// RunDaemon runs one node until ctx is done: daemon.Run outside tests.
+	RunDaemon func(context.Context, daemon.Config) error
+	// AgentCommand builds the command that runs "crdtd agent" with args: selfAgentCommand
+	// outside tests.
+	AgentCommand commandFunc
+}
+
+// Main runs crdtd with args (without the program name), writing data to stdout and logs and
+// errors to stderr, and returns the exit code. It never calls os.Exit; ctx stops the command
+// (main passes one that is cancelled on SIGINT/SIGTERM), and an agent then leaves the cluster,
+// drains and exits 0.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) ExitCode {
+	return run(ctx, args, &factory{
+		Out:          stdout,
+		ErrOut:       stderr,
+		IsTTY:        isTerminal(stdout),
+		RunDaemon:    daemon.Run,
+		AgentCommand: selfAgentCommand,
+	})
+}
+
+// run is Main with the outside world in f.
+func run(ctx context.Context, args []string, f *factory) ExitCode {
+	root := newCmdRoot(f)
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(""))
+	root.SetOut(f.Out)
+	root.SetErr(f.ErrOut)
+	cmd, err := root.ExecuteContextC(ctx)
+	return reportError(cmd, err, f.ErrOut)
+}
+
+// newCmdRoot returns the crdtd command tree. Adding a command is one line in the list below.
+func newCmdRoot(f *factory) *cobra.Command {
+	root := newRootCmd()
+	for _, cmd := range []*cobra.Command{
+		newCmdAgent(f, nil),
+		newCmdCluster(f, nil),
+		newCmdKeygen(f, nil),
+		newCmdVersion(f, nil),
+	} {
+		root.AddCommand(cmd)
+	}
+	return root
+}
+
+// newRootCmd returns the root command without subcommands: its help and the mapping of flag
+// errors to *FlagError. Tests hang a single command under it.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "crdtd <command>",
+		Short: "Run a crdtd node or a local crdtd cluster",
+		Long: `crdtd stores shopping carts durably, serves them over an HTTP API and
+replicates them to its peers by gossip. Write to any node, even cut off from
+the others: every node ends up with the same carts.
+
+Exit status: 0 success, 1 failure, 2 usage or configuration error.`,
+		Example: `  crdtd cluster --nodes 3
+  crdtd agent --name node1 --data-dir /var/lib/crdtd
+  (umask 077; crdtd keygen > gossip.key)`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &FlagError{err: err}
+	})
+	return root
+}
+
+// noArgs rejects positional arguments with a usage error (cobra.NoArgs returns a plain error).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return flagErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+// stringEnumFlag defines a string flag on fs that accepts only one of options, lists them in its
+// usage, and completes them in the shell.
+func stringEnumFlag(cmd *cobra.Command, fs *pflag.FlagSet, p *string, name, defaultValue string, options []string, usage string) {
+	*p = defaultValue
+	fs.Var(&enumValue{value: p, options: options}, name, fmt.Sprintf("%s: {%s}", usage, strings.Join(options, "|")))
+	_ = cmd.RegisterFlagCompletionFunc(name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return options, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// enumValue is a pflag.Value restricted to a set of strings.
+type enumValue struct {
+	value   *string
+	options []string
+}
+
+func (e *enumValue) Set(s string) error {
+	if !slices.Contains(e.options, s) {
+		return fmt.Errorf("valid values are {%s}", strings.Join(e.options, "|"))
+	}
+	*e.value = s
+	return nil
+}
+
+func (e *enumValue) String() string { return *e.value }
+
+func (e *enumValue) Type() string { return "string" }
+
+// isTerminal reports whether w is a terminal, so that tables get aligned columns. It settles for
+// "a character device" (which also counts /dev/null) to stay portable: the only cost of a wrong
+// answer is alignment padding.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
