@@ -44,6 +44,7 @@ func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
 		newCmdList(f, nil),
 		newCmdMembers(f, nil),
 		newCmdStatus(f, nil),
+		newCmdBench(f, nil),
 		newCmdCompletion(f, nil),
 	} {
 		root.AddCommand(cmd)
