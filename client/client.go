@@ -50,7 +50,8 @@ type Config struct {
 	// whose API listens beyond loopback requires one.
 	Token string
 
-	// HTTPClient sends the requests. Nil means a client with DefaultAttemptTimeout (30 s) per
+	// HTTPClient sends the requests. Nil means a client that keeps up to 256 idle connections
+	// per node (for callers with many goroutines) and has DefaultAttemptTimeout (30 s) per
 	// attempt, so a hung node cannot stall a caller whose ctx has no deadline, and with redirects
 	// turned off, since the API never redirects and a redirected POST would lose its body.
 	HTTPClient *http.Client
@@ -93,8 +94,15 @@ func New(cfg Config) (*Client, error) {
 		backoff: cfg.RetryBackoff,
 	}
 	if c.hc == nil {
+		// Keep enough idle connections for a busy concurrent caller: the
+		// default of two per host makes most requests of a program with
+		// many goroutines open a new connection.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		tr.MaxIdleConns = 1024
 		c.hc = &http.Client{
-			Timeout: DefaultAttemptTimeout,
+			Transport: tr,
+			Timeout:   DefaultAttemptTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
