@@ -116,7 +116,10 @@ func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
 	// Concurrently: node 0 removes apples, node 1 adds one.
 	errs := make(chan error, 2)
 	go func() { _, err := a.RemoveItem(ctx, "erin", "apple"); errs <- err }()
-	go func() { _, err := b.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 1}); errs <- err }()
+	go func() {
+		_, err := b.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 1})
+		errs <- err
+	}()
 	require.NoError(t, <-errs)
 	require.NoError(t, <-errs)
 	// Either the add saw the remove's result or not; both nodes must agree

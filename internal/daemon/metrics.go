@@ -85,7 +85,7 @@ var (
 		"Malformed gossip messages dropped.", nil, nil)
 	descMembers = prometheus.NewDesc("crdtd_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
-	descObjects = prometheus.NewDesc("crdtd_objects", "Carts held by this node.", nil, nil)
+	descObjects      = prometheus.NewDesc("crdtd_objects", "Carts held by this node.", nil, nil)
 	descStoreCommits = prometheus.NewDesc("crdtd_store_commits_total",
 		"Writes committed to the store, and the transactions that carried them.", []string{"kind"}, nil)
 )

@@ -52,7 +52,7 @@ type registry struct {
 
 	// mu guards the fields below and every object's cart.
 	mu    sync.Mutex
-	carts map[string]*object // by cart ID
+	carts map[string]*object  // by cart ID
 	dirty map[string]struct{} // cart IDs merged from peers, not yet persisted
 	beats map[crdt.ReplicaID]*heartbeat
 }
