@@ -150,6 +150,7 @@ func (n *Node) queueLocked(m deltaMsg, msg []byte) {
 func (n *Node) sendReliable(msg []byte) {
 	select {
 	case n.relCh <- msg:
+		n.stats.reliableQueued.Add(1)
 	default:
 		n.stats.droppedReliable.Add(1)
 	}

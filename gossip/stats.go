@@ -44,6 +44,9 @@ type Stats struct {
 	DroppedInbound, DroppedOutbound, DroppedReliable, DroppedBroadcasts uint64
 	// ReconnectAttempts counts re-join attempts of the reconnect loop.
 	ReconnectAttempts uint64
+	// ReliableQueued counts deltas too large for a packet that were handed
+	// to the reliable-send worker.
+	ReliableQueued uint64
 }
 
 // stats holds the live counters; fields mirror Stats.
@@ -65,7 +68,7 @@ type stats struct {
 
 	decodeErrors, mergeErrors, sendErrors                               atomic.Uint64
 	droppedInbound, droppedOutbound, droppedReliable, droppedBroadcasts atomic.Uint64
-	reconnectAttempts                                                   atomic.Uint64
+	reconnectAttempts, reliableQueued                                   atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -89,6 +92,6 @@ func (s *stats) snapshot() Stats {
 		DecodeErrors: s.decodeErrors.Load(), MergeErrors: s.mergeErrors.Load(), SendErrors: s.sendErrors.Load(),
 		DroppedInbound: s.droppedInbound.Load(), DroppedOutbound: s.droppedOutbound.Load(),
 		DroppedReliable: s.droppedReliable.Load(), DroppedBroadcasts: s.droppedBroadcasts.Load(),
-		ReconnectAttempts: s.reconnectAttempts.Load(),
+		ReconnectAttempts: s.reconnectAttempts.Load(), ReliableQueued: s.reliableQueued.Load(),
 	}
 }
