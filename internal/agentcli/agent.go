@@ -49,6 +49,7 @@ type agentOptions struct {
 	LogFormat     string
 	MaxDrift      time.Duration
 	ClockOffset   time.Duration
+	Pprof         bool
 }
 
 // newCmdAgent returns "crdtd agent". runF, if not nil, replaces f.RunDaemon: tests capture the
@@ -104,6 +105,7 @@ to encrypt and authenticate gossip.`,
 	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock")
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")
+	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
 	return cmd
 }
 
@@ -135,6 +137,7 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		Profile:       daemon.Profile(o.Profile),
 		MaxDrift:      o.MaxDrift,
 		ClockOffset:   o.ClockOffset,
+		Pprof:         o.Pprof,
 		Logger:        logger,
 		Version:       Version,
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,14 @@ func (d *Daemon) newServer() *http.Server {
 	route("DELETE /v1/carts/{cart}/items/{item}", d.handleRemoveItem)
 	route("GET /v1/members", d.handleMembers)
 	route("GET /v1/status", d.handleStatus)
+
+	if d.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 
 	// Known paths with another method get a JSON 405; anything else a JSON
 	// 404 (ServeMux's own answers are plain text).

@@ -64,6 +64,9 @@ type Config struct {
 	// ClockOffset is added to the system clock: a fault-injection knob for
 	// skew tests. Default 0.
 	ClockOffset time.Duration
+	// Pprof serves Go's profiles under /debug/pprof/ on the API address,
+	// behind the API token if one is set. Default off.
+	Pprof bool
 	// ShutdownTimeout bounds leaving the cluster and draining requests on
 	// shutdown. Default 5 s.
 	ShutdownTimeout time.Duration
