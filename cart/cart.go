@@ -33,8 +33,12 @@ func (c *Cart) Add(ts crdt.Timestamp, item string, n uint64) (delta *Cart, err e
 	if n < 1 || n > MaxQuantity {
 		return nil, fmt.Errorf("add %s: %w: %d not in 1..%d", item, ErrInvalidQuantity, n, MaxQuantity)
 	}
-	if q := c.Quantity(item); q > MaxQuantity-n {
+	q := c.Quantity(item)
+	if q > MaxQuantity-n {
 		return nil, fmt.Errorf("add %s: %w: %d + %d exceeds %d", item, ErrInvalidQuantity, q, n, MaxQuantity)
+	}
+	if err := c.checkTotal(item, q+n, c.price(item)); err != nil {
+		return nil, fmt.Errorf("add %w", err)
 	}
 	d := c.m.Update(ts.Replica, item, func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
@@ -57,6 +61,9 @@ func (c *Cart) SetQuantity(ts crdt.Timestamp, item string, q uint64) (delta *Car
 	if err := c.checkNewLine(item); err != nil {
 		return nil, err
 	}
+	if err := c.checkTotal(item, q, c.price(item)); err != nil {
+		return nil, fmt.Errorf("set %w", err)
+	}
 	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
 		mu.Add.sets.Set(next(), assignment{q: q, wall: ts.Wall, logical: ts.Logical})
@@ -76,6 +83,9 @@ func (c *Cart) SetPrice(ts crdt.Timestamp, item string, cents int64) (delta *Car
 	}
 	if cents < 0 || cents > MaxPriceCents {
 		return nil, fmt.Errorf("set price %s: %w: %d not in 0..%d", item, ErrInvalidPrice, cents, int64(MaxPriceCents))
+	}
+	if err := c.checkTotal(item, c.Quantity(item), cents); err != nil {
+		return nil, fmt.Errorf("set price %w", err)
 	}
 	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
@@ -141,46 +151,94 @@ type Line struct {
 
 // View is a cart as people see it: the lines with quantity > 0, sorted by
 // item, and the total. All money is integer cents.
+//
+// Overflow is set when merged edits from many replicas push a quantity, a
+// subtotal or the total beyond an int64; those figures are then capped at
+// math.MaxInt64, never wrapped. Local edits refuse to cause it (ErrOverflow),
+// so only concurrent edits or a hostile peer can, and the cart stays readable
+// and editable: removing lines brings it back in range.
 type View struct {
 	Lines      []Line
 	TotalCents int64
+	Overflow   bool
 }
 
-// View evaluates the cart. It fails with ErrOverflow only when merged edits
-// from many replicas push a subtotal or the total beyond an int64.
-func (c *Cart) View() (View, error) {
+// View evaluates the cart.
+func (c *Cart) View() View {
 	v := View{Lines: []Line{}}
 	for _, item := range c.m.Keys() {
 		var l Line
-		var err error
-		c.m.Peek(item, func(ln line) { l, err = viewLine(item, ln) })
-		if err != nil {
-			return View{}, err
-		}
+		var over bool
+		c.m.Peek(item, func(ln line) { l, over = viewLine(item, ln) })
 		if l.Quantity == 0 {
 			continue
 		}
-		total, carry := bits.Add64(uint64(v.TotalCents), uint64(l.SubtotalCents), 0)
-		if carry != 0 || total > math.MaxInt64 {
-			return View{}, fmt.Errorf("view: %w: total", ErrOverflow)
-		}
-		v.TotalCents = int64(total)
+		v.Overflow = v.Overflow || over
+		total, ok := addCents(v.TotalCents, l.SubtotalCents)
+		v.TotalCents = total
+		v.Overflow = v.Overflow || !ok
 		v.Lines = append(v.Lines, l)
 	}
-	return v, nil
+	return v
 }
 
-func viewLine(item string, ln line) (Line, error) {
+// viewLine evaluates one line, capping what does not fit an int64.
+func viewLine(item string, ln line) (l Line, overflow bool) {
 	q, ok := ln.quantity()
-	if !ok {
-		return Line{}, fmt.Errorf("view %s: %w: quantity", item, ErrOverflow)
+	if !ok || q > math.MaxInt64 {
+		q, overflow = math.MaxInt64, true
 	}
 	price := ln.price()
+	sub, ok := mulCents(q, price)
+	return Line{Item: item, Quantity: q, UnitPriceCents: price, SubtotalCents: sub}, overflow || !ok
+}
+
+// mulCents returns q*price capped at math.MaxInt64, and whether it fit.
+func mulCents(q uint64, price int64) (int64, bool) {
 	hi, lo := bits.Mul64(q, uint64(price))
 	if hi != 0 || lo > math.MaxInt64 {
-		return Line{}, fmt.Errorf("view %s: %w: subtotal", item, ErrOverflow)
+		return math.MaxInt64, false
 	}
-	return Line{Item: item, Quantity: q, UnitPriceCents: price, SubtotalCents: int64(lo)}, nil
+	return int64(lo), true
+}
+
+// addCents returns a+b (both >= 0) capped at math.MaxInt64, and whether it
+// fit.
+func addCents(a, b int64) (int64, bool) {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64, false
+	}
+	return a + b, true
+}
+
+// checkTotal refuses a local edit that would leave item at quantity q and
+// unit price cents with a subtotal or cart total beyond an int64.
+func (c *Cart) checkTotal(item string, q uint64, cents int64) error {
+	sub, ok := mulCents(q, cents)
+	if !ok {
+		return fmt.Errorf("%s: %w: %d at %d cents", item, ErrOverflow, q, cents)
+	}
+	total := sub
+	var err error
+	c.m.Each(func(k string, ln line) bool {
+		if k == item {
+			return true
+		}
+		l, over := viewLine(k, ln)
+		if total, ok = addCents(total, l.SubtotalCents); over || !ok {
+			err = fmt.Errorf("%s: %w: cart total", item, ErrOverflow)
+			return false
+		}
+		return true
+	})
+	return err
+}
+
+// price returns item's current unit price (0 if absent).
+func (c *Cart) price(item string) int64 {
+	var p int64
+	c.m.Peek(item, func(l line) { p = l.price() })
+	return p
 }
 
 // Items returns the IDs of the lines with quantity > 0, sorted.

@@ -125,8 +125,8 @@ func FuzzDecodeCart(f *testing.F) {
 		if err := c.UnmarshalBinary(b); err != nil {
 			return
 		}
-		if _, err := c.View(); err != nil && !errors.Is(err, ErrOverflow) {
-			t.Fatalf("view of decoded cart: %v", err)
+		if v := c.View(); v.TotalCents < 0 {
+			t.Fatalf("view of decoded cart has a negative total: %+v", v)
 		}
 		enc, err := c.MarshalBinary()
 		if err != nil {

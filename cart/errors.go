@@ -14,7 +14,8 @@ var (
 	ErrInvalidPrice = errors.New("invalid price")
 	// ErrTooManyLines reports an edit that would create line MaxLines+1.
 	ErrTooManyLines = errors.New("too many lines in cart")
-	// ErrOverflow reports a subtotal or total that does not fit an int64
-	// number of cents. Totals are never wrapped.
+	// ErrOverflow reports a local edit refused because it would make a
+	// subtotal or the cart total exceed an int64 number of cents. Totals are
+	// never wrapped; see View.Overflow for merged state.
 	ErrOverflow = errors.New("cart total overflow")
 )

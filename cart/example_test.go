@@ -34,7 +34,7 @@ func Example() {
 	laptop.Merge(rm)
 
 	for _, c := range []*cart.Cart{phone, laptop} {
-		v, _ := c.View()
+		v := c.View()
 		fmt.Println(v.Lines, v.TotalCents)
 	}
 	// Output:
@@ -49,7 +49,7 @@ func ExampleCart_SetQuantity() {
 	c.Add(clock.Now(now), "apple", 4)
 	c.SetPrice(clock.Now(now), "apple", 99)
 	c.SetQuantity(clock.Now(now), "apple", 2)
-	v, _ := c.View()
+	v := c.View()
 	fmt.Printf("%+v total=%d\n", v.Lines, v.TotalCents)
 	// Output:
 	// [{Item:apple Quantity:2 UnitPriceCents:99 SubtotalCents:198}] total=198

@@ -2,6 +2,7 @@ package cart
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -100,8 +101,36 @@ func TestViewOverflow(t *testing.T) {
 		}
 		c.Merge(p)
 	}
-	if _, err := c.View(); !errors.Is(err, ErrOverflow) {
+	v := c.View()
+	if !v.Overflow || v.TotalCents != math.MaxInt64 || v.Lines[0].SubtotalCents != math.MaxInt64 {
+		t.Fatalf("got %+v, want the overflowing figures capped and Overflow set", v)
+	}
+	// The cart stays editable: removing the line brings it back in range.
+	if _, err := c.Remove("gold"); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.View(); v.Overflow || len(v.Lines) != 0 {
+		t.Fatalf("after remove: got %+v, want an empty view", v)
+	}
+}
+
+// TestLocalEditsRefuseOverflow: one replica alone may not build a cart whose
+// total overflows, though every line is within the limits.
+func TestLocalEditsRefuseOverflow(t *testing.T) {
+	ts := crdt.Timestamp{Wall: 1, Replica: "dev"}
+	c := New()
+	var err error
+	for i := 0; i < 20 && err == nil; i++ {
+		item := "gold" + itoa(i)
+		if _, err = c.SetPrice(ts, item, MaxPriceCents); err == nil {
+			_, err = c.Add(ts, item, MaxQuantity)
+		}
+	}
+	if !errors.Is(err, ErrOverflow) {
 		t.Fatalf("got %v, want ErrOverflow", err)
+	}
+	if v := c.View(); v.Overflow {
+		t.Fatalf("a refused edit left the cart overflowing: %+v", v)
 	}
 }
 

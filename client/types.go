@@ -40,6 +40,11 @@ type CartView struct {
 	Cart       string `json:"cart"`
 	Items      []Line `json:"items"`
 	TotalCents int64  `json:"total_cents"`
+	// Overflow is true when concurrent edits on several nodes pushed a
+	// quantity, subtotal or the total beyond what an int64 holds; those
+	// figures are then capped at 9223372036854775807. Removing lines brings
+	// the cart back in range. Omitted when false.
+	Overflow bool `json:"overflow,omitempty"`
 }
 
 // AddItemRequest is the body of POST /v1/carts/{cart}/items. Quantity must be in

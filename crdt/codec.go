@@ -376,6 +376,9 @@ func (r *Reader) context() (CausalContext, error) {
 	if err != nil {
 		return CausalContext{}, err
 	}
+	if n > MaxReplicas {
+		return CausalContext{}, r.corrupt("context names %d replicas, limit %d", n, MaxReplicas)
+	}
 	var c CausalContext
 	r.replicas = make([]ReplicaID, 0, min(n, 64)) // a hint from the input is capped
 	for range n {
@@ -443,6 +446,13 @@ type Key interface {
 type Scalar interface {
 	~string | ~int | ~int64 | ~uint64 | ~bool
 }
+
+// MaxReplicas bounds how many replicas one decoded causal context or
+// counter may name. Replicas are nodes that ever edited the object (a node
+// keeps one replica ID for life, and gets a new one only when its data is
+// lost), so real objects name a few; the bound stops a peer from making
+// every node store and gossip an object padded with millions of IDs.
+const MaxReplicas = 4096
 
 // MaxStringLen bounds the length of any string element, key or value this
 // package decodes.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -375,5 +376,27 @@ func TestDecodeSignedForms(t *testing.T) {
 	var m lineMap
 	if err := decodeNoPanic(t, &m, in); !errors.Is(err, crdt.ErrCorrupt) {
 		t.Errorf("UnmarshalBinary(%x): got %v, want ErrCorrupt", in, err)
+	}
+}
+
+// TestDecodeRejectsTooManyReplicas: a context naming more than crdt.MaxReplicas
+// replicas is refused, however small each entry is.
+func TestDecodeRejectsTooManyReplicas(t *testing.T) {
+	for _, n := range []int{crdt.MaxReplicas, crdt.MaxReplicas + 1} {
+		var s crdt.ORSet[string]
+		for i := range n {
+			s.Add(crdt.ReplicaID(fmt.Sprintf("r%05d", i)), "x")
+		}
+		b, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = new(crdt.ORSet[string]).UnmarshalBinary(b)
+		if n <= crdt.MaxReplicas && err != nil {
+			t.Fatalf("%d replicas: got %v, want success", n, err)
+		}
+		if n > crdt.MaxReplicas && !errors.Is(err, crdt.ErrCorrupt) {
+			t.Fatalf("%d replicas: got %v, want crdt.ErrCorrupt", n, err)
+		}
 	}
 }

@@ -126,6 +126,9 @@ func decodeGCounter(r *Reader) (*GCounter, error) {
 	if n%2 != 0 {
 		return nil, r.corrupt("counter entries have odd length %d", n)
 	}
+	if n/2 > MaxReplicas {
+		return nil, r.corrupt("counter names %d replicas, limit %d", n/2, MaxReplicas)
+	}
 	g := &GCounter{}
 	var prev ReplicaID
 	for i := range n / 2 {

@@ -64,6 +64,16 @@ func (m *ORMap[K, V]) Peek(k K, fn func(V)) bool {
 	return ok
 }
 
+// Each calls fn for every key and its store, in no particular order, until
+// fn returns false. fn must neither modify nor retain the stores.
+func (m *ORMap[K, V]) Each(fn func(K, V) bool) {
+	for k, v := range m.entries {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // Keys returns the keys present, sorted.
 func (m *ORMap[K, V]) Keys() []K { return slices.Sorted(maps.Keys(m.entries)) }
 

@@ -227,3 +227,60 @@ func TestMalformedRemoteInputIsRejected(t *testing.T) {
 	}
 	require.Empty(t, d.reg.cartIDs())
 }
+
+// TestSkewedNodeRefusesWrites: a node whose clock runs further ahead of its
+// peers than the drift limit refuses local writes (503) instead of
+// acknowledging changes its peers would reject; its peers keep working.
+func TestSkewedNodeRefusesWrites(t *testing.T) {
+	label := fmt.Sprintf("skew-%d", time.Now().UnixNano())
+	cfgA := testConfig(t, label)
+	cfgA.MaxDrift = 2 * time.Second
+	a, err := Start(context.Background(), cfgA)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	cfgB := testConfig(t, label)
+	cfgB.MaxDrift = 2 * time.Second
+	cfgB.ClockOffset = time.Minute
+	cfgB.Join = []string{a.GossipAddr()}
+	b, err := Start(context.Background(), cfgB)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+
+	waitFor(t, 10*time.Second, "b to hear a's heartbeat", func() bool {
+		_, ok := b.reg.clockAhead(b.now(), b.replica, 5*cfgB.HeartbeatInterval)
+		return ok
+	})
+	ctx := context.Background()
+	_, err = newTestClient(t, b, "").AddItem(ctx, "skew", client.AddItemRequest{Item: "apple", Quantity: 1})
+	var apiErr *client.APIError
+	require.True(t, errors.As(err, &apiErr), "got %v, want an API error", err)
+	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+	require.Contains(t, apiErr.Message, "clock")
+
+	_, err = newTestClient(t, a, "").AddItem(ctx, "skew", client.AddItemRequest{Item: "apple", Quantity: 1})
+	require.NoError(t, err)
+}
+
+// TestClockCarriedIntoTheFutureRefusesWrites: a node restarted with its
+// clock high-water mark far ahead of physical time (it ran with a skewed
+// clock before) refuses writes rather than stamp them in the future.
+func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
+	cfg := testConfig(t, "future")
+	cfg.MaxDrift = 2 * time.Second
+	cfg.ClockOffset = time.Hour
+	d, err := Start(context.Background(), cfg)
+	require.NoError(t, err)
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", client.AddItemRequest{Item: "apple", Quantity: 1})
+	require.NoError(t, err, "alone, the node cannot tell its clock is wrong")
+	require.NoError(t, d.Close())
+
+	cfg.ClockOffset = 0
+	d, err = Start(context.Background(), cfg)
+	require.NoError(t, err)
+	defer d.Close()
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", client.AddItemRequest{Item: "pear", Quantity: 1})
+	var apiErr *client.APIError
+	require.True(t, errors.As(err, &apiErr), "got %v, want an API error", err)
+	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+	require.Len(t, cartOn(t, d, "f"), 1, "the refused write was stored")
+}

@@ -210,7 +210,8 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),
 		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow):
 		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed),
+		errors.Is(err, errClockAhead):
 		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, err.Error())
 	default:
 		d.log.Error("request failed", "err", err)
@@ -219,7 +220,7 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 }
 
 func cartView(id string, v cart.View) client.CartView {
-	out := client.CartView{Cart: id, Items: make([]client.Line, 0, len(v.Lines)), TotalCents: v.TotalCents}
+	out := client.CartView{Cart: id, Items: make([]client.Line, 0, len(v.Lines)), TotalCents: v.TotalCents, Overflow: v.Overflow}
 	for _, l := range v.Lines {
 		out.Items = append(out.Items, client.Line{
 			Item: l.Item, Quantity: int64(l.Quantity), UnitPriceCents: l.UnitPriceCents, SubtotalCents: l.SubtotalCents,

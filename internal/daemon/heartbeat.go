@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -61,6 +62,52 @@ func (r *registry) staleness(replica string, now time.Time) float64 {
 	}
 	wall, _ := hb.reg.Value()
 	return max(0, now.Sub(time.Unix(0, wall)).Seconds())
+}
+
+// errClockAhead refuses a local write whose timestamp peers would reject.
+var errClockAhead = errors.New("local clock is ahead of the cluster")
+
+// clockAhead reports how far this node's clock runs ahead of its peers, as
+// the youngest age here of the peers' recent heartbeats (a heartbeat carries
+// its origin's wall time). It is only known when a peer's heartbeat arrived
+// in the last few intervals. If even the closest peer's fresh heartbeat
+// looks older than the drift limit, our clock is too far ahead: peers would
+// reject what we write.
+func (r *registry) clockAhead(now time.Time, self crdt.ReplicaID, fresh time.Duration) (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	best, known := time.Duration(0), false
+	for id, hb := range r.beats {
+		if id == self || now.Sub(hb.received) > fresh {
+			continue
+		}
+		wall, _ := hb.reg.Value()
+		if age := now.Sub(time.Unix(0, wall)); !known || age < best {
+			best, known = age, true
+		}
+	}
+	return best, known
+}
+
+// checkLocalClock refuses to stamp a local write that peers would reject
+// for clock drift: when our hybrid clock has been carried more than the
+// drift limit past physical time (a skewed clock earlier, restored from
+// disk), or when every peer's fresh heartbeat says our clock is ahead by
+// more than the limit. Acknowledging such a write would leave it stranded
+// on this node until real time catches up.
+func (d *Daemon) checkLocalClock(ts crdt.Timestamp) error {
+	now := d.now()
+	if ahead := time.Duration(ts.Wall - now.UnixNano()); ahead > d.cfg.MaxDrift {
+		d.metrics.rejected.WithLabelValues("local_clock_ahead").Inc()
+		return fmt.Errorf("%w: the node's clock was carried %v past physical time (max drift %v); "+
+			"writes resume when time catches up", errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
+	}
+	if ahead, ok := d.reg.clockAhead(now, d.replica, 5*d.cfg.HeartbeatInterval); ok && ahead > d.cfg.MaxDrift {
+		d.metrics.rejected.WithLabelValues("local_clock_ahead").Inc()
+		return fmt.Errorf("%w: peers' clocks are %v behind this node's (max drift %v); fix the clock",
+			errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
+	}
+	return nil
 }
 
 // beat publishes one heartbeat of this node.

@@ -90,7 +90,7 @@ func (r *registry) view(id string) (cart.View, error) {
 	if o == nil {
 		return cart.View{Lines: []cart.Line{}}, nil
 	}
-	return o.cart.View()
+	return o.cart.View(), nil
 }
 
 // cartIDs returns the IDs of carts with at least one visible line, sorted.

@@ -31,15 +31,14 @@ func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey stri
 	d.reg.mu.Unlock()
 
 	ts := d.clockNow()
+	if err := d.checkLocalClock(ts); err != nil {
+		return nil, err
+	}
 	delta, err := e(next, ts)
 	if err != nil {
 		return nil, err
 	}
-	view, err := next.View()
-	if err != nil {
-		return nil, err
-	}
-	body, err := respond(view)
+	body, err := respond(next.View())
 	if err != nil {
 		return nil, err
 	}
