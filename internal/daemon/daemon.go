@@ -297,6 +297,9 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 		case <-d.persistKick:
 		}
 		d.persistDirty()
+		if d.reg.hasDirty() {
+			d.persistSoon() // carts busy with a local write: try again
+		}
 		// Batch: let merges accumulate briefly before the next commit.
 		select {
 		case <-ctx.Done():
@@ -307,7 +310,8 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 }
 
 func (d *Daemon) persistDirty() {
-	objs := d.reg.takeDirty()
+	objs, unlock := d.reg.takeDirty()
+	defer unlock()
 	if len(objs) == 0 {
 		return
 	}

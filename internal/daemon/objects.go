@@ -203,23 +203,51 @@ func (r *registry) Keys(fn func(key string) bool) {
 }
 
 // takeDirty returns the encodings of carts merged from peers since the last
-// call, for persisting.
-func (r *registry) takeDirty() map[string][]byte {
+// call, for persisting, with those carts' write locks held: the caller
+// commits, then calls unlock.
+//
+// Holding the write lock is what keeps an acknowledged local write on disk.
+// Without it, the persister could encode a cart between a local write's
+// commit and its installation in memory, and overwrite the committed state
+// with one that lacks the write; a crash before the next persist would lose
+// an acknowledged write and let the restarted node reuse its dot. A cart
+// whose lock is busy stays dirty for the next round (the local write in
+// progress persists it anyway).
+func (r *registry) takeDirty() (objs map[string][]byte, unlock func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.dirty) == 0 {
-		return nil
+		return nil, func() {}
 	}
-	out := make(map[string][]byte, len(r.dirty))
+	objs = make(map[string][]byte, len(r.dirty))
+	var locked []*object
 	for id := range r.dirty {
-		if o := r.carts[id]; o != nil {
-			if b, err := o.cart.MarshalBinary(); err == nil {
-				out[cartKey(id)] = b
-			}
+		o := r.carts[id]
+		if o == nil {
+			delete(r.dirty, id)
+			continue
+		}
+		if !o.writeMu.TryLock() {
+			continue
+		}
+		locked = append(locked, o)
+		delete(r.dirty, id)
+		if b, err := o.cart.MarshalBinary(); err == nil {
+			objs[cartKey(id)] = b
 		}
 	}
-	clear(r.dirty)
-	return out
+	return objs, func() {
+		for _, o := range locked {
+			o.writeMu.Unlock()
+		}
+	}
+}
+
+// hasDirty reports whether carts wait to be persisted.
+func (r *registry) hasDirty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.dirty) > 0
 }
 
 // markDirty queues carts for persisting again (after a failed commit).
