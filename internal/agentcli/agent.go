@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
 
@@ -99,9 +100,9 @@ to encrypt and authenticate gossip.`,
 	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen)")
 	fs.StringVar(&opts.APITokenFile, "api-token-file", "", "file holding the bearer token the API requires")
 	fs.StringVar(&opts.ClusterLabel, "cluster-label", daemon.DefaultClusterLabel, "label that keeps clusters sharing a network apart")
-	stringEnumFlag(cmd, fs, &opts.Profile, "profile", string(daemon.ProfileLAN), profiles, "gossip timing")
-	stringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", defaultLogLevel, logLevels, "least severe level logged")
-	stringEnumFlag(cmd, fs, &opts.LogFormat, "log-format", defaultLogFormat, logFormats, "log format")
+	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLAN), profiles, "gossip timing")
+	cmdutil.StringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", "", defaultLogLevel, logLevels, "least severe level logged")
+	cmdutil.StringEnumFlag(cmd, fs, &opts.LogFormat, "log-format", "", defaultLogFormat, logFormats, "log format")
 	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock")
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
 
@@ -114,9 +115,9 @@ A node that dies is reported on stderr; the others keep running.`,
 	fs.StringVar(&opts.DataDir, "data-dir", defaultClusterDir, "directory of the nodes' data directories and logs")
 	fs.IntVar(&opts.BaseAPIPort, "base-api-port", defaultBaseAPIPort, "API port of node1; node K uses this plus K-1")
 	fs.IntVar(&opts.BaseGossipPort, "base-gossip-port", defaultBaseGossipPort, "gossip port of node1; node K uses this plus K-1")
-	stringEnumFlag(cmd, fs, &opts.Profile, "profile", string(daemon.ProfileLocal), profiles, "gossip timing")
+	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLocal), profiles, "gossip timing")
 	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key every node uses (see crdtd keygen)")
-	stringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", defaultLogLevel, logLevels, "least severe level the nodes log")
+	cmdutil.StringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", "", defaultLogLevel, logLevels, "least severe level the nodes log")
 	return cmd
 }
 

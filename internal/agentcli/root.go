@@ -2,14 +2,11 @@ package agentcli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -98,34 +95,6 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
-
-// stringEnumFlag defines a string flag on fs that accepts only one of options, lists them in its
-// usage, and completes them in the shell.
-func stringEnumFlag(cmd *cobra.Command, fs *pflag.FlagSet, p *string, name, defaultValue string, options []string, usage string) {
-	*p = defaultValue
-	fs.Var(&enumValue{value: p, options: options}, name, fmt.Sprintf("%s: {%s}", usage, strings.Join(options, "|")))
-	_ = cmd.RegisterFlagCompletionFunc(name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return options, cobra.ShellCompDirectiveNoFileComp
-	})
-}
-
-// enumValue is a pflag.Value restricted to a set of strings.
-type enumValue struct {
-	value   *string
-	options []string
-}
-
-func (e *enumValue) Set(s string) error {
-	if !slices.Contains(e.options, s) {
-		return fmt.Errorf("valid values are {%s}", strings.Join(e.options, "|"))
-	}
-	*e.value = s
-	return nil
-}
-
-func (e *enumValue) String() string { return *e.value }
-
-func (e *enumValue) Type() string { return "string" }
 
 // isTerminal reports whether w is a terminal, so that tables get aligned columns. It settles for
 // "a character device" (which also counts /dev/null) to stay portable: the only cost of a wrong

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/cmdutil"
 )
 
 // Defaults and environment of the global flags (DESIGN §8).
@@ -96,7 +97,7 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 		fmt.Sprintf("API address of the node, as URL or host:port (default $%s, then %s)", envNode, defaultNode))
 	fs.StringVar(&g.TokenFile, "token-file", "",
 		fmt.Sprintf("file holding the node's bearer token (default: the token in $%s)", envToken))
-	stringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
+	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
 }
 

@@ -1,4 +1,6 @@
-package cli
+// Package cmdutil holds the small pieces the crdtd and cartctl command lines
+// share.
+package cmdutil
 
 import (
 	"fmt"
@@ -9,9 +11,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// stringEnumFlag defines a string flag on fs (cmd's local or persistent flags) that accepts only
-// one of options, lists them in its usage, and completes them in the shell.
-func stringEnumFlag(cmd *cobra.Command, fs *pflag.FlagSet, p *string, name, shorthand, defaultValue string, options []string, usage string) *pflag.Flag {
+// StringEnumFlag defines a string flag on fs (cmd's local or persistent
+// flags) that accepts only one of options, lists them in its usage, and
+// completes them in the shell. shorthand may be empty.
+func StringEnumFlag(cmd *cobra.Command, fs *pflag.FlagSet, p *string, name, shorthand, defaultValue string, options []string, usage string) *pflag.Flag {
 	*p = defaultValue
 	v := &enumValue{value: p, options: options}
 	f := fs.VarPF(v, name, shorthand, fmt.Sprintf("%s: {%s}", usage, strings.Join(options, "|")))
