@@ -6,39 +6,31 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // bin holds the paths of the binaries built once for the whole package.
 var bin struct {
-	dir, crdtd, cartctl string
-	err                 error
+	testbin.Binaries
+	err error
 }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() {
-		bin.dir, bin.err = os.MkdirTemp("", "crdtd-e2e-bin")
-		if bin.err == nil {
-			cmd := exec.Command("go", "build", "-o", bin.dir, "github.com/crdtd/crdtd/cmd/crdtd", "github.com/crdtd/crdtd/cmd/cartctl")
-			cmd.Stderr = os.Stderr
-			bin.err = cmd.Run()
-			bin.crdtd = filepath.Join(bin.dir, "crdtd")
-			bin.cartctl = filepath.Join(bin.dir, "cartctl")
-		}
+		bin.Binaries, bin.err = testbin.Build()
 	}
 	code := m.Run()
-	if bin.dir != "" {
-		os.RemoveAll(bin.dir)
+	if bin.Dir != "" {
+		os.RemoveAll(bin.Dir)
 	}
 	os.Exit(code)
 }
@@ -53,25 +45,7 @@ func needBinaries(t *testing.T) {
 	}
 }
 
-// freePort returns a TCP port free on 127.0.0.1 that is also free for UDP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return testbin.FreePort(t) }
 
 // agent is one real crdtd agent process.
 type agent struct {
@@ -106,7 +80,7 @@ func (a *agent) start() {
 		args = append(args, "--join", j)
 	}
 	a.log = &bytes.Buffer{}
-	a.cmd = exec.Command(bin.crdtd, args...)
+	a.cmd = exec.Command(bin.Crdtd, args...)
 	a.cmd.Stdout = a.log
 	a.cmd.Stderr = a.log
 	if err := a.cmd.Start(); err != nil {
@@ -166,7 +140,7 @@ func (a *agent) cart(id string) client.CartView {
 func cartctl(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	cmd := exec.Command(bin.cartctl, args...)
+	cmd := exec.Command(bin.Cartctl, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = append(os.Environ(), "CARTCTL_NODE=")
 	err := cmd.Run()
@@ -194,13 +168,7 @@ func cartctlJSON[T any](t *testing.T, args ...string) T {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testbin.WaitFor(t, timeout, what, cond)
 }
 
 func sameItems(a, b []client.Line) bool {

@@ -43,7 +43,7 @@ func TestQuickstartScript(t *testing.T) {
 	needBinaries(t)
 	cmd := exec.Command("../../scripts/quickstart.sh")
 	cmd.Env = append(cmd.Environ(),
-		"CRDTD_BIN="+bin.dir,
+		"CRDTD_BIN="+bin.Dir,
 		fmt.Sprintf("CRDTD_BASE_API_PORT=%d", consecutiveFreePorts(t, 3)),
 		fmt.Sprintf("CRDTD_BASE_GOSSIP_PORT=%d", consecutiveFreePorts(t, 3)),
 	)

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,28 +23,23 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // bin holds the crdtd binary built once for the whole package.
 var bin struct {
-	dir, crdtd string
-	err        error
+	testbin.Binaries
+	err error
 }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() {
-		bin.dir, bin.err = os.MkdirTemp("", "crdtd-faults-bin")
-		if bin.err == nil {
-			cmd := exec.Command("go", "build", "-o", bin.dir, "github.com/crdtd/crdtd/cmd/crdtd")
-			cmd.Stderr = os.Stderr
-			bin.err = cmd.Run()
-			bin.crdtd = filepath.Join(bin.dir, "crdtd")
-		}
+		bin.Binaries, bin.err = testbin.Build()
 	}
 	code := m.Run()
-	if bin.dir != "" {
-		os.RemoveAll(bin.dir)
+	if bin.Dir != "" {
+		os.RemoveAll(bin.Dir)
 	}
 	os.Exit(code)
 }
@@ -74,16 +68,9 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
-// waitFor polls cond every 20 ms until it holds or timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testbin.WaitFor(t, timeout, what, cond)
 }
 
 // --- network namespaces ---
@@ -303,9 +290,9 @@ func (n *node) start(c *cluster, extra ...string) error {
 	args := append(append([]string{}, n.baseArgs...), extra...)
 	var cmd *exec.Cmd
 	if n.ns != "" {
-		cmd = exec.Command("ip", append([]string{"netns", "exec", n.ns, bin.crdtd}, args...)...)
+		cmd = exec.Command("ip", append([]string{"netns", "exec", n.ns, bin.Crdtd}, args...)...)
 	} else {
-		cmd = exec.Command(bin.crdtd, args...)
+		cmd = exec.Command(bin.Crdtd, args...)
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -528,25 +515,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-// freePort returns a port free on 127.0.0.1 for both TCP and UDP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return testbin.FreePort(t) }
 
 func (c *cluster) client(i int) *client.Client { return c.clients[i] }
 

@@ -1,0 +1,71 @@
+// Package testbin serves the process-level tests (internal/e2e,
+// internal/faults): it builds this module's binaries once per test package
+// and finds free loopback ports. It is not imported by production code.
+package testbin
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Binaries are the paths of the built commands.
+type Binaries struct {
+	Dir     string // temporary directory holding them; remove it when done
+	Crdtd   string
+	Cartctl string
+}
+
+// Build compiles cmd/crdtd and cmd/cartctl into a fresh temporary directory.
+// Compiler output goes to stderr.
+func Build() (Binaries, error) {
+	dir, err := os.MkdirTemp("", "crdtd-test-bin")
+	if err != nil {
+		return Binaries{}, err
+	}
+	cmd := exec.Command("go", "build", "-o", dir, "github.com/crdtd/crdtd/cmd/crdtd", "github.com/crdtd/crdtd/cmd/cartctl")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return Binaries{}, fmt.Errorf("go build: %w", err)
+	}
+	return Binaries{Dir: dir, Crdtd: filepath.Join(dir, "crdtd"), Cartctl: filepath.Join(dir, "cartctl")}, nil
+}
+
+// FreePort returns a port free on 127.0.0.1 for both TCP and UDP (gossip
+// uses both).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// WaitFor polls cond every 20 ms until it holds, failing the test when
+// timeout passes first. Tests wait this way, never by sleeping.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
