@@ -110,6 +110,30 @@ func (d *Daemon) checkLocalClock(ts crdt.Timestamp) error {
 	return nil
 }
 
+// awaitPeerClocks holds a local write made in the first few heartbeat
+// intervals after start, until a peer's heartbeat has told us whether our
+// clock is ahead. Without it, a node restarted with a skewed clock would
+// stamp its first writes into the future before it could know. A node with
+// no seeds, or whose peers stay silent, goes ahead once the grace period
+// ends: writes must work on a node cut off from the others.
+func (d *Daemon) awaitPeerClocks(ctx context.Context) {
+	if len(d.cfg.Join) == 0 {
+		return
+	}
+	grace := d.started.Add(3 * d.cfg.HeartbeatInterval)
+	fresh := 5 * d.cfg.HeartbeatInterval
+	for time.Now().Before(grace) {
+		if _, ok := d.reg.clockAhead(d.now(), d.replica, fresh); ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // beat publishes one heartbeat of this node.
 func (d *Daemon) beat() {
 	ts := d.clockNow()

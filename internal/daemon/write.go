@@ -21,6 +21,7 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 // respond builds the response body from the resulting view; it is stored
 // with the idempotency key in the same transaction.
 func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
+	d.awaitPeerClocks(ctx)
 	o := d.reg.object(id)
 	o.writeMu.Lock()
 	defer o.writeMu.Unlock()
