@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crdtd/crdtd/crdt"
@@ -37,6 +38,7 @@ type Daemon struct {
 
 	idem        idempotency
 	persistKick chan struct{}
+	joined      atomic.Bool // the join loop reached a seed
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	done        chan struct{}
@@ -183,6 +185,7 @@ func (d *Daemon) joinLoop(ctx context.Context) {
 		n, err := d.gossip.Join(jctx, d.cfg.Join)
 		cancel()
 		if err == nil && n > 0 {
+			d.joined.Store(true)
 			d.log.Info("joined cluster", "seeds", d.cfg.Join, "reached", n)
 			return
 		}

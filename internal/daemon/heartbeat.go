@@ -115,7 +115,8 @@ func (d *Daemon) checkLocalClock(ts crdt.Timestamp) error {
 // clock is ahead. Without it, a node restarted with a skewed clock would
 // stamp its first writes into the future before it could know. A node with
 // no seeds, or whose peers stay silent, goes ahead once the grace period
-// ends: writes must work on a node cut off from the others.
+// ends: writes must work on a node cut off from the others. So does a node
+// that joined and found itself alone.
 func (d *Daemon) awaitPeerClocks(ctx context.Context) {
 	if len(d.cfg.Join) == 0 {
 		return
@@ -126,12 +127,26 @@ func (d *Daemon) awaitPeerClocks(ctx context.Context) {
 		if _, ok := d.reg.clockAhead(d.now(), d.replica, fresh); ok {
 			return
 		}
+		if d.joined.Load() && !d.hasAlivePeer() {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// hasAlivePeer reports whether gossip knows another member alive.
+func (d *Daemon) hasAlivePeer() bool {
+	self := d.gossip.LocalMember().Name
+	for _, m := range d.gossip.Members() {
+		if m.Name != self && m.State == "alive" {
+			return true
+		}
+	}
+	return false
 }
 
 // beat publishes one heartbeat of this node.
