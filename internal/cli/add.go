@@ -67,11 +67,15 @@ func runAdd(ctx context.Context, opts *addOptions) error {
 	return printCart(&opts.baseOptions, view)
 }
 
-// printCart prints the cart a command read or changed.
+// printCart prints the cart a command read or changed, and warns on stderr
+// when its figures were capped (concurrent edits pushed them past int64).
 func printCart(opts *baseOptions, view client.CartView) error {
 	p, err := opts.printer()
 	if err != nil {
 		return err
+	}
+	if view.Overflow && opts.ErrOut != nil {
+		fmt.Fprintf(opts.ErrOut, "warning: cart %s exceeds the largest total a cart can hold; quantities and totals shown are capped\n", view.Cart)
 	}
 	return p.cart(view)
 }

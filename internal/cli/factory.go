@@ -23,13 +23,14 @@ type factory struct {
 // flags: where and how to print, and how to reach the node.
 type baseOptions struct {
 	Out    io.Writer
+	ErrOut io.Writer // warnings
 	IsTTY  bool
 	Output string // output format: "table" or "json"
 	Client func() (*client.Client, error)
 }
 
 func newBaseOptions(f *factory) baseOptions {
-	return baseOptions{Out: f.Out, IsTTY: f.IsTTY, Output: formatTable, Client: f.Client}
+	return baseOptions{Out: f.Out, ErrOut: f.ErrOut, IsTTY: f.IsTTY, Output: formatTable, Client: f.Client}
 }
 
 func (o *baseOptions) printer() (printer, error) {
