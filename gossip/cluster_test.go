@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -25,9 +24,9 @@ func (c *testCluster) writeRandom(k, keys int, tag string, idx ...int) {
 }
 
 func TestConvergence(t *testing.T) {
-	sizes := []int{3, 10}
-	if os.Getenv("GOSSIP_BIG") != "" {
-		sizes = append(sizes, 30)
+	sizes := []int{3, 10, 30}
+	if testing.Short() {
+		sizes = sizes[:2]
 	}
 	for _, n := range sizes {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
