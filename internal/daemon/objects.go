@@ -43,6 +43,21 @@ type object struct {
 	// Guarded by registry.mu.
 	cart       *cart.Cart
 	remoteSeen uint64 // remote merges applied; lets a local commit notice them
+	enc        []byte // canonical encoding of cart, nil when stale; never modified
+}
+
+// encodingLocked returns o's canonical encoding, reusing the cached one:
+// every local write already encodes the cart to commit it, and gossip's
+// digest and the persister then need the same bytes.
+func (o *object) encodingLocked() ([]byte, error) {
+	if o.enc == nil {
+		b, err := o.cart.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		o.enc = b
+	}
+	return o.enc, nil
 }
 
 // registry holds every cart in memory. It is the gossip.Delegate: remote
@@ -151,6 +166,7 @@ func (r *registry) mergeCart(id string, data []byte, info gossip.MergeInfo) (boo
 	}
 	changed := o.cart.Merge(in)
 	if changed {
+		o.enc = nil
 		o.remoteSeen++
 		r.dirty[id] = struct{}{}
 	}
@@ -183,7 +199,7 @@ func (r *registry) State(key string) ([]byte, bool) {
 	if o == nil || o.cart.IsEmpty() {
 		return nil, false
 	}
-	b, err := o.cart.MarshalBinary()
+	b, err := o.encodingLocked()
 	if err != nil {
 		return nil, false
 	}
@@ -232,7 +248,7 @@ func (r *registry) takeDirty() (objs map[string][]byte, unlock func()) {
 		}
 		locked = append(locked, o)
 		delete(r.dirty, id)
-		if b, err := o.cart.MarshalBinary(); err == nil {
+		if b, err := o.encodingLocked(); err == nil {
 			objs[cartKey(id)] = b
 		}
 	}

@@ -66,6 +66,10 @@ func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey stri
 	d.reg.mu.Lock()
 	o.cart.Merge(delta)
 	raced := o.remoteSeen != seen
+	o.enc = nil
+	if !raced {
+		o.enc = state // without peers' changes in between, the cart is exactly next
+	}
 	if raced {
 		// Peers' changes arrived while we committed our copy, which lacks
 		// them: persist the merged cart again.
