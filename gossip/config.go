@@ -64,8 +64,9 @@ type Config struct {
 	// DirectPushMaxPeers: when the cluster has at most this many members,
 	// fresh local deltas are also sent directly to every alive peer at once
 	// (lowest latency; gossip still runs). 0 disables; negative is invalid.
-	// Default 8, where N direct packets cost less than one gossip round's
-	// latency (see BenchmarkConvergence).
+	// Default 16: up to there N-1 direct packets per change are cheap, and
+	// they cut convergence from gossip rounds (80 ms mean at N=10 on the
+	// local profile) to about 2 ms (see BenchmarkConvergence).
 	DirectPushMaxPeers int
 
 	// InboundWorkers is the number of goroutines that merge received deltas
@@ -114,7 +115,7 @@ func DefaultConfig() *Config {
 		ReconnectTimeout:     72 * time.Hour,
 		RepairBytesPerSecond: 8 << 20,
 		MaxRepairChunk:       1 << 20,
-		DirectPushMaxPeers:   8,
+		DirectPushMaxPeers:   16,
 		InboundWorkers:       4,
 		InboundQueue:         4096,
 		InboundQueueBytes:    64 << 20,
