@@ -20,7 +20,7 @@ func Run[S any](t *testing.T, ty Type[S]) {
 }
 
 // TestCommutative checks a ⊔ b = b ⊔ a.
-func TestCommutative[S any](t *testing.T, ty Type[S]) {
+func TestCommutative[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a, b := sys.draw(t, ty, "a"), sys.draw(t, ty, "b")
@@ -29,7 +29,7 @@ func TestCommutative[S any](t *testing.T, ty Type[S]) {
 }
 
 // TestAssociative checks (a ⊔ b) ⊔ c = a ⊔ (b ⊔ c).
-func TestAssociative[S any](t *testing.T, ty Type[S]) {
+func TestAssociative[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a, b, c := sys.draw(t, ty, "a"), sys.draw(t, ty, "b"), sys.draw(t, ty, "c")
@@ -39,7 +39,7 @@ func TestAssociative[S any](t *testing.T, ty Type[S]) {
 
 // TestIdempotent checks a ⊔ a = a, and that merging a state into itself
 // reports no change.
-func TestIdempotent[S any](t *testing.T, ty Type[S]) {
+func TestIdempotent[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a := sys.draw(t, ty, "a")
@@ -51,14 +51,17 @@ func TestIdempotent[S any](t *testing.T, ty Type[S]) {
 	})
 }
 
-// TestInflationary checks that a ⊔ b dominates both inputs: joining either
-// input into the result again changes nothing.
-func TestInflationary[S any](t *testing.T, ty Type[S]) {
+// TestInflationary checks that a ⊔ b dominates both inputs, x ≤ a ⊔ b for
+// x in {a, b}, where x ≤ y means x ⊔ y = y: joining the result into either
+// input gives the result, and joining either input into the result again
+// changes nothing.
+func TestInflationary[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a, b := sys.draw(t, ty, "a"), sys.draw(t, ty, "b")
 		ab := join(ty, a, b)
 		for _, x := range []S{a, b} {
+			mustEqual(t, ty, join(ty, x, ab), ab, "x⊔(a⊔b) = a⊔b")
 			again := ty.Clone(ab)
 			if ty.Merge(again, x) {
 				t.Fatalf("(a⊔b)⊔x reported a change: a⊔b does not dominate its input")
@@ -70,7 +73,7 @@ func TestInflationary[S any](t *testing.T, ty Type[S]) {
 
 // TestChangedReport checks that Merge reports a change exactly when the
 // state changed: gossip relays on that bit.
-func TestChangedReport[S any](t *testing.T, ty Type[S]) {
+func TestChangedReport[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a, b := sys.draw(t, ty, "a"), sys.draw(t, ty, "b")
@@ -85,7 +88,7 @@ func TestChangedReport[S any](t *testing.T, ty Type[S]) {
 // TestDeltaEquivalence checks that a mutator's delta carries the whole
 // effect of the mutation: s ⊔ δ = s' (the mutated state), and for any other
 // state x from the same run, (x ⊔ s) ⊔ δ = x ⊔ s'.
-func TestDeltaEquivalence[S any](t *testing.T, ty Type[S]) {
+func TestDeltaEquivalence[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		i := rapid.IntRange(0, len(sys.Replicas)-1).Draw(t, "replica")
@@ -105,7 +108,7 @@ func TestDeltaEquivalence[S any](t *testing.T, ty Type[S]) {
 
 // TestRoundTrip checks that decoding an encoding gives an equal state that
 // encodes to the same bytes, and that equal states encode identically.
-func TestRoundTrip[S any](t *testing.T, ty Type[S]) {
+func TestRoundTrip[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		a := sys.draw(t, ty, "a")
@@ -130,7 +133,7 @@ func TestRoundTrip[S any](t *testing.T, ty Type[S]) {
 
 // TestConvergence checks that replicas that have exchanged their full states
 // are equal and encode to identical bytes, whatever happened before.
-func TestConvergence[S any](t *testing.T, ty Type[S]) {
+func TestConvergence[S any](t rapid.TB, ty Type[S]) {
 	rapid.Check(t, func(t *rapid.T) {
 		sys := Simulate(t, ty)
 		all := ty.New()

@@ -1,0 +1,46 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+// A node started in-process on free loopback ports, edited through its HTTP
+// API.
+func ExampleStart() {
+	dir, err := os.MkdirTemp("", "crdtd-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		Name:       "example",
+		DataDir:    dir,
+		GossipAddr: "127.0.0.1:0",
+		APIAddr:    "127.0.0.1:0",
+		Profile:    daemon.ProfileLocal,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	c, err := client.New(client.Config{BaseURL: "http://" + d.APIAddr()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	price := int64(125)
+	view, err := c.AddItem(context.Background(), "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s: %+v total %d\n", view.Cart, view.Items, view.TotalCents)
+	// Output:
+	// alice: [{Item:apple Quantity:2 UnitPriceCents:125 SubtotalCents:250}] total 250
+}
