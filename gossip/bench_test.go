@@ -88,6 +88,44 @@ func BenchmarkDigestBytes(b *testing.B) {
 	}
 }
 
+// BenchmarkInSyncExchangeBytes measures what one anti-entropy round costs
+// on the wire between two nodes already in sync: memberlist's push/pull
+// stream both ways (membership state plus our digest), for 100 and 100,000
+// objects. The target is that it does not grow with the data.
+func BenchmarkInSyncExchangeBytes(b *testing.B) {
+	for _, objs := range []int{100, 100_000} {
+		b.Run(strconv.Itoa(objs), func(b *testing.B) {
+			c := newTestCluster(b, nil)
+			for i := range 2 {
+				d := newSetDelegate()
+				for k := range objs {
+					d.add("cart-"+strconv.Itoa(k), "item")
+				}
+				c.start(i, d, 0)
+			}
+			c.join(c.nodes[1], 0)
+			c.waitMembers(2, 20*time.Second)
+			exchanges := func() uint64 { return c.nodes[0].Stats().DigestExchanges + c.nodes[1].Stats().DigestExchanges }
+			for b.Loop() {
+				start, bytes0 := exchanges(), c.net.streamBytes.Load()
+				deadline := time.Now().Add(30 * time.Second)
+				for exchanges() < start+2 { // one exchange is seen by both sides
+					if time.Now().After(deadline) {
+						b.Fatal("no push/pull exchange within 30 s")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				b.ReportMetric(float64(c.net.streamBytes.Load()-bytes0), "bytes/exchange")
+			}
+			for i, n := range c.nodes {
+				if st := n.Stats(); st.ObjectsSentRepair != 0 {
+					b.Fatalf("node %d repaired %d objects: the nodes were not in sync", i, st.ObjectsSentRepair)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkCatchUp measures how long a node that missed 10,000 updates
 // takes to catch up after it rejoins, and the repair bytes it receives.
 func BenchmarkCatchUp(b *testing.B) {

@@ -132,6 +132,7 @@ type faultNet struct {
 	group       map[string]string // addr -> group
 	partitioned atomic.Bool
 	lossPermil  atomic.Int32
+	streamBytes atomic.Int64 // bytes both ways over streams this network's nodes dialed
 }
 
 func newFaultNet() *faultNet { return &faultNet{group: make(map[string]string)} }
@@ -186,7 +187,30 @@ func (t *faultTransport) DialAddressTimeout(a memberlist.Address, timeout time.D
 	if t.net.cut(t.self, a.Addr) {
 		return nil, fmt.Errorf("dial %s: partitioned (test)", a.Addr)
 	}
-	return t.NetTransport.DialAddressTimeout(a, timeout)
+	conn, err := t.NetTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, n: &t.net.streamBytes}, nil
+}
+
+// countingConn counts the bytes read and written on a dialed stream: every
+// push/pull and reliable send is one, so the count covers both directions.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	k, err := c.Conn.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	k, err := c.Conn.Write(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // safeWriter forwards to w until closed; memberlist may log from goroutines
