@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 	"github.com/crdtd/crdtd/internal/store"
 )
@@ -23,21 +24,10 @@ const (
 )
 
 // FlagError is a usage error: an unknown flag, an extra argument, or a flag value that is
-// malformed, out of range or names an unusable file. [Main] maps it to [ExitUsage].
-type FlagError struct {
-	err error
-}
+// malformed. It maps to ExitUsage.
+type FlagError = cmdutil.FlagError
 
-// Error returns the message of the underlying error.
-func (e *FlagError) Error() string { return e.err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *FlagError) Unwrap() error { return e.err }
-
-// flagErrorf returns a *FlagError with a formatted message.
-func flagErrorf(format string, args ...any) error {
-	return &FlagError{err: fmt.Errorf(format, args...)}
-}
+var flagErrorf = cmdutil.FlagErrorf
 
 // reportError prints err, if any, to stderr and returns the exit code it maps to. This is the
 // only place where errors become exit codes.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
 
@@ -83,7 +84,7 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error.`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &FlagError{err: err}
+		return cmdutil.FlagErrorWrap(err)
 	})
 	return root
 }

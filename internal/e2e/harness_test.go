@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,17 +22,7 @@ var bin struct {
 	err error
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		bin.Binaries, bin.err = testbin.Build()
-	}
-	code := m.Run()
-	if bin.Dir != "" {
-		os.RemoveAll(bin.Dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &bin.Binaries, &bin.err)) }
 
 func needBinaries(t *testing.T) {
 	t.Helper()

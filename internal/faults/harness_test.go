@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,17 +31,7 @@ var bin struct {
 	err error
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		bin.Binaries, bin.err = testbin.Build()
-	}
-	code := m.Run()
-	if bin.Dir != "" {
-		os.RemoveAll(bin.Dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &bin.Binaries, &bin.err)) }
 
 func needBinaries(t *testing.T) {
 	t.Helper()

@@ -409,11 +409,12 @@ func TestHostileManyReplicaIDs(t *testing.T) {
 	if err := sendTCP(c.nodes[0].gossipAddr, userStream(hostileLabel, key, msg)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
-	after, err := c.scrape(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var after metrics
+	waitFor(t, 10*time.Second, "the state to be rejected", func() bool {
+		m, err := c.scrape(0)
+		after = m
+		return err == nil && gossipRejections(m) > gossipRejections(before)
+	})
 	if d := gossipRejections(after) - gossipRejections(before); d != 1 {
 		t.Errorf("state with 100,000 replica IDs: counted %v rejections, want 1", d)
 	}
@@ -444,12 +445,14 @@ func TestHostileTotalOverflow(t *testing.T) {
 	if err := sendTCP(c.nodes[0].gossipAddr, userStream(hostileLabel, key, msg)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
 	ctx := context.Background()
-	code, body, err := c.request(ctx, "GET", c.url(0, "/v1/carts/poison"), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var code int
+	var body []byte
+	waitFor(t, 10*time.Second, "the overflowing cart to arrive", func() bool {
+		var err error
+		code, body, err = c.request(ctx, "GET", c.url(0, "/v1/carts/poison"), nil, nil)
+		return err == nil && (code != 200 || bytes.Contains(body, []byte(`"item0"`)))
+	})
 	if code != 200 {
 		t.Errorf("GET a cart after a remote state overflowing its total: got HTTP %d %s, want 200", code, bytes.TrimSpace(body))
 	}
@@ -457,7 +460,7 @@ func TestHostileTotalOverflow(t *testing.T) {
 		t.Errorf("overflowing cart: got %s, want the total capped and overflow flagged", bytes.TrimSpace(body))
 	}
 	// It stays editable: clearing it brings it back in range.
-	code, body, err = c.request(ctx, "DELETE", c.url(0, "/v1/carts/poison"), nil, nil)
+	code, body, err := c.request(ctx, "DELETE", c.url(0, "/v1/carts/poison"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

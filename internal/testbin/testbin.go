@@ -4,6 +4,7 @@
 package testbin
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -68,4 +69,20 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Main is the body of a process-level test package's TestMain: it parses
+// flags, builds the binaries into *b unless -short (recording a build
+// failure in *buildErr for the tests to report), runs the tests, removes
+// the binaries and returns the exit code for os.Exit.
+func Main(m *testing.M, b *Binaries, buildErr *error) int {
+	flag.Parse()
+	if !testing.Short() {
+		*b, *buildErr = Build()
+	}
+	code := m.Run()
+	if b.Dir != "" {
+		os.RemoveAll(b.Dir)
+	}
+	return code
 }
