@@ -1,6 +1,10 @@
 package cart
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/crdtd/crdtd/crdt"
+)
 
 // Limits on what one edit may ask for (DESIGN §8). They bound every number a
 // cart holds, so subtotals of a single line always fit an int64.
@@ -23,20 +27,8 @@ func ValidItemID(id string) error {
 	if len(id) == 0 || len(id) > MaxItemIDLen {
 		return fmt.Errorf("%w: length %d not in 1..%d", ErrInvalidItem, len(id), MaxItemIDLen)
 	}
-	for i := 0; i < len(id); i++ {
-		if !idByte(id[i]) {
-			return fmt.Errorf("%w: %q has byte %q at %d (allowed: A-Z a-z 0-9 . _ : @ -)", ErrInvalidItem, id, id[i], i)
-		}
+	if i := crdt.InvalidIDByte(id); i >= 0 {
+		return fmt.Errorf("%w: %q has byte %q at %d (allowed: A-Z a-z 0-9 . _ : @ -)", ErrInvalidItem, id, id[i], i)
 	}
 	return nil
-}
-
-func idByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	case c == '.', c == '_', c == ':', c == '@', c == '-':
-		return true
-	}
-	return false
 }

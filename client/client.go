@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/crdtd/crdtd/crdt"
 )
 
 // ErrUnreachable is wrapped by the errors of [Client] methods when the node could not be reached:
@@ -163,20 +165,10 @@ func validateID(kind, id string) error {
 	if len(id) > MaxIDLength {
 		return fmt.Errorf("%w: %s of %d bytes: %s", ErrInvalidID, what, len(id), want)
 	}
-	for i := 0; i < len(id); i++ {
-		if !idByte(id[i]) {
-			return fmt.Errorf("%w: %s %q: %s", ErrInvalidID, what, id, want)
-		}
+	if crdt.InvalidIDByte(id) >= 0 {
+		return fmt.Errorf("%w: %s %q: %s", ErrInvalidID, what, id, want)
 	}
 	return nil
-}
-
-func idByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	return strings.IndexByte("._:@-", b) >= 0
 }
 
 // pathSegment escapes an ID for a URL path. Valid IDs need no percent-encoding, except that

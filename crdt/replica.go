@@ -28,22 +28,26 @@ func validReplicaID(s string) error {
 	if len(s) == 0 || len(s) > MaxReplicaIDLen {
 		return fmt.Errorf("%w: length %d not in 1..%d", ErrInvalidReplicaID, len(s), MaxReplicaIDLen)
 	}
-	for i := 0; i < len(s); i++ {
-		if !idByte(s[i]) {
-			return fmt.Errorf("%w: byte %q at %d", ErrInvalidReplicaID, s[i], i)
-		}
+	if i := InvalidIDByte(s); i >= 0 {
+		return fmt.Errorf("%w: byte %q at %d", ErrInvalidReplicaID, s[i], i)
 	}
 	return nil
 }
 
-func idByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	case c == '.', c == '_', c == ':', c == '@', c == '-':
-		return true
+// InvalidIDByte returns the index of the first byte of s outside the
+// alphabet every ID in this project uses (replica, cart and item IDs):
+// A-Z a-z 0-9 . _ : @ -. It returns -1 when there is none. The alphabet is
+// safe in URLs, file names, logs and keys without escaping.
+func InvalidIDByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == ':', c == '@', c == '-':
+		default:
+			return i
+		}
 	}
-	return false
+	return -1
 }
 
 // mustValid panics when a mutator is handed an invalid replica ID: that is a
