@@ -283,4 +283,10 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 	require.True(t, errors.As(err, &apiErr), "got %v, want an API error", err)
 	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
 	require.Len(t, cartOn(t, d, "f"), 1, "the refused write was stored")
+
+	// A refused write to a new cart leaves no empty object behind.
+	before := d.reg.count()
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "new-cart", client.AddItemRequest{Item: "pear", Quantity: 1})
+	require.Error(t, err)
+	require.Equal(t, before, d.reg.count(), "a refused write left an object in the registry")
 }

@@ -30,12 +30,7 @@ func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, err := d.reg.view(id)
-	if err != nil {
-		d.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, cartView(id, v))
+	writeJSON(w, http.StatusOK, cartView(id, d.reg.view(id)))
 }
 
 func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {

@@ -98,14 +98,14 @@ func (r *registry) objectLocked(id string) *object {
 }
 
 // view returns a cart's current view (empty for an unknown cart).
-func (r *registry) view(id string) (cart.View, error) {
+func (r *registry) view(id string) cart.View {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := r.carts[id]
 	if o == nil {
-		return cart.View{Lines: []cart.Line{}}, nil
+		return cart.View{Lines: []cart.Line{}}
 	}
-	return o.cart.View(), nil
+	return o.cart.View()
 }
 
 // cartIDs returns the IDs of carts with at least one visible line, sorted.
@@ -122,7 +122,7 @@ func (r *registry) cartIDs() []string {
 	return ids
 }
 
-// counts returns the number of carts and their total encoded size.
+// count returns the number of carts held, including empty ones.
 func (r *registry) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -264,6 +264,36 @@ func (r *registry) hasDirty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.dirty) > 0
+}
+
+// lockForWrite returns the cart's object with its write lock held, a copy
+// of the cart to edit, and the count of remote merges so far. It retries if
+// the object was dropped (dropIfEmpty) while it waited for the lock, so a
+// write never lands in an object the registry no longer holds.
+func (r *registry) lockForWrite(id string) (o *object, next *cart.Cart, seen uint64) {
+	for {
+		o = r.object(id)
+		o.writeMu.Lock()
+		r.mu.Lock()
+		if r.carts[id] == o {
+			next, seen = o.cart.Clone(), o.remoteSeen
+			r.mu.Unlock()
+			return o, next, seen
+		}
+		r.mu.Unlock()
+		o.writeMu.Unlock()
+	}
+}
+
+// dropIfEmpty forgets the object of a cart that never held anything, so
+// that refused edits of new carts leave nothing behind. The caller holds
+// o.writeMu.
+func (r *registry) dropIfEmpty(id string, o *object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.carts[id] == o && o.cart.IsEmpty() {
+		delete(r.carts, id)
+	}
 }
 
 // markDirty queues carts for persisting again (after a failed commit).

@@ -22,21 +22,17 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 // with the idempotency key in the same transaction.
 func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
 	d.awaitPeerClocks(ctx)
-	o := d.reg.object(id)
-	o.writeMu.Lock()
+	o, next, seen := d.reg.lockForWrite(id)
 	defer o.writeMu.Unlock()
-
-	d.reg.mu.Lock()
-	next := o.cart.Clone()
-	seen := o.remoteSeen
-	d.reg.mu.Unlock()
 
 	ts := d.clockNow()
 	if err := d.checkLocalClock(ts); err != nil {
+		d.reg.dropIfEmpty(id, o)
 		return nil, err
 	}
 	delta, err := e(next, ts)
 	if err != nil {
+		d.reg.dropIfEmpty(id, o)
 		return nil, err
 	}
 	body, err := respond(next.View())
