@@ -103,7 +103,7 @@ to encrypt and authenticate gossip.`,
 	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLAN), profiles, "gossip timing")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", "", defaultLogLevel, logLevels, "least severe level logged")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.LogFormat, "log-format", "", defaultLogFormat, logFormats, "log format")
-	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock")
+	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock; refuse local writes (503) while this node's clock is that far ahead of its peers")
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")
 	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
