@@ -252,6 +252,18 @@ func (c *Cart) Items() []string {
 	return items
 }
 
+// HasItems reports whether some line has a quantity above zero, without
+// building the view.
+func (c *Cart) HasItems() bool {
+	found := false
+	c.m.Each(func(_ string, l line) bool {
+		q, ok := l.quantity()
+		found = q > 0 || !ok
+		return !found
+	})
+	return found
+}
+
 // Len returns the number of lines the cart tracks, including lines that
 // hold only a price.
 func (c *Cart) Len() int { return c.m.Len() }

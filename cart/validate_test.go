@@ -151,3 +151,29 @@ func TestDecodeRejectsBadItemIDs(t *testing.T) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
 	}
 }
+
+func TestHasItems(t *testing.T) {
+	ts := crdt.Timestamp{Wall: 1, Replica: "dev"}
+	c := New()
+	if c.HasItems() {
+		t.Fatal("empty cart: got HasItems true, want false")
+	}
+	if _, err := c.SetPrice(ts, "apple", 5); err != nil {
+		t.Fatal(err)
+	}
+	if c.HasItems() {
+		t.Fatal("price-only line: got HasItems true, want false")
+	}
+	if _, err := c.Add(ts, "apple", 1); err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasItems() {
+		t.Fatal("one apple: got HasItems false, want true")
+	}
+	if _, err := c.Remove("apple"); err != nil {
+		t.Fatal(err)
+	}
+	if c.HasItems() {
+		t.Fatal("after remove: got HasItems true, want false")
+	}
+}

@@ -114,7 +114,7 @@ func (r *registry) cartIDs() []string {
 	defer r.mu.Unlock()
 	var ids []string
 	for id, o := range r.carts {
-		if len(o.cart.Items()) > 0 {
+		if o.cart.HasItems() {
 			ids = append(ids, id)
 		}
 	}
