@@ -57,16 +57,25 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mutate(w, r, id, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 		delta, err := c.Add(ts, req.Item, uint64(req.Quantity))
-		if err != nil || req.UnitPriceCents == nil {
-			return delta, err
-		}
-		price, err := c.SetPrice(ts, req.Item, *req.UnitPriceCents)
 		if err != nil {
 			return nil, err
 		}
-		delta.Merge(price)
-		return delta, nil
+		return delta, setPriceInto(delta, c, ts, req.Item, req.UnitPriceCents)
 	})
+}
+
+// setPriceInto sets item's price in c when cents is given, and joins the
+// change into delta, so that one request ships one delta.
+func setPriceInto(delta, c *cart.Cart, ts crdt.Timestamp, item string, cents *int64) error {
+	if cents == nil {
+		return nil
+	}
+	p, err := c.SetPrice(ts, item, *cents)
+	if err != nil {
+		return err
+	}
+	delta.Merge(p)
+	return nil
 }
 
 func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
@@ -108,14 +117,7 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 			}
 			delta.Merge(q)
 		}
-		if req.UnitPriceCents != nil {
-			p, err := c.SetPrice(ts, item, *req.UnitPriceCents)
-			if err != nil {
-				return nil, err
-			}
-			delta.Merge(p)
-		}
-		return delta, nil
+		return delta, setPriceInto(delta, c, ts, item, req.UnitPriceCents)
 	})
 }
 
