@@ -29,10 +29,14 @@ type Write struct {
 
 	// IdempotencyResult is the response to replay for IdempotencyKey.
 	IdempotencyResult []byte
+
+	// logged holds a checkpoint's idempotency results, copied from the log
+	// with their original creation times.
+	logged []loggedIdem
 }
 
 func (w *Write) empty() bool {
-	return len(w.Objects) == 0 && w.HLC == 0 && w.IdempotencyKey == ""
+	return len(w.Objects) == 0 && w.HLC == 0 && w.IdempotencyKey == "" && len(w.logged) == 0
 }
 
 func (w *Write) validate() error {
@@ -283,6 +287,11 @@ func (s *Store) applyTx(tx *bolt.Tx, w *Write, now time.Time, out *txOutcome) er
 		}
 	}
 	out.hlc = max(out.hlc, w.HLC)
+	for _, e := range w.logged {
+		if err := putIdempotencyTx(tx, e.key, e.result, time.Unix(0, e.created), out); err != nil {
+			return fmt.Errorf("checkpoint idempotency key %q: %v", e.key, err)
+		}
+	}
 	if w.IdempotencyKey != "" {
 		if err := putIdempotencyTx(tx, w.IdempotencyKey, w.IdempotencyResult, now, out); err != nil {
 			return fmt.Errorf("commit idempotency key %q: %v", w.IdempotencyKey, err)

@@ -27,14 +27,16 @@ var (
 )
 
 // CorruptError reports a data file that exists but cannot be read as a
-// crdtd store: bad bbolt pages, a truncated file, or missing metadata.
+// crdtd store: bad bbolt pages, a truncated file, missing metadata, or a
+// damaged record in the write-ahead log before its end.
 //
-// The fix is operational, not programmatic: move the file aside and restart.
-// The node then creates a fresh file with a fresh replica ID (the old ID must
-// never be reused, since its dots may already be at peers) and re-syncs its
-// objects from peers by anti-entropy.
+// The fix is operational, not programmatic: move the data directory aside
+// and restart. The node then starts with a fresh replica ID (the old ID must
+// never be reused, since its dots may already be at peers, and the damaged
+// files may have lost some of them) and re-syncs its objects from peers by
+// anti-entropy.
 type CorruptError struct {
-	// Path is the data file.
+	// Path is the damaged file: the bbolt file or a log segment.
 	Path string
 	// Err is the underlying cause.
 	Err error
@@ -43,7 +45,7 @@ type CorruptError struct {
 // Error names the file and says what to do.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("data file %s is corrupt or unreadable: %v; "+
-		"move it aside and restart; the node will re-sync from peers with a fresh replica ID",
+		"move the data directory aside and restart; the node will re-sync from peers with a fresh replica ID",
 		e.Path, e.Err)
 }
 

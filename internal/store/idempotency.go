@@ -26,7 +26,8 @@ import (
 const pruneBatch = 1024
 
 // LookupIdempotency returns a copy of the result stored with key by an
-// earlier [Write], if it has not yet expired.
+// earlier [Write] or logged with it by an earlier [Record], if it has not
+// yet expired.
 func (s *Store) LookupIdempotency(key string) (result []byte, ok bool, err error) {
 	if err := validateKey(key); err != nil {
 		return nil, false, err
@@ -35,6 +36,9 @@ func (s *Store) LookupIdempotency(key string) (result []byte, ok bool, err error
 		return nil, false, ErrClosed
 	}
 	cutoff := s.opts.now().Add(-s.opts.IdempotencyTTL).UnixNano()
+	if result, ok := s.wal.lookupIdem(key, cutoff); ok {
+		return result, true, nil
+	}
 	err = guard(func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
 			v := tx.Bucket(bucketIdem).Get([]byte(key))

@@ -43,11 +43,29 @@ type Stats struct {
 	IdempotencyKeys uint64
 	// IdempotencyPruned is the number of idempotency keys pruned.
 	IdempotencyPruned uint64
+
+	// Logged is the number of records appended to the write-ahead log.
+	Logged uint64
+	// LogSyncs is the number of log appends, each one write and one
+	// fdatasync; Logged divided by LogSyncs is the mean group-commit batch.
+	LogSyncs uint64
+	// LogBytes is the number of bytes appended to the log.
+	LogBytes uint64
+	// LogSyncDuration is the total time spent writing and syncing the log.
+	LogSyncDuration time.Duration
+	// LogSyncLatency counts log appends by duration, bucketed like
+	// TxLatency.
+	LogSyncLatency []uint64
+	// Checkpoints is the number of checkpoints that committed.
+	Checkpoints uint64
+	// LogPendingBytes is the size of the log not yet checkpointed.
+	LogPendingBytes int64
 }
 
 type statsRecorder struct {
-	failed   atomic.Uint64
-	idemKeys atomic.Uint64
+	failed      atomic.Uint64
+	idemKeys    atomic.Uint64
+	checkpoints atomic.Uint64
 
 	// mu guards the fields below it.
 	mu       sync.Mutex
@@ -57,16 +75,39 @@ type statsRecorder struct {
 	latency  [len(latencyBounds) + 1]uint64
 	maxBatch int
 	pruned   uint64
+
+	logged      uint64
+	logSyncs    uint64
+	logBytes    uint64
+	logDuration time.Duration
+	logLatency  [len(latencyBounds) + 1]uint64
+}
+
+// latencyBucket returns the index of d's bucket.
+func latencyBucket(d time.Duration) int {
+	i := 0
+	for i < len(latencyBounds) && d > latencyBounds[i] {
+		i++
+	}
+	return i
+}
+
+func (r *statsRecorder) recordLog(records, bytes int, d time.Duration) {
+	i := latencyBucket(d)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logged += uint64(records)
+	r.logSyncs++
+	r.logBytes += uint64(bytes)
+	r.logDuration += d
+	r.logLatency[i]++
 }
 
 func (r *statsRecorder) recordTx(writes int, d time.Duration, out txOutcome) {
 	if out.idemRead {
 		r.idemKeys.Store(out.idemCount)
 	}
-	i := 0
-	for i < len(latencyBounds) && d > latencyBounds[i] {
-		i++
-	}
+	i := latencyBucket(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.commits += uint64(writes)
@@ -91,5 +132,12 @@ func (s *Store) Stats() Stats {
 		LargestBatch:      r.maxBatch,
 		IdempotencyKeys:   r.idemKeys.Load(),
 		IdempotencyPruned: r.pruned,
+		Logged:            r.logged,
+		LogSyncs:          r.logSyncs,
+		LogBytes:          r.logBytes,
+		LogSyncDuration:   r.logDuration,
+		LogSyncLatency:    append([]uint64(nil), r.logLatency[:]...),
+		Checkpoints:       r.checkpoints.Load(),
+		LogPendingBytes:   s.wal.pendingBytes(),
 	}
 }

@@ -61,6 +61,15 @@ type Store struct {
 	closeErr  error
 
 	stats statsRecorder
+
+	// wal is the write-ahead log of local changes ([Store.Log]); replay
+	// holds the records found in it at Open until [Store.Replay].
+	wal      *wal
+	replayMu sync.Mutex
+	replay   []loggedRecord
+
+	// checkpointMu lets one checkpoint run at a time.
+	checkpointMu sync.Mutex
 }
 
 // Open opens the store in dir, creating dir (mode 0700) and dir/crdtd.db if
@@ -104,6 +113,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	}
 	s.stats.idemKeys.Store(s.idemCountAtOpen())
+	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.Logger, &s.stats); err != nil {
+		_ = db.Close()
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	go s.run()
 	opts.Logger.Info("store opened", "path", path, "replica", s.replicaID)
 	return s, nil
@@ -331,9 +348,9 @@ func (s *Store) ReplicaID() string { return s.replicaID }
 func (s *Store) Path() string { return s.path }
 
 // HLC returns the persisted HLC high-water mark: the largest [Write.HLC]
-// committed so far, or 0 if none. The daemon starts its clock above it, so
+// committed or [Record.HLC] logged so far, or 0 if none. The daemon starts its clock above it, so
 // timestamps never go back across a restart even if the wall clock did.
-func (s *Store) HLC() uint64 { return s.hlc.Load() }
+func (s *Store) HLC() uint64 { return max(s.hlc.Load(), s.wal.hlc()) }
 
 // ForEach calls fn for every object, in key order, inside one read
 // transaction. value is a buffer reused between calls: it is valid only
@@ -410,9 +427,10 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		walErr := s.wal.close()
 		close(s.stop)
 		<-s.done
-		s.closeErr = s.db.Close()
+		s.closeErr = errors.Join(walErr, s.db.Close())
 	})
 	return s.closeErr
 }

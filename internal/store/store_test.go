@@ -415,12 +415,12 @@ func TestCorrupt(t *testing.T) {
 			must.ErrorAs(t, err, &ce)
 			must.Equal(t, path, ce.Path)
 			must.Contains(t, err.Error(), path)
-			must.Contains(t, err.Error(), "move it aside")
+			must.Contains(t, err.Error(), "move the data directory aside")
 			t.Log(err)
 
-			// The failed Open released the lock: once the file is moved
-			// aside, the directory opens with a fresh replica ID.
-			must.NoError(t, os.Rename(path, path+".bad"))
+			// The failed Open released the lock: once the directory is
+			// moved aside, the node starts with a fresh replica ID.
+			must.NoError(t, os.Rename(dir, dir+".bad"))
 			s = newTestStore(t, dir, testOptions(t))
 			must.True(t, s.ReplicaID() != "")
 		})

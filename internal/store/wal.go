@@ -1,0 +1,464 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The write-ahead log is a sequence of segment files in the data directory,
+// crdtd-<number>.wal. Records are appended to the newest segment, many per
+// write and fdatasync (group commit). A checkpoint closes the newest segment,
+// writes the objects the closed segments changed into the data file, and
+// deletes them. Recovery reads the segments left over and hands their
+// records to the caller to merge again.
+const (
+	walPrefix = "crdtd-"
+	walSuffix = ".wal"
+)
+
+func segmentName(n uint64) string { return fmt.Sprintf("%s%016d%s", walPrefix, n, walSuffix) }
+
+// parseSegmentName returns the number of a segment file name.
+func parseSegmentName(name string) (uint64, bool) {
+	digits, ok := strings.CutPrefix(name, walPrefix)
+	if !ok {
+		return 0, false
+	}
+	if digits, ok = strings.CutSuffix(digits, walSuffix); !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// loggedIdem is an idempotency result that is durable in the log and not yet
+// in the data file.
+type loggedIdem struct {
+	key     string
+	result  []byte
+	created int64 // unix ns
+	segment uint64
+}
+
+type logRequest struct {
+	frame   []byte
+	rec     *Record
+	created int64
+	state   int32  // reqPending, reqTaken or reqCancelled, under wal.mu
+	segment uint64 // where the record landed, set before done is sent
+	done    chan error
+}
+
+// wal is the write-ahead log. Its appender goroutine writes queued records.
+type wal struct {
+	dir    string
+	noSync bool
+	logger *slog.Logger
+
+	// fileMu is held by the appender while it writes and syncs a batch,
+	// and by rotate, so that a segment is never switched mid-batch.
+	fileMu   sync.Mutex
+	file     *os.File
+	segment  uint64 // number of file
+	segBytes int64
+	segCount int // records in file
+
+	// mu guards the fields below.
+	mu       sync.Mutex
+	queue    []*logRequest
+	closed   []uint64          // older segments, awaiting a checkpoint
+	inflight map[uint64]int    // records logged and not yet released, by segment
+	released *sync.Cond        // signalled when inflight drops
+	idem     map[string]loggedIdem
+	maxHLC   uint64
+	pending  int64 // bytes in segments not yet checkpointed
+	err      error // sticky: a failed write or sync ends the log
+	stopped  bool
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	stats *statsRecorder
+}
+
+// errLogStopped answers appends after Close.
+var errLogStopped = errors.New("log closed")
+
+// openWAL reads the segments in dir, returning their records in log
+// order, cuts off a torn record at the end of the newest segment, and
+// starts a new segment for appends.
+func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
+	w := &wal{
+		dir: dir, noSync: noSync, logger: logger, stats: stats,
+		inflight: make(map[uint64]int),
+		idem:     make(map[string]loggedIdem),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	w.released = sync.NewCond(&w.mu)
+	segments, err := listSegments(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var records []loggedRecord
+	for i, n := range segments {
+		recs, size, err := w.readSegment(n, i == len(segments)-1)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range recs {
+			w.noteDurable(&r.Record, r.created, n)
+		}
+		records = append(records, recs...)
+		w.closed = append(w.closed, n)
+		w.pending += size
+	}
+	next := uint64(1)
+	if len(segments) > 0 {
+		next = segments[len(segments)-1] + 1
+	}
+	if err := w.startSegment(next); err != nil {
+		return nil, nil, err
+	}
+	go w.run()
+	return w, records, nil
+}
+
+func listSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read log directory: %v", err)
+	}
+	var segments []uint64
+	for _, e := range entries {
+		if n, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
+			segments = append(segments, n)
+		}
+	}
+	slices.Sort(segments)
+	return segments, nil
+}
+
+// readSegment returns the records of segment n and its size. A damaged
+// record ends the newest segment (the write it belonged to was never
+// acknowledged) and is cut off; anywhere else it is corruption.
+func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) {
+	path := filepath.Join(w.dir, segmentName(n))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read log segment: %v", err)
+	}
+	var recs []loggedRecord
+	off := 0
+	for off < len(data) {
+		rec, size, err := readFrame(data[off:])
+		if err == nil {
+			recs = append(recs, rec)
+			off += size
+			continue
+		}
+		if !errors.Is(err, errTorn) || !newest {
+			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("record at offset %d: %w", off, err)}
+		}
+		w.logger.Warn("cutting off a torn record at the end of the log", "path", path, "offset", off, "bytes", len(data)-off, "err", err)
+		if err := os.Truncate(path, int64(off)); err != nil {
+			return nil, 0, fmt.Errorf("truncate torn log segment %s: %v", path, err)
+		}
+		break
+	}
+	return recs, int64(off), nil
+}
+
+// startSegment creates segment n and makes it the one appended to. The
+// caller holds fileMu, or is the only user of w.
+func (w *wal) startSegment(n uint64) error {
+	path := filepath.Join(w.dir, segmentName(n))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("create log segment: %v", err)
+	}
+	if !w.noSync {
+		// The new file's name must be durable before records in it are
+		// acknowledged.
+		if err := syncDir(w.dir); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("create log segment: sync %s: %v", w.dir, err)
+		}
+	}
+	w.file, w.segment, w.segBytes, w.segCount = f, n, 0, 0
+	return nil
+}
+
+// noteDurable records what a durable record means for lookups before the
+// next checkpoint. The caller holds mu, or is the only user of w.
+func (w *wal) noteDurable(r *Record, created int64, segment uint64) {
+	w.maxHLC = max(w.maxHLC, r.HLC)
+	if r.IdempotencyKey != "" {
+		w.idem[r.IdempotencyKey] = loggedIdem{key: r.IdempotencyKey, result: r.IdempotencyResult, created: created, segment: segment}
+	}
+}
+
+// append logs r durably. On success the caller must call release once the
+// change is applied wherever checkpoints read it from: a checkpoint of
+// r's segment waits for that.
+func (w *wal) append(ctx context.Context, r *Record, now time.Time) (release func(), err error) {
+	req := &logRequest{rec: r, created: now.UnixNano(), done: make(chan error, 1)}
+	req.frame = appendFrame(nil, r, now)
+	w.mu.Lock()
+	switch {
+	case w.err != nil:
+		err = w.err
+	case w.stopped:
+		err = errLogStopped
+	}
+	if err != nil {
+		w.mu.Unlock()
+		return nil, err
+	}
+	w.queue = append(w.queue, req)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		w.mu.Lock()
+		if req.state == reqPending {
+			req.state = reqCancelled
+			w.mu.Unlock()
+			return nil, ctx.Err()
+		}
+		w.mu.Unlock()
+		err = <-req.done
+	}
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { w.release(req.segment) }) }, nil
+}
+
+func (w *wal) release(segment uint64) {
+	w.mu.Lock()
+	w.inflight[segment]--
+	if w.inflight[segment] == 0 {
+		delete(w.inflight, segment)
+		w.released.Broadcast()
+	}
+	w.mu.Unlock()
+}
+
+// run is the appender goroutine.
+func (w *wal) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+		case <-w.stop:
+			w.appendQueued()
+			return
+		}
+		w.appendQueued()
+	}
+}
+
+// appendQueued writes every queued record in one write and one sync.
+func (w *wal) appendQueued() {
+	w.mu.Lock()
+	batch := w.queue[:0:0]
+	for _, req := range w.queue {
+		if req.state == reqPending {
+			req.state = reqTaken
+			batch = append(batch, req)
+		}
+	}
+	w.queue = nil
+	fail := w.err
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if fail != nil {
+		for _, req := range batch {
+			req.done <- fail
+		}
+		return
+	}
+
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	size := 0
+	for _, req := range batch {
+		size += len(req.frame)
+	}
+	buf := make([]byte, 0, size)
+	for _, req := range batch {
+		buf = append(buf, req.frame...)
+	}
+	start := time.Now()
+	err := w.writeAndSync(buf)
+	elapsed := time.Since(start)
+
+	w.mu.Lock()
+	if err != nil {
+		err = fmt.Errorf("append to log segment %s: %v", segmentName(w.segment), err)
+		w.err = err
+		w.mu.Unlock()
+		w.logger.Error("write-ahead log failed; the node must be restarted", "records", len(batch), "err", err)
+		for _, req := range batch {
+			req.done <- err
+		}
+		return
+	}
+	w.segBytes += int64(len(buf))
+	w.segCount += len(batch)
+	w.pending += int64(len(buf))
+	w.inflight[w.segment] += len(batch)
+	for _, req := range batch {
+		w.noteDurable(req.rec, req.created, w.segment)
+		req.rec, req.frame, req.segment = nil, nil, w.segment
+	}
+	w.mu.Unlock()
+	w.stats.recordLog(len(batch), len(buf), elapsed)
+	for _, req := range batch {
+		req.done <- nil
+	}
+}
+
+func (w *wal) writeAndSync(b []byte) error {
+	if _, err := w.file.Write(b); err != nil {
+		return err
+	}
+	if w.noSync {
+		return nil
+	}
+	return fdatasync(w.file)
+}
+
+// rotate starts a new segment if the current one holds records, and
+// returns every segment a checkpoint may now cover, after waiting until
+// each of their records has been released.
+func (w *wal) rotate() ([]uint64, error) {
+	w.fileMu.Lock()
+	if w.segCount > 0 {
+		old := w.file
+		if err := w.startSegment(w.segment + 1); err != nil {
+			w.fileMu.Unlock()
+			return nil, err
+		}
+		_ = old.Close() // every record in it was synced before it was acknowledged
+		w.mu.Lock()
+		w.closed = append(w.closed, w.segment-1)
+		w.mu.Unlock()
+	}
+	w.fileMu.Unlock()
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	segments := slices.Clone(w.closed)
+	for _, n := range segments {
+		for w.inflight[n] > 0 {
+			w.released.Wait()
+		}
+	}
+	return segments, nil
+}
+
+// coveredIdem returns the idempotency results logged in segments, for the
+// checkpoint that covers them, and the highest HLC logged so far.
+func (w *wal) coveredIdem(segments []uint64) ([]loggedIdem, uint64) {
+	last := slices.Max(append(segments, 0))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []loggedIdem
+	for _, e := range w.idem {
+		if e.segment <= last {
+			out = append(out, e)
+		}
+	}
+	return out, w.maxHLC
+}
+
+// drop deletes segments after a checkpoint covered them, with the
+// idempotency results only they held.
+func (w *wal) drop(segments []uint64) error {
+	if len(segments) == 0 {
+		return nil
+	}
+	last := slices.Max(segments)
+	var firstErr error
+	var size int64
+	for _, n := range segments {
+		path := filepath.Join(w.dir, segmentName(n))
+		if fi, err := os.Stat(path); err == nil {
+			size += fi.Size()
+		}
+		// A deletion lost in a crash only means the segment is merged
+		// again at the next start, which changes nothing.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+			firstErr = fmt.Errorf("delete checkpointed log segment: %v", err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = slices.DeleteFunc(w.closed, func(n uint64) bool { return n <= last })
+	for k, e := range w.idem {
+		if e.segment <= last {
+			delete(w.idem, k)
+		}
+	}
+	w.pending = max(0, w.pending-size)
+	return firstErr
+}
+
+// lookupIdem returns a result logged and not yet checkpointed.
+func (w *wal) lookupIdem(key string, cutoff int64) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.idem[key]
+	if !ok || e.created < cutoff {
+		return nil, false
+	}
+	return bytes.Clone(e.result), true
+}
+
+// hlc returns the highest HLC logged.
+func (w *wal) hlc() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxHLC
+}
+
+// pendingBytes returns the size of the segments not yet checkpointed.
+func (w *wal) pendingBytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending
+}
+
+// close appends what is queued, stops the appender and closes the segment.
+func (w *wal) close() error {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	close(w.stop)
+	<-w.done
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	return w.file.Close()
+}

@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type replayed struct{ key, delta string }
+
+func replayAll(tb testing.TB, s *Store) []replayed {
+	tb.Helper()
+	var got []replayed
+	must.NoError(tb, s.Replay(func(key string, delta []byte) error {
+		got = append(got, replayed{key, string(delta)})
+		return nil
+	}))
+	return got
+}
+
+func logRecord(tb testing.TB, s *Store, rec Record) {
+	tb.Helper()
+	release, err := s.Log(tb.Context(), rec)
+	must.NoError(tb, err, "log %s", rec.Key)
+	release()
+}
+
+func segmentFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, walPrefix+"*"+walSuffix))
+	must.NoError(tb, err)
+	return matches
+}
+
+func TestLogSurvivesRestartAndReplaysInOrder(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d1"), HLC: 7, IdempotencyKey: "k1", IdempotencyResult: []byte("r1")})
+	logRecord(t, s, Record{Key: "c/b", Delta: []byte("d2"), HLC: 9})
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d3"), HLC: 8})
+	must.Equal(t, uint64(9), s.HLC(), "HLC before restart")
+	res, ok, err := s.LookupIdempotency("k1")
+	must.NoError(t, err)
+	must.True(t, ok, "logged idempotency key not found before a checkpoint")
+	must.Equal(t, "r1", string(res))
+	must.NoError(t, s.Close())
+
+	s = newTestStore(t, dir, testOptions(t))
+	must.Equal(t, []replayed{{"c/a", "d1"}, {"c/b", "d2"}, {"c/a", "d3"}}, replayAll(t, s))
+	must.Len(t, replayAll(t, s), 0, "second replay")
+	must.Equal(t, uint64(9), s.HLC(), "HLC after restart")
+	res, ok, err = s.LookupIdempotency("k1")
+	must.NoError(t, err)
+	must.True(t, ok, "logged idempotency key lost in restart")
+	must.Equal(t, "r1", string(res))
+}
+
+func TestCheckpointFoldsLogIntoDataFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("delta"), HLC: 42, IdempotencyKey: "k", IdempotencyResult: []byte("res")})
+	must.True(t, s.LogBytes() > 0, "log holds the record")
+
+	var snapshots int
+	must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte {
+		snapshots++
+		return map[string][]byte{"c/a": []byte("state")}
+	}))
+	must.Equal(t, 1, snapshots)
+	must.Equal(t, int64(0), s.LogBytes(), "log bytes after checkpoint")
+	must.Len(t, segmentFiles(t, dir), 1, "only the new, empty segment is left")
+	must.Equal(t, uint64(1), s.Stats().Checkpoints)
+	must.NoError(t, s.Close())
+
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), 0, "checkpointed records replayed again")
+	v, ok, err := s.Get("c/a")
+	must.NoError(t, err)
+	must.True(t, ok)
+	must.Equal(t, "state", string(v))
+	must.Equal(t, uint64(42), s.HLC(), "checkpointed HLC")
+	res, ok, err := s.LookupIdempotency("k")
+	must.NoError(t, err)
+	must.True(t, ok, "idempotency key lost by checkpoint")
+	must.Equal(t, "res", string(res))
+}
+
+func TestCheckpointWaitsForRelease(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	release, err := s.Log(t.Context(), Record{Key: "c/a", Delta: []byte("d")})
+	must.NoError(t, err)
+
+	var snapshotted atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Checkpoint(context.Background(), func() map[string][]byte {
+			snapshotted.Store(true)
+			return nil
+		})
+	}()
+	// The checkpoint has rotated once a second segment exists; it must
+	// then wait for the unreleased record.
+	must.Eventually(t, func() bool { return len(segmentFiles(t, dir)) == 2 }, 5*time.Second, "checkpoint never rotated")
+	must.False(t, snapshotted.Load(), "checkpoint snapshotted before the logged record was released")
+	release()
+	must.NoError(t, <-done)
+	must.True(t, snapshotted.Load())
+	must.Len(t, segmentFiles(t, dir), 1, "covered segment not deleted")
+}
+
+func TestLogGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				logRecord(t, s, Record{Key: fmt.Sprintf("c/%d-%d", w, i), Delta: []byte("x"), IdempotencyKey: fmt.Sprintf("i%d-%d", w, i)})
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	must.Equal(t, uint64(writers*each), st.Logged)
+	must.True(t, st.LogSyncs < st.Logged, "no batching: %d syncs for %d records", st.LogSyncs, st.Logged)
+	must.NoError(t, s.Close())
+
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), writers*each)
+}
+
+func TestLogCutsTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tear func(b []byte) []byte
+	}{
+		{"half a header", func(b []byte) []byte { return append(b, 0, 0, 0) }},
+		{"short payload", func(b []byte) []byte { return b[:len(b)-3] }},
+		{"bad checksum", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }},
+		{"zeroed tail", func(b []byte) []byte { return append(b, make([]byte, 64)...) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, testOptions(t))
+			must.NoError(t, err)
+			logRecord(t, s, Record{Key: "c/a", Delta: []byte("kept")})
+			logRecord(t, s, Record{Key: "c/b", Delta: []byte("torn")})
+			must.NoError(t, s.Close())
+
+			segs := segmentFiles(t, dir)
+			must.Len(t, segs, 1)
+			data, err := os.ReadFile(segs[0])
+			must.NoError(t, err)
+			first, _, err := readFrame(data)
+			must.NoError(t, err)
+			must.Equal(t, "c/a", first.Key)
+			intact := tc.name == "zeroed tail" || tc.name == "half a header"
+			if intact {
+				data = tc.tear(data) // both records intact, then a torn start
+			} else {
+				_, n, _ := readFrame(data)
+				data = append(data[:n:n], tc.tear(append([]byte(nil), data[n:]...))...)
+			}
+			must.NoError(t, os.WriteFile(segs[0], data, 0o600))
+
+			s = newTestStore(t, dir, testOptions(t))
+			got := replayAll(t, s)
+			want := []replayed{{"c/a", "kept"}}
+			if intact {
+				want = append(want, replayed{"c/b", "torn"})
+			}
+			must.Equal(t, want, got)
+		})
+	}
+}
+
+func TestLogDamageBeforeTheEndIsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("one")})
+	must.NoError(t, s.Close())
+	// Reopening starts a new segment; the damaged one is no longer the
+	// newest, so its damage cannot be a torn final write.
+	s, err = Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/b", Delta: []byte("two")})
+	must.NoError(t, s.Close())
+
+	segs := segmentFiles(t, dir)
+	must.True(t, len(segs) >= 2, "segments: %v", segs)
+	data, err := os.ReadFile(segs[0])
+	must.NoError(t, err)
+	data[len(data)-1] ^= 0xff
+	must.NoError(t, os.WriteFile(segs[0], data, 0o600))
+
+	_, err = Open(dir, testOptions(t))
+	var ce *CorruptError
+	must.ErrorAs(t, err, &ce)
+	must.Contains(t, ce.Path, segmentName(1))
+}
+
+func TestLogRejectsInvalidRecords(t *testing.T) {
+	s := newTestStore(t, t.TempDir(), testOptions(t))
+	big := make([]byte, MaxValueLen+1)
+	for _, tc := range []struct {
+		name string
+		rec  Record
+		want error
+	}{
+		{"empty key", Record{Delta: []byte("d")}, ErrInvalidKey},
+		{"big delta", Record{Key: "k", Delta: big}, ErrTooLarge},
+		{"result without key", Record{Key: "k", IdempotencyResult: []byte("r")}, ErrInvalidKey},
+	} {
+		_, err := s.Log(t.Context(), tc.rec)
+		must.ErrorIs(t, err, tc.want, tc.name)
+	}
+	must.Equal(t, uint64(0), s.Stats().Logged, "invalid records were logged")
+}
+
+func TestLogAfterCloseAndCancelled(t *testing.T) {
+	s, err := Open(t.TempDir(), testOptions(t))
+	must.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = s.Log(ctx, Record{Key: "k"})
+	must.ErrorIs(t, err, context.Canceled)
+	must.NoError(t, s.Close())
+	_, err = s.Log(t.Context(), Record{Key: "k"})
+	must.ErrorIs(t, err, ErrClosed)
+	must.True(t, errors.Is(s.Checkpoint(t.Context(), func() map[string][]byte { return nil }), ErrClosed))
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 1 << 40, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}
+	created := time.Unix(0, 1_700_000_000_123_456_789)
+	frame := appendFrame(nil, &rec, created)
+	got, n, err := readFrame(frame)
+	must.NoError(t, err)
+	must.Equal(t, len(frame), n)
+	must.Equal(t, rec, got.Record)
+	must.Equal(t, created.UnixNano(), got.created)
+}
+
+func FuzzReadFrame(f *testing.F) {
+	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 5, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}
+	f.Add(appendFrame(nil, &rec, time.Unix(0, 1)))
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 1})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, n, err := readFrame(b)
+		if err != nil {
+			return
+		}
+		if n > len(b) {
+			t.Fatalf("frame of %d bytes from %d", n, len(b))
+		}
+		again := appendFrame(nil, &got.Record, time.Unix(0, got.created))
+		if string(again) != string(b[:n]) {
+			t.Fatalf("re-encoding differs: %x vs %x", again, b[:n])
+		}
+	})
+}
