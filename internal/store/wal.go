@@ -76,9 +76,9 @@ type wal struct {
 	// mu guards the fields below.
 	mu       sync.Mutex
 	queue    []*logRequest
-	closed   []uint64          // older segments, awaiting a checkpoint
-	inflight map[uint64]int    // records logged and not yet released, by segment
-	released *sync.Cond        // signalled when inflight drops
+	closed   []uint64       // older segments, awaiting a checkpoint
+	inflight map[uint64]int // records logged and not yet released, by segment
+	released *sync.Cond     // signalled when inflight drops
 	idem     map[string]loggedIdem
 	maxHLC   uint64
 	pending  int64 // bytes in segments not yet checkpointed
