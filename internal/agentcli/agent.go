@@ -50,6 +50,7 @@ type agentOptions struct {
 	LogFormat     string
 	MaxDrift      time.Duration
 	ClockOffset   time.Duration
+	Checkpoint    time.Duration
 	Pprof         bool
 }
 
@@ -106,6 +107,7 @@ to encrypt and authenticate gossip.`,
 	fs.DurationVar(&opts.MaxDrift, "max-drift", daemon.DefaultMaxDrift, "reject remote state timestamped further than this ahead of the local clock; refuse local writes (503) while this node's clock is that far ahead of its peers")
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")
+	fs.DurationVar(&opts.Checkpoint, "checkpoint-interval", daemon.DefaultCheckpointInterval, "how often writes, durable in the write-ahead log, are folded into the data file; longer saves disk writes for hot carts, shorter makes restarts replay less")
 	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
 	return cmd
 }
@@ -123,24 +125,28 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 	if o.MaxDrift <= 0 {
 		return daemon.Config{}, flagErrorf("--max-drift must be positive, got %v", o.MaxDrift)
 	}
+	if o.Checkpoint <= 0 {
+		return daemon.Config{}, flagErrorf("--checkpoint-interval must be positive, got %v", o.Checkpoint)
+	}
 	join, err := parseJoin(o.Join)
 	if err != nil {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{
-		Name:          o.Name,
-		DataDir:       o.DataDir,
-		GossipAddr:    o.GossipAddr,
-		AdvertiseAddr: o.AdvertiseAddr,
-		APIAddr:       o.APIAddr,
-		Join:          join,
-		ClusterLabel:  o.ClusterLabel,
-		Profile:       daemon.Profile(o.Profile),
-		MaxDrift:      o.MaxDrift,
-		ClockOffset:   o.ClockOffset,
-		Pprof:         o.Pprof,
-		Logger:        logger,
-		Version:       Version,
+		Name:               o.Name,
+		DataDir:            o.DataDir,
+		GossipAddr:         o.GossipAddr,
+		AdvertiseAddr:      o.AdvertiseAddr,
+		APIAddr:            o.APIAddr,
+		Join:               join,
+		ClusterLabel:       o.ClusterLabel,
+		Profile:            daemon.Profile(o.Profile),
+		MaxDrift:           o.MaxDrift,
+		ClockOffset:        o.ClockOffset,
+		Pprof:              o.Pprof,
+		CheckpointInterval: o.Checkpoint,
+		Logger:             logger,
+		Version:            Version,
 	}
 	if o.GossipKeyFile != "" {
 		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {

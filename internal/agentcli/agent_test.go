@@ -38,6 +38,8 @@ func TestNewCmdAgent(t *testing.T) {
 		Profile:      daemon.ProfileLAN,
 		MaxDrift:     daemon.DefaultMaxDrift,
 		Version:      Version,
+
+		CheckpointInterval: daemon.DefaultCheckpointInterval,
 	}
 	with := func(f func(*daemon.Config)) daemon.Config {
 		c := defaults
@@ -57,13 +59,13 @@ func TestNewCmdAgent(t *testing.T) {
 			"--advertise-addr", "10.0.0.5:8946", "--api-addr", "10.0.0.5:8080", "--join", "10.0.0.6:7946",
 			"--gossip-key-file", keyFile, "--api-token-file", tokenFile, "--cluster-label", "shop",
 			"--profile", "local", "--log-level", "debug", "--log-format", "json", "--max-drift", "30s",
-			"--clock-offset", "-2m"},
+			"--clock-offset", "-2m", "--checkpoint-interval", "5s"},
 			want: daemon.Config{
 				Name: "eu1", DataDir: "/var/lib/crdtd", GossipAddr: "0.0.0.0:8946",
 				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
 				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
-				Version: Version,
+				CheckpointInterval: 5 * time.Second, Version: Version,
 			}},
 		{name: "join repeated and comma-separated",
 			argv: []string{"--join", "a:1,b:2", "--join", " c:3 ", "--join", "d:4,", "--join", "[::1]:5"},
@@ -81,6 +83,7 @@ func TestNewCmdAgent(t *testing.T) {
 		{name: "zero max drift", argv: []string{"--max-drift", "0"}, wantErr: true},
 		{name: "negative max drift", argv: []string{"--max-drift", "-1s"}, wantErr: true},
 		{name: "bad duration", argv: []string{"--max-drift", "soon"}, wantErr: true},
+		{name: "zero checkpoint interval", argv: []string{"--checkpoint-interval", "0"}, wantErr: true},
 		{name: "empty data dir", argv: []string{"--data-dir", ""}, wantErr: true},
 		{name: "positional argument", argv: []string{"node1"}, wantErr: true},
 		{name: "unknown flag", argv: []string{"--bogus"}, wantErr: true},

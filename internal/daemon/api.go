@@ -120,8 +120,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeBody(w http.ResponseWriter, code int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// A known length spares large carts chunked encoding.
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(code)
 	w.Write(b)
 	w.Write([]byte("\n"))

@@ -70,6 +70,15 @@ type Config struct {
 	// ShutdownTimeout bounds leaving the cluster and draining requests on
 	// shutdown. Default 5 s.
 	ShutdownTimeout time.Duration
+	// CheckpointInterval is how often local writes, which are made durable
+	// in the write-ahead log, are folded into the data file. Default 1 s:
+	// a hot cart is then rewritten once a second however often it changes,
+	// and a restart replays at most about a second of writes.
+	CheckpointInterval time.Duration
+	// CheckpointLogBytes starts a checkpoint early once the log holds this
+	// many bytes. Default 64 MiB, which bounds the log's disk use and the
+	// replay at startup under any write rate.
+	CheckpointLogBytes int64
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /v1/status.
@@ -81,12 +90,14 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultGossipAddr        = "127.0.0.1:7946"
-	DefaultAPIAddr           = "127.0.0.1:7070"
-	DefaultClusterLabel      = "crdtd"
-	DefaultMaxDrift          = time.Minute
-	DefaultHeartbeatInterval = time.Second
-	DefaultShutdownTimeout   = 5 * time.Second
+	DefaultGossipAddr         = "127.0.0.1:7946"
+	DefaultAPIAddr            = "127.0.0.1:7070"
+	DefaultClusterLabel       = "crdtd"
+	DefaultMaxDrift           = time.Minute
+	DefaultHeartbeatInterval  = time.Second
+	DefaultShutdownTimeout    = 5 * time.Second
+	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointLogBytes = 64 << 20
 )
 
 // ErrConfig reports an invalid Config.
@@ -120,13 +131,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.CheckpointLogBytes == 0 {
+		c.CheckpointLogBytes = DefaultCheckpointLogBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Profile != ProfileLAN && c.Profile != ProfileLocal {
 		return c, fmt.Errorf("%w: profile %q (want lan or local)", ErrConfig, c.Profile)
 	}
-	if c.MaxDrift < 0 || c.HeartbeatInterval < 0 || c.ShutdownTimeout < 0 {
+	if c.MaxDrift < 0 || c.HeartbeatInterval < 0 || c.ShutdownTimeout < 0 || c.CheckpointInterval < 0 || c.CheckpointLogBytes < 0 {
 		return c, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	for _, a := range []struct{ name, addr string }{{"gossip", c.GossipAddr}, {"api", c.APIAddr}} {

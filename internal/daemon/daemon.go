@@ -87,6 +87,17 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.store.Close()
 		return nil, fmt.Errorf("load %s: %w", d.store.Path(), err)
 	}
+	// Changes logged after the last checkpoint: merge them again (merging
+	// is idempotent, so it does not matter which of them the data file
+	// already holds) and fold them into the data file before serving.
+	if err := d.store.Replay(d.reg.replay); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
+	}
+	if err := d.checkpoint(); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
+	}
 	// Start the clock past everything this replica ever issued: the
 	// persisted high-water mark (plus one, as its logical part is not
 	// stored) and every timestamp in the loaded carts.
@@ -241,7 +252,9 @@ func (d *Daemon) Close() error {
 		}
 		d.cancel()
 		d.wg.Wait()
-		d.persistDirty()
+		if err := d.checkpoint(); err != nil {
+			errs = append(errs, err)
+		}
 		if err := d.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}
@@ -289,32 +302,48 @@ func (d *Daemon) persistSoon() {
 	}
 }
 
-// persistLoop writes carts merged from peers to disk shortly after they
-// change, batching many merges into one transaction. Losing these on a
-// crash is allowed: peers hold them and anti-entropy brings them back.
+// persistLoop writes carts to the data file.
+//
+// Carts merged from peers are written shortly after they change
+// (persistSoon), many merges to one transaction; a crash may lose them, and
+// anti-entropy brings them back from peers. Local writes are durable in the
+// write-ahead log already; every CheckpointInterval, or as soon as the log
+// outgrows CheckpointLogBytes, a checkpoint writes the carts they changed
+// and drops the log. One goroutine does both, so a checkpoint never drops
+// the log while a persist that took some of its carts is still committing.
 func (d *Daemon) persistLoop(ctx context.Context) {
+	tick := time.NewTicker(d.cfg.CheckpointInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			if err := d.checkpoint(); err != nil {
+				d.log.Error("checkpoint", "err", err)
+			}
 		case <-d.persistKick:
-		}
-		d.persistDirty()
-		if d.reg.hasDirty() {
-			d.persistSoon() // carts busy with a local write: try again
-		}
-		// Batch: let merges accumulate briefly before the next commit.
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(20 * time.Millisecond):
+			if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
+				if err := d.checkpoint(); err != nil {
+					d.log.Error("checkpoint", "err", err)
+				}
+			} else {
+				d.persistDirty()
+			}
+			// Batch: let merges accumulate briefly before the next commit.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 }
 
+// persistDirty writes the carts changed since the last write to the data
+// file, without touching the log.
 func (d *Daemon) persistDirty() {
-	objs, unlock := d.reg.takeDirty()
-	defer unlock()
+	objs := d.reg.takeDirty()
 	if len(objs) == 0 {
 		return
 	}
@@ -325,4 +354,24 @@ func (d *Daemon) persistDirty() {
 		d.log.Error("persist merged carts", "carts", len(objs), "err", err)
 		d.reg.markDirty(objs)
 	}
+}
+
+// checkpoint folds the write-ahead log into the data file (see
+// store.Checkpoint), writing every cart changed since the last write.
+func (d *Daemon) checkpoint() error {
+	if d.store.LogBytes() == 0 && !d.reg.hasDirty() {
+		return nil
+	}
+	var taken map[string][]byte
+	start := time.Now()
+	err := d.store.Checkpoint(context.Background(), func() map[string][]byte {
+		taken = d.reg.takeDirty()
+		return taken
+	})
+	d.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		d.reg.markDirty(taken)
+		return fmt.Errorf("checkpoint %d carts: %w", len(taken), err)
+	}
+	return nil
 }

@@ -8,15 +8,16 @@ import (
 // metrics are the node's Prometheus metrics (DESIGN §9), on a registry of
 // its own so that several nodes can run in one process (tests).
 type metrics struct {
-	registry       *prometheus.Registry
-	operations     *prometheus.CounterVec
-	httpRequests   *prometheus.CounterVec
-	httpSeconds    *prometheus.HistogramVec
-	commitSeconds  prometheus.Histogram
-	decodeErrors   *prometheus.CounterVec
-	rejected       *prometheus.CounterVec
-	merged         *prometheus.CounterVec
-	replicationLag prometheus.Histogram
+	registry          *prometheus.Registry
+	operations        *prometheus.CounterVec
+	httpRequests      *prometheus.CounterVec
+	httpSeconds       *prometheus.HistogramVec
+	commitSeconds     prometheus.Histogram
+	checkpointSeconds prometheus.Histogram
+	decodeErrors      *prometheus.CounterVec
+	rejected          *prometheus.CounterVec
+	merged            *prometheus.CounterVec
+	replicationLag    prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -33,8 +34,13 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}, []string{"route"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "crdtd_store_commit_seconds", Help: "Latency of durable store commits (fsync included).",
+			Name:    "crdtd_store_commit_seconds",
+			Help:    "Latency of making a change durable, fsync included: a log append for a local write, a transaction for carts merged from peers.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "crdtd_store_checkpoint_seconds", Help: "Latency of checkpoints, which fold the write-ahead log into the data file.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crdtd_decode_errors_total", Help: "Malformed input rejected, by source (http, gossip, disk).",
@@ -51,7 +57,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 	}
-	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds,
+	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds, m.checkpointSeconds,
 		m.decodeErrors, m.rejected, m.merged, m.replicationLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -87,12 +93,17 @@ var (
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
 	descObjects      = prometheus.NewDesc("crdtd_objects", "Carts held by this node.", nil, nil)
 	descStoreCommits = prometheus.NewDesc("crdtd_store_commits_total",
-		"Writes committed to the store, and the transactions that carried them.", []string{"kind"}, nil)
+		"Writes committed to the data file, and the transactions that carried them.", []string{"kind"}, nil)
+	descStoreLog = prometheus.NewDesc("crdtd_store_log_appends_total",
+		"Local writes appended to the write-ahead log, and the fdatasyncs that carried them.", []string{"kind"}, nil)
+	descStoreLogPending = prometheus.NewDesc("crdtd_store_log_pending_bytes",
+		"Size of the write-ahead log not yet folded into the data file.", nil, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges,
-		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descObjects, descStoreCommits} {
+		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descObjects, descStoreCommits,
+		descStoreLog, descStoreLogPending} {
 		ch <- d
 	}
 }
@@ -138,4 +149,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ss := c.d.store.Stats()
 	counter(descStoreCommits, ss.Commits, "writes")
 	counter(descStoreCommits, ss.Transactions, "transactions")
+	counter(descStoreLog, ss.Logged, "records")
+	counter(descStoreLog, ss.LogSyncs, "syncs")
+	ch <- prometheus.MustNewConstMetric(descStoreLogPending, prometheus.GaugeValue, float64(ss.LogPendingBytes))
 }

@@ -33,7 +33,7 @@ var (
 func cartKey(id string) string { return cartPrefix + id }
 
 // object is one cart and the lock that serializes this node's own writes to
-// it across apply, commit and acknowledge.
+// it across apply, log and acknowledge.
 type object struct {
 	// writeMu is held by a local write from before it reads the cart until
 	// after its delta is applied in memory, so two local writes never mint
@@ -41,14 +41,13 @@ type object struct {
 	writeMu sync.Mutex
 
 	// Guarded by registry.mu.
-	cart       *cart.Cart
-	remoteSeen uint64 // remote merges applied; lets a local commit notice them
-	enc        []byte // canonical encoding of cart, nil when stale; never modified
+	cart *cart.Cart
+	enc  []byte // canonical encoding of cart, nil when stale; never modified
 }
 
 // encodingLocked returns o's canonical encoding, reusing the cached one:
-// every local write already encodes the cart to commit it, and gossip's
-// digest and the persister then need the same bytes.
+// gossip's digest and the persister need the same bytes until the cart
+// changes again.
 func (o *object) encodingLocked() ([]byte, error) {
 	if o.enc == nil {
 		b, err := o.cart.MarshalBinary()
@@ -167,7 +166,6 @@ func (r *registry) mergeCart(id string, data []byte, info gossip.MergeInfo) (boo
 	changed := o.cart.Merge(in)
 	if changed {
 		o.enc = nil
-		o.remoteSeen++
 		r.dirty[id] = struct{}{}
 	}
 	r.mu.Unlock()
@@ -218,45 +216,28 @@ func (r *registry) Keys(fn func(key string) bool) {
 	}
 }
 
-// takeDirty returns the encodings of carts merged from peers since the last
-// call, for persisting, with those carts' write locks held: the caller
-// commits, then calls unlock.
-//
-// Holding the write lock is what keeps an acknowledged local write on disk.
-// Without it, the persister could encode a cart between a local write's
-// commit and its installation in memory, and overwrite the committed state
-// with one that lacks the write; a crash before the next persist would lose
-// an acknowledged write and let the restarted node reuse its dot. A cart
-// whose lock is busy stays dirty for the next round (the local write in
-// progress persists it anyway).
-func (r *registry) takeDirty() (objs map[string][]byte, unlock func()) {
+// takeDirty returns the encodings of the carts changed since the last call,
+// for writing to the data file. A local write marks its cart only once its
+// delta is installed, so a checkpoint that calls this after the write's log
+// record was released writes a state that includes it.
+func (r *registry) takeDirty() map[string][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.dirty) == 0 {
-		return nil, func() {}
+		return nil
 	}
-	objs = make(map[string][]byte, len(r.dirty))
-	var locked []*object
+	objs := make(map[string][]byte, len(r.dirty))
 	for id := range r.dirty {
+		delete(r.dirty, id)
 		o := r.carts[id]
 		if o == nil {
-			delete(r.dirty, id)
 			continue
 		}
-		if !o.writeMu.TryLock() {
-			continue
-		}
-		locked = append(locked, o)
-		delete(r.dirty, id)
 		if b, err := o.encodingLocked(); err == nil {
 			objs[cartKey(id)] = b
 		}
 	}
-	return objs, func() {
-		for _, o := range locked {
-			o.writeMu.Unlock()
-		}
-	}
+	return objs
 }
 
 // hasDirty reports whether carts wait to be persisted.
@@ -266,19 +247,19 @@ func (r *registry) hasDirty() bool {
 	return len(r.dirty) > 0
 }
 
-// lockForWrite returns the cart's object with its write lock held, a copy
-// of the cart to edit, and the count of remote merges so far. It retries if
-// the object was dropped (dropIfEmpty) while it waited for the lock, so a
-// write never lands in an object the registry no longer holds.
-func (r *registry) lockForWrite(id string) (o *object, next *cart.Cart, seen uint64) {
+// lockForWrite returns the cart's object with its write lock held and a
+// copy of the cart to edit. It retries if the object was dropped
+// (dropIfEmpty) while it waited for the lock, so a write never lands in an
+// object the registry no longer holds.
+func (r *registry) lockForWrite(id string) (o *object, next *cart.Cart) {
 	for {
 		o = r.object(id)
 		o.writeMu.Lock()
 		r.mu.Lock()
 		if r.carts[id] == o {
-			next, seen = o.cart.Clone(), o.remoteSeen
+			next = o.cart.Clone()
 			r.mu.Unlock()
-			return o, next, seen
+			return o, next
 		}
 		r.mu.Unlock()
 		o.writeMu.Unlock()
@@ -294,6 +275,37 @@ func (r *registry) dropIfEmpty(id string, o *object) {
 	if r.carts[id] == o && o.cart.IsEmpty() {
 		delete(r.carts, id)
 	}
+}
+
+// install applies a local write's durable delta to the cart in memory and
+// marks the cart for the next checkpoint. Merging the delta, rather than
+// swapping in the edited copy, keeps whatever peers' changes arrived while
+// the write was being logged. The caller holds o.writeMu.
+func (r *registry) install(id string, o *object, delta *cart.Cart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o.cart.Merge(delta)
+	o.enc = nil
+	r.dirty[id] = struct{}{}
+}
+
+// replay merges a delta found in the write-ahead log at startup into the
+// cart loaded from the data file, and marks the cart for the checkpoint
+// that follows.
+func (r *registry) replay(key string, delta []byte) error {
+	id, ok := strings.CutPrefix(key, cartPrefix)
+	if !ok {
+		return fmt.Errorf("%w %q", errUnknownKey, key)
+	}
+	c := cart.New()
+	if err := c.UnmarshalBinary(delta); err != nil {
+		return fmt.Errorf("cart %q: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.objectLocked(id).cart.Merge(c)
+	r.dirty[id] = struct{}{}
+	return nil
 }
 
 // markDirty queues carts for persisting again (after a failed commit).

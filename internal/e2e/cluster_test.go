@@ -71,9 +71,12 @@ func TestRealProcessesReplicate(t *testing.T) {
 
 // TestKill9KeepsAcknowledgedWrites kills a node with SIGKILL while 32
 // clients write to it, restarts it, and requires every acknowledged write.
+// With checkpoints an hour apart, every write is in the write-ahead log
+// alone, so this checks recovery from the log.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	needBinaries(t)
 	a := newAgent(t, "solo")
+	a.extra = []string{"--checkpoint-interval", "1h"}
 	a.start()
 	replica := status(t, a).Replica
 
@@ -130,11 +133,15 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 
 // TestRestartedNodeDoesNotReuseDots restarts a node after SIGKILL and checks
 // that a peer which saw its earlier adds also counts its later ones: a
-// reused dot would be silently ignored by the peer.
+// reused dot would be silently ignored by the peer. Node a checkpoints
+// hourly, so its dots come back from the write-ahead log alone.
 func TestRestartedNodeDoesNotReuseDots(t *testing.T) {
 	needBinaries(t)
 	agents := startAgents(t, 2)
 	a, b := agents[0], agents[1]
+	a.stop()
+	a.extra = []string{"--checkpoint-interval", "1h"}
+	a.start()
 	ctx := context.Background()
 	add := func(n int) {
 		for range n {

@@ -44,6 +44,7 @@ type agent struct {
 	apiAddr    string
 	gossipAddr string
 	join       []string
+	extra      []string // more agent flags
 	log        *bytes.Buffer
 	cmd        *exec.Cmd
 }
@@ -68,6 +69,7 @@ func (a *agent) start() {
 	for _, j := range a.join {
 		args = append(args, "--join", j)
 	}
+	args = append(args, a.extra...)
 	a.log = &bytes.Buffer{}
 	a.cmd = exec.Command(bin.Crdtd, args...)
 	a.cmd.Stdout = a.log
