@@ -49,8 +49,10 @@ type benchOptions struct {
 	OpTimeout          time.Duration // bound of one operation, retries included (global --timeout)
 
 	// NewClient returns a client for one node with the given number of retries (negative: none),
-	// sharing one connection pool; set when the command runs.
-	NewClient func(node string, retries int) (*client.Client, error)
+	// sharing one connection pool; set when the command runs. Without views, its cart calls do not
+	// decode the node's answers (client.Config.SkipCartViews), so that the load generator leaves
+	// more of a shared machine's CPU to the node it measures.
+	NewClient func(node string, retries int, views bool) (*client.Client, error)
 	// closeIdle releases the pool's idle connections when the run ends.
 	closeIdle func()
 }

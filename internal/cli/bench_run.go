@@ -27,7 +27,7 @@ const (
 // pool that keeps up to idlePerHost idle connections per node (the default of 2 would make most
 // workers open a new connection per request), and a function that closes the idle connections.
 // Clients have no per-attempt timeout: every operation's context carries --timeout.
-func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries int) (*client.Client, error), func()) {
+func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries int, views bool) (*client.Client, error), func()) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = idlePerHost
@@ -38,7 +38,7 @@ func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries 
 		},
 	}
 	token := sync.OnceValues(g.token) // read a token file once, not once per node
-	newClient := func(node string, retries int) (*client.Client, error) {
+	newClient := func(node string, retries int, views bool) (*client.Client, error) {
 		token, err := token()
 		if err != nil {
 			return nil, err
@@ -46,7 +46,7 @@ func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries 
 		if retries == 0 {
 			retries = -1 // the client's 0 means its default
 		}
-		return client.New(client.Config{BaseURL: node, Token: token, HTTPClient: hc, Retries: retries})
+		return client.New(client.Config{BaseURL: node, Token: token, HTTPClient: hc, Retries: retries, SkipCartViews: !views})
 	}
 	return newClient, tr.CloseIdleConnections
 }
@@ -56,7 +56,7 @@ func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries 
 // the goroutines start are read-only after.
 type benchRun struct {
 	opts     *benchOptions
-	clients  []*client.Client // one per node, with retries
+	clients  []*client.Client // one per node, with retries, not decoding views
 	pollers  []*client.Client // one per node, without retries: the sampler polls
 	carts    []string
 	items    []string
@@ -92,11 +92,11 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		rec:   newRecorder(maxLatencySamples, opts.Seed),
 	}
 	for _, node := range opts.Nodes {
-		c, err := opts.NewClient(node, opts.Retries)
+		c, err := opts.NewClient(node, opts.Retries, false) // workers need only the outcome
 		if err != nil {
 			return err
 		}
-		p, err := opts.NewClient(node, -1)
+		p, err := opts.NewClient(node, -1, true) // the sampler looks for its marker
 		if err != nil {
 			return err
 		}
