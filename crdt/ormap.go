@@ -120,8 +120,46 @@ func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) 
 	if !mu.Add.IsEmpty() {
 		delta.entries = map[K]V{k: mu.Add}
 	}
-	m.Merge(delta)
+	if supersedesOnly(cur, mu.Supersede) {
+		m.mergeKey(k, delta)
+	} else {
+		m.Merge(delta) // a contract breach: stay exactly what peers will do
+	}
 	return delta
+}
+
+// supersedesOnly reports whether every dot in ds is a dot of cur.
+func supersedesOnly[V DotStore[V]](cur V, ds []Dot) bool {
+	if len(ds) == 0 {
+		return true
+	}
+	own := make(map[Dot]struct{})
+	for d := range cur.EachDot {
+		own[d] = struct{}{}
+	}
+	for _, d := range ds {
+		if _, ok := own[d]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeKey is Merge for a delta whose dots all belong to key k: dots it
+// mints, and dots of m's store under k. No other key can be affected, so it
+// skips Merge's search for the keys holding the delta's dots, which on a
+// map without its dot index (a fresh clone) would cost a pass over every
+// dot of every key.
+func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
+	dv := delta.entries[k] // the empty store if the delta only supersedes
+	nv, _ := m.entries[k].MergeDots(&m.ctx, dv, &delta.ctx)
+	m.store(k, nv)
+	if m.index != nil {
+		for d := range dv.EachDot {
+			m.index[d] = k
+		}
+	}
+	m.ctx.Merge(&delta.ctx)
 }
 
 // Remove removes k, superseding every dot the map holds under it, and
@@ -133,7 +171,7 @@ func (m *ORMap[K, V]) Remove(k K) (delta *ORMap[K, V]) {
 			delta.ctx.Add(d)
 		}
 	}
-	m.Merge(delta)
+	m.mergeKey(k, delta)
 	return delta
 }
 
