@@ -19,7 +19,7 @@ type factory struct {
 	ErrOut io.Writer // logs, errors and hints
 	IsTTY  bool      // Out is a terminal: print aligned tables
 
-	// RunDaemon runs one node until ctx is done: daemon.Run outside tests.
+	// RunDaemon runs one node until ctx is done: runDaemon outside tests.
 	RunDaemon func(context.Context, daemon.Config) error
 	// AgentCommand builds the command that runs "crdtd agent" with args: selfAgentCommand
 	// outside tests.
@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) ExitCode
 		Out:          stdout,
 		ErrOut:       stderr,
 		IsTTY:        isTerminal(stdout),
-		RunDaemon:    daemon.Run,
+		RunDaemon:    runDaemon,
 		AgentCommand: selfAgentCommand,
 	})
 }

@@ -30,5 +30,5 @@ func BenchmarkDurableWrites(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 	st := d.store.Stats()
-	b.ReportMetric(float64(st.Commits)/float64(max(1, st.Transactions)), "writes/tx")
+	b.ReportMetric(float64(st.Logged)/float64(max(1, st.LogSyncs)), "writes/fsync")
 }

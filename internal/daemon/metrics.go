@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/crdtd/crdtd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -96,6 +97,8 @@ var (
 		"Writes committed to the data file, and the transactions that carried them.", []string{"kind"}, nil)
 	descStoreLog = prometheus.NewDesc("crdtd_store_log_appends_total",
 		"Local writes appended to the write-ahead log, and the fdatasyncs that carried them.", []string{"kind"}, nil)
+	descStoreLogSync = prometheus.NewDesc("crdtd_store_log_sync_seconds",
+		"Latency of one write-ahead log append: a write and an fdatasync shared by a batch of local writes.", nil, nil)
 	descStoreLogPending = prometheus.NewDesc("crdtd_store_log_pending_bytes",
 		"Size of the write-ahead log not yet folded into the data file.", nil, nil)
 )
@@ -103,7 +106,7 @@ var (
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges,
 		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descObjects, descStoreCommits,
-		descStoreLog, descStoreLogPending} {
+		descStoreLog, descStoreLogSync, descStoreLogPending} {
 		ch <- d
 	}
 }
@@ -151,5 +154,18 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descStoreCommits, ss.Transactions, "transactions")
 	counter(descStoreLog, ss.Logged, "records")
 	counter(descStoreLog, ss.LogSyncs, "syncs")
+	ch <- logSyncHistogram(ss)
 	ch <- prometheus.MustNewConstMetric(descStoreLogPending, prometheus.GaugeValue, float64(ss.LogPendingBytes))
+}
+
+// logSyncHistogram turns the store's log latency buckets into a histogram.
+func logSyncHistogram(ss store.Stats) prometheus.Metric {
+	bounds := store.LatencyBounds()
+	buckets := make(map[float64]uint64, len(bounds))
+	var cum uint64
+	for i, b := range bounds {
+		cum += ss.LogSyncLatency[i]
+		buckets[b.Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(descStoreLogSync, ss.LogSyncs, ss.LogSyncDuration.Seconds(), buckets)
 }
