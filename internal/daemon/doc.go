@@ -4,9 +4,12 @@
 // so tests and embedding programs can run nodes in-process on port 0.
 //
 // Every local write follows the order that keeps dots unique across crashes:
-// apply the edit to a copy of the cart, commit the new state with fsync
-// (group commit batches concurrent writers), then install it in memory,
-// acknowledge and broadcast the delta. Carts merged from peers are persisted
-// shortly after, in batches; a crash may lose those, never a local write,
-// and anti-entropy brings them back.
+// apply the edit to a copy of the cart, append its delta to the store's
+// write-ahead log with fdatasync (group commit batches concurrent writers),
+// then merge the delta into the cart in memory, acknowledge and broadcast
+// it. One background goroutine persists carts merged from peers shortly
+// after they change, and checkpoints every Config.CheckpointInterval,
+// folding the log into the data file; at start the node replays what the
+// log still holds. A crash may lose remote merges not yet persisted, never
+// an acknowledged local write, and anti-entropy brings the former back.
 package daemon
