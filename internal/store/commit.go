@@ -246,9 +246,10 @@ func (s *Store) commitBatch(batch []*request) {
 			return
 		}
 		s.hlc.Store(txStats.hlc)
+		s.idemCommitted(&txStats.idem)
 		s.stats.recordTx(len(batch), elapsed, txStats)
-		if txStats.pruned > 0 {
-			s.opts.Logger.Debug("pruned idempotency keys", "count", txStats.pruned)
+		if txStats.idem.pruned > 0 {
+			s.opts.Logger.Debug("pruned idempotency keys", "count", txStats.idem.pruned)
 		}
 		for _, r := range batch {
 			r.done <- nil
@@ -260,11 +261,8 @@ func (s *Store) commitBatch(batch []*request) {
 // txOutcome accumulates one transaction's effects on in-memory state, which
 // is updated only once the transaction committed.
 type txOutcome struct {
-	hlc       uint64
-	idemCount uint64
-	idemRead  bool // idemCount has been read from meta
-	idemDirty bool // idemCount must be written back
-	pruned    int
+	hlc  uint64
+	idem idemTx
 }
 
 // applyTx applies one write inside tx.
@@ -288,12 +286,12 @@ func (s *Store) applyTx(tx *bolt.Tx, w *Write, now time.Time, out *txOutcome) er
 	}
 	out.hlc = max(out.hlc, w.HLC)
 	for _, e := range w.logged {
-		if err := putIdempotencyTx(tx, e.key, e.result, time.Unix(0, e.created), out); err != nil {
+		if err := s.putIdempotencyTx(tx, e.key, e.result, time.Unix(0, e.created), &out.idem); err != nil {
 			return fmt.Errorf("checkpoint idempotency key %q: %v", e.key, err)
 		}
 	}
 	if w.IdempotencyKey != "" {
-		if err := putIdempotencyTx(tx, w.IdempotencyKey, w.IdempotencyResult, now, out); err != nil {
+		if err := s.putIdempotencyTx(tx, w.IdempotencyKey, w.IdempotencyResult, now, &out.idem); err != nil {
 			return fmt.Errorf("commit idempotency key %q: %v", w.IdempotencyKey, err)
 		}
 	}
@@ -309,5 +307,5 @@ func (s *Store) finishTx(tx *bolt.Tx, now time.Time, out *txOutcome) error {
 			return err
 		}
 	}
-	return s.pruneIdempotencyTx(tx, now, out)
+	return s.pruneIdempotencyTx(tx, now, &out.idem)
 }

@@ -10,15 +10,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Idempotency keys live in two buckets written together:
+// Idempotency keys live in one bucket ordered by age:
 //
-//	idempotency:          key -> created (8 bytes, unix ns, big endian) ++ result
-//	idempotency_by_time:  created ++ key -> empty
+//	idempotency_by_time:  created (8 bytes, unix ns, big endian) ++ key -> result
 //
-// The second is ordered by age, so pruning reads only the entries it
-// deletes: every transaction looks at the oldest entries and drops those past
-// IdempotencyTTL or beyond MaxIdempotencyKeys. The live count is kept in
-// meta, so the size bound costs nothing to check.
+// and in an in-memory index, key -> created, built at Open. New entries are
+// appended at the end of the bucket, so a checkpoint that stores thousands
+// of them writes a few sequential pages instead of one random page each;
+// pruning reads and deletes from the front. A lookup that misses (the usual
+// case: a request's first attempt) touches only the index.
+//
+// Format version 1 kept a second bucket, key -> created ++ result; Open
+// migrates it.
 
 // pruneBatch bounds the deletions one transaction makes, so that a backlog
 // (say, after a day offline) is worked off over several commits instead of
@@ -39,36 +42,27 @@ func (s *Store) LookupIdempotency(key string) (result []byte, ok bool, err error
 	if result, ok := s.wal.lookupIdem(key, cutoff); ok {
 		return result, true, nil
 	}
+	s.idemMu.Lock()
+	created, ok := s.idemIndex[key]
+	s.idemMu.Unlock()
+	if !ok || created < cutoff {
+		return nil, false, nil // absent, or expired and not pruned yet
+	}
 	err = guard(func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
-			v := tx.Bucket(bucketIdem).Get([]byte(key))
-			if v == nil {
-				return nil
+			// Absent if pruned since the index was read: a miss.
+			if v := tx.Bucket(bucketIdemTime).Get(timeKey(created, []byte(key))); v != nil {
+				result, ok = bytes.Clone(v), true
+			} else {
+				ok = false
 			}
-			if len(v) < 8 {
-				return fmt.Errorf("%w: idempotency entry %q is %d bytes", errMalformed, key, len(v))
-			}
-			if int64(binary.BigEndian.Uint64(v)) < cutoff {
-				return nil // expired, not pruned yet
-			}
-			result, ok = bytes.Clone(v[8:]), true
 			return nil
 		})
 	})
-	if errors.Is(err, errPanic) || errors.Is(err, errMalformed) {
+	if errors.Is(err, errPanic) {
 		return nil, false, &CorruptError{Path: s.path, Err: err}
 	}
 	return result, ok, err
-}
-
-func idemCountTx(tx *bolt.Tx, out *txOutcome) uint64 {
-	if !out.idemRead {
-		if v := tx.Bucket(bucketMeta).Get(keyIdemCount); len(v) == 8 {
-			out.idemCount = binary.BigEndian.Uint64(v)
-		}
-		out.idemRead = true
-	}
-	return out.idemCount
 }
 
 func timeKey(created int64, key []byte) []byte {
@@ -77,46 +71,74 @@ func timeKey(created int64, key []byte) []byte {
 	return append(k, key...)
 }
 
+// idemTx tracks one transaction's changes to the idempotency index; they
+// are applied to the index only once the transaction has committed.
+type idemTx struct {
+	changes map[string]int64 // key -> created; idemGone if deleted
+	count   int              // keys stored, counting this transaction
+	started bool
+	pruned  int
+}
+
+const idemGone = -1
+
+// lookup returns key's created time as of this transaction.
+func (s *Store) idemLookupTx(it *idemTx, key string) (int64, bool) {
+	if c, ok := it.changes[key]; ok {
+		return c, c != idemGone
+	}
+	s.idemMu.Lock()
+	defer s.idemMu.Unlock()
+	c, ok := s.idemIndex[key]
+	return c, ok
+}
+
+func (s *Store) idemBegin(it *idemTx) {
+	if it.started {
+		return
+	}
+	it.started = true
+	it.changes = make(map[string]int64)
+	s.idemMu.Lock()
+	it.count = len(s.idemIndex)
+	s.idemMu.Unlock()
+}
+
 // putIdempotencyTx stores key -> result, replacing an older entry.
-func putIdempotencyTx(tx *bolt.Tx, key string, result []byte, now time.Time, out *txOutcome) error {
-	idem, byTime := tx.Bucket(bucketIdem), tx.Bucket(bucketIdemTime)
+func (s *Store) putIdempotencyTx(tx *bolt.Tx, key string, result []byte, created time.Time, it *idemTx) error {
+	s.idemBegin(it)
+	byTime := tx.Bucket(bucketIdemTime)
 	k := []byte(key)
-	count := idemCountTx(tx, out)
-	if old := idem.Get(k); len(old) >= 8 {
-		if err := byTime.Delete(timeKey(int64(binary.BigEndian.Uint64(old)), k)); err != nil {
+	if old, ok := s.idemLookupTx(it, key); ok {
+		if err := byTime.Delete(timeKey(old, k)); err != nil {
 			return err
 		}
 	} else {
-		count++
+		it.count++
 	}
-	created := now.UnixNano()
-	v := make([]byte, 8, 8+len(result))
-	binary.BigEndian.PutUint64(v, uint64(created))
-	if err := idem.Put(k, append(v, result...)); err != nil {
+	c := created.UnixNano()
+	if err := byTime.Put(timeKey(c, k), result); err != nil {
 		return err
 	}
-	if err := byTime.Put(timeKey(created, k), nil); err != nil {
-		return err
-	}
-	out.idemCount, out.idemDirty = count, true
+	it.changes[key] = c
 	return nil
 }
 
 // pruneIdempotencyTx deletes up to pruneBatch of the oldest entries that
-// are expired or beyond the size bound, and writes the count back.
-func (s *Store) pruneIdempotencyTx(tx *bolt.Tx, now time.Time, out *txOutcome) error {
-	idem, byTime := tx.Bucket(bucketIdem), tx.Bucket(bucketIdemTime)
-	count := idemCountTx(tx, out)
+// are expired or beyond the size bound.
+func (s *Store) pruneIdempotencyTx(tx *bolt.Tx, now time.Time, it *idemTx) error {
+	s.idemBegin(it)
+	byTime := tx.Bucket(bucketIdemTime)
 	cutoff := now.Add(-s.opts.IdempotencyTTL).UnixNano()
-	limit := uint64(s.opts.MaxIdempotencyKeys)
+	limit := s.opts.MaxIdempotencyKeys
 
 	var victims [][]byte
 	c := byTime.Cursor()
 	for k, _ := c.First(); k != nil && len(victims) < pruneBatch; k, _ = c.Next() {
 		if len(k) < 8 {
-			return fmt.Errorf("idempotency time index entry is %d bytes", len(k))
+			return fmt.Errorf("%w: idempotency entry key of %d bytes", errMalformed, len(k))
 		}
-		if int64(binary.BigEndian.Uint64(k)) >= cutoff && count-uint64(len(victims)) <= limit {
+		if int64(binary.BigEndian.Uint64(k)) >= cutoff && it.count-len(victims) <= limit {
 			break
 		}
 		victims = append(victims, bytes.Clone(k))
@@ -125,29 +147,75 @@ func (s *Store) pruneIdempotencyTx(tx *bolt.Tx, now time.Time, out *txOutcome) e
 		if err := byTime.Delete(k); err != nil {
 			return err
 		}
-		if err := idem.Delete(k[8:]); err != nil {
-			return err
+		key, created := string(k[8:]), int64(binary.BigEndian.Uint64(k))
+		if cur, ok := s.idemLookupTx(it, key); ok && cur == created {
+			it.changes[key] = idemGone
 		}
 	}
-	if len(victims) > 0 {
-		out.idemCount = count - min(count, uint64(len(victims)))
-		out.pruned = len(victims)
-		out.idemDirty = true
-	}
-	if !out.idemDirty {
-		return nil
-	}
-	return tx.Bucket(bucketMeta).Put(keyIdemCount, u64(out.idemCount))
+	it.count -= len(victims)
+	it.pruned = len(victims)
+	return nil
 }
 
-// idemCountAtOpen reads the persisted idempotency key count for Stats.
-func (s *Store) idemCountAtOpen() uint64 {
-	var n uint64
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyIdemCount); len(v) == 8 {
-			n = binary.BigEndian.Uint64(v)
+// idemCommitted applies a committed transaction's changes to the index.
+func (s *Store) idemCommitted(it *idemTx) {
+	if !it.started {
+		return
+	}
+	s.idemMu.Lock()
+	defer s.idemMu.Unlock()
+	for k, c := range it.changes {
+		if c == idemGone {
+			delete(s.idemIndex, k)
+		} else {
+			s.idemIndex[k] = c
 		}
-		return nil
+	}
+	s.stats.idemKeys.Store(uint64(len(s.idemIndex)))
+}
+
+// loadIdemIndex builds the index from the bucket, in one pass over its keys.
+func (s *Store) loadIdemIndex() error {
+	index := make(map[string]int64)
+	err := guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketIdemTime).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if len(k) < 9 {
+					return fmt.Errorf("idempotency entry key of %d bytes", len(k))
+				}
+				index[string(k[8:])] = int64(binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
 	})
-	return n
+	if err != nil {
+		return &CorruptError{Path: s.path, Err: err}
+	}
+	s.idemIndex = index
+	s.stats.idemKeys.Store(uint64(len(index)))
+	return nil
+}
+
+// migrateIdemV1 moves format 1's results into the time-ordered bucket and
+// drops the key-ordered one. It runs in the transaction that reads the
+// format version, so a crash leaves the file in one format or the other.
+func migrateIdemV1(tx *bolt.Tx) error {
+	old := tx.Bucket([]byte("idempotency"))
+	byTime := tx.Bucket(bucketIdemTime)
+	if old == nil || byTime == nil {
+		return fmt.Errorf("idempotency buckets of format 1 missing")
+	}
+	if err := old.ForEach(func(k, v []byte) error {
+		if len(v) < 8 {
+			return fmt.Errorf("idempotency entry %q is %d bytes", k, len(v))
+		}
+		return byTime.Put(timeKey(int64(binary.BigEndian.Uint64(v)), k), bytes.Clone(v[8:]))
+	}); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket([]byte("idempotency")); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Delete([]byte("idempotency_count"))
 }

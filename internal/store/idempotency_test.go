@@ -1,10 +1,14 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // fakeClock is a settable clock for idempotency expiry.
@@ -118,4 +122,57 @@ func TestIdempotencyPruneBacklogIsBounded(t *testing.T) {
 		must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
 	}
 	must.Equal(t, uint64(n), s.Stats().IdempotencyPruned)
+}
+
+// TestOpenMigratesFormat1 opens a data file laid out as format 1 wrote it
+// (a key-ordered idempotency bucket beside the time index) and finds its
+// keys, results and objects in the format 2 layout.
+func TestOpenMigratesFormat1(t *testing.T) {
+	dir := t.TempDir()
+	created := time.Now().Add(-time.Minute).UnixNano()
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	must.NoError(t, err)
+	must.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket(bucketMeta)
+		objects, _ := tx.CreateBucket(bucketObjects)
+		idem, _ := tx.CreateBucket([]byte("idempotency"))
+		byTime, _ := tx.CreateBucket(bucketIdemTime)
+		must.NoError(t, meta.Put(keyFormat, u64(1)))
+		must.NoError(t, meta.Put(keyReplicaID, []byte("r-00000000000000aa")))
+		must.NoError(t, meta.Put([]byte("idempotency_count"), u64(2)))
+		must.NoError(t, objects.Put([]byte("c/a"), []byte("state")))
+		for i, k := range []string{"req-1", "req-2"} {
+			c := created + int64(i)
+			must.NoError(t, idem.Put([]byte(k), append(u64(uint64(c)), "result of "+k...)))
+			must.NoError(t, byTime.Put(timeKey(c, []byte(k)), nil))
+		}
+		return nil
+	}))
+	must.NoError(t, db.Close())
+
+	for range 2 { // the second open reads format 2
+		s, err := Open(dir, testOptions(t))
+		must.NoError(t, err)
+		must.Equal(t, "r-00000000000000aa", s.ReplicaID())
+		must.Equal(t, uint64(2), s.Stats().IdempotencyKeys)
+		for _, k := range []string{"req-1", "req-2"} {
+			res, ok, err := s.LookupIdempotency(k)
+			must.NoError(t, err)
+			must.True(t, ok, "%s lost in migration", k)
+			must.Equal(t, "result of "+k, string(res))
+		}
+		v, ok, err := s.Get("c/a")
+		must.NoError(t, err)
+		must.True(t, ok)
+		must.Equal(t, "state", string(v))
+		must.NoError(t, s.Close())
+	}
+	db, err = bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	must.NoError(t, err)
+	defer db.Close()
+	must.NoError(t, db.View(func(tx *bolt.Tx) error {
+		must.True(t, tx.Bucket([]byte("idempotency")) == nil, "format 1 bucket left behind")
+		must.Equal(t, uint64(formatVersion), binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyFormat)))
+		return nil
+	}))
 }

@@ -104,9 +104,6 @@ func (r *statsRecorder) recordLog(records, bytes int, d time.Duration) {
 }
 
 func (r *statsRecorder) recordTx(writes int, d time.Duration, out txOutcome) {
-	if out.idemRead {
-		r.idemKeys.Store(out.idemCount)
-	}
 	i := latencyBucket(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -115,7 +112,7 @@ func (r *statsRecorder) recordTx(writes int, d time.Duration, out txOutcome) {
 	r.duration += d
 	r.latency[i]++
 	r.maxBatch = max(r.maxBatch, writes)
-	r.pruned += uint64(out.pruned)
+	r.pruned += uint64(out.idem.pruned)
 }
 
 // Stats returns a snapshot of the store's counters.

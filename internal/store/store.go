@@ -23,18 +23,16 @@ const FileName = "crdtd.db"
 
 // formatVersion is the storage layout this build reads and writes. Bump it
 // (and teach Open to migrate) whenever bucket layout or encodings change.
-const formatVersion = 1
+const formatVersion = 2
 
 var (
 	bucketMeta     = []byte("meta")
 	bucketObjects  = []byte("objects")
-	bucketIdem     = []byte("idempotency")
 	bucketIdemTime = []byte("idempotency_by_time")
 
 	keyFormat    = []byte("format")
 	keyReplicaID = []byte("replica_id")
 	keyHLC       = []byte("hlc")
-	keyIdemCount = []byte("idempotency_count")
 )
 
 // Store is the durable local state of one node, kept in one bbolt file.
@@ -61,6 +59,11 @@ type Store struct {
 	closeErr  error
 
 	stats statsRecorder
+
+	// idemIndex maps each stored idempotency key to its creation time (see
+	// idempotency.go); the committer updates it after each commit.
+	idemMu    sync.Mutex
+	idemIndex map[string]int64
 
 	// wal is the write-ahead log of local changes ([Store.Log]); replay
 	// holds the records found in it at Open until [Store.Replay].
@@ -112,7 +115,10 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: sync %s: %v", dir, err)
 		}
 	}
-	s.stats.idemKeys.Store(s.idemCountAtOpen())
+	if err := s.loadIdemIndex(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.Logger, &s.stats); err != nil {
 		_ = db.Close()
 		var ce *CorruptError
@@ -259,7 +265,7 @@ func (s *Store) load() error {
 				}
 				return s.initTx(tx)
 			}
-			for _, name := range [][]byte{bucketObjects, bucketIdem, bucketIdemTime} {
+			for _, name := range [][]byte{bucketObjects, bucketIdemTime} {
 				if tx.Bucket(name) == nil {
 					return fmt.Errorf("bucket %q missing", name)
 				}
@@ -268,7 +274,16 @@ func (s *Store) load() error {
 			if len(v) != 8 {
 				return fmt.Errorf("format version missing or malformed")
 			}
-			if got := binary.BigEndian.Uint64(v); got != formatVersion {
+			switch got := binary.BigEndian.Uint64(v); got {
+			case formatVersion:
+			case 1:
+				if err := migrateIdemV1(tx); err != nil {
+					return fmt.Errorf("migrate format 1: %w", err)
+				}
+				if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
+					return err
+				}
+			default:
 				return &versionError{got: got}
 			}
 			id := meta.Get(keyReplicaID)
@@ -281,9 +296,6 @@ func (s *Store) load() error {
 					return fmt.Errorf("HLC high-water mark malformed")
 				}
 				s.hlc.Store(binary.BigEndian.Uint64(v))
-			}
-			if v := meta.Get(keyIdemCount); v != nil && len(v) != 8 {
-				return fmt.Errorf("idempotency count malformed")
 			}
 			return nil
 		})
@@ -306,7 +318,7 @@ func (e *versionError) Error() string { return fmt.Sprintf("format version %d", 
 // initTx lays out a new file. It runs in the same transaction that
 // checked the file was empty, so a crash leaves either nothing or all of it.
 func (s *Store) initTx(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketObjects, bucketIdem, bucketIdemTime} {
+	for _, name := range [][]byte{bucketMeta, bucketObjects, bucketIdemTime} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return err
 		}
