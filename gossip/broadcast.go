@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -47,6 +48,9 @@ func (n *Node) maxBroadcast() int { return n.cfg.Memberlist.UDPBufferSize / 2 }
 // sendLocal sends a fresh local delta: directly to every peer in a small
 // cluster, and onto the transmit queue; or by SendReliable if it is large.
 func (n *Node) sendLocal(d localDelta) {
+	if n.ml.NumMembers() <= 1 {
+		return // nobody to tell; a node that joins later catches up by anti-entropy
+	}
 	m := deltaMsg{
 		Sent:       sentDirect,
 		From:       n.cfg.Name,
@@ -183,16 +187,38 @@ func (n *Node) reliableWorker() {
 
 // localWorker applies digest updates and sends published deltas. It is the
 // only goroutine that writes digest entries from Delegate.State, so the
-// digest never goes back to an older state of a key.
+// digest never goes back to an older state of a key. Digest updates wait
+// up to DigestDelay, so that a key changed many times meanwhile is read and
+// hashed once.
 func (n *Node) localWorker() {
+	var flush <-chan time.Time // set while a flush is scheduled
+	var timer *time.Timer
+	schedule := func() {
+		switch {
+		case flush != nil:
+		case n.cfg.DigestDelay < 0:
+			n.flushDirty()
+		case timer == nil:
+			timer = time.NewTimer(n.cfg.DigestDelay)
+			flush = timer.C
+		default:
+			timer.Reset(n.cfg.DigestDelay)
+			flush = timer.C
+		}
+	}
 	for {
 		select {
 		case <-n.stop:
+			if timer != nil {
+				timer.Stop()
+			}
 			return
 		case d := <-n.pubCh:
 			n.sendLocal(d)
-			n.flushDirty()
 		case <-n.dirtyCh:
+			schedule()
+		case <-flush:
+			flush = nil
 			n.flushDirty()
 		}
 	}

@@ -69,6 +69,13 @@ type Config struct {
 	// local profile) to about 2 ms (see BenchmarkConvergence).
 	DirectPushMaxPeers int
 
+	// DigestDelay is how long the digest entry of a changed key may lag its
+	// state: the local worker re-hashes changed keys at most this often, so a
+	// key changed many times meanwhile is encoded and hashed once. Default
+	// 100 ms, small next to anti-entropy rounds (2 s or more); negative means
+	// no delay.
+	DigestDelay time.Duration
+
 	// InboundWorkers is the number of goroutines that merge received deltas
 	// and repairs into the Delegate. Default 4: Merge may wait for a disk
 	// commit, so a little concurrency keeps throughput up.
@@ -116,6 +123,7 @@ func DefaultConfig() *Config {
 		RepairBytesPerSecond: 8 << 20,
 		MaxRepairChunk:       1 << 20,
 		DirectPushMaxPeers:   16,
+		DigestDelay:          100 * time.Millisecond,
 		InboundWorkers:       4,
 		InboundQueue:         4096,
 		InboundQueueBytes:    64 << 20,
@@ -158,6 +166,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.MaxRepairChunk == 0 {
 		out.MaxRepairChunk = d.MaxRepairChunk
+	}
+	if out.DigestDelay == 0 {
+		out.DigestDelay = d.DigestDelay
 	}
 	if out.InboundWorkers == 0 {
 		out.InboundWorkers = d.InboundWorkers

@@ -349,7 +349,7 @@ func (n *Node) flushDirty() {
 
 // Digest returns the current root hash of the local digest. Nodes holding
 // equal objects have equal roots; an empty node has root 0. Recent changes
-// are reflected within microseconds (the local worker applies them).
+// are reflected within Config.DigestDelay.
 func (n *Node) Digest() (root uint64) { return n.digest.Root() }
 
 // PeerDigests returns, per peer name, what the last push/pull exchange told
