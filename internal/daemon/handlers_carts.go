@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,7 +29,12 @@ func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, cartView(id, d.reg.view(id)))
+	b, err := marshalCartView(id, d.reg.view(id))
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	writeBody(w, http.StatusOK, b)
 }
 
 func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +178,7 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, kind string,
 		}
 	}
 	body, err := d.applyLocal(r.Context(), id, e, key, func(v cart.View) ([]byte, error) {
-		return json.Marshal(cartView(id, v))
+		return marshalCartView(id, v)
 	})
 	if err != nil {
 		d.fail(w, err)

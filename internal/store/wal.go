@@ -71,7 +71,8 @@ type wal struct {
 	file     *os.File
 	segment  uint64 // number of file
 	segBytes int64
-	segCount int // records in file
+	segCount int    // records in file
+	batchBuf []byte // reused by the appender for each batch's frames
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -302,13 +303,12 @@ func (w *wal) appendQueued() {
 
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
-	size := 0
-	for _, req := range batch {
-		size += len(req.frame)
-	}
-	buf := make([]byte, 0, size)
+	buf := w.batchBuf[:0]
 	for _, req := range batch {
 		buf = append(buf, req.frame...)
+	}
+	if cap(buf) <= 1<<20 {
+		w.batchBuf = buf // keep a typical batch's buffer, not a huge one
 	}
 	start := time.Now()
 	err := w.writeAndSync(buf)
