@@ -297,6 +297,13 @@ func (c *Cart) Merge(o *Cart) (changed bool) { return c.m.Merge(&o.m) }
 // Clone returns a deep copy of c.
 func (c *Cart) Clone() *Cart { return &Cart{m: *c.m.Clone()} }
 
+// CloneForItem returns a copy of c for an edit of item (Add, SetQuantity,
+// SetPrice or Remove of it), at a fraction of Clone's cost: the other lines
+// are shared with c until the copy changes one of them, when it first copies
+// them all (see crdt.ORMap.CloneForKey). c must not change while the copy
+// is in use.
+func (c *Cart) CloneForItem(item string) *Cart { return &Cart{m: *c.m.CloneForKey(item)} }
+
 // Equal reports whether c and o are the same state.
 func (c *Cart) Equal(o *Cart) bool { return c.m.Equal(&o.m) }
 

@@ -34,6 +34,32 @@ type ORMap[K Key, V DotStore[V]] struct {
 	// nil.
 	index     map[Dot]K
 	indexLive int // dots in the stores at the last rebuild
+
+	// shared is set by CloneForKey: every store but ownKey's is shared with
+	// the map it was cloned from, and must be copied before it changes.
+	shared bool
+	ownKey K
+}
+
+// own makes sure key k's store belongs to m before m changes it; changing
+// any key but ownKey in a copy from CloneForKey first copies every store.
+func (m *ORMap[K, V]) own(k K) {
+	if m.shared && k != m.ownKey {
+		m.ownAll()
+	}
+}
+
+// ownAll copies every store shared with another map.
+func (m *ORMap[K, V]) ownAll() {
+	if !m.shared {
+		return
+	}
+	for k, v := range m.entries {
+		if k != m.ownKey {
+			m.entries[k] = v.Clone()
+		}
+	}
+	m.shared = false
 }
 
 // Len returns the number of keys present.
@@ -99,6 +125,7 @@ type Mutation[V any] struct {
 // and next, which mints fresh dots of id for the new entries.
 func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V]) {
 	mustValid(id)
+	m.own(k)
 	cur := m.entries[k]
 	seq := m.ctx.Max(id)
 	delta = &ORMap[K, V]{}
@@ -165,6 +192,7 @@ func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
 // Remove removes k, superseding every dot the map holds under it, and
 // returns the delta. Removing an absent key returns an empty delta.
 func (m *ORMap[K, V]) Remove(k K) (delta *ORMap[K, V]) {
+	m.own(k)
 	delta = &ORMap[K, V]{}
 	if v, ok := m.entries[k]; ok {
 		for d := range v.EachDot {
@@ -178,6 +206,7 @@ func (m *ORMap[K, V]) Remove(k K) (delta *ORMap[K, V]) {
 // Clear removes every key and returns the delta. Updates concurrent with
 // the clear survive it.
 func (m *ORMap[K, V]) Clear() (delta *ORMap[K, V]) {
+	m.ownAll()
 	delta = &ORMap[K, V]{}
 	for _, v := range m.entries {
 		for d := range v.EachDot {
@@ -195,6 +224,7 @@ func (m *ORMap[K, V]) Clear() (delta *ORMap[K, V]) {
 // causal context is large (a full state): a delta merges in time
 // independent of how many keys m holds.
 func (m *ORMap[K, V]) Merge(o *ORMap[K, V]) (changed bool) {
+	m.ownAll()
 	for k, ov := range o.entries {
 		v := m.entries[k]
 		nv, c := v.MergeDots(&m.ctx, ov, &o.ctx)
@@ -274,6 +304,23 @@ func (m *ORMap[K, V]) Clone() *ORMap[K, V] {
 	if len(m.entries) > 0 {
 		out.entries = make(map[K]V, len(m.entries))
 		for k, v := range m.entries {
+			out.entries[k] = v.Clone()
+		}
+	}
+	return out
+}
+
+// CloneForKey returns a copy of m for an edit of key k, at a fraction of
+// Clone's cost: the causal context and k's store are copied, and every other
+// key's store is shared with m until the copy changes one of them, when the
+// copy first takes its own copies of them all. m must not change while the
+// copy is in use: stores may be merged in place.
+func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
+	m.ownAll()
+	out := &ORMap[K, V]{ctx: m.ctx.Clone(), shared: true, ownKey: k}
+	if len(m.entries) > 0 {
+		out.entries = maps.Clone(m.entries)
+		if v, ok := m.entries[k]; ok {
 			out.entries[k] = v.Clone()
 		}
 	}

@@ -59,7 +59,7 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
-	d.mutate(w, r, id, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, id, req.Item, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 		delta, err := c.Add(ts, req.Item, uint64(req.Quantity))
 		if err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, fmt.Errorf("%w: quantity 0 removes the line; it cannot also set a price", errBadRequest))
 		return
 	}
-	d.mutate(w, r, id, "set", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, id, item, "set", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 		delta := cart.New()
 		if req.Quantity != nil {
 			q, err := c.SetQuantity(ts, item, uint64(*req.Quantity))
@@ -134,7 +134,7 @@ func (d *Daemon) handleRemoveItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.mutate(w, r, id, "remove", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, id, item, "remove", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
 		return c.Remove(item)
 	})
 }
@@ -144,7 +144,7 @@ func (d *Daemon) handleClearCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.mutate(w, r, id, "clear", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, id, "", "clear", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
 		return c.Clear(), nil
 	})
 }
@@ -156,9 +156,10 @@ func checkPrice(p *int64) error {
 	return nil
 }
 
-// mutate runs a local write, honouring an Idempotency-Key: a retried
-// request with the same key is applied once and gets the first response.
-func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, kind string, e edit) {
+// mutate runs a local write of one item of a cart (every item if item is
+// empty), honouring an Idempotency-Key: a retried request with the same key
+// is applied once and gets the first response.
+func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, item, kind string, e edit) {
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
 		if err := cart.ValidItemID(key); err != nil {
@@ -177,7 +178,7 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, kind string,
 			return
 		}
 	}
-	body, err := d.applyLocal(r.Context(), id, e, key, func(v cart.View) ([]byte, error) {
+	body, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) ([]byte, error) {
 		return marshalCartView(id, v)
 	})
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // edit is one local change to a cart: it mutates c (a private copy) at
-// timestamp ts and returns the delta.
+// timestamp ts and returns the delta. It may change only the item it was
+// declared for (every item when that is empty; see registry.edit).
 type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 
 // applyLocal runs one local write with the order DESIGN §7 requires:
@@ -23,9 +24,9 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 //
 // The log record is the delta alone, not the whole cart: the checkpointer
 // later writes the cart's state to the data file and drops the log.
-func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
+func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
 	d.awaitPeerClocks(ctx)
-	o, next := d.reg.lockForWrite(id)
+	o := d.reg.lockForWrite(id)
 	defer o.writeMu.Unlock()
 
 	ts := d.clockNow()
@@ -33,12 +34,12 @@ func (d *Daemon) applyLocal(ctx context.Context, id string, e edit, idemKey stri
 		d.reg.dropIfEmpty(id, o)
 		return nil, err
 	}
-	delta, err := e(next, ts)
+	delta, view, err := d.reg.edit(o, item, ts, e)
 	if err != nil {
 		d.reg.dropIfEmpty(id, o)
 		return nil, err
 	}
-	body, err := respond(next.View())
+	body, err := respond(view)
 	if err != nil {
 		return nil, err
 	}
