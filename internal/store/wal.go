@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -391,6 +392,13 @@ func (w *wal) coveredIdem(segments []uint64) ([]loggedIdem, uint64) {
 			out = append(out, e)
 		}
 	}
+	// In creation order, the order of the idempotency bucket's keys: bbolt
+	// then appends each to the end of a node, where keys in map order would
+	// land anywhere and make every insert shift the node's other entries
+	// (quadratic: a 54,000-entry replay took 6 s instead of a fraction).
+	slices.SortFunc(out, func(a, b loggedIdem) int {
+		return cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.key, b.key))
+	})
 	return out, w.maxHLC
 }
 

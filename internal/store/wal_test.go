@@ -271,3 +271,22 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckpointWritesIdempotencyInCreationOrder checks the order a
+// checkpoint hands logged idempotency results to bbolt: the bucket's key
+// order, so that inserts append instead of shifting (quadratic in bbolt).
+func TestCheckpointWritesIdempotencyInCreationOrder(t *testing.T) {
+	s := newTestStore(t, t.TempDir(), testOptions(t))
+	for i := range 50 {
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte("d"), IdempotencyKey: fmt.Sprintf("k%d", i), IdempotencyResult: []byte("r")})
+	}
+	segments, err := s.wal.rotate()
+	must.NoError(t, err)
+	logged, _ := s.wal.coveredIdem(segments)
+	must.Len(t, logged, 50)
+	for i := 1; i < len(logged); i++ {
+		a, b := logged[i-1], logged[i]
+		must.True(t, a.created < b.created || a.created == b.created && a.key < b.key,
+			"entry %d (%s at %d) after %s at %d", i, b.key, b.created, a.key, a.created)
+	}
+}
