@@ -37,8 +37,12 @@ func (c *Cart) Add(ts crdt.Timestamp, item string, n uint64) (delta *Cart, err e
 	if q > MaxQuantity-n {
 		return nil, fmt.Errorf("add %s: %w: %d + %d exceeds %d", item, ErrInvalidQuantity, q, n, MaxQuantity)
 	}
-	if err := c.checkTotal(item, q+n, c.price(item)); err != nil {
+	dots, err := c.checkTotal(item, q+n, c.price(item))
+	if err != nil {
 		return nil, fmt.Errorf("add %w", err)
+	}
+	if dots >= maxDots {
+		return nil, fmt.Errorf("add %s: %w: %d; set a line's quantity to fold its adds", item, ErrTooManyAdds, dots)
 	}
 	d := c.m.Update(ts.Replica, item, func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
@@ -61,7 +65,7 @@ func (c *Cart) SetQuantity(ts crdt.Timestamp, item string, q uint64) (delta *Car
 	if err := c.checkNewLine(item); err != nil {
 		return nil, err
 	}
-	if err := c.checkTotal(item, q, c.price(item)); err != nil {
+	if _, err := c.checkTotal(item, q, c.price(item)); err != nil {
 		return nil, fmt.Errorf("set %w", err)
 	}
 	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
@@ -84,7 +88,7 @@ func (c *Cart) SetPrice(ts crdt.Timestamp, item string, cents int64) (delta *Car
 	if cents < 0 || cents > MaxPriceCents {
 		return nil, fmt.Errorf("set price %s: %w: %d not in 0..%d", item, ErrInvalidPrice, cents, int64(MaxPriceCents))
 	}
-	if err := c.checkTotal(item, c.Quantity(item), cents); err != nil {
+	if _, err := c.checkTotal(item, c.Quantity(item), cents); err != nil {
 		return nil, fmt.Errorf("set price %w", err)
 	}
 	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
@@ -212,15 +216,16 @@ func addCents(a, b int64) (int64, bool) {
 }
 
 // checkTotal refuses a local edit that would leave item at quantity q and
-// unit price cents with a subtotal or cart total beyond an int64.
-func (c *Cart) checkTotal(item string, q uint64, cents int64) error {
+// unit price cents with a subtotal or cart total beyond an int64. It also
+// returns how many dots the cart holds, counted in the same pass.
+func (c *Cart) checkTotal(item string, q uint64, cents int64) (dots int, err error) {
 	sub, ok := mulCents(q, cents)
 	if !ok {
-		return fmt.Errorf("%s: %w: %d at %d cents", item, ErrOverflow, q, cents)
+		return 0, fmt.Errorf("%s: %w: %d at %d cents", item, ErrOverflow, q, cents)
 	}
 	total := sub
-	var err error
 	c.m.Each(func(k string, ln line) bool {
+		dots += ln.dots()
 		if k == item {
 			return true
 		}
@@ -231,7 +236,7 @@ func (c *Cart) checkTotal(item string, q uint64, cents int64) error {
 		}
 		return true
 	})
-	return err
+	return dots, err
 }
 
 // price returns item's current unit price (0 if absent).

@@ -14,6 +14,10 @@ var (
 	ErrInvalidPrice = errors.New("invalid price")
 	// ErrTooManyLines reports an edit that would create line MaxLines+1.
 	ErrTooManyLines = errors.New("too many lines in cart")
+	// ErrTooManyAdds reports an add refused because the cart already holds
+	// MaxDots separate changes. Setting a line's quantity folds its adds
+	// into one.
+	ErrTooManyAdds = errors.New("too many separate adds in cart")
 	// ErrOverflow reports a local edit refused because it would make a
 	// subtotal or the cart total exceed an int64 number of cents. Totals are
 	// never wrapped; see View.Overflow for merged state.

@@ -20,7 +20,18 @@ const (
 	// Concurrent edits on several replicas may together exceed it; the cart
 	// stays correct, only further new lines are refused.
 	MaxLines = 10_000
+	// MaxDots is the most separate changes (dots) a replica lets a cart
+	// reach through its own adds. Each add is kept apart until a set or
+	// remove of its line folds it in (it may meet a concurrent set
+	// elsewhere), so without a bound a stream of adds would grow a cart
+	// without end, and a long line makes each further add cost more. A
+	// hundred thousand dots encode in well under a megabyte. Sets and
+	// removes, which fold dots, are never refused by it.
+	MaxDots = 100_000
 )
+
+// maxDots is the MaxDots in force; tests lower it to reach it quickly.
+var maxDots = MaxDots
 
 // ValidItemID reports whether id is a valid item ID, and why not.
 func ValidItemID(id string) error {

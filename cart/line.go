@@ -38,6 +38,9 @@ func (l line) quantity() (q uint64, ok bool) {
 }
 
 // price returns the unit price of the greatest surviving price assignment.
+// dots returns how many dots the line holds.
+func (l line) dots() int { return l.incs.Len() + l.sets.Len() + l.prices.Len() }
+
 func (l line) price() int64 {
 	var cents int64
 	var best stamp

@@ -177,3 +177,39 @@ func TestHasItems(t *testing.T) {
 		t.Fatal("after remove: got HasItems true, want false")
 	}
 }
+
+func TestMaxDots(t *testing.T) {
+	// Each add costs a pass over the cart's dots, so reaching the real
+	// limit one add at a time would take minutes; the mechanism is the same.
+	defer func(n int) { maxDots = n }(maxDots)
+	maxDots = 3000
+	clk, _ := crdt.NewHLC("dev")
+	now := time.Unix(1_800_000_000, 0)
+	c := New()
+	const lines = 100
+	for i := range maxDots {
+		if _, err := c.Add(clk.Now(now), "item-"+itoa(i%lines), 1); err != nil {
+			t.Fatalf("add %d: %v", i, err)
+		}
+	}
+	before := c.Clone()
+	if _, err := c.Add(clk.Now(now), "item-1", 1); !errors.Is(err, ErrTooManyAdds) {
+		t.Fatalf("add %d: got %v, want ErrTooManyAdds", maxDots+1, err)
+	}
+	if !c.Equal(before) {
+		t.Fatal("a refused add changed the cart")
+	}
+	// A set folds the line's adds into one dot, which makes room again.
+	if _, err := c.SetQuantity(clk.Now(now), "item-1", 200); err != nil {
+		t.Fatalf("set at the limit: %v", err)
+	}
+	if _, err := c.Add(clk.Now(now), "item-1", 1); err != nil {
+		t.Fatalf("add after the set folded the line: %v", err)
+	}
+	if got := c.Quantity("item-1"); got != 201 {
+		t.Errorf("quantity: got %d, want 201", got)
+	}
+	if got, _ := c.checkTotal("item-1", 0, 0); got > maxDots {
+		t.Errorf("cart holds %d dots, limit %d", got, maxDots)
+	}
+}

@@ -210,7 +210,8 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
 		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
 	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),
-		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow):
+		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow),
+		errors.Is(err, cart.ErrTooManyAdds):
 		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed),
 		errors.Is(err, errClockAhead):
