@@ -95,8 +95,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
 	}
 	if err := d.checkpoint(); err != nil {
-		d.store.Close()
-		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
+		// The log still holds every change, so the node can serve; the
+		// persister retries the checkpoint.
+		d.log.Error("checkpoint after recovery failed; the log keeps the changes", "err", err)
 	}
 	// Start the clock past everything this replica ever issued: the
 	// persisted high-water mark (plus one, as its logical part is not

@@ -12,7 +12,14 @@ import (
 	"github.com/crdtd/crdtd/internal/store"
 )
 
+// handleHealth answers 200 while the node can take writes, and 503 once its
+// write-ahead log has failed (a full or broken disk), so that load
+// balancers and supervisors stop sending it writes and restart it.
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if err := d.store.Err(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "store failed, restart the node: "+err.Error())
+		return
+	}
 	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
 }
 

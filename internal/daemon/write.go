@@ -41,10 +41,12 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	}
 	body, err := respond(view)
 	if err != nil {
+		d.reg.dropIfEmpty(id, o)
 		return nil, err
 	}
 	deltaBytes, err := delta.MarshalBinary()
 	if err != nil {
+		d.reg.dropIfEmpty(id, o)
 		return nil, fmt.Errorf("encode delta %s: %v", id, err)
 	}
 
@@ -56,6 +58,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	release, err := d.store.Log(ctx, rec)
 	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
+		d.reg.dropIfEmpty(id, o)
 		return nil, fmt.Errorf("log change to cart %s: %w", id, err)
 	}
 	d.reg.install(id, o, delta)

@@ -88,3 +88,12 @@ func (s *Store) Checkpoint(ctx context.Context, snapshot func() map[string][]byt
 // by a checkpoint. Callers checkpoint when it grows large, which bounds both
 // disk use and the time the next start spends replaying.
 func (s *Store) LogBytes() int64 { return s.wal.pendingBytes() }
+
+// Err returns the error that ended the write-ahead log, if a write or sync
+// to it failed: from then on every [Store.Log] fails with it, and only a
+// restart (which cuts off a partial record) makes the store writable again.
+func (s *Store) Err() error {
+	s.wal.mu.Lock()
+	defer s.wal.mu.Unlock()
+	return s.wal.err
+}

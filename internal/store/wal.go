@@ -114,9 +114,25 @@ func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Segments left empty (created, then the node stopped before a write)
+	// hold nothing: delete them, so that they neither pile up nor hide which
+	// segment was written last.
+	var written []uint64
+	for _, n := range segments {
+		path := filepath.Join(dir, segmentName(n))
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read log directory: %v", err)
+		}
+		if fi.Size() > 0 {
+			written = append(written, n)
+		} else if err := os.Remove(path); err != nil {
+			return nil, nil, fmt.Errorf("delete empty log segment: %v", err)
+		}
+	}
 	var records []loggedRecord
-	for i, n := range segments {
-		recs, size, err := w.readSegment(n, i == len(segments)-1)
+	for i, n := range written {
+		recs, size, err := w.readSegment(n, i == len(written)-1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -154,8 +170,8 @@ func listSegments(dir string) ([]uint64, error) {
 }
 
 // readSegment returns the records of segment n and its size. A damaged
-// record ends the newest segment (the write it belonged to was never
-// acknowledged) and is cut off; anywhere else it is corruption.
+// record ends the last segment written to (the write it belonged to was
+// never acknowledged) and is cut off; anywhere else it is corruption.
 func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) {
 	path := filepath.Join(w.dir, segmentName(n))
 	data, err := os.ReadFile(path)
@@ -175,12 +191,29 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("record at offset %d: %w", off, err)}
 		}
 		w.logger.Warn("cutting off a torn record at the end of the log", "path", path, "offset", off, "bytes", len(data)-off, "err", err)
-		if err := os.Truncate(path, int64(off)); err != nil {
-			return nil, 0, fmt.Errorf("truncate torn log segment %s: %v", path, err)
+		if err := truncateDurably(path, int64(off), w.noSync); err != nil {
+			return nil, 0, fmt.Errorf("cut torn log segment %s: %v", path, err)
 		}
 		break
 	}
 	return recs, int64(off), nil
+}
+
+// truncateDurably cuts the file at path to size and syncs it, so that a
+// crash cannot bring the cut-off bytes back behind a newer segment.
+func truncateDurably(path string, size int64, noSync bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil && !noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // startSegment creates segment n and makes it the one appended to. The
@@ -196,6 +229,7 @@ func (w *wal) startSegment(n uint64) error {
 		// acknowledged.
 		if err := syncDir(w.dir); err != nil {
 			_ = f.Close()
+			_ = os.Remove(path) // or the next attempt finds it and fails
 			return fmt.Errorf("create log segment: sync %s: %v", w.dir, err)
 		}
 	}
@@ -356,6 +390,15 @@ func (w *wal) writeAndSync(b []byte) error {
 // each of their records has been released.
 func (w *wal) rotate() ([]uint64, error) {
 	w.fileMu.Lock()
+	w.mu.Lock()
+	failed := w.err
+	w.mu.Unlock()
+	if failed != nil {
+		// The current segment may end in a partial record: it must stay
+		// the last one written, where recovery cuts such a record off.
+		w.fileMu.Unlock()
+		return nil, failed
+	}
 	if w.segCount > 0 {
 		old := w.file
 		if err := w.startSegment(w.segment + 1); err != nil {

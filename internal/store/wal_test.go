@@ -290,3 +290,51 @@ func TestCheckpointWritesIdempotencyInCreationOrder(t *testing.T) {
 			"entry %d (%s at %d) after %s at %d", i, b.key, b.created, a.key, a.created)
 	}
 }
+
+// TestTornTailBeforeEmptySegments covers a crash after the segment with a
+// torn record stopped being the newest file (a rotation, or an Open, made
+// an empty one after it): the tear is still cut off, not called corruption,
+// and the empty segments are deleted.
+func TestTornTailBeforeEmptySegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("kept")})
+	must.NoError(t, s.Close())
+	segs := segmentFiles(t, dir)
+	must.Len(t, segs, 1)
+	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	must.NoError(t, err)
+	_, err = f.Write([]byte{0, 0, 0, 40, 1, 2}) // half a frame
+	must.NoError(t, err)
+	must.NoError(t, f.Close())
+	for _, n := range []uint64{2, 3} {
+		must.NoError(t, os.WriteFile(filepath.Join(dir, segmentName(n)), nil, 0o600))
+	}
+
+	s = newTestStore(t, dir, testOptions(t))
+	must.Equal(t, []replayed{{"c/a", "kept"}}, replayAll(t, s))
+	for _, n := range []uint64{2, 3} {
+		_, err := os.Stat(filepath.Join(dir, segmentName(n)))
+		must.True(t, errors.Is(err, os.ErrNotExist), "empty segment %d not deleted: %v", n, err)
+	}
+}
+
+// TestCheckpointRefusedAfterLogFailure: once a write to the log failed, its
+// segment may end in a partial record, so it must stay the last segment
+// written; a checkpoint must not start a new one.
+func TestCheckpointRefusedAfterLogFailure(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+	broken := errors.New("disk full")
+	s.wal.mu.Lock()
+	s.wal.err = broken
+	s.wal.mu.Unlock()
+	err := s.Checkpoint(t.Context(), func() map[string][]byte { return nil })
+	must.ErrorIs(t, err, broken)
+	must.Len(t, segmentFiles(t, dir), 1, "a checkpoint after a log failure started a segment")
+	_, err = s.Log(t.Context(), Record{Key: "c/a", Delta: []byte("d")})
+	must.ErrorIs(t, err, broken)
+	must.ErrorIs(t, s.Err(), broken)
+}
