@@ -436,6 +436,10 @@ func (s *Store) isClosed() bool {
 // called more than once; later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Let a running checkpoint finish: one that rotated after the log
+		// closed would leave a segment and its file open behind.
+		s.checkpointMu.Lock()
+		defer s.checkpointMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
