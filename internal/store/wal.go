@@ -190,6 +190,9 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 		if !errors.Is(err, errTorn) || !newest {
 			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("record at offset %d: %w", off, err)}
 		}
+		if rest := data[off:]; !tornTail(rest) {
+			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("damaged record at offset %d with %d bytes after it: %w", off, len(rest), err)}
+		}
 		w.logger.Warn("cutting off a torn record at the end of the log", "path", path, "offset", off, "bytes", len(data)-off, "err", err)
 		if err := truncateDurably(path, int64(off), w.noSync); err != nil {
 			return nil, 0, fmt.Errorf("cut torn log segment %s: %v", path, err)
@@ -197,6 +200,26 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 		break
 	}
 	return recs, int64(off), nil
+}
+
+// maxTornTail bounds what a crash can leave half written at the end of the
+// log: one batch, which is far smaller in practice.
+const maxTornTail = 4 << 20
+
+// tornTail reports whether rest, which starts with a damaged frame, can be
+// what a crash left of the last batch: not too long, and holding no intact
+// record after the damage (an intact record means bytes were damaged in the
+// middle of the log, not cut off at its end).
+func tornTail(rest []byte) bool {
+	if len(rest) > maxTornTail {
+		return false
+	}
+	for i := 1; i+frameHeaderLen < len(rest); i++ {
+		if _, _, err := readFrame(rest[i:]); err == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // truncateDurably cuts the file at path to size and syncs it, so that a

@@ -338,3 +338,28 @@ func TestCheckpointRefusedAfterLogFailure(t *testing.T) {
 	must.ErrorIs(t, err, broken)
 	must.ErrorIs(t, s.Err(), broken)
 }
+
+// TestLogDamageMidSegmentIsCorruption: damage followed by intact records
+// is not a torn end of the log, even in the last segment written.
+func TestLogDamageMidSegmentIsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	for i := range 3 {
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte(fmt.Sprintf("delta-%d", i))})
+	}
+	must.NoError(t, s.Close())
+	segs := segmentFiles(t, dir)
+	must.Len(t, segs, 1)
+	data, err := os.ReadFile(segs[0])
+	must.NoError(t, err)
+	_, n, err := readFrame(data)
+	must.NoError(t, err)
+	data[n+frameHeaderLen+2] ^= 0xff // the second record's payload
+	must.NoError(t, os.WriteFile(segs[0], data, 0o600))
+
+	_, err = Open(dir, testOptions(t))
+	var ce *CorruptError
+	must.ErrorAs(t, err, &ce)
+	must.Contains(t, err.Error(), "bytes after it")
+}
