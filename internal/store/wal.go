@@ -71,16 +71,16 @@ type wal struct {
 	fileMu   sync.Mutex
 	file     *os.File
 	segment  uint64 // number of file
-	segBytes int64
+	segBytes int64  // bytes in file
 	segCount int    // records in file
 	batchBuf []byte // reused by the appender for each batch's frames
 
 	// mu guards the fields below.
 	mu       sync.Mutex
 	queue    []*logRequest
-	closed   []uint64       // older segments, awaiting a checkpoint
-	inflight map[uint64]int // records logged and not yet released, by segment
-	released *sync.Cond     // signalled when inflight drops
+	closed   []closedSegment // older segments, awaiting a checkpoint
+	inflight map[uint64]int  // records logged and not yet released, by segment
+	released *sync.Cond      // signalled when inflight drops
 	idem     map[string]loggedIdem
 	maxHLC   uint64
 	pending  int64 // bytes in segments not yet checkpointed
@@ -94,12 +94,18 @@ type wal struct {
 	stats *statsRecorder
 }
 
+// closedSegment is a segment no longer appended to, and its size.
+type closedSegment struct {
+	n    uint64
+	size int64
+}
+
 // errLogStopped answers appends after Close.
 var errLogStopped = errors.New("log closed")
 
 // openWAL reads the segments in dir, returning their records in log
-// order, cuts off a torn record at the end of the newest segment, and
-// starts a new segment for appends.
+// order, cuts off a torn record at the end of the last segment written,
+// deletes empty segments, and starts a new segment for appends.
 func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
 	w := &wal{
 		dir: dir, noSync: noSync, logger: logger, stats: stats,
@@ -118,15 +124,10 @@ func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder)
 	// hold nothing: delete them, so that they neither pile up nor hide which
 	// segment was written last.
 	var written []uint64
-	for _, n := range segments {
-		path := filepath.Join(dir, segmentName(n))
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read log directory: %v", err)
-		}
-		if fi.Size() > 0 {
-			written = append(written, n)
-		} else if err := os.Remove(path); err != nil {
+	for _, seg := range segments {
+		if seg.size > 0 {
+			written = append(written, seg.n)
+		} else if err := os.Remove(filepath.Join(dir, segmentName(seg.n))); err != nil {
 			return nil, nil, fmt.Errorf("delete empty log segment: %v", err)
 		}
 	}
@@ -140,12 +141,12 @@ func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder)
 			w.noteDurable(&r.Record, r.created, n)
 		}
 		records = append(records, recs...)
-		w.closed = append(w.closed, n)
+		w.closed = append(w.closed, closedSegment{n: n, size: size})
 		w.pending += size
 	}
 	next := uint64(1)
 	if len(segments) > 0 {
-		next = segments[len(segments)-1] + 1
+		next = segments[len(segments)-1].n + 1
 	}
 	if err := w.startSegment(next); err != nil {
 		return nil, nil, err
@@ -154,18 +155,25 @@ func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder)
 	return w, records, nil
 }
 
-func listSegments(dir string) ([]uint64, error) {
+// listSegments returns the segment files in dir, in log order.
+func listSegments(dir string) ([]closedSegment, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read log directory: %v", err)
 	}
-	var segments []uint64
+	var segments []closedSegment
 	for _, e := range entries {
-		if n, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
-			segments = append(segments, n)
+		n, ok := parseSegmentName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
 		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("read log directory: %v", err)
+		}
+		segments = append(segments, closedSegment{n: n, size: info.Size()})
 	}
-	slices.Sort(segments)
+	slices.SortFunc(segments, func(a, b closedSegment) int { return cmp.Compare(a.n, b.n) })
 	return segments, nil
 }
 
@@ -411,7 +419,7 @@ func (w *wal) writeAndSync(b []byte) error {
 // rotate starts a new segment if the current one holds records, and
 // returns every segment a checkpoint may now cover, after waiting until
 // each of their records has been released.
-func (w *wal) rotate() ([]uint64, error) {
+func (w *wal) rotate() ([]closedSegment, error) {
 	w.fileMu.Lock()
 	w.mu.Lock()
 	failed := w.err
@@ -423,14 +431,15 @@ func (w *wal) rotate() ([]uint64, error) {
 		return nil, failed
 	}
 	if w.segCount > 0 {
-		old := w.file
+		old := closedSegment{n: w.segment, size: w.segBytes}
+		oldFile := w.file
 		if err := w.startSegment(w.segment + 1); err != nil {
 			w.fileMu.Unlock()
 			return nil, err
 		}
-		_ = old.Close() // every record in it was synced before it was acknowledged
+		_ = oldFile.Close() // every record in it was synced before it was acknowledged
 		w.mu.Lock()
-		w.closed = append(w.closed, w.segment-1)
+		w.closed = append(w.closed, old)
 		w.mu.Unlock()
 	}
 	w.fileMu.Unlock()
@@ -438,18 +447,27 @@ func (w *wal) rotate() ([]uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	segments := slices.Clone(w.closed)
-	for _, n := range segments {
-		for w.inflight[n] > 0 {
+	for _, seg := range segments {
+		for w.inflight[seg.n] > 0 {
 			w.released.Wait()
 		}
 	}
 	return segments, nil
 }
 
+// lastSegment returns the highest segment number in segments, 0 if none.
+func lastSegment(segments []closedSegment) uint64 {
+	var last uint64
+	for _, seg := range segments {
+		last = max(last, seg.n)
+	}
+	return last
+}
+
 // coveredIdem returns the idempotency results logged in segments, for the
 // checkpoint that covers them, and the highest HLC logged so far.
-func (w *wal) coveredIdem(segments []uint64) ([]loggedIdem, uint64) {
-	last := slices.Max(append(segments, 0))
+func (w *wal) coveredIdem(segments []closedSegment) ([]loggedIdem, uint64) {
+	last := lastSegment(segments)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []loggedIdem
@@ -470,27 +488,25 @@ func (w *wal) coveredIdem(segments []uint64) ([]loggedIdem, uint64) {
 
 // drop deletes segments after a checkpoint covered them, with the
 // idempotency results only they held.
-func (w *wal) drop(segments []uint64) error {
+func (w *wal) drop(segments []closedSegment) error {
 	if len(segments) == 0 {
 		return nil
 	}
-	last := slices.Max(segments)
+	last := lastSegment(segments)
 	var firstErr error
 	var size int64
-	for _, n := range segments {
-		path := filepath.Join(w.dir, segmentName(n))
-		if fi, err := os.Stat(path); err == nil {
-			size += fi.Size()
-		}
+	for _, seg := range segments {
+		size += seg.size
 		// A deletion lost in a crash only means the segment is merged
 		// again at the next start, which changes nothing.
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+		err := os.Remove(filepath.Join(w.dir, segmentName(seg.n)))
+		if err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
 			firstErr = fmt.Errorf("delete checkpointed log segment: %v", err)
 		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.closed = slices.DeleteFunc(w.closed, func(n uint64) bool { return n <= last })
+	w.closed = slices.DeleteFunc(w.closed, func(seg closedSegment) bool { return seg.n <= last })
 	for k, e := range w.idem {
 		if e.segment <= last {
 			delete(w.idem, k)
