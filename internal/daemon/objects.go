@@ -318,14 +318,26 @@ func (r *registry) replay(key string, delta []byte) error {
 	if !ok {
 		return fmt.Errorf("%w %q", errUnknownKey, key)
 	}
+	return r.mergeStored(id, delta, true)
+}
+
+// mergeStored merges a cart state or delta read from disk into the cart
+// id, marking the cart for the next write to the data file if dirty.
+func (r *registry) mergeStored(id string, data []byte, dirty bool) error {
 	c := cart.New()
-	if err := c.UnmarshalBinary(delta); err != nil {
+	if err := c.UnmarshalBinary(data); err != nil {
 		return fmt.Errorf("cart %q: %w", id, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.objectLocked(id).cart.Merge(c)
-	r.dirty[id] = struct{}{}
+	if o := r.objectLocked(id); o.cart.IsEmpty() {
+		o.cart = c // what merging into nothing gives, without the copy
+	} else {
+		o.cart.Merge(c)
+	}
+	if dirty {
+		r.dirty[id] = struct{}{}
+	}
 	return nil
 }
 
@@ -338,20 +350,13 @@ func (r *registry) markDirty(keys map[string][]byte) {
 	}
 }
 
-// load installs a cart read from disk at startup.
+// load installs a cart read from the data file at startup.
 func (r *registry) load(key string, value []byte) error {
 	id, ok := strings.CutPrefix(key, cartPrefix)
 	if !ok {
 		return nil
 	}
-	c := cart.New()
-	if err := c.UnmarshalBinary(value); err != nil {
-		return fmt.Errorf("cart %q: %w", id, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.objectLocked(id).cart = c
-	return nil
+	return r.mergeStored(id, value, false)
 }
 
 // latest returns the greatest timestamp in any cart, so a restarted node's
