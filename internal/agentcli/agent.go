@@ -65,8 +65,14 @@ func newCmdAgent(f *factory, runF func(context.Context, daemon.Config) error) *c
 HTTP API on --api-addr and replicates by gossip on --gossip-addr, joining the
 cluster through the --join seeds (unreachable seeds are retried, not fatal).
 
+A write is acknowledged once it is in the write-ahead log in --data-dir; every
+--checkpoint-interval the log is folded into the data file. After a crash the
+node replays the log at start. /healthz answers 503 if the log fails (a full or
+broken disk): restart the node.
+
 On SIGINT or SIGTERM the node leaves the cluster, finishes in-flight requests,
-closes its store and exits 0. Logs go to stderr.
+checkpoints, closes its store and exits 0. Logs go to stderr. Unless GOGC is
+set, the node runs the Go garbage collector at GOGC=200.
 
 The API binds loopback by default; a non-loopback --api-addr requires
 --api-token-file. Give every node the same --gossip-key-file (see "crdtd keygen")
