@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crdtd/crdtd/internal/daemon"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 func TestNewCmdAgent(t *testing.T) {
@@ -220,7 +221,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		"--api-token-file", tokenFile, "--log-format", "json"}
 	go func() { done <- Main(ctx, args, io.Discard, stderr) }()
 
-	waitFor(t, 10*time.Second, "the node's API", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "the node's API", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+"/v1/status", nil)
 		req.Header.Set("Authorization", "Bearer e2e-token")
 		resp, err := http.DefaultClient.Do(req)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crdtd/crdtd/internal/daemon"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 func TestNewCmdCluster(t *testing.T) {
@@ -206,7 +207,7 @@ func TestClusterRun(t *testing.T) {
 	if err == nil {
 		_ = resp.Body.Close()
 	}
-	waitFor(t, 10*time.Second, "the crash report", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "the crash report", func() bool {
 		return strings.Contains(tc.stderr.String(), "node2 exited unexpectedly (exit status 1); see its log "+rows[1][4])
 	})
 	if log, _ := os.ReadFile(rows[1][4]); !strings.Contains(string(log), "fake agent: crashed on request") {
@@ -368,7 +369,7 @@ func TestClusterRealAgents(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("add on node1: %s", resp.Status)
 	}
-	waitFor(t, 10*time.Second, "the add to reach node2", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "the add to reach node2", func() bool {
 		resp, err := http.Get(rows[1][1] + "/v1/carts/alice")
 		if err != nil {
 			return false

@@ -21,6 +21,7 @@ import (
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
 	"github.com/crdtd/crdtd/internal/store"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // startCluster starts n in-process nodes that join the first.
@@ -38,7 +39,7 @@ func startCluster(t *testing.T, n int) []*Daemon {
 		t.Cleanup(func() { d.Close() })
 		nodes = append(nodes, d)
 	}
-	waitFor(t, 20*time.Second, "all members alive", func() bool {
+	testbin.WaitFor(t, 20*time.Second, "all members alive", func() bool {
 		for _, d := range nodes {
 			alive := 0
 			for _, m := range d.gossip.Members() {
@@ -76,18 +77,18 @@ func TestClusterReplicatesWrites(t *testing.T) {
 		{Item: "pear", Quantity: 1},
 	}
 	for i, d := range nodes {
-		waitFor(t, 10*time.Second, fmt.Sprintf("node %d to converge", i), func() bool {
+		testbin.WaitFor(t, 10*time.Second, fmt.Sprintf("node %d to converge", i), func() bool {
 			got := cartOn(t, d, "alice")
 			return len(got) == 2 && got[0] == want[0] && got[1] == want[1]
 		})
 	}
 	// Digests agree once everything has arrived.
-	waitFor(t, 10*time.Second, "digests to agree", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "digests to agree", func() bool {
 		r := nodes[0].gossip.Digest()
 		return nodes[1].gossip.Digest() == r && nodes[2].gossip.Digest() == r
 	})
 	// The consistency monitor sees every peer's heartbeat.
-	waitFor(t, 10*time.Second, "heartbeats from all peers", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "heartbeats from all peers", func() bool {
 		st, err := a.Status(ctx)
 		if err != nil || len(st.Peers) != 2 {
 			return false
@@ -112,7 +113,7 @@ func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
 	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
 	_, err := a.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 3})
 	require.NoError(t, err)
-	waitFor(t, 10*time.Second, "apple on node 1", func() bool { return len(cartOn(t, nodes[1], "erin")) == 1 })
+	testbin.WaitFor(t, 10*time.Second, "apple on node 1", func() bool { return len(cartOn(t, nodes[1], "erin")) == 1 })
 	// Concurrently: node 0 removes apples, node 1 adds one.
 	errs := make(chan error, 2)
 	go func() { _, err := a.RemoveItem(ctx, "erin", "apple"); errs <- err }()
@@ -125,7 +126,7 @@ func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
 	// Either the add saw the remove's result or not; both nodes must agree
 	// on the same view, with 1 apple if the two were concurrent and 1 if
 	// the remove came first, or 0 if the add came first (remove saw it).
-	waitFor(t, 10*time.Second, "nodes to agree", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "nodes to agree", func() bool {
 		x, y := cartOn(t, nodes[0], "erin"), cartOn(t, nodes[1], "erin")
 		if len(x) != len(y) {
 			return false
@@ -248,7 +249,7 @@ func TestSkewedNodeRefusesWrites(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 
-	waitFor(t, 10*time.Second, "b to hear a's heartbeat", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "b to hear a's heartbeat", func() bool {
 		_, ok := b.reg.clockAhead(b.now(), b.replica, 5*cfgB.HeartbeatInterval)
 		return ok
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 func startAgents(t *testing.T, n int) []*agent {
@@ -25,7 +26,7 @@ func startAgents(t *testing.T, n int) []*agent {
 		a.start()
 		agents = append(agents, a)
 	}
-	waitFor(t, 30*time.Second, "every node to see every member", func() bool {
+	testbin.WaitFor(t, 30*time.Second, "every node to see every member", func() bool {
 		for _, a := range agents {
 			ms, err := a.client().Members(context.Background())
 			if err != nil || len(ms.Members) != n {
@@ -47,7 +48,7 @@ func TestRealProcessesReplicate(t *testing.T) {
 	}
 	want := []client.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}}
 	for _, a := range agents {
-		waitFor(t, 10*time.Second, "cart on "+a.name, func() bool { return sameItems(a.cart("alice").Items, want) })
+		testbin.WaitFor(t, 10*time.Second, "cart on "+a.name, func() bool { return sameItems(a.cart("alice").Items, want) })
 	}
 	resp, err := http.Get("http://" + agents[1].apiAddr + "/metrics")
 	if err != nil {
@@ -100,7 +101,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 30*time.Second, "200 acknowledged writes", func() bool { return count.Load() >= 200 })
+	testbin.WaitFor(t, 30*time.Second, "200 acknowledged writes", func() bool { return count.Load() >= 200 })
 	a.kill()
 	cancel()
 	wg.Wait()
@@ -158,12 +159,12 @@ func TestRestartedNodeDoesNotReuseDots(t *testing.T) {
 		return items[0].Quantity
 	}
 	add(30)
-	waitFor(t, 10*time.Second, "peer to see 30", func() bool { return qty(b) == 30 })
+	testbin.WaitFor(t, 10*time.Second, "peer to see 30", func() bool { return qty(b) == 30 })
 	a.kill()
 	a.start()
 	add(10)
 	for _, x := range agents {
-		waitFor(t, 15*time.Second, x.name+" to see 40", func() bool { return qty(x) == 40 })
+		testbin.WaitFor(t, 15*time.Second, x.name+" to see 40", func() bool { return qty(x) == 40 })
 	}
 }
 
@@ -186,7 +187,7 @@ func TestConcurrentAddAndRemoveThroughCartctl(t *testing.T) {
 	if _, errOut, code := cartctl(t, "--node", n1, "add", "bob", "apple", "--qty", "3"); code != 0 {
 		t.Fatalf("add: exit %d: %s", code, errOut)
 	}
-	waitFor(t, 10*time.Second, "apples on n2", func() bool { return len(agents[1].cart("bob").Items) == 1 })
+	testbin.WaitFor(t, 10*time.Second, "apples on n2", func() bool { return len(agents[1].cart("bob").Items) == 1 })
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	wg.Go(func() { _, _, codes[0] = cartctl(t, "--node", n1, "remove", "bob", "apple") })
@@ -196,7 +197,7 @@ func TestConcurrentAddAndRemoveThroughCartctl(t *testing.T) {
 		t.Fatalf("exit codes %v, want 0 0", codes)
 	}
 	var final []client.Line
-	waitFor(t, 10*time.Second, "nodes to agree", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "nodes to agree", func() bool {
 		x := cartctlJSON[client.CartView](t, "--node", n1, "show", "bob").Items
 		y := cartctlJSON[client.CartView](t, "--node", n2, "show", "bob").Items
 		final = x

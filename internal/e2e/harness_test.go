@@ -78,7 +78,7 @@ func (a *agent) start() {
 		a.t.Fatalf("start %s: %v", a.name, err)
 	}
 	a.t.Cleanup(a.kill)
-	waitFor(a.t, 20*time.Second, a.name+" to serve", func() bool {
+	testbin.WaitFor(a.t, 20*time.Second, a.name+" to serve", func() bool {
 		resp, err := http.Get("http://" + a.apiAddr + "/healthz")
 		if err != nil {
 			return false
@@ -155,11 +155,6 @@ func cartctlJSON[T any](t *testing.T, args ...string) T {
 		t.Fatalf("cartctl %v: output %q is not JSON: %v", args, out, err)
 	}
 	return v
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testbin.WaitFor(t, timeout, what, cond)
 }
 
 func sameItems(a, b []client.Line) bool {

@@ -57,11 +57,6 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testbin.WaitFor(t, timeout, what, cond)
-}
-
 // --- network namespaces ---
 
 // nsPrefix starts the name of every namespace these tests create; the
@@ -513,7 +508,7 @@ func (c *cluster) url(i int, path string) string { return "http://" + c.nodes[i]
 // waitMembers waits until every node sees every node alive.
 func (c *cluster) waitMembers(timeout time.Duration) {
 	c.t.Helper()
-	waitFor(c.t, timeout, "every node to see every member alive", func() bool {
+	testbin.WaitFor(c.t, timeout, "every node to see every member alive", func() bool {
 		for i := range c.nodes {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			st, err := c.client(i).Status(ctx)

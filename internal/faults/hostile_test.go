@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 const hostileLabel = "faults-hostile"
@@ -193,7 +195,7 @@ func TestHostileGossip(t *testing.T) {
 	if _, err := c.client(0).SetItem(ctx, "after", "apple", setQty(2)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a write after the attack to replicate", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "a write after the attack to replicate", func() bool {
 		v, err := c.client(1).GetCart(ctx, "after")
 		return err == nil && len(v.Items) == 1 && v.Items[0].Quantity == 2
 	})
@@ -410,7 +412,7 @@ func TestHostileManyReplicaIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after metrics
-	waitFor(t, 10*time.Second, "the state to be rejected", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "the state to be rejected", func() bool {
 		m, err := c.scrape(0)
 		after = m
 		return err == nil && gossipRejections(m) > gossipRejections(before)
@@ -448,7 +450,7 @@ func TestHostileTotalOverflow(t *testing.T) {
 	ctx := context.Background()
 	var code int
 	var body []byte
-	waitFor(t, 10*time.Second, "the overflowing cart to arrive", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "the overflowing cart to arrive", func() bool {
 		var err error
 		code, body, err = c.request(ctx, "GET", c.url(0, "/v1/carts/poison"), nil, nil)
 		return err == nil && (code != 200 || bytes.Contains(body, []byte(`"item0"`)))

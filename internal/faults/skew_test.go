@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // skewDrift is --max-drift for the skew tests; skewBeyond is the offset that
@@ -77,7 +78,7 @@ func TestClockSkew(t *testing.T) {
 	c.restartWith(t, 2, "--clock-offset", skewBeyond.String())
 	before := clockDriftRejections(t, c, 0, 1)
 	waitSkewedNodeRefuses(t, c, 2)
-	waitFor(t, 10*time.Second, "peers to count clock_drift rejections", func() bool {
+	testbin.WaitFor(t, 10*time.Second, "peers to count clock_drift rejections", func() bool {
 		return clockDriftRejections(t, c, 0, 1) > before
 	})
 	for _, i := range []int{0, 1} {
