@@ -26,12 +26,7 @@ func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &bin.Binaries, &bin.err)) 
 
 func needBinaries(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("process-level test; skipped with -short")
-	}
-	if bin.err != nil {
-		t.Fatalf("build binaries: %v", bin.err)
-	}
+	testbin.Need(t, bin.err)
 }
 
 func freePort(t *testing.T) int { return testbin.FreePort(t) }

@@ -35,12 +35,7 @@ func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &bin.Binaries, &bin.err)) 
 
 func needBinaries(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("process-level fault test; skipped with -short")
-	}
-	if bin.err != nil {
-		t.Fatalf("build crdtd: %v", bin.err)
-	}
+	testbin.Need(t, bin.err)
 }
 
 func envInt(name string, def int) int {

@@ -86,3 +86,15 @@ func Main(m *testing.M, b *Binaries, buildErr *error) int {
 	}
 	return code
 }
+
+// Need starts a process-level test: it skips the test under -short, where
+// Main built nothing, and fails it if the build Main attempted failed.
+func Need(t testing.TB, buildErr error) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test; skipped with -short")
+	}
+	if buildErr != nil {
+		t.Fatalf("build binaries: %v", buildErr)
+	}
+}
