@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,7 +84,6 @@ type wal struct {
 	released *sync.Cond      // signalled when inflight drops
 	idem     map[string]loggedIdem
 	maxHLC   uint64
-	pending  int64 // bytes in segments not yet checkpointed
 	err      error // sticky: a failed write or sync ends the log
 	stopped  bool
 
@@ -92,6 +92,10 @@ type wal struct {
 	done chan struct{}
 
 	stats *statsRecorder
+
+	// pending is the size of the segments not yet checkpointed; every local
+	// write reads it (Store.LogBytes), so it needs no lock.
+	pending atomic.Int64
 }
 
 // closedSegment is a segment no longer appended to, and its size.
@@ -142,7 +146,7 @@ func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder)
 		}
 		records = append(records, recs...)
 		w.closed = append(w.closed, closedSegment{n: n, size: size})
-		w.pending += size
+		w.pending.Add(size)
 	}
 	next := uint64(1)
 	if len(segments) > 0 {
@@ -393,7 +397,7 @@ func (w *wal) appendQueued() {
 	}
 	w.segBytes += int64(len(buf))
 	w.segCount += len(batch)
-	w.pending += int64(len(buf))
+	w.pending.Add(int64(len(buf)))
 	w.inflight[w.segment] += len(batch)
 	for _, req := range batch {
 		w.noteDurable(req.rec, req.created, w.segment)
@@ -512,7 +516,7 @@ func (w *wal) drop(segments []closedSegment) error {
 			delete(w.idem, k)
 		}
 	}
-	w.pending = max(0, w.pending-size)
+	w.pending.Add(-size)
 	return firstErr
 }
 
@@ -535,11 +539,7 @@ func (w *wal) hlc() uint64 {
 }
 
 // pendingBytes returns the size of the segments not yet checkpointed.
-func (w *wal) pendingBytes() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pending
-}
+func (w *wal) pendingBytes() int64 { return w.pending.Load() }
 
 // close appends what is queued, stops the appender and closes the segment.
 func (w *wal) close() error {
