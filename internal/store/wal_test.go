@@ -111,6 +111,11 @@ func TestCheckpointWaitsForRelease(t *testing.T) {
 	// then wait for the unreleased record.
 	must.Eventually(t, func() bool { return len(segmentFiles(t, dir)) == 2 }, 5*time.Second, "checkpoint never rotated")
 	must.False(t, snapshotted.Load(), "checkpoint snapshotted before the logged record was released")
+	select {
+	case err := <-done:
+		t.Fatalf("checkpoint finished (err %v) before the logged record was released", err)
+	default:
+	}
 	release()
 	must.NoError(t, <-done)
 	must.True(t, snapshotted.Load())
