@@ -19,8 +19,8 @@ import (
 const (
 	// convergenceDeadline bounds the wait for one marker to be seen on every node.
 	convergenceDeadline = 10 * time.Second
-	// convergencePoll is the pause between two reads of the same node while waiting for a marker.
-	convergencePoll = time.Millisecond
+	// samplerTick is how often the sampler checks whether the next marker is due.
+	samplerTick = time.Millisecond
 )
 
 // benchClients returns a constructor of clients for the bench, all sharing one HTTP connection
@@ -221,7 +221,7 @@ func (b *benchRun) do(ctx context.Context, c *client.Client, op benchOp, rng *ma
 // ends are timed right away, so that a short run still gets all of them.
 func (b *benchRun) sampler(ctx context.Context, loadDone <-chan struct{}) {
 	n := b.opts.ConvergenceSamples
-	tick := time.NewTicker(convergencePoll)
+	tick := time.NewTicker(samplerTick)
 	defer tick.Stop()
 	for k := range n {
 		for !b.sampleDue(k, n, loadDone) {
@@ -282,7 +282,7 @@ func (b *benchRun) sample(ctx context.Context, k int) {
 			continue
 		}
 		wg.Go(func() {
-			at, ok := pollMarker(pctx, c, cart, marker)
+			at, ok := pollMarker(pctx, c, cart, marker, b.opts.ConvergencePoll)
 			mu.Lock()
 			defer mu.Unlock()
 			if !ok {
@@ -309,15 +309,15 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// pollMarker reads cart from c until it holds marker, and returns when it saw it; false if ctx
+// pollMarker reads cart from c, pausing between reads, until it holds marker, and returns when it saw it; false if ctx
 // ended first. Failed reads are retried like the reads that miss the marker.
-func pollMarker(ctx context.Context, c *client.Client, cart, marker string) (time.Time, bool) {
+func pollMarker(ctx context.Context, c *client.Client, cart, marker string, pause time.Duration) (time.Time, bool) {
 	for {
 		view, err := c.GetCart(ctx, cart)
 		if err == nil && slices.ContainsFunc(view.Items, func(l client.Line) bool { return l.Item == marker }) {
 			return time.Now(), true
 		}
-		if sleepCtx(ctx, convergencePoll) != nil {
+		if sleepCtx(ctx, pause) != nil {
 			return time.Time{}, false
 		}
 	}

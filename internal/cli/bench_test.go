@@ -27,6 +27,7 @@ func TestNewCmdBench(t *testing.T) {
 		Mix                benchMix
 		Rate               float64
 		ConvergenceSamples int
+		ConvergencePoll    time.Duration
 		Seed               uint64
 		Retries            int
 		OpTimeout          time.Duration
@@ -34,8 +35,8 @@ func TestNewCmdBench(t *testing.T) {
 	}
 	defaults := args{
 		Nodes: defaultNode, Concurrency: 16, Duration: 10 * time.Second, Carts: 100, Items: 20,
-		Mix: benchMix{70, 10, 10, 10}, ConvergenceSamples: 200, Seed: 1, Retries: 3,
-		OpTimeout: defaultTimeout, Output: "table",
+		Mix: benchMix{70, 10, 10, 10}, ConvergenceSamples: 200, ConvergencePoll: time.Millisecond,
+		Seed: 1, Retries: 3, OpTimeout: defaultTimeout, Output: "table",
 	}
 	with := func(f func(*args)) args {
 		a := defaults
@@ -57,6 +58,7 @@ func TestNewCmdBench(t *testing.T) {
 				a.Concurrency, a.Duration, a.Carts, a.Items, a.Rate = 64, 30*time.Second, 5, 10000, 2000.5
 				a.ConvergenceSamples, a.Seed, a.Retries, a.OpTimeout, a.Output = 0, 42, 0, 2*time.Second, "json"
 			})},
+		{argv: []string{"--convergence-poll", "20ms"}, want: with(func(a *args) { a.ConvergencePoll = 20 * time.Millisecond })},
 		{argv: []string{"-n", "300"}, want: with(func(a *args) { a.Duration, a.Requests = 0, 300 })},
 		{argv: []string{"--mix", "add=100"}, want: with(func(a *args) { a.Mix = benchMix{100, 0, 0, 0} })},
 		{argv: []string{"--mix", "get=50, add=25,remove=0,set=25"}, want: with(func(a *args) { a.Mix = benchMix{25, 25, 0, 50} })},
@@ -76,6 +78,8 @@ func TestNewCmdBench(t *testing.T) {
 		{argv: []string{"--items", "10001"}, wantErr: true},
 		{argv: []string{"--rate", "-1"}, wantErr: true},
 		{argv: []string{"--convergence-samples", "-1"}, wantErr: true},
+		{argv: []string{"--convergence-poll", "0s"}, wantErr: true},
+		{argv: []string{"--convergence-poll", "2s"}, wantErr: true},
 		{argv: []string{"--retries", "-1"}, wantErr: true},
 		{argv: []string{"--timeout", "0s"}, wantErr: true},
 		{argv: []string{"--nodes", "ftp://x"}, wantErr: true},
@@ -93,7 +97,7 @@ func TestNewCmdBench(t *testing.T) {
 		g := args{
 			Nodes: strings.Join(got.Nodes, ","), Concurrency: got.Concurrency, Duration: got.Duration,
 			Requests: got.Requests, Carts: got.Carts, Items: got.Items, Mix: got.Mix, Rate: got.Rate,
-			ConvergenceSamples: got.ConvergenceSamples, Seed: got.Seed, Retries: got.Retries,
+			ConvergenceSamples: got.ConvergenceSamples, ConvergencePoll: got.ConvergencePoll, Seed: got.Seed, Retries: got.Retries,
 			OpTimeout: got.OpTimeout, Output: got.Output,
 		}
 		if g != tt.want {
