@@ -23,9 +23,9 @@ func BenchmarkConvergence(b *testing.B) {
 		for _, direct := range []bool{false, true} {
 			b.Run(fmt.Sprintf("N=%d/direct=%v", n, direct), func(b *testing.B) {
 				c := newTestCluster(b, func(_ int, cfg *Config) {
-					cfg.DirectPushMaxPeers = 0
+					cfg.DirectPushPeers = 0
 					if direct {
-						cfg.DirectPushMaxPeers = 64
+						cfg.DirectPushPeers = 64
 					}
 					cfg.Memberlist.PushPullInterval = 30 * time.Second // measure gossip, not repair
 				})

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -65,20 +66,34 @@ func (n *Node) sendLocal(d localDelta) {
 		n.sendReliable(m.encode())
 		return
 	}
-	if max := n.cfg.DirectPushMaxPeers; max > 0 {
-		if peers := n.alivePeers(); len(peers)+1 <= max {
-			for _, nd := range peers {
-				if err := n.ml.SendBestEffort(nd, msg); err != nil {
-					n.stats.sendErrors.Add(1)
-					n.log.Debug("direct push", "peer", nd.Name, "err", err)
-					continue
-				}
-				n.stats.deltasSentDirect.Add(1)
-				n.stats.bytesSentDirect.Add(uint64(len(msg)))
-			}
+	for _, nd := range n.directPeers() {
+		if err := n.ml.SendBestEffort(nd, msg); err != nil {
+			n.stats.sendErrors.Add(1)
+			n.log.Debug("direct push", "peer", nd.Name, "err", err)
+			continue
 		}
+		n.stats.deltasSentDirect.Add(1)
+		n.stats.bytesSentDirect.Add(uint64(len(msg)))
 	}
 	n.enqueueBroadcast(m)
+}
+
+// directPeers returns the peers a fresh local delta is pushed to directly:
+// every alive peer, or Config.DirectPushPeers of them chosen at random.
+func (n *Node) directPeers() []*memberlist.Node {
+	k := n.cfg.DirectPushPeers
+	if k <= 0 {
+		return nil
+	}
+	peers := n.alivePeers()
+	if len(peers) <= k {
+		return peers
+	}
+	for i := range k { // a partial Fisher-Yates shuffle picks k of them
+		j := i + rand.IntN(len(peers)-i)
+		peers[i], peers[j] = peers[j], peers[i]
+	}
+	return peers[:k]
 }
 
 // enqueueBroadcast puts m (a local delta or a relay) on the transmit queue.
@@ -88,7 +103,9 @@ func (n *Node) sendLocal(d localDelta) {
 // bytes, so it tries, in order: (1) carry the old parts and the new ones in
 // one message (exact, cheap, no Delegate call); (2) carry the key's current
 // full state, which subsumes both; (3) send that full state (or the parts)
-// to every member by SendReliable, leaving the old broadcast queued.
+// to every member by SendReliable, leaving the old broadcast queued. Keys
+// outside the digest (Config.SkipDigest) skip (1): they change all the time
+// and their state is as small as one delta, so parts would only pile up.
 func (n *Node) enqueueBroadcast(m deltaMsg) {
 	m.Sent = sentBroadcast
 	m.From = n.cfg.Name
@@ -104,9 +121,11 @@ func (n *Node) enqueueBroadcast(m deltaMsg) {
 			c.OriginTime, c.Origin = m.OriginTime, m.Origin
 		}
 		c.Parts = append(append([][]byte(nil), old.m.Parts...), m.Parts...)
-		if msg := c.encode(); len(c.Parts) <= maxParts && len(msg) <= limit {
-			n.queueLocked(c, msg)
-			return
+		if n.hashed(m.Key) {
+			if msg := c.encode(); len(c.Parts) <= maxParts && len(msg) <= limit {
+				n.queueLocked(c, msg)
+				return
+			}
 		}
 		if state, ok := n.del.State(m.Key); ok {
 			c.Parts = [][]byte{state}

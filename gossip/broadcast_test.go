@@ -3,6 +3,7 @@ package gossip
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // queuedMsg decodes the broadcast currently queued for key.
@@ -24,7 +25,7 @@ func queuedMsg(t *testing.T, n *Node, key string) deltaMsg {
 // TestQueuedBroadcastHoldsJoin checks the queued-delta join strategy: the
 // queued message of a key always carries all still-queued deltas.
 func TestQueuedBroadcastHoldsJoin(t *testing.T) {
-	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushMaxPeers = 0 })
+	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushPeers = 0 })
 	n := c.start(0, newSetDelegate(), 0)
 	d := c.dels[0]
 	enqueue := func(key, elem string, at int64) {
@@ -74,5 +75,58 @@ func TestQueuedBroadcastHoldsJoin(t *testing.T) {
 	}
 	if st := n.Stats(); st.Combined == 0 {
 		t.Fatal("Combined not counted")
+	}
+}
+
+// TestSkipDigestKeys checks keys outside the digest: a newer delta of one
+// whose broadcast is queued replaces it with the key's state (one part, not
+// a pile), and the digest never holds them.
+func TestSkipDigestKeys(t *testing.T) {
+	c := newTestCluster(t, func(_ int, cfg *Config) {
+		cfg.DirectPushPeers = 0
+		cfg.DigestDelay = -1
+		cfg.SkipDigest = func(key string) bool { return strings.HasPrefix(key, "beat/") }
+	})
+	n := c.start(0, newSetDelegate(), 0)
+	d := c.dels[0]
+	for i := range 10 {
+		elem := "e" + string(rune('a'+i))
+		d.add("beat/x", elem)
+		n.enqueueBroadcast(deltaMsg{Origin: "r", Key: "beat/x", Parts: [][]byte{[]byte(elem)}})
+	}
+	m := queuedMsg(t, n, "beat/x")
+	want, _ := d.State("beat/x")
+	if len(m.Parts) != 1 || string(m.Parts[0]) != string(want) {
+		t.Fatalf("queued parts %q, want the state %q alone", m.Parts, want)
+	}
+
+	n.Updated("beat/x")
+	n.flushDirty()
+	if got := n.Digest(); got != 0 {
+		t.Fatalf("digest root %x with only a skipped key, want 0", got)
+	}
+	d.add("cart", "a")
+	n.Updated("cart")
+	n.flushDirty()
+	if n.Digest() == 0 {
+		t.Fatal("digest root 0 after a hashed key changed")
+	}
+}
+
+// TestDirectPushPeers checks that a fresh delta goes directly to
+// DirectPushPeers peers when the cluster has more, and still reaches all.
+func TestDirectPushPeers(t *testing.T) {
+	const nodes, direct = 5, 2
+	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushPeers = direct })
+	c.grow(nodes)
+	c.waitMembers(nodes, 30*time.Second)
+	c.write(0, "k", "a")
+	c.waitConverged(30 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.nodes[0].Stats().DeltasSentDirect < direct && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := c.nodes[0].Stats().DeltasSentDirect; got != direct {
+		t.Fatalf("sent %d direct pushes to %d peers, want %d", got, nodes-1, direct)
 	}
 }

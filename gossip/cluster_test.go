@@ -133,7 +133,7 @@ func TestGossipAloneConverges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestCluster(t, func(_ int, cfg *Config) {
 				cfg.DisableRepair = true
-				cfg.DirectPushMaxPeers = tt.direct
+				cfg.DirectPushPeers = tt.direct
 			})
 			c.grow(tt.nodes)
 			c.waitMembers(tt.nodes, 60*time.Second)

@@ -61,13 +61,15 @@ type Config struct {
 	// larger goes in a chunk of its own.
 	MaxRepairChunk int
 
-	// DirectPushMaxPeers: when the cluster has at most this many members,
-	// fresh local deltas are also sent directly to every alive peer at once
-	// (lowest latency; gossip still runs). 0 disables; negative is invalid.
-	// Default 16: up to there N-1 direct packets per change are cheap, and
-	// they cut convergence from gossip rounds (80 ms mean at N=10 on the
-	// local profile) to about 2 ms (see BenchmarkConvergence).
-	DirectPushMaxPeers int
+	// DirectPushPeers is how many alive peers a fresh local delta is also
+	// sent to directly, at once: all of them in a cluster this small,
+	// otherwise this many chosen at random, from which gossip relays it to
+	// the rest. 0 disables; negative is invalid. Default 16: so many packets
+	// per change are cheap, and they cut convergence from gossip rounds (80
+	// ms mean at N=10 on the local profile) to about 2 ms, and in larger
+	// clusters start the epidemic from 17 nodes instead of one (see
+	// BenchmarkConvergence).
+	DirectPushPeers int
 
 	// DigestDelay is how long the digest entry of a changed key may lag its
 	// state: the local worker re-hashes changed keys at most this often, so a
@@ -76,6 +78,17 @@ type Config struct {
 	// after every change was 7% of a busy node's CPU, 0.5% at 1 s. Negative
 	// means no delay.
 	DigestDelay time.Duration
+
+	// SkipDigest, if set, names keys that anti-entropy leaves alone: they are
+	// not hashed into the digest, so they are never compared or repaired, but
+	// their deltas are broadcast and relayed like any other. It is for state
+	// that every node rewrites all the time, such as liveness heartbeats: a
+	// digest holding them would never agree. The Delegate should still answer
+	// State for such keys, so that a newer delta of a key whose broadcast is
+	// still queued replaces it with the key's state instead of piling up
+	// parts until the message is too large and goes to every member by
+	// SendReliable.
+	SkipDigest func(key string) bool
 
 	// InboundWorkers is the number of goroutines that merge received deltas
 	// and repairs into the Delegate. Default 4: Merge may wait for a disk
@@ -123,7 +136,7 @@ func DefaultConfig() *Config {
 		ReconnectTimeout:     72 * time.Hour,
 		RepairBytesPerSecond: 8 << 20,
 		MaxRepairChunk:       1 << 20,
-		DirectPushMaxPeers:   16,
+		DirectPushPeers:      16,
 		DigestDelay:          500 * time.Millisecond,
 		InboundWorkers:       4,
 		InboundQueue:         4096,
@@ -224,8 +237,8 @@ func (c *Config) validate() error {
 		return bad("MaxRepairChunk %d outside [4 KiB, 8 MiB]", c.MaxRepairChunk)
 	case c.RepairBytesPerSecond < c.MaxRepairChunk:
 		return bad("RepairBytesPerSecond %d below MaxRepairChunk %d", c.RepairBytesPerSecond, c.MaxRepairChunk)
-	case c.DirectPushMaxPeers < 0:
-		return bad("negative DirectPushMaxPeers")
+	case c.DirectPushPeers < 0:
+		return bad("negative DirectPushPeers")
 	case c.InboundWorkers < 0 || c.InboundQueue < 0 || c.InboundQueueBytes < 0 || c.OutboundQueue < 0 || c.ReliableQueue < 0:
 		return bad("negative queue or worker count")
 	case c.InboundQueueBytes < c.MaxRepairChunk:

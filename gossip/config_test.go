@@ -30,7 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny chunk", func(c *Config) { c.MaxRepairChunk = 10 }},
 		{"huge chunk", func(c *Config) { c.MaxRepairChunk = 100 << 20 }},
 		{"rate below chunk", func(c *Config) { c.RepairBytesPerSecond = 10 << 10 }},
-		{"negative direct", func(c *Config) { c.DirectPushMaxPeers = -1 }},
+		{"negative direct", func(c *Config) { c.DirectPushPeers = -1 }},
 		{"negative interval", func(c *Config) { c.ReconnectInterval = -time.Second }},
 		{"bad key", func(c *Config) { c.Memberlist.SecretKey = []byte("short") }},
 		{"meta too big", func(c *Config) { c.APIAddr = strings.Repeat("x", 255); c.ReplicaID = strings.Repeat("y", 255) }},

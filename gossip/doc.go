@@ -35,10 +35,10 @@
 //   - Deltas spread by gossip: a node puts a fresh delta on its memberlist
 //     transmit queue, which sends it RetransmitMult·log10(N+1) times in
 //     total; every receiver whose state changed queues it again (relay),
-//     one whose state did not change stops it. In clusters of at most
-//     [Config].DirectPushMaxPeers members the origin also sends it to every
-//     peer at once. Deltas larger than half the UDP packet budget go to all
-//     members by SendReliable instead.
+//     one whose state did not change stops it. The origin also sends it at
+//     once to [Config].DirectPushPeers peers: to every peer of a small
+//     cluster, to a random few of a large one. Deltas larger than half the
+//     UDP packet budget go to all members by SendReliable instead.
 //   - Anti-entropy repairs everything else: at every memberlist push/pull
 //     (PushPullInterval, and at Join) both ends exchange a 256-bucket digest
 //     of their objects (at most 2.1 KiB, whatever the data size) and send

@@ -33,7 +33,8 @@ type Delegate interface {
 	Merge(key string, data []byte, info MergeInfo) (changed bool, err error)
 	// State returns the canonical full-state encoding of key, or ok=false if
 	// unknown. Equal states must give equal bytes (the digest hashes these
-	// bytes).
+	// bytes). Gossip also sends it in place of queued deltas of key, whose
+	// join it subsumes.
 	State(key string) (data []byte, ok bool)
 	// Keys calls fn for every key held until fn returns false; used once at
 	// New to build the digest.
@@ -199,6 +200,9 @@ func New(cfg *Config) (*Node, error) {
 
 	// Build the digest before anyone can ask for it.
 	c.Delegate.Keys(func(key string) bool {
+		if !n.hashed(key) {
+			return true
+		}
 		data, ok := c.Delegate.State(key)
 		n.digest.set(key, data, ok)
 		return true
@@ -322,6 +326,9 @@ func (n *Node) Updated(key string) { n.markDirty(key) }
 // worker; one goroutine doing all recomputations keeps the order of State
 // reads and digest writes the same.
 func (n *Node) markDirty(key string) {
+	if !n.hashed(key) {
+		return
+	}
 	n.dmu.Lock()
 	n.dirty[key] = struct{}{}
 	n.dmu.Unlock()
@@ -329,6 +336,11 @@ func (n *Node) markDirty(key string) {
 	case n.dirtyCh <- struct{}{}:
 	default:
 	}
+}
+
+// hashed reports whether key belongs in the digest (see Config.SkipDigest).
+func (n *Node) hashed(key string) bool {
+	return n.cfg.SkipDigest == nil || !n.cfg.SkipDigest(key)
 }
 
 // flushDirty recomputes digest entries of all dirty keys.

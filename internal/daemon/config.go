@@ -59,7 +59,9 @@ type Config struct {
 	// would win every last-writer-wins race for as long as it is ahead.
 	MaxDrift time.Duration
 	// HeartbeatInterval is how often the node publishes its consistency
-	// heartbeat. Default 1 s.
+	// heartbeat in a cluster of up to 10 nodes; in a larger one the node
+	// beats less often, so that the whole cluster makes about 10 beats per
+	// interval (see heartbeatEvery). Default 1 s.
 	HeartbeatInterval time.Duration
 	// ClockOffset is added to the system clock: a fault-injection knob for
 	// skew tests. Default 0.

@@ -135,6 +135,19 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 func (d *Daemon) newGossip() (*gossip.Node, error) {
+	gc, err := d.gossipConfig()
+	if err != nil {
+		return nil, err
+	}
+	n, err := gossip.New(gc)
+	if err != nil {
+		return nil, fmt.Errorf("start gossip on %s: %w", d.cfg.GossipAddr, err)
+	}
+	return n, nil
+}
+
+// gossipConfig returns the gossip configuration the node's settings ask for.
+func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	gc := gossip.DefaultConfig()
 	if d.cfg.Profile == ProfileLocal {
 		gc = gossip.DefaultLocalConfig()
@@ -162,15 +175,12 @@ func (d *Daemon) newGossip() (*gossip.Node, error) {
 	gc.ReplicaID = string(d.replica)
 	gc.APIAddr = d.APIAddr()
 	gc.Delegate = d.reg
+	gc.SkipDigest = isHeartbeatKey
 	gc.Logger = d.log.With("component", "gossip")
 	if d.cfg.TuneGossip != nil {
 		d.cfg.TuneGossip(gc)
 	}
-	n, err := gossip.New(gc)
-	if err != nil {
-		return nil, fmt.Errorf("start gossip on %s: %w", d.cfg.GossipAddr, err)
-	}
-	return n, nil
+	return gc, nil
 }
 
 func splitHostPort(hp string) (string, int, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crdtd/crdtd/crdt"
@@ -50,6 +51,25 @@ func (r *registry) mergeHeartbeat(replica string, data []byte) (bool, error) {
 	r.d.observe(ts)
 	return changed, nil
 }
+
+// heartbeatState returns the encoding of replica's latest heartbeat known
+// here: our own last beat, or the latest merged from a peer.
+func (r *registry) heartbeatState(replica crdt.ReplicaID) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if replica == r.d.replica {
+		return r.ownBeat, r.ownBeat != nil
+	}
+	hb := r.beats[replica]
+	if hb == nil {
+		return nil, false
+	}
+	b, err := hb.reg.MarshalBinary()
+	return b, err == nil
+}
+
+// isHeartbeatKey reports whether a gossip key is a heartbeat's.
+func isHeartbeatKey(key string) bool { return strings.HasPrefix(key, heartbeatPrefix) }
 
 // staleness returns how old the latest heartbeat from replica is here, or
 // -1 if none arrived.
@@ -102,7 +122,7 @@ func (d *Daemon) checkLocalClock(ts crdt.Timestamp) error {
 		return fmt.Errorf("%w: the node's clock was carried %v past physical time (max drift %v); "+
 			"writes resume when time catches up", errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
 	}
-	if ahead, ok := d.reg.clockAhead(now, d.replica, 5*d.cfg.HeartbeatInterval); ok && ahead > d.cfg.MaxDrift {
+	if ahead, ok := d.reg.clockAhead(now, d.replica, 5*d.heartbeatEvery()); ok && ahead > d.cfg.MaxDrift {
 		d.metrics.rejected.WithLabelValues("local_clock_ahead").Inc()
 		return fmt.Errorf("%w: peers' clocks are %v behind this node's (max drift %v); fix the clock",
 			errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
@@ -159,18 +179,49 @@ func (d *Daemon) beat() {
 		d.log.Error("encode heartbeat", "err", err)
 		return
 	}
+	d.reg.mu.Lock()
+	d.reg.ownBeat = b
+	d.reg.mu.Unlock()
 	d.gossip.Publish(heartbeatPrefix+string(d.replica), b, ts.Time())
 }
 
 func (d *Daemon) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.HeartbeatInterval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		d.beat()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		d.beat()
+		t.Reset(d.heartbeatEvery())
 	}
+}
+
+// clusterBeats is about how many heartbeats the whole cluster makes per
+// HeartbeatInterval once it has more than that many nodes.
+const clusterBeats = 10
+
+// heartbeatEvery returns how often this node beats: HeartbeatInterval,
+// times one more for every further clusterBeats members. Every beat reaches
+// every node, and each node relays it a few times (RetransmitMult times the
+// log of the cluster size) on its gossip packets, which carry only so many
+// bytes a second. Beating every second, the 50 nodes of a local cluster
+// filled those packets with heartbeats alone, and cart deltas waited
+// seconds behind them.
+func (d *Daemon) heartbeatEvery() time.Duration {
+	alive := 0
+	for _, m := range d.gossip.Members() {
+		if m.State == "alive" {
+			alive++
+		}
+	}
+	return beatInterval(d.cfg.HeartbeatInterval, alive)
+}
+
+// beatInterval returns base times one more for every clusterBeats alive
+// members after the first clusterBeats.
+func beatInterval(base time.Duration, alive int) time.Duration {
+	return base * time.Duration(1+max(0, alive-1)/clusterBeats)
 }

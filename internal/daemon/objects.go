@@ -69,6 +69,8 @@ type registry struct {
 	carts map[string]*object  // by cart ID
 	dirty map[string]struct{} // cart IDs merged from peers, not yet persisted
 	beats map[crdt.ReplicaID]*heartbeat
+	// ownBeat is the encoding of this node's latest heartbeat.
+	ownBeat []byte
 }
 
 func newRegistry(d *Daemon) *registry {
@@ -182,11 +184,15 @@ func (r *registry) mergeCart(id string, data []byte, info gossip.MergeInfo) (boo
 	return changed, nil
 }
 
-// State implements gossip.Delegate: the canonical encoding of a cart.
-// Heartbeats are not in the digest (they change every second on every
-// node, and a digest that never agrees would make anti-entropy repair all
-// the time), so State reports them unknown.
+// State implements gossip.Delegate: the canonical encoding of a cart or of
+// the latest heartbeat known here. Heartbeats are kept out of the digest
+// (gossip.Config.SkipDigest: they change every second on every node, and a
+// digest that never agrees would make anti-entropy repair all the time), but
+// gossip sends their state in place of older queued beats.
 func (r *registry) State(key string) ([]byte, bool) {
+	if replica, ok := strings.CutPrefix(key, heartbeatPrefix); ok {
+		return r.heartbeatState(crdt.ReplicaID(replica))
+	}
 	id, ok := strings.CutPrefix(key, cartPrefix)
 	if !ok {
 		return nil, false
