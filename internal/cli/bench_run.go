@@ -24,15 +24,17 @@ const (
 )
 
 // benchClients returns a constructor of clients for the bench, all sharing one HTTP connection
-// pool that keeps up to idlePerHost idle connections per node (the default of 2 would make most
-// workers open a new connection per request), and a function that closes the idle connections.
-// Clients have no per-attempt timeout: every operation's context carries --timeout.
+// pool (benchTransport) that keeps up to idlePerHost idle connections per node (the default of 2
+// would make most workers open a new connection per request), and a function that closes the
+// idle connections. Clients have no per-attempt timeout: every operation's context carries
+// --timeout.
 func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries int, views bool) (*client.Client, error), func()) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = idlePerHost
+	bt := newBenchTransport(tr, idlePerHost)
 	hc := &http.Client{
-		Transport: tr,
+		Transport: bt,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -48,7 +50,7 @@ func benchClients(g *globalOptions, idlePerHost int) (func(node string, retries 
 		}
 		return client.New(client.Config{BaseURL: node, Token: token, HTTPClient: hc, Retries: retries, SkipCartViews: !views})
 	}
-	return newClient, tr.CloseIdleConnections
+	return newClient, bt.CloseIdleConnections
 }
 
 // benchRun is one run of the bench. Workers claim operation numbers from next; the sampler,

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// echoServer answers every request with its method, path and body, and counts the connections
+// it accepted.
+func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/slow" {
+			time.Sleep(200 * time.Millisecond)
+		}
+		w.Header().Set("X-Idem", r.Header.Get("Idempotency-Key"))
+		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func doBench(t *testing.T, hc *http.Client, ctx context.Context, method, url, body string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Idempotency-Key", "k1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if got := resp.Header.Get("X-Idem"); got != "k1" {
+		t.Errorf("header Idempotency-Key arrived as %q", got)
+	}
+	return string(b), err
+}
+
+func TestBenchTransportReusesConnections(t *testing.T) {
+	srv, conns := echoServer(t)
+	bt := newBenchTransport(http.DefaultTransport, 4)
+	defer bt.CloseIdleConnections()
+	hc := &http.Client{Transport: bt}
+	for i := range 20 {
+		got, err := doBench(t, hc, context.Background(), "POST", srv.URL+"/v1/x", "body-"+string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "POST /v1/x body-" + string(rune('a'+i)); got != want {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+	}
+	if got := conns.Load(); got != 1 {
+		t.Errorf("20 sequential requests opened %d connections, want 1", got)
+	}
+}
+
+// TestBenchTransportReplaysOnClosedIdle checks that a request on an idle connection the server
+// closed meanwhile goes out again on a new one, body and all.
+func TestBenchTransportReplaysOnClosedIdle(t *testing.T) {
+	srv, conns := echoServer(t)
+	bt := newBenchTransport(http.DefaultTransport, 4)
+	defer bt.CloseIdleConnections()
+	hc := &http.Client{Transport: bt}
+	if _, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
+		t.Fatal(err)
+	}
+	srv.CloseClientConnections()
+	got, err := doBench(t, hc, context.Background(), "POST", srv.URL+"/b", "again")
+	if err != nil {
+		t.Fatalf("request after the server closed the idle connection: %v", err)
+	}
+	if got != "POST /b again" {
+		t.Fatalf("answer %q, want %q", got, "POST /b again")
+	}
+	if got := conns.Load(); got != 2 {
+		t.Errorf("opened %d connections, want 2", got)
+	}
+}
+
+func TestBenchTransportHonoursContext(t *testing.T) {
+	srv, conns := echoServer(t)
+	bt := newBenchTransport(http.DefaultTransport, 4)
+	defer bt.CloseIdleConnections()
+	hc := &http.Client{Transport: bt}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := doBench(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow answer past the deadline: got %v, want context.DeadlineExceeded", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := doBench(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("slow answer after cancel: got %v, want context.Canceled", err)
+	}
+	// The connections of the failed requests were closed, not pooled: the next one works.
+	before := conns.Load()
+	if got, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/c", ""); err != nil || got != "GET /c " {
+		t.Fatalf("request after the failures: %q, %v", got, err)
+	}
+	if conns.Load() != before+1 {
+		t.Errorf("the request after the failures reused a failed connection")
+	}
+}
+
+func TestBenchTransportClosesUnreadBodies(t *testing.T) {
+	srv, conns := echoServer(t)
+	bt := newBenchTransport(http.DefaultTransport, 4)
+	defer bt.CloseIdleConnections()
+	hc := &http.Client{Transport: bt}
+	for range 3 {
+		resp, err := hc.Post(srv.URL+"/x", "text/plain", bytes.NewReader([]byte("unread")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close() // before reading it: the connection cannot be reused
+	}
+	if got := conns.Load(); got != 3 {
+		t.Errorf("3 requests with unread answers opened %d connections, want 3", got)
+	}
+}
+
+func TestBenchTransportUsesFallbackForHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls")
+	}))
+	defer srv.Close()
+	hc := &http.Client{Transport: newBenchTransport(srv.Client().Transport, 4)}
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "tls" {
+		t.Fatalf("answer %q, want %q", b, "tls")
+	}
+}
