@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
+	"strings"
 
 	"github.com/crdtd/crdtd/crdt"
 )
@@ -169,20 +171,22 @@ type View struct {
 
 // View evaluates the cart.
 func (c *Cart) View() View {
-	v := View{Lines: []Line{}}
-	for _, item := range c.m.Keys() {
-		var l Line
-		var over bool
-		c.m.Peek(item, func(ln line) { l, over = viewLine(item, ln) })
+	// One pass over the lines in map order, then one sort of the result: the
+	// total is a capped sum of non-negative subtotals, the same in any order.
+	v := View{Lines: make([]Line, 0, c.m.Len())}
+	c.m.Each(func(item string, ln line) bool {
+		l, over := viewLine(item, ln)
 		if l.Quantity == 0 {
-			continue
+			return true
 		}
 		v.Overflow = v.Overflow || over
 		total, ok := addCents(v.TotalCents, l.SubtotalCents)
 		v.TotalCents = total
 		v.Overflow = v.Overflow || !ok
 		v.Lines = append(v.Lines, l)
-	}
+		return true
+	})
+	slices.SortFunc(v.Lines, func(a, b Line) int { return strings.Compare(a.Item, b.Item) })
 	return v
 }
 
