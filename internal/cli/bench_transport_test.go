@@ -14,6 +14,15 @@ import (
 	"time"
 )
 
+// benchTransportTest starts echoServer and returns it with a client that uses a benchTransport.
+func benchTransportTest(t *testing.T) (*httptest.Server, *http.Client, *atomic.Int64) {
+	t.Helper()
+	srv, conns := echoServer(t)
+	bt := newBenchTransport(http.DefaultTransport, 4)
+	t.Cleanup(bt.CloseIdleConnections)
+	return srv, &http.Client{Transport: bt}, conns
+}
+
 // echoServer answers every request with its method, path and body, and counts the connections
 // it accepted.
 func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
@@ -57,10 +66,7 @@ func doBench(t *testing.T, hc *http.Client, ctx context.Context, method, url, bo
 }
 
 func TestBenchTransportReusesConnections(t *testing.T) {
-	srv, conns := echoServer(t)
-	bt := newBenchTransport(http.DefaultTransport, 4)
-	defer bt.CloseIdleConnections()
-	hc := &http.Client{Transport: bt}
+	srv, hc, conns := benchTransportTest(t)
 	for i := range 20 {
 		got, err := doBench(t, hc, context.Background(), "POST", srv.URL+"/v1/x", "body-"+string(rune('a'+i)))
 		if err != nil {
@@ -78,10 +84,7 @@ func TestBenchTransportReusesConnections(t *testing.T) {
 // TestBenchTransportReplaysOnClosedIdle checks that a request on an idle connection the server
 // closed meanwhile goes out again on a new one, body and all.
 func TestBenchTransportReplaysOnClosedIdle(t *testing.T) {
-	srv, conns := echoServer(t)
-	bt := newBenchTransport(http.DefaultTransport, 4)
-	defer bt.CloseIdleConnections()
-	hc := &http.Client{Transport: bt}
+	srv, hc, conns := benchTransportTest(t)
 	if _, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +102,7 @@ func TestBenchTransportReplaysOnClosedIdle(t *testing.T) {
 }
 
 func TestBenchTransportHonoursContext(t *testing.T) {
-	srv, conns := echoServer(t)
-	bt := newBenchTransport(http.DefaultTransport, 4)
-	defer bt.CloseIdleConnections()
-	hc := &http.Client{Transport: bt}
+	srv, hc, conns := benchTransportTest(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -125,10 +125,7 @@ func TestBenchTransportHonoursContext(t *testing.T) {
 }
 
 func TestBenchTransportClosesUnreadBodies(t *testing.T) {
-	srv, conns := echoServer(t)
-	bt := newBenchTransport(http.DefaultTransport, 4)
-	defer bt.CloseIdleConnections()
-	hc := &http.Client{Transport: bt}
+	srv, hc, conns := benchTransportTest(t)
 	for range 3 {
 		resp, err := hc.Post(srv.URL+"/x", "text/plain", bytes.NewReader([]byte("unread")))
 		if err != nil {
