@@ -46,8 +46,9 @@ func (b *deltaBroadcast) Finished() { b.done.Store(true) }
 // with membership messages and other deltas. Larger ones go by SendReliable.
 func (n *Node) maxBroadcast() int { return n.cfg.Memberlist.UDPBufferSize / 2 }
 
-// sendLocal sends a fresh local delta: directly to every peer in a small
-// cluster, and onto the transmit queue; or by SendReliable if it is large.
+// sendLocal sends a fresh local delta: directly to Config.DirectPushPeers
+// peers (all of them in a small cluster), and onto the transmit queue; or by
+// SendReliable if it is large.
 func (n *Node) sendLocal(d localDelta) {
 	if n.ml.NumMembers() <= 1 {
 		return // nobody to tell; a node that joins later catches up by anti-entropy
@@ -127,8 +128,18 @@ func (n *Node) enqueueBroadcast(m deltaMsg) {
 				return
 			}
 		}
-		if state, ok := n.del.State(m.Key); ok {
+		state, ok := n.del.State(m.Key)
+		switch {
+		case ok:
 			c.Parts = [][]byte{state}
+		case len(c.Parts) > maxParts:
+			// No state to stand for more parts than a message may carry:
+			// leave the old broadcast queued and send the new delta beside
+			// it to every member.
+			c.Parts = m.Parts
+			c.Sent = sentReliable
+			n.sendReliable(c.encode())
+			return
 		}
 		if msg := c.encode(); len(msg) <= limit {
 			n.queueLocked(c, msg)

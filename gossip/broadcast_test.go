@@ -100,6 +100,18 @@ func TestSkipDigestKeys(t *testing.T) {
 		t.Fatalf("queued parts %q, want the state %q alone", m.Parts, want)
 	}
 
+	// A skipped key whose state is unknown never piles up more parts than a
+	// message may carry.
+	for i := range 2 * maxParts {
+		n.enqueueBroadcast(deltaMsg{Origin: "r", Key: "beat/unknown", Parts: [][]byte{{byte(i)}}})
+		if m := queuedMsg(t, n, "beat/unknown"); len(m.Parts) > maxParts {
+			t.Fatalf("after %d deltas: %d parts queued, want at most %d", i+1, len(m.Parts), maxParts)
+		}
+	}
+	if n.Stats().ReliableQueued == 0 {
+		t.Fatal("deltas beyond the part limit were not sent beside the queued broadcast")
+	}
+
 	n.Updated("beat/x")
 	n.flushDirty()
 	if got := n.Digest(); got != 0 {
@@ -122,11 +134,22 @@ func TestDirectPushPeers(t *testing.T) {
 	c.waitMembers(nodes, 30*time.Second)
 	c.write(0, "k", "a")
 	c.waitConverged(30 * time.Second)
+	receivers := func() (n int) {
+		for _, nd := range c.nodes[1:] {
+			if nd.Stats().DeltasRecvDirect > 0 {
+				n++
+			}
+		}
+		return n
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for c.nodes[0].Stats().DeltasSentDirect < direct && time.Now().Before(deadline) {
+	for receivers() < direct && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if got := c.nodes[0].Stats().DeltasSentDirect; got != direct {
 		t.Fatalf("sent %d direct pushes to %d peers, want %d", got, nodes-1, direct)
+	}
+	if got := receivers(); got != direct {
+		t.Fatalf("%d distinct peers got a direct push, want %d", got, direct)
 	}
 }

@@ -87,7 +87,9 @@ type Config struct {
 	// State for such keys, so that a newer delta of a key whose broadcast is
 	// still queued replaces it with the key's state instead of piling up
 	// parts until the message is too large and goes to every member by
-	// SendReliable.
+	// SendReliable. It is called concurrently, with gossip's locks held: it
+	// must be quick, must not call back into the Node, and must give every
+	// key the same answer on every node, always.
 	SkipDigest func(key string) bool
 
 	// InboundWorkers is the number of goroutines that merge received deltas
