@@ -38,7 +38,8 @@ type Daemon struct {
 
 	idem        idempotency
 	persistKick chan struct{}
-	joined      atomic.Bool // the join loop reached a seed
+	joined      atomic.Bool  // the join loop reached a seed
+	beatEvery   atomic.Int64 // the current heartbeat interval in nanoseconds (heartbeatEvery)
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	done        chan struct{}

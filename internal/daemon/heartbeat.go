@@ -11,7 +11,8 @@ import (
 )
 
 // The consistency monitor: every node bumps its own heartbeat object every
-// HeartbeatInterval and gossips it like any delta. Every node records when
+// HeartbeatInterval (less often in clusters above 10 nodes, see
+// heartbeatEvery) and gossips it like any delta. Every node records when
 // each peer's latest beat was made; the age of that beat here is how stale
 // our view of that peer is, measured continuously (DESIGN §9).
 
@@ -122,7 +123,7 @@ func (d *Daemon) checkLocalClock(ts crdt.Timestamp) error {
 		return fmt.Errorf("%w: the node's clock was carried %v past physical time (max drift %v); "+
 			"writes resume when time catches up", errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
 	}
-	if ahead, ok := d.reg.clockAhead(now, d.replica, 5*d.heartbeatEvery()); ok && ahead > d.cfg.MaxDrift {
+	if ahead, ok := d.reg.clockAhead(now, d.replica, 5*d.beatInterval()); ok && ahead > d.cfg.MaxDrift {
 		d.metrics.rejected.WithLabelValues("local_clock_ahead").Inc()
 		return fmt.Errorf("%w: peers' clocks are %v behind this node's (max drift %v); fix the clock",
 			errClockAhead, ahead.Round(time.Millisecond), d.cfg.MaxDrift)
@@ -195,8 +196,19 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		d.beat()
-		t.Reset(d.heartbeatEvery())
+		every := d.heartbeatEvery()
+		d.beatEvery.Store(int64(every))
+		t.Reset(every)
 	}
+}
+
+// beatInterval returns the heartbeat interval heartbeatLoop last chose, or
+// HeartbeatInterval before its first beat.
+func (d *Daemon) beatInterval() time.Duration {
+	if every := d.beatEvery.Load(); every > 0 {
+		return time.Duration(every)
+	}
+	return d.cfg.HeartbeatInterval
 }
 
 // clusterBeats is about how many heartbeats the whole cluster makes per
@@ -217,11 +229,11 @@ func (d *Daemon) heartbeatEvery() time.Duration {
 			alive++
 		}
 	}
-	return beatInterval(d.cfg.HeartbeatInterval, alive)
+	return scaledBeat(d.cfg.HeartbeatInterval, alive)
 }
 
-// beatInterval returns base times one more for every clusterBeats alive
+// scaledBeat returns base times one more for every clusterBeats alive
 // members after the first clusterBeats.
-func beatInterval(base time.Duration, alive int) time.Duration {
+func scaledBeat(base time.Duration, alive int) time.Duration {
 	return base * time.Duration(1+max(0, alive-1)/clusterBeats)
 }

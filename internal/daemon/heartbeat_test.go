@@ -10,7 +10,7 @@ import (
 	"github.com/crdtd/crdtd/internal/testbin"
 )
 
-func TestBeatInterval(t *testing.T) {
+func TestScaledBeat(t *testing.T) {
 	tests := []struct {
 		alive int
 		want  time.Duration
@@ -20,8 +20,8 @@ func TestBeatInterval(t *testing.T) {
 		{50, 5 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := beatInterval(time.Second, tt.alive); got != tt.want {
-			t.Errorf("beatInterval(1s, %d) = %v, want %v", tt.alive, got, tt.want)
+		if got := scaledBeat(time.Second, tt.alive); got != tt.want {
+			t.Errorf("scaledBeat(1s, %d) = %v, want %v", tt.alive, got, tt.want)
 		}
 	}
 }

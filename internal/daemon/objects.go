@@ -69,7 +69,8 @@ type registry struct {
 	carts map[string]*object  // by cart ID
 	dirty map[string]struct{} // cart IDs merged from peers, not yet persisted
 	beats map[crdt.ReplicaID]*heartbeat
-	// ownBeat is the encoding of this node's latest heartbeat.
+	// ownBeat is the encoding of this node's latest heartbeat; replaced,
+	// never modified, so State may hand it out.
 	ownBeat []byte
 }
 
@@ -186,7 +187,7 @@ func (r *registry) mergeCart(id string, data []byte, info gossip.MergeInfo) (boo
 
 // State implements gossip.Delegate: the canonical encoding of a cart or of
 // the latest heartbeat known here. Heartbeats are kept out of the digest
-// (gossip.Config.SkipDigest: they change every second on every node, and a
+// (gossip.Config.SkipDigest: they change every few seconds on every node, and a
 // digest that never agrees would make anti-entropy repair all the time), but
 // gossip sends their state in place of older queued beats.
 func (r *registry) State(key string) ([]byte, bool) {
