@@ -23,7 +23,8 @@ import (
 // A connection goes back to the idle pool only when its answer was read to the end and neither
 // side asked to close it; any error closes it. A request sent on a reused connection that fails
 // before an answer arrives (the node closed the idle connection meanwhile) is sent once more on
-// a new connection; bench requests are safe to repeat, as mutations carry an Idempotency-Key.
+// a new connection if repeating it is safe: a GET, HEAD or DELETE, or a request with an
+// Idempotency-Key (as every mutation of cartctl carries), whose body can be produced again.
 type benchTransport struct {
 	fallback    http.RoundTripper
 	maxIdleHost int // idle connections kept per host:port
@@ -49,16 +50,21 @@ func (t *benchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.fallback.RoundTrip(req)
 	}
 	host := req.URL.Host
+	if req.URL.Port() == "" {
+		host = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
 	if c := t.take(host); c != nil {
 		resp, err := t.send(c, host, req)
 		if err == nil || !replayable(req, err) {
 			return resp, err
 		}
+		again := *req // RoundTrip must not change the caller's request
 		if req.GetBody != nil {
-			if req.Body, err = req.GetBody(); err != nil {
+			if again.Body, err = req.GetBody(); err != nil {
 				return nil, err
 			}
 		}
+		req = &again
 	}
 	c, err := t.dial(req.Context(), host)
 	if err != nil {
@@ -69,13 +75,16 @@ func (t *benchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // replayable reports whether req, which failed on a reused connection with err, may be sent
-// again on a new one: the node closed the connection before answering, and the body, if any,
-// can be produced again.
+// again on a new one: the node closed the connection before answering, repeating the request
+// is safe, and its body, if any, can be produced again.
 func replayable(req *http.Request, err error) bool {
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	switch {
+	case req.Body != nil && req.Body != http.NoBody && req.GetBody == nil:
 		return false
-	}
-	if req.Context().Err() != nil {
+	case req.Context().Err() != nil:
+		return false
+	case req.Header.Get("Idempotency-Key") == "" &&
+		req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodDelete:
 		return false
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -104,6 +113,7 @@ func (t *benchTransport) send(c *benchConn, host string, req *http.Request) (*ht
 	deadline, _ := ctx.Deadline() // zero: none
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		c.nc.Close()
+		closeBody(req)
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
@@ -118,17 +128,24 @@ func (t *benchTransport) send(c *benchConn, host string, req *http.Request) (*ht
 	if err != nil {
 		stop()
 		c.nc.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) && !deadline.IsZero() && !time.Now().Before(deadline) {
-			return nil, context.DeadlineExceeded // the socket's deadline beat the context's timer
-		}
-		return nil, err
+		return nil, contextError(ctx, deadline, err)
 	}
-	resp.Body = &benchBody{ReadCloser: resp.Body, t: t, c: c, host: host, stop: stop,
-		keep: !resp.Close && !req.Close}
+	resp.Body = &benchBody{ReadCloser: resp.Body, t: t, c: c, host: host, ctx: ctx, deadline: deadline,
+		stop: stop, keep: !resp.Close && !req.Close}
 	return resp, nil
+}
+
+// contextError returns the context's error for an I/O error caused by the context ending: its
+// cancellation, or its deadline, which the socket's deadline may reach a moment before the
+// context's own timer does. Other errors come back unchanged.
+func contextError(ctx context.Context, deadline time.Time, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && !deadline.IsZero() && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // take returns an idle connection to host, or nil.
@@ -177,16 +194,21 @@ func (t *benchTransport) CloseIdleConnections() {
 // closed before, it closes the connection.
 type benchBody struct {
 	io.ReadCloser
-	t    *benchTransport
-	c    *benchConn
-	host string
-	stop func() bool // ends the context's hold on the connection
-	keep bool        // the connection may be reused once the body is read
-	done bool        // the connection was handed back or closed
+	t        *benchTransport
+	c        *benchConn
+	host     string
+	ctx      context.Context
+	deadline time.Time   // the context's, zero if none
+	stop     func() bool // ends the context's hold on the connection
+	keep     bool        // the connection may be reused once the body is read
+	done     bool        // the connection was handed back or closed
 }
 
 func (b *benchBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = contextError(b.ctx, b.deadline, err)
+	}
 	if err == io.EOF && !b.done {
 		b.done = true
 		if b.stop() && b.keep {

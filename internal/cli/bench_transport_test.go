@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// hangups counts the requests echoServer answered by closing the connection.
+var hangups atomic.Int64
+
 // benchTransportTest starts echoServer and returns it with a client that uses a benchTransport.
 func benchTransportTest(t *testing.T) (*httptest.Server, *http.Client, *atomic.Int64) {
 	t.Helper()
@@ -24,14 +27,33 @@ func benchTransportTest(t *testing.T) (*httptest.Server, *http.Client, *atomic.I
 }
 
 // echoServer answers every request with its method, path and body, and counts the connections
-// it accepted.
+// it accepted. Some paths misbehave: /slow answers after 200 ms, /dribble sends half its body
+// and the rest 200 ms later, /close asks to close the connection, and /hangup (counted in
+// hangups) closes it without answering.
 func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if r.URL.Path == "/slow" {
+		switch r.URL.Path {
+		case "/slow":
 			time.Sleep(200 * time.Millisecond)
+		case "/dribble":
+			w.Header().Set("Content-Length", "8")
+			io.WriteString(w, "half")
+			w.(http.Flusher).Flush()
+			time.Sleep(200 * time.Millisecond)
+			io.WriteString(w, "more")
+			return
+		case "/close":
+			w.Header().Set("Connection", "close")
+		case "/hangup":
+			hangups.Add(1)
+			nc, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				nc.Close()
+			}
+			return
 		}
 		w.Header().Set("X-Idem", r.Header.Get("Idempotency-Key"))
 		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
@@ -151,5 +173,65 @@ func TestBenchTransportUsesFallbackForHTTPS(t *testing.T) {
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); string(b) != "tls" {
 		t.Fatalf("answer %q, want %q", b, "tls")
+	}
+}
+
+// TestBenchTransportReplaysOnlyWhatIsSafe checks that a request that reached the node on a
+// reused connection and got no answer is sent again only when repeating it is safe.
+func TestBenchTransportReplaysOnlyWhatIsSafe(t *testing.T) {
+	srv, hc, _ := benchTransportTest(t)
+	for _, tt := range []struct {
+		key  string
+		want int64 // times the node gets the POST
+	}{{"", 1}, {"k1", 2}} {
+		if _, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
+			t.Fatal(err) // leaves a connection in the pool
+		}
+		before := hangups.Load()
+		req, err := http.NewRequest("POST", srv.URL+"/hangup", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.key != "" {
+			req.Header.Set("Idempotency-Key", tt.key)
+		}
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatal("got an answer from a node that hung up")
+		}
+		if got := hangups.Load() - before; got != tt.want {
+			t.Errorf("Idempotency-Key %q: the node got the POST %d times, want %d", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestBenchTransportDropsConnectionsAskedToClose(t *testing.T) {
+	srv, hc, conns := benchTransportTest(t)
+	for range 3 {
+		if got, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/close", ""); err != nil || got != "GET /close " {
+			t.Fatalf("answer %q, %v", got, err)
+		}
+	}
+	if got := conns.Load(); got != 3 {
+		t.Errorf("3 answers asking to close the connection: %d connections, want 3", got)
+	}
+}
+
+func TestBenchTransportCancelDuringBody(t *testing.T) {
+	srv, hc, _ := benchTransportTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/dribble", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
+		t.Fatalf("reading a body while the context is cancelled: got %v, want context.Canceled", err)
 	}
 }
