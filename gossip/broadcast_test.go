@@ -65,15 +65,26 @@ func TestQueuedBroadcastHoldsJoin(t *testing.T) {
 		t.Fatalf("got %d parts, want the full state to have replaced them", got)
 	}
 
-	// When even the full state does not fit, it goes by reliable send.
+	// When even the full state does not fit, the newest delta replaces the
+	// queued broadcast (anti-entropy repairs the rest), counted as dropped,
+	// and nothing goes by reliable send.
+	var last string
 	for i := range 200 {
-		enqueue("k", strings.Repeat("y", 10)+string(rune('A'+i%26))+string(rune('A'+i/26)), 50)
+		last = strings.Repeat("y", 10) + string(rune('A'+i%26)) + string(rune('A'+i/26))
+		enqueue("k", last, 50)
 	}
-	// The worker may already have taken the job off the queue: count it.
-	if got := n.Stats().ReliableQueued; got == 0 {
-		t.Fatal("got no reliable send for an oversize join")
+	m = queuedMsg(t, n, "k")
+	if len(m.Parts) == 0 || len(m.Parts) > maxParts {
+		t.Fatalf("queued %d parts, want 1..%d", len(m.Parts), maxParts)
 	}
-	if st := n.Stats(); st.Combined == 0 {
+	if got := string(m.Parts[len(m.Parts)-1]); got != last {
+		t.Fatalf("queued parts end in %q, want the newest delta %q", got, last)
+	}
+	st := n.Stats()
+	if st.DroppedBroadcasts == 0 || st.ReliableQueued != 0 {
+		t.Fatalf("oversize join: %d dropped broadcasts, %d reliable sends; want some and none", st.DroppedBroadcasts, st.ReliableQueued)
+	}
+	if st.Combined == 0 {
 		t.Fatal("Combined not counted")
 	}
 }
@@ -151,5 +162,33 @@ func TestDirectPushPeers(t *testing.T) {
 	}
 	if got := receivers(); got != direct {
 		t.Fatalf("%d distinct peers got a direct push, want %d", got, direct)
+	}
+}
+
+// TestDirectPushRelay checks that peers relay a pushed delta only when the
+// origin did not push it to all of them.
+func TestDirectPushRelay(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		nodes, push int
+		wantRelays  bool
+	}{
+		{"push-reaches-all", 3, 16, false},
+		{"push-reaches-some", 4, 1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushPeers = tt.push })
+			c.grow(tt.nodes)
+			c.waitMembers(tt.nodes, 30*time.Second)
+			c.write(0, "k", "a")
+			c.waitConverged(30 * time.Second)
+			relays := uint64(0)
+			for _, nd := range c.nodes[1:] {
+				relays += nd.Stats().Relayed
+			}
+			if (relays > 0) != tt.wantRelays {
+				t.Fatalf("%d relays by the receivers, want relays: %v", relays, tt.wantRelays)
+			}
+		})
 	}
 }

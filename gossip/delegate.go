@@ -181,7 +181,8 @@ func (n *Node) inboundWorker() {
 
 // handleDelta merges a received delta; if it changed local state it is
 // queued again (relayed), otherwise it stops here. Large deltas that came by
-// SendReliable went to every member already and are not relayed.
+// SendReliable went to every member already and are not relayed, nor are
+// direct pushes in a cluster where they reach every peer (pushReachesAll).
 func (n *Node) handleDelta(m deltaMsg, size int) {
 	switch m.Sent {
 	case sentBroadcast:
@@ -213,10 +214,22 @@ func (n *Node) handleDelta(m deltaMsg, size int) {
 	}
 	n.stats.merged.Add(1)
 	n.markDirty(m.Key)
-	if m.Sent != sentReliable && !n.cfg.DisableDeltas {
-		n.stats.relayed.Add(1)
-		n.enqueueBroadcast(m)
+	if m.Sent == sentReliable || n.cfg.DisableDeltas || (m.Sent == sentDirect && n.pushReachesAll()) {
+		return
 	}
+	n.stats.relayed.Add(1)
+	n.enqueueBroadcast(m)
+}
+
+// pushReachesAll reports whether the cluster is small enough that the
+// origin of a fresh delta pushes it directly to every peer (DirectPushPeers
+// covers them all). A delta that came by direct push is then not relayed:
+// every peer got it the same way, and the origin's own broadcast covers a
+// lost packet. Relaying it too tripled the broadcast traffic of a 3-node
+// cluster under load.
+func (n *Node) pushReachesAll() bool {
+	k := n.cfg.DirectPushPeers
+	return k > 0 && n.ml.NumMembers()-1 <= k
 }
 
 // handleRepair merges full states from anti-entropy; they are not relayed.
