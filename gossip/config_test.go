@@ -71,6 +71,12 @@ func TestConfigDefaults(t *testing.T) {
 	if local.Memberlist.RetransmitMult != 4 || local.Memberlist.BindAddr != "127.0.0.1" || local.ReconnectInterval != 2*time.Second {
 		t.Fatalf("local profile: %+v", local.Memberlist)
 	}
+	if lan.Memberlist.EnableCompression || local.Memberlist.EnableCompression {
+		t.Fatal("a profile compresses messages")
+	}
+	if lan.DirectPushPeers != 16 || local.DirectPushPeers != 16 {
+		t.Fatalf("DirectPushPeers %d (LAN), %d (local), want 16", lan.DirectPushPeers, local.DirectPushPeers)
+	}
 }
 
 func TestNewDoesNotModifyConfig(t *testing.T) {
