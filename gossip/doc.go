@@ -37,8 +37,11 @@
 //     total; every receiver whose state changed queues it again (relay),
 //     one whose state did not change stops it. The origin also sends it at
 //     once to [Config].DirectPushPeers peers: to every peer of a small
-//     cluster, to a random few of a large one. Deltas larger than half the
-//     UDP packet budget go to all members by SendReliable instead.
+//     cluster, which then need not relay it, to a random few of a large one.
+//     Deltas larger than half the UDP packet budget go to all members by
+//     SendReliable instead. A queued delta of a key is joined with newer
+//     ones of the same key; when the join fits no packet, the newest
+//     replaces it and anti-entropy delivers the rest.
 //   - Anti-entropy repairs everything else: at every memberlist push/pull
 //     (PushPullInterval, and at Join) both ends exchange a 256-bucket digest
 //     of their objects (at most 2.1 KiB, whatever the data size) and send
