@@ -38,6 +38,16 @@ func segmentFiles(tb testing.TB, dir string) []string {
 	return matches
 }
 
+// onlySegment returns the path and bytes of the one log segment in dir.
+func onlySegment(tb testing.TB, dir string) (string, []byte) {
+	tb.Helper()
+	segs := segmentFiles(tb, dir)
+	must.Len(tb, segs, 1)
+	data, err := os.ReadFile(segs[0])
+	must.NoError(tb, err)
+	return segs[0], data
+}
+
 func TestLogSurvivesRestartAndReplaysInOrder(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, testOptions(t))
@@ -148,11 +158,14 @@ func TestLogCutsTornTail(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		tear func(b []byte) []byte
+		// intact: the tear is applied after both records (a torn start of a
+		// third), not to the second record.
+		intact bool
 	}{
-		{"half a header", func(b []byte) []byte { return append(b, 0, 0, 0) }},
-		{"short payload", func(b []byte) []byte { return b[:len(b)-3] }},
-		{"bad checksum", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }},
-		{"zeroed tail", func(b []byte) []byte { return append(b, make([]byte, 64)...) }},
+		{"half a header", func(b []byte) []byte { return append(b, 0, 0, 0) }, true},
+		{"short payload", func(b []byte) []byte { return b[:len(b)-3] }, false},
+		{"bad checksum", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }, false},
+		{"zeroed tail", func(b []byte) []byte { return append(b, make([]byte, 64)...) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -162,26 +175,22 @@ func TestLogCutsTornTail(t *testing.T) {
 			logRecord(t, s, Record{Key: "c/b", Delta: []byte("torn")})
 			must.NoError(t, s.Close())
 
-			segs := segmentFiles(t, dir)
-			must.Len(t, segs, 1)
-			data, err := os.ReadFile(segs[0])
-			must.NoError(t, err)
+			seg, data := onlySegment(t, dir)
 			first, _, err := readFrame(data)
 			must.NoError(t, err)
 			must.Equal(t, "c/a", first.Key)
-			intact := tc.name == "zeroed tail" || tc.name == "half a header"
-			if intact {
-				data = tc.tear(data) // both records intact, then a torn start
+			if tc.intact {
+				data = tc.tear(data)
 			} else {
 				_, n, _ := readFrame(data)
 				data = append(data[:n:n], tc.tear(append([]byte(nil), data[n:]...))...)
 			}
-			must.NoError(t, os.WriteFile(segs[0], data, 0o600))
+			must.NoError(t, os.WriteFile(seg, data, 0o600))
 
 			s = newTestStore(t, dir, testOptions(t))
 			got := replayAll(t, s)
 			want := []replayed{{"c/a", "kept"}}
-			if intact {
+			if tc.intact {
 				want = append(want, replayed{"c/b", "torn"})
 			}
 			must.Equal(t, want, got)
@@ -354,14 +363,11 @@ func TestLogDamageMidSegmentIsCorruption(t *testing.T) {
 		logRecord(t, s, Record{Key: "c/a", Delta: []byte(fmt.Sprintf("delta-%d", i))})
 	}
 	must.NoError(t, s.Close())
-	segs := segmentFiles(t, dir)
-	must.Len(t, segs, 1)
-	data, err := os.ReadFile(segs[0])
-	must.NoError(t, err)
+	seg, data := onlySegment(t, dir)
 	_, n, err := readFrame(data)
 	must.NoError(t, err)
 	data[n+frameHeaderLen+2] ^= 0xff // the second record's payload
-	must.NoError(t, os.WriteFile(segs[0], data, 0o600))
+	must.NoError(t, os.WriteFile(seg, data, 0o600))
 
 	_, err = Open(dir, testOptions(t))
 	var ce *CorruptError
