@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,10 +154,9 @@ func TestDirectPushPeers(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for receivers() < direct && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return receivers() >= direct, fmt.Sprintf("%d peers got a direct push", receivers())
+	})
 	if got := c.nodes[0].Stats().DeltasSentDirect; got != direct {
 		t.Fatalf("sent %d direct pushes to %d peers, want %d", got, nodes-1, direct)
 	}
@@ -182,11 +182,16 @@ func TestDirectPushRelay(t *testing.T) {
 			c.waitMembers(tt.nodes, 30*time.Second)
 			c.write(0, "k", "a")
 			c.waitConverged(30 * time.Second)
-			relays := uint64(0)
-			for _, nd := range c.nodes[1:] {
-				relays += nd.Stats().Relayed
+			relays := func() (n uint64) {
+				for _, nd := range c.nodes[1:] {
+					n += nd.Stats().Relayed
+				}
+				return n
 			}
-			if (relays > 0) != tt.wantRelays {
+			if tt.wantRelays { // a relay is counted just after its merge
+				waitFor(t, 10*time.Second, func() (bool, string) { return relays() > 0, "no relay" })
+			}
+			if relays := relays(); (relays > 0) != tt.wantRelays {
 				t.Fatalf("%d relays by the receivers, want relays: %v", relays, tt.wantRelays)
 			}
 		})

@@ -53,6 +53,13 @@ func (r *registry) mergeHeartbeat(replica string, data []byte) (bool, error) {
 	return changed, nil
 }
 
+// setOwnBeat records the encoding of this node's latest heartbeat.
+func (r *registry) setOwnBeat(b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ownBeat = b
+}
+
 // heartbeatState returns the encoding of replica's latest heartbeat known
 // here: our own last beat, or the latest merged from a peer.
 func (r *registry) heartbeatState(replica crdt.ReplicaID) ([]byte, bool) {
@@ -180,9 +187,7 @@ func (d *Daemon) beat() {
 		d.log.Error("encode heartbeat", "err", err)
 		return
 	}
-	d.reg.mu.Lock()
-	d.reg.ownBeat = b
-	d.reg.mu.Unlock()
+	d.reg.setOwnBeat(b)
 	d.gossip.Publish(heartbeatPrefix+string(d.replica), b, ts.Time())
 }
 

@@ -66,8 +66,10 @@ type registry struct {
 
 	// mu guards the fields below and every object's cart.
 	mu    sync.Mutex
-	carts map[string]*object  // by cart ID
-	dirty map[string]struct{} // cart IDs merged from peers, not yet persisted
+	carts map[string]*object // by cart ID
+	// dirty holds the IDs of carts changed, by peers or by installed local
+	// writes, since they were last written to the data file.
+	dirty map[string]struct{}
 	beats map[crdt.ReplicaID]*heartbeat
 	// ownBeat is the encoding of this node's latest heartbeat; replaced,
 	// never modified, so State may hand it out.
