@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/api"
 )
 
 // ErrUnreachable is wrapped by the errors of [Client] methods when the node could not be reached:
@@ -171,10 +171,10 @@ func validateID(kind, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty %s", ErrInvalidID, what)
 	}
-	if len(id) > MaxIDLength {
+	if len(id) > api.MaxIDLength {
 		return fmt.Errorf("%w: %s of %d bytes: %s", ErrInvalidID, what, len(id), want)
 	}
-	if crdt.InvalidIDByte(id) >= 0 {
+	if api.InvalidIDByte(id) >= 0 {
 		return fmt.Errorf("%w: %s %q: %s", ErrInvalidID, what, id, want)
 	}
 	return nil
@@ -190,10 +190,10 @@ func pathSegment(id string) string {
 }
 
 // ListCarts returns the names of all carts the node knows, sorted.
-func (c *Client) ListCarts(ctx context.Context) (CartList, error) {
-	var out CartList
+func (c *Client) ListCarts(ctx context.Context) (api.CartList, error) {
+	var out api.CartList
 	if err := c.do(ctx, http.MethodGet, "/v1/carts", nil, &out); err != nil {
-		return CartList{}, err
+		return api.CartList{}, err
 	}
 	if out.Carts == nil {
 		out.Carts = []string{}
@@ -202,108 +202,108 @@ func (c *Client) ListCarts(ctx context.Context) (CartList, error) {
 }
 
 // GetCart returns the current view of cart. An unknown cart is empty, not an error.
-func (c *Client) GetCart(ctx context.Context, cart string) (CartView, error) {
+func (c *Client) GetCart(ctx context.Context, cart string) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	return c.cartCall(ctx, http.MethodGet, cart, "/v1/carts/"+pathSegment(cart), nil)
 }
 
 // AddItem adds req.Quantity of req.Item to cart, setting the unit price too when
 // req.UnitPriceCents is not nil, and returns the resulting cart.
-func (c *Client) AddItem(ctx context.Context, cart string, req AddItemRequest) (CartView, error) {
+func (c *Client) AddItem(ctx context.Context, cart string, req api.AddItemRequest) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	if err := validateID("item", req.Item); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	return c.cartCall(ctx, http.MethodPost, cart, "/v1/carts/"+pathSegment(cart)+"/items", req)
 }
 
 // SetItem sets the quantity and/or unit price of item in cart and returns the resulting cart.
 // At least one field of req must be non-nil. A quantity of 0 removes the line.
-func (c *Client) SetItem(ctx context.Context, cart, item string, req SetItemRequest) (CartView, error) {
+func (c *Client) SetItem(ctx context.Context, cart, item string, req api.SetItemRequest) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	if err := validateID("item", item); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	if req.Quantity == nil && req.UnitPriceCents == nil {
-		return CartView{}, errors.New("set item: neither quantity nor unit price given")
+		return api.CartView{}, errors.New("set item: neither quantity nor unit price given")
 	}
 	return c.cartCall(ctx, http.MethodPut, cart, "/v1/carts/"+pathSegment(cart)+"/items/"+pathSegment(item), req)
 }
 
 // RemoveItem removes the line of item from cart and returns the resulting cart. Removing an
 // absent item is not an error.
-func (c *Client) RemoveItem(ctx context.Context, cart, item string) (CartView, error) {
+func (c *Client) RemoveItem(ctx context.Context, cart, item string) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	if err := validateID("item", item); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	return c.cartCall(ctx, http.MethodDelete, cart, "/v1/carts/"+pathSegment(cart)+"/items/"+pathSegment(item), nil)
 }
 
 // ClearCart removes every line the node has seen from cart and returns the resulting cart.
 // Lines added concurrently elsewhere, not yet seen here, survive (DESIGN §4).
-func (c *Client) ClearCart(ctx context.Context, cart string) (CartView, error) {
+func (c *Client) ClearCart(ctx context.Context, cart string) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	return c.cartCall(ctx, http.MethodDelete, cart, "/v1/carts/"+pathSegment(cart), nil)
 }
 
-func (c *Client) cartCall(ctx context.Context, method, cart, path string, in any) (CartView, error) {
-	var out CartView
+func (c *Client) cartCall(ctx context.Context, method, cart, path string, in any) (api.CartView, error) {
+	var out api.CartView
 	if c.skip {
 		var raw rawObject
 		if err := c.do(ctx, method, path, in, &raw); err != nil {
-			return CartView{}, err
+			return api.CartView{}, err
 		}
-		return CartView{Cart: cart, Items: []Line{}}, nil
+		return api.CartView{Cart: cart, Items: []api.Line{}}, nil
 	}
 	if err := c.do(ctx, method, path, in, &out); err != nil {
-		return CartView{}, err
+		return api.CartView{}, err
 	}
 	if out.Items == nil {
-		out.Items = []Line{}
+		out.Items = []api.Line{}
 	}
 	return out, nil
 }
 
 // Members returns the cluster members as the node sees them.
-func (c *Client) Members(ctx context.Context) (MemberList, error) {
-	var out MemberList
+func (c *Client) Members(ctx context.Context) (api.MemberList, error) {
+	var out api.MemberList
 	if err := c.do(ctx, http.MethodGet, "/v1/members", nil, &out); err != nil {
-		return MemberList{}, err
+		return api.MemberList{}, err
 	}
 	if out.Members == nil {
-		out.Members = []Member{}
+		out.Members = []api.Member{}
 	}
 	return out, nil
 }
 
 // Status returns the node's identity, digest, member counts and per-peer consistency.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var out Status
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var out api.Status
 	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, &out); err != nil {
-		return Status{}, err
+		return api.Status{}, err
 	}
 	if out.Peers == nil {
-		out.Peers = []PeerStatus{}
+		out.Peers = []api.PeerStatus{}
 	}
 	return out, nil
 }
 
 // Health returns the node's health. Any answer other than an error means the node serves.
-func (c *Client) Health(ctx context.Context) (Health, error) {
-	var out Health
+func (c *Client) Health(ctx context.Context) (api.Health, error) {
+	var out api.Health
 	if err := c.do(ctx, http.MethodGet, "/healthz", nil, &out); err != nil {
-		return Health{}, err
+		return api.Health{}, err
 	}
 	return out, nil
 }
@@ -459,32 +459,32 @@ func transportFailure(err error) attemptResult {
 // decodeAPIError builds the error for a non-2xx response from its body, falling back to the
 // status when the body is not an [ErrorBody] (a proxy's HTML page, say).
 func decodeAPIError(status int, data []byte) *APIError {
-	var eb ErrorBody
+	var eb api.ErrorBody
 	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
 		return &APIError{StatusCode: status, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
 	return &APIError{StatusCode: status, Code: codeForStatus(status), Message: strings.ToLower(http.StatusText(status))}
 }
 
-func codeForStatus(status int) ErrorCode {
+func codeForStatus(status int) api.ErrorCode {
 	switch status {
 	case http.StatusBadRequest:
-		return CodeInvalidArgument
+		return api.CodeInvalidArgument
 	case http.StatusUnauthorized:
-		return CodeUnauthorized
+		return api.CodeUnauthorized
 	case http.StatusNotFound:
-		return CodeNotFound
+		return api.CodeNotFound
 	case http.StatusMethodNotAllowed:
-		return CodeMethodNotAllowed
+		return api.CodeMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
-		return CodeTooLarge
+		return api.CodeTooLarge
 	case http.StatusServiceUnavailable:
-		return CodeUnavailable
+		return api.CodeUnavailable
 	}
 	if status >= 500 {
-		return CodeInternal
+		return api.CodeInternal
 	}
-	return ErrorCode(fmt.Sprintf("http_%d", status))
+	return api.ErrorCode(fmt.Sprintf("http_%d", status))
 }
 
 // backoffFor returns the wait before the given retry (1-based): exponential, capped, with

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -77,9 +78,9 @@ func newTestClient(t *testing.T, baseURL string, f func(*client.Config)) *client
 
 const cartJSON = `{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250}`
 
-var aliceView = client.CartView{
+var aliceView = api.CartView{
 	Cart:       "alice",
-	Items:      []client.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}},
+	Items:      []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}},
 	TotalCents: 250,
 }
 
@@ -98,14 +99,14 @@ func TestClientCalls(t *testing.T) {
 			name:    "list carts",
 			reply:   `{"carts":["alice","bob"]}`,
 			call:    func(ctx context.Context, c *client.Client) (any, error) { return c.ListCarts(ctx) },
-			want:    client.CartList{Carts: []string{"alice", "bob"}},
+			want:    api.CartList{Carts: []string{"alice", "bob"}},
 			wantReq: recorded{Method: "GET", Path: "/v1/carts"},
 		},
 		{
 			name:    "list no carts",
 			reply:   `{"carts":null}`,
 			call:    func(ctx context.Context, c *client.Client) (any, error) { return c.ListCarts(ctx) },
-			want:    client.CartList{Carts: []string{}},
+			want:    api.CartList{Carts: []string{}},
 			wantReq: recorded{Method: "GET", Path: "/v1/carts"},
 		},
 		{
@@ -119,14 +120,14 @@ func TestClientCalls(t *testing.T) {
 			name:    "get empty cart",
 			reply:   `{"cart":"zed","items":[],"total_cents":0}`,
 			call:    func(ctx context.Context, c *client.Client) (any, error) { return c.GetCart(ctx, "zed") },
-			want:    client.CartView{Cart: "zed", Items: []client.Line{}},
+			want:    api.CartView{Cart: "zed", Items: []api.Line{}},
 			wantReq: recorded{Method: "GET", Path: "/v1/carts/zed"},
 		},
 		{
 			name:  "add with price",
 			reply: cartJSON,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: ptr(125)})
+				return c.AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: ptr(125)})
 			},
 			want: aliceView,
 			wantReq: recorded{Method: "POST", Path: "/v1/carts/alice/items", ContentType: "application/json",
@@ -137,7 +138,7 @@ func TestClientCalls(t *testing.T) {
 			name:  "add without price",
 			reply: cartJSON,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 1})
+				return c.AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 1})
 			},
 			want: aliceView,
 			wantReq: recorded{Method: "POST", Path: "/v1/carts/alice/items", ContentType: "application/json",
@@ -148,7 +149,7 @@ func TestClientCalls(t *testing.T) {
 			name:  "add free item",
 			reply: cartJSON,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 1, UnitPriceCents: ptr(0)})
+				return c.AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 1, UnitPriceCents: ptr(0)})
 			},
 			want: aliceView,
 			wantReq: recorded{Method: "POST", Path: "/v1/carts/alice/items", ContentType: "application/json",
@@ -159,7 +160,7 @@ func TestClientCalls(t *testing.T) {
 			name:  "set quantity to zero",
 			reply: cartJSON,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.SetItem(ctx, "alice", "apple", client.SetItemRequest{Quantity: ptr(0)})
+				return c.SetItem(ctx, "alice", "apple", api.SetItemRequest{Quantity: ptr(0)})
 			},
 			want: aliceView,
 			wantReq: recorded{Method: "PUT", Path: "/v1/carts/alice/items/apple", ContentType: "application/json",
@@ -170,7 +171,7 @@ func TestClientCalls(t *testing.T) {
 			name:  "set price only",
 			reply: cartJSON,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.SetItem(ctx, "alice", "apple", client.SetItemRequest{UnitPriceCents: ptr(99)})
+				return c.SetItem(ctx, "alice", "apple", api.SetItemRequest{UnitPriceCents: ptr(99)})
 			},
 			want: aliceView,
 			wantReq: recorded{Method: "PUT", Path: "/v1/carts/alice/items/apple", ContentType: "application/json",
@@ -191,7 +192,7 @@ func TestClientCalls(t *testing.T) {
 			name:     "clear cart",
 			reply:    `{"cart":"alice","items":[],"total_cents":0}`,
 			call:     func(ctx context.Context, c *client.Client) (any, error) { return c.ClearCart(ctx, "alice") },
-			want:     client.CartView{Cart: "alice", Items: []client.Line{}},
+			want:     api.CartView{Cart: "alice", Items: []api.Line{}},
 			wantReq:  recorded{Method: "DELETE", Path: "/v1/carts/alice"},
 			mutation: true,
 		},
@@ -199,7 +200,7 @@ func TestClientCalls(t *testing.T) {
 			name:  "members",
 			reply: `{"members":[{"name":"n1","addr":"127.0.0.1:7946","replica":"r-1","api_addr":"127.0.0.1:7070","state":"alive"}]}`,
 			call:  func(ctx context.Context, c *client.Client) (any, error) { return c.Members(ctx) },
-			want: client.MemberList{Members: []client.Member{
+			want: api.MemberList{Members: []api.Member{
 				{Name: "n1", Addr: "127.0.0.1:7946", Replica: "r-1", APIAddr: "127.0.0.1:7070", State: "alive"},
 			}},
 			wantReq: recorded{Method: "GET", Path: "/v1/members"},
@@ -211,10 +212,10 @@ func TestClientCalls(t *testing.T) {
 				`"peers":[{"name":"n2","replica":"r-2","state":"alive","digest_agrees":true,` +
 				`"digest_checked_seconds_ago":1.2,"heartbeat_staleness_seconds":-1}],"future_field":1}`,
 			call: func(ctx context.Context, c *client.Client) (any, error) { return c.Status(ctx) },
-			want: client.Status{
+			want: api.Status{
 				Node: "n1", Replica: "r-1", APIAddr: "a", GossipAddr: "g", Version: "v1", UptimeSeconds: 12.5,
-				Carts: 3, Digest: "0123456789abcdef", Members: client.MemberCounts{Alive: 3, Suspect: 1},
-				Peers: []client.PeerStatus{{Name: "n2", Replica: "r-2", State: "alive", DigestAgrees: true,
+				Carts: 3, Digest: "0123456789abcdef", Members: api.MemberCounts{Alive: 3, Suspect: 1},
+				Peers: []api.PeerStatus{{Name: "n2", Replica: "r-2", State: "alive", DigestAgrees: true,
 					DigestCheckedSecondsAgo: 1.2, HeartbeatStalenessSeconds: -1}},
 			},
 			wantReq: recorded{Method: "GET", Path: "/v1/status"},
@@ -223,7 +224,7 @@ func TestClientCalls(t *testing.T) {
 			name:    "health",
 			reply:   `{"status":"ok"}`,
 			call:    func(ctx context.Context, c *client.Client) (any, error) { return c.Health(ctx) },
-			want:    client.Health{Status: "ok"},
+			want:    api.Health{Status: "ok"},
 			wantReq: recorded{Method: "GET", Path: "/healthz"},
 		},
 	}
@@ -317,30 +318,30 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "invalid argument", status: 400,
 			body:         `{"error":{"code":"invalid_argument","message":"quantity 0 out of range 1..1000000"}}`,
-			want:         client.APIError{StatusCode: 400, Code: client.CodeInvalidArgument, Message: "quantity 0 out of range 1..1000000"},
+			want:         client.APIError{StatusCode: 400, Code: api.CodeInvalidArgument, Message: "quantity 0 out of range 1..1000000"},
 			wantAttempts: 1,
 		},
 		{
 			name: "unauthorized", status: 401,
 			body:         `{"error":{"code":"unauthorized","message":"missing bearer token"}}`,
-			want:         client.APIError{StatusCode: 401, Code: client.CodeUnauthorized, Message: "missing bearer token"},
+			want:         client.APIError{StatusCode: 401, Code: api.CodeUnauthorized, Message: "missing bearer token"},
 			wantAttempts: 1,
 		},
 		{
 			name: "internal error is not retried", status: 500,
 			body:         `{"error":{"code":"internal","message":"store: disk full"}}`,
-			want:         client.APIError{StatusCode: 500, Code: client.CodeInternal, Message: "store: disk full"},
+			want:         client.APIError{StatusCode: 500, Code: api.CodeInternal, Message: "store: disk full"},
 			wantAttempts: 1,
 		},
 		{
 			name: "unavailable is retried", status: 503,
 			body:         `{"error":{"code":"unavailable","message":"shutting down"}}`,
-			want:         client.APIError{StatusCode: 503, Code: client.CodeUnavailable, Message: "shutting down"},
+			want:         client.APIError{StatusCode: 503, Code: api.CodeUnavailable, Message: "shutting down"},
 			wantAttempts: 4,
 		},
 		{
 			name: "not an error body", status: 502, body: `<html>bad gateway</html>`,
-			want:         client.APIError{StatusCode: 502, Code: client.CodeInternal, Message: "bad gateway"},
+			want:         client.APIError{StatusCode: 502, Code: api.CodeInternal, Message: "bad gateway"},
 			wantAttempts: 1,
 		},
 		{
@@ -359,7 +360,7 @@ func TestAPIErrors(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			})
 			c := newTestClient(t, rec.srv.URL, nil)
-			_, err := c.AddItem(t.Context(), "alice", client.AddItemRequest{Item: "apple", Quantity: 1})
+			_, err := c.AddItem(t.Context(), "alice", api.AddItemRequest{Item: "apple", Quantity: 1})
 			var apiErr *client.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("got error %v (%T), want *client.APIError", err, err)
@@ -384,7 +385,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestAPIErrorMessage(t *testing.T) {
-	err := &client.APIError{StatusCode: 400, Code: client.CodeInvalidArgument, Message: "bad price"}
+	err := &client.APIError{StatusCode: 400, Code: api.CodeInvalidArgument, Message: "bad price"}
 	if got, want := err.Error(), "bad price (invalid_argument, HTTP 400)"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -406,7 +407,7 @@ func TestRetryDroppedConnection(t *testing.T) {
 		reply(cartJSON)(w, r, n)
 	})
 	c := newTestClient(t, rec.srv.URL, nil)
-	got, err := c.AddItem(t.Context(), "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: ptr(125)})
+	got, err := c.AddItem(t.Context(), "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: ptr(125)})
 	if err != nil {
 		t.Fatalf("AddItem: %v", err)
 	}
@@ -528,21 +529,21 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 func TestInvalidIDsAreNotSent(t *testing.T) {
 	rec := newRecorder(t, reply(cartJSON))
 	c := newTestClient(t, rec.srv.URL, nil)
-	long := strings.Repeat("x", client.MaxIDLength+1)
+	long := strings.Repeat("x", api.MaxIDLength+1)
 	calls := map[string]func() error{
 		"empty cart": func() error { _, err := c.GetCart(t.Context(), ""); return err },
 		"space in cart": func() error {
-			_, err := c.AddItem(t.Context(), "a b", client.AddItemRequest{Item: "x", Quantity: 1})
+			_, err := c.AddItem(t.Context(), "a b", api.AddItemRequest{Item: "x", Quantity: 1})
 			return err
 		},
 		"slash in item": func() error {
-			_, err := c.AddItem(t.Context(), "a", client.AddItemRequest{Item: "x/y", Quantity: 1})
+			_, err := c.AddItem(t.Context(), "a", api.AddItemRequest{Item: "x/y", Quantity: 1})
 			return err
 		},
 		"long item":    func() error { _, err := c.RemoveItem(t.Context(), "a", long); return err },
 		"unicode cart": func() error { _, err := c.ClearCart(t.Context(), "café"); return err },
 		"set item cart": func() error {
-			_, err := c.SetItem(t.Context(), "?", "x", client.SetItemRequest{Quantity: ptr(1)})
+			_, err := c.SetItem(t.Context(), "?", "x", api.SetItemRequest{Quantity: ptr(1)})
 			return err
 		},
 	}
@@ -557,8 +558,8 @@ func TestInvalidIDsAreNotSent(t *testing.T) {
 }
 
 func TestValidateID(t *testing.T) {
-	valid := []string{"a", "alice", "A-Z_a.z:0@9", strings.Repeat("x", client.MaxIDLength), ".", ".."}
-	invalid := []string{"", " ", "a b", "a/b", "a?b", "a%20", "é", strings.Repeat("x", client.MaxIDLength+1)}
+	valid := []string{"a", "alice", "A-Z_a.z:0@9", strings.Repeat("x", api.MaxIDLength), ".", ".."}
+	invalid := []string{"", " ", "a b", "a/b", "a?b", "a%20", "é", strings.Repeat("x", api.MaxIDLength+1)}
 	for _, id := range valid {
 		if err := client.ValidateID(id); err != nil {
 			t.Errorf("ValidateID(%q) = %v, want nil", id, err)
@@ -573,7 +574,7 @@ func TestValidateID(t *testing.T) {
 
 func TestSetItemNeedsAField(t *testing.T) {
 	c := newTestClient(t, "127.0.0.1:1", nil)
-	if _, err := c.SetItem(t.Context(), "a", "b", client.SetItemRequest{}); err == nil {
+	if _, err := c.SetItem(t.Context(), "a", "b", api.SetItemRequest{}); err == nil {
 		t.Error("SetItem with no fields: got nil error, want one")
 	}
 }
@@ -638,7 +639,7 @@ func TestWireTypesRoundTrip(t *testing.T) {
 	if string(got) != cartJSON {
 		t.Errorf("got %s, want %s", got, cartJSON)
 	}
-	eb, _ := json.Marshal(client.ErrorBody{Error: client.ErrorDetail{Code: client.CodeNotFound, Message: "no route"}})
+	eb, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: api.CodeNotFound, Message: "no route"}})
 	if want := `{"error":{"code":"not_found","message":"no route"}}`; string(eb) != want {
 		t.Errorf("got %s, want %s", eb, want)
 	}
@@ -647,11 +648,11 @@ func TestWireTypesRoundTrip(t *testing.T) {
 func TestSkipCartViews(t *testing.T) {
 	rec := newRecorder(t, reply(cartJSON))
 	c := newTestClient(t, rec.srv.URL, func(cfg *client.Config) { cfg.SkipCartViews = true })
-	got, err := c.AddItem(context.Background(), "alice", client.AddItemRequest{Item: "apple", Quantity: 2})
+	got, err := c.AddItem(context.Background(), "alice", api.AddItemRequest{Item: "apple", Quantity: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := client.CartView{Cart: "alice", Items: []client.Line{}}
+	want := api.CartView{Cart: "alice", Items: []api.Line{}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("view with SkipCartViews: got %+v, want %+v", got, want)
 	}

@@ -1,5 +1,5 @@
-// Package client is the Go client of the crdtd HTTP API (DESIGN §8), and the home of the API's
-// wire types, which the daemon uses for its responses. [New] takes a [Config] (node address,
+// Package client is the Go client of the crdtd HTTP API (docs/http-api.md). Its requests and
+// answers are the wire types of package [github.com/crdtd/crdtd/api]. [New] takes a [Config] (node address,
 // bearer token, retry policy) and returns a [Client], safe for concurrent use, whose methods take
 // a context first. Every mutation carries a random Idempotency-Key, and is retried with that same
 // key, a bounded number of times with backoff, only when the node may not have answered (the

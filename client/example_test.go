@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -26,7 +27,7 @@ func Example() {
 		return
 	}
 	price := int64(125)
-	view, err := c.AddItem(context.Background(), "alice", client.AddItemRequest{
+	view, err := c.AddItem(context.Background(), "alice", api.AddItemRequest{
 		Item: "apple", Quantity: 2, UnitPriceCents: &price,
 	})
 	var apiErr *client.APIError

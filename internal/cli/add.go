@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 type addOptions struct {
@@ -37,8 +37,8 @@ Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
-			if opts.Qty < 1 || opts.Qty > client.MaxAddQuantity {
-				return flagErrorf("--qty %d out of range 1..%d", opts.Qty, client.MaxAddQuantity)
+			if opts.Qty < 1 || opts.Qty > api.MaxAddQuantity {
+				return flagErrorf("--qty %d out of range 1..%d", opts.Qty, api.MaxAddQuantity)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -56,7 +56,7 @@ func runAdd(ctx context.Context, opts *addOptions) error {
 	if err != nil {
 		return err
 	}
-	view, err := c.AddItem(ctx, opts.Cart, client.AddItemRequest{
+	view, err := c.AddItem(ctx, opts.Cart, api.AddItemRequest{
 		Item:           opts.Item,
 		Quantity:       opts.Qty,
 		UnitPriceCents: opts.Price.ptr(),
@@ -69,7 +69,7 @@ func runAdd(ctx context.Context, opts *addOptions) error {
 
 // printCart prints the cart a command read or changed, and warns on stderr
 // when its figures were capped (concurrent edits pushed them past int64).
-func printCart(opts *baseOptions, view client.CartView) error {
+func printCart(opts *baseOptions, view api.CartView) error {
 	p, err := opts.printer()
 	if err != nil {
 		return err

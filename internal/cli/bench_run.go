@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -206,10 +207,10 @@ func (b *benchRun) do(ctx context.Context, c *client.Client, op benchOp, rng *ma
 	var err error
 	switch op {
 	case benchAdd:
-		_, err = c.AddItem(ctx, cart, client.AddItemRequest{Item: item, Quantity: 1})
+		_, err = c.AddItem(ctx, cart, api.AddItemRequest{Item: item, Quantity: 1})
 	case benchSet:
 		q := 1 + rng.Int64N(10)
-		_, err = c.SetItem(ctx, cart, item, client.SetItemRequest{Quantity: &q})
+		_, err = c.SetItem(ctx, cart, item, api.SetItemRequest{Quantity: &q})
 	case benchRemove:
 		_, err = c.RemoveItem(ctx, cart, item)
 	default:
@@ -264,7 +265,7 @@ func (b *benchRun) sample(ctx context.Context, k int) {
 	marker := fmt.Sprintf("bench-marker-%s-%d", b.runID, k)
 
 	wctx, cancel := context.WithTimeout(ctx, b.opts.OpTimeout)
-	_, err := b.clients[origin].AddItem(wctx, cart, client.AddItemRequest{Item: marker, Quantity: 1})
+	_, err := b.clients[origin].AddItem(wctx, cart, api.AddItemRequest{Item: marker, Quantity: 1})
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -316,7 +317,7 @@ func later(a, b time.Time) time.Time {
 func pollMarker(ctx context.Context, c *client.Client, cart, marker string, pause time.Duration) (time.Time, bool) {
 	for {
 		view, err := c.GetCart(ctx, cart)
-		if err == nil && slices.ContainsFunc(view.Items, func(l client.Line) bool { return l.Item == marker }) {
+		if err == nil && slices.ContainsFunc(view.Items, func(l api.Line) bool { return l.Item == marker }) {
 			return time.Now(), true
 		}
 		if sleepCtx(ctx, pause) != nil {

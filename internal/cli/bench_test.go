@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/gossip"
 	"github.com/crdtd/crdtd/internal/daemon"
@@ -216,7 +217,7 @@ func TestRecorderReservoir(t *testing.T) {
 	for i := range n {
 		r.record(benchOp(i%2), time.Duration(i+1), nil) // adds and sets alternate; latency i+1 ns
 	}
-	r.record(benchGet, time.Second, fmt.Errorf("wrapped: %w", &client.APIError{StatusCode: 503, Code: client.CodeUnavailable}))
+	r.record(benchGet, time.Second, fmt.Errorf("wrapped: %w", &client.APIError{StatusCode: 503, Code: api.CodeUnavailable}))
 	r.record(benchGet, time.Second, fmt.Errorf("GET x: %w: connection refused", client.ErrUnreachable))
 
 	if len(r.samples) != limit {
@@ -255,7 +256,7 @@ func TestErrorKind(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&client.APIError{StatusCode: 400, Code: client.CodeInvalidArgument}, "invalid_argument"},
+		{&client.APIError{StatusCode: 400, Code: api.CodeInvalidArgument}, "invalid_argument"},
 		{fmt.Errorf("POST x: %w: %w", client.ErrUnreachable, context.DeadlineExceeded), "timeout"},
 		{fmt.Errorf("GET x: bad gateway: %w", context.DeadlineExceeded), "timeout"},
 		{fmt.Errorf("GET x: %w: connection refused (4 attempts)", client.ErrUnreachable), "unreachable"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -64,7 +65,7 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 	case errors.Is(err, client.ErrUnreachable):
 		fmt.Fprintln(stderr, "Is crdtd running there? Point --node or $CARTCTL_NODE at a running node.")
 		return ExitUnreachable
-	case errors.As(err, &apiErr) && apiErr.Code == client.CodeUnauthorized:
+	case errors.As(err, &apiErr) && apiErr.Code == api.CodeUnauthorized:
 		fmt.Fprintln(stderr, "The node requires a token: pass --token-file or set $CARTCTL_TOKEN.")
 	}
 	return ExitFailure

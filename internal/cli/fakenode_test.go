@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -16,22 +17,22 @@ import (
 // concurrency semantics, fixed members and status.
 type fakeNode struct {
 	mu    sync.Mutex
-	carts map[string]map[string]*client.Line // cart -> item -> line
+	carts map[string]map[string]*api.Line // cart -> item -> line
 
 	srv *httptest.Server
 }
 
 var (
-	fakeMembers = client.MemberList{Members: []client.Member{
+	fakeMembers = api.MemberList{Members: []api.Member{
 		{Name: "n1", Addr: "127.0.0.1:7946", Replica: "r-4f1c2a", APIAddr: "127.0.0.1:7070", State: "alive"},
 		{Name: "n2", Addr: "127.0.0.1:7947", Replica: "r-9b0e77", APIAddr: "127.0.0.1:7071", State: "alive"},
 		{Name: "node-three", Addr: "127.0.0.1:7948", Replica: "r-03d5e1", APIAddr: "127.0.0.1:7072", State: "suspect"},
 	}}
-	fakeStatus = client.Status{
+	fakeStatus = api.Status{
 		Node: "n1", Replica: "r-4f1c2a", APIAddr: "127.0.0.1:7070", GossipAddr: "127.0.0.1:7946",
 		Version: "v0.1.0", UptimeSeconds: 3723.25, Carts: 2, Digest: "0123456789abcdef",
-		Members: client.MemberCounts{Alive: 2, Suspect: 1},
-		Peers: []client.PeerStatus{
+		Members: api.MemberCounts{Alive: 2, Suspect: 1},
+		Peers: []api.PeerStatus{
 			{Name: "n2", Replica: "r-9b0e77", State: "alive", DigestAgrees: true,
 				DigestCheckedSecondsAgo: 1.2, HeartbeatStalenessSeconds: 0.4},
 			{Name: "node-three", Replica: "r-03d5e1", State: "suspect", DigestAgrees: false,
@@ -44,7 +45,7 @@ var (
 // and cart bob with 1 pear at 0.50.
 func newFakeNode(t *testing.T) *fakeNode {
 	t.Helper()
-	n := &fakeNode{carts: map[string]map[string]*client.Line{
+	n := &fakeNode{carts: map[string]map[string]*api.Line{
 		"alice": {
 			"apple": {Item: "apple", Quantity: 2, UnitPriceCents: 125},
 			"bread": {Item: "bread", Quantity: 1, UnitPriceCents: 300},
@@ -55,7 +56,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 	mux.HandleFunc("GET /v1/carts", func(w http.ResponseWriter, _ *http.Request) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		list := client.CartList{Carts: []string{}}
+		list := api.CartList{Carts: []string{}}
 		for c, lines := range n.carts {
 			if len(lines) > 0 {
 				list.Carts = append(list.Carts, c)
@@ -64,22 +65,22 @@ func newFakeNode(t *testing.T) *fakeNode {
 		slices.Sort(list.Carts)
 		writeJSON(w, http.StatusOK, list)
 	})
-	mux.HandleFunc("GET /v1/carts/{cart}", n.cartHandler(func(string, map[string]*client.Line, *http.Request) error { return nil }))
-	mux.HandleFunc("DELETE /v1/carts/{cart}", n.cartHandler(func(_ string, lines map[string]*client.Line, _ *http.Request) error {
+	mux.HandleFunc("GET /v1/carts/{cart}", n.cartHandler(func(string, map[string]*api.Line, *http.Request) error { return nil }))
+	mux.HandleFunc("DELETE /v1/carts/{cart}", n.cartHandler(func(_ string, lines map[string]*api.Line, _ *http.Request) error {
 		clear(lines)
 		return nil
 	}))
-	mux.HandleFunc("POST /v1/carts/{cart}/items", n.cartHandler(func(_ string, lines map[string]*client.Line, r *http.Request) error {
-		var req client.AddItemRequest
+	mux.HandleFunc("POST /v1/carts/{cart}/items", n.cartHandler(func(_ string, lines map[string]*api.Line, r *http.Request) error {
+		var req api.AddItemRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			return badRequest("bad body")
 		}
-		if req.Quantity < 1 || req.Quantity > client.MaxAddQuantity {
+		if req.Quantity < 1 || req.Quantity > api.MaxAddQuantity {
 			return badRequest("quantity out of range 1..1000000")
 		}
 		l := lines[req.Item]
 		if l == nil {
-			l = &client.Line{Item: req.Item}
+			l = &api.Line{Item: req.Item}
 			lines[req.Item] = l
 		}
 		l.Quantity += req.Quantity
@@ -88,15 +89,15 @@ func newFakeNode(t *testing.T) *fakeNode {
 		}
 		return nil
 	}))
-	mux.HandleFunc("PUT /v1/carts/{cart}/items/{item}", n.cartHandler(func(_ string, lines map[string]*client.Line, r *http.Request) error {
-		var req client.SetItemRequest
+	mux.HandleFunc("PUT /v1/carts/{cart}/items/{item}", n.cartHandler(func(_ string, lines map[string]*api.Line, r *http.Request) error {
+		var req api.SetItemRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			return badRequest("bad body")
 		}
 		item := r.PathValue("item")
 		l := lines[item]
 		if l == nil {
-			l = &client.Line{Item: item}
+			l = &api.Line{Item: item}
 			lines[item] = l
 		}
 		if req.Quantity != nil {
@@ -110,7 +111,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 		}
 		return nil
 	}))
-	mux.HandleFunc("DELETE /v1/carts/{cart}/items/{item}", n.cartHandler(func(_ string, lines map[string]*client.Line, r *http.Request) error {
+	mux.HandleFunc("DELETE /v1/carts/{cart}/items/{item}", n.cartHandler(func(_ string, lines map[string]*api.Line, r *http.Request) error {
 		delete(lines, r.PathValue("item"))
 		return nil
 	}))
@@ -130,27 +131,27 @@ type apiError client.APIError
 func (e *apiError) Error() string { return e.Message }
 
 func badRequest(msg string) error {
-	return &apiError{StatusCode: http.StatusBadRequest, Code: client.CodeInvalidArgument, Message: msg}
+	return &apiError{StatusCode: http.StatusBadRequest, Code: api.CodeInvalidArgument, Message: msg}
 }
 
 // cartHandler runs op on the lines of the request's cart under the lock, then answers with the
 // cart view.
-func (n *fakeNode) cartHandler(op func(cart string, lines map[string]*client.Line, r *http.Request) error) http.HandlerFunc {
+func (n *fakeNode) cartHandler(op func(cart string, lines map[string]*api.Line, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cart := r.PathValue("cart")
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		lines := n.carts[cart]
 		if lines == nil {
-			lines = map[string]*client.Line{}
+			lines = map[string]*api.Line{}
 			n.carts[cart] = lines
 		}
 		if err := op(cart, lines, r); err != nil {
 			e := err.(*apiError)
-			writeJSON(w, e.StatusCode, client.ErrorBody{Error: client.ErrorDetail{Code: e.Code, Message: e.Message}})
+			writeJSON(w, e.StatusCode, api.ErrorBody{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
 			return
 		}
-		view := client.CartView{Cart: cart, Items: []client.Line{}}
+		view := api.CartView{Cart: cart, Items: []api.Line{}}
 		for _, item := range slices.Sorted(maps.Keys(lines)) {
 			l := *lines[item]
 			l.SubtotalCents = l.Quantity * l.UnitPriceCents

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 // Output formats for -o/--output.
@@ -23,10 +23,10 @@ var outputFormats = []string{formatTable, formatJSON}
 // printer prints the results of commands in one output format (etcdctl's printer idea). Each
 // method writes one complete result.
 type printer interface {
-	cart(client.CartView) error
-	cartList(client.CartList) error
-	members(client.MemberList) error
-	status(client.Status) error
+	cart(api.CartView) error
+	cartList(api.CartList) error
+	members(api.MemberList) error
+	status(api.Status) error
 }
 
 func newPrinter(format string, w io.Writer, tty bool) (printer, error) {
@@ -51,10 +51,10 @@ func (p *jsonPrinter) print(v any) error {
 	return enc.Encode(v)
 }
 
-func (p *jsonPrinter) cart(v client.CartView) error      { return p.print(v) }
-func (p *jsonPrinter) cartList(v client.CartList) error  { return p.print(v) }
-func (p *jsonPrinter) members(v client.MemberList) error { return p.print(v) }
-func (p *jsonPrinter) status(v client.Status) error      { return p.print(v) }
+func (p *jsonPrinter) cart(v api.CartView) error      { return p.print(v) }
+func (p *jsonPrinter) cartList(v api.CartList) error  { return p.print(v) }
+func (p *jsonPrinter) members(v api.MemberList) error { return p.print(v) }
+func (p *jsonPrinter) status(v api.Status) error      { return p.print(v) }
 
 // tablePrinter prints tables. On a terminal the columns are aligned and have a header; piped, each
 // row is its fields joined by tabs, with no header and no summary rows, so that cut, awk and
@@ -64,7 +64,7 @@ type tablePrinter struct {
 	tty bool
 }
 
-func (p *tablePrinter) cart(v client.CartView) error {
+func (p *tablePrinter) cart(v api.CartView) error {
 	t := newTable(p.w, p.tty)
 	t.header("ITEM", "QTY", "UNIT PRICE", "SUBTOTAL")
 	for _, l := range v.Items {
@@ -76,7 +76,7 @@ func (p *tablePrinter) cart(v client.CartView) error {
 	return t.flush()
 }
 
-func (p *tablePrinter) cartList(v client.CartList) error {
+func (p *tablePrinter) cartList(v api.CartList) error {
 	t := newTable(p.w, p.tty)
 	for _, c := range v.Carts {
 		t.row(c)
@@ -84,7 +84,7 @@ func (p *tablePrinter) cartList(v client.CartList) error {
 	return t.flush()
 }
 
-func (p *tablePrinter) members(v client.MemberList) error {
+func (p *tablePrinter) members(v api.MemberList) error {
 	t := newTable(p.w, p.tty)
 	t.header("NAME", "STATE", "ADDR", "API", "REPLICA")
 	for _, m := range v.Members {
@@ -97,7 +97,7 @@ func (p *tablePrinter) members(v client.MemberList) error {
 	return t.flush()
 }
 
-func (p *tablePrinter) status(v client.Status) error {
+func (p *tablePrinter) status(v api.Status) error {
 	if !p.tty {
 		return p.statusRows(v)
 	}
@@ -141,7 +141,7 @@ func (p *tablePrinter) status(v client.Status) error {
 // statusRows prints the status as key-tab-value rows, then one row per peer starting with "peer":
 // name, state, digest agreement (true/false), seconds since the digest check, heartbeat
 // staleness in seconds (-1 if never seen), replica.
-func (p *tablePrinter) statusRows(v client.Status) error {
+func (p *tablePrinter) statusRows(v api.Status) error {
 	t := newTable(p.w, false)
 	t.row("node", v.Node)
 	t.row("replica", v.Replica)

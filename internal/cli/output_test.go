@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 func TestStatusWithoutPeers(t *testing.T) {
 	var out bytes.Buffer
 	p := &tablePrinter{w: &out, tty: true}
-	st := client.Status{Node: "solo", Replica: "r-1", UptimeSeconds: 0.25, Digest: "00", Members: client.MemberCounts{Alive: 1}}
+	st := api.Status{Node: "solo", Replica: "r-1", UptimeSeconds: 0.25, Digest: "00", Members: api.MemberCounts{Alive: 1}}
 	if err := p.status(st); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestTableSanitizesFields(t *testing.T) {
 	for _, tty := range []bool{true, false} {
 		var out bytes.Buffer
 		p := &tablePrinter{w: &out, tty: tty}
-		ml := client.MemberList{Members: []client.Member{{Name: "evil\x1b[2J\tname\n", State: "alive"}}}
+		ml := api.MemberList{Members: []api.Member{{Name: "evil\x1b[2J\tname\n", State: "alive"}}}
 		if err := p.members(ml); err != nil {
 			t.Fatal(err)
 		}

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 func TestPrintCartWarnsOnOverflow(t *testing.T) {
 	for _, overflow := range []bool{false, true} {
 		var out, errOut bytes.Buffer
 		opts := &baseOptions{Out: &out, ErrOut: &errOut, Output: formatTable}
-		view := client.CartView{Cart: "alice", Items: []client.Line{{Item: "gold", Quantity: 1, UnitPriceCents: 1, SubtotalCents: 1}}, TotalCents: 1, Overflow: overflow}
+		view := api.CartView{Cart: "alice", Items: []api.Line{{Item: "gold", Quantity: 1, UnitPriceCents: 1, SubtotalCents: 1}}, TotalCents: 1, Overflow: overflow}
 		if err := printCart(opts, view); err != nil {
 			t.Fatal(err)
 		}

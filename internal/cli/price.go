@@ -6,13 +6,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 // ParsePrice parses a price written as a decimal number of currency units, such as "1.25", "3"
 // or "0.5", into integer cents, exactly: no floating point is involved. It accepts digits with at
 // most two after an optional decimal point, and rejects signs, exponents, separators, spaces,
-// and values above [client.MaxPriceCents].
+// and values above [api.MaxPriceCents].
 func ParsePrice(s string) (cents int64, err error) {
 	if s == "" {
 		return 0, errors.New("empty price")
@@ -24,10 +24,10 @@ func ParsePrice(s string) (cents int64, err error) {
 	if len(frac) > 2 {
 		return 0, fmt.Errorf("price %q: more than two decimal places", s)
 	}
-	const maxUnits = client.MaxPriceCents / 100
+	const maxUnits = api.MaxPriceCents / 100
 	u, err := strconv.ParseInt(units, 10, 64)
 	if err != nil || u > maxUnits {
-		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(client.MaxPriceCents))
+		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(api.MaxPriceCents))
 	}
 	var f int64
 	if frac != "" {
@@ -37,8 +37,8 @@ func ParsePrice(s string) (cents int64, err error) {
 		}
 	}
 	cents = u*100 + f
-	if cents > client.MaxPriceCents {
-		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(client.MaxPriceCents))
+	if cents > api.MaxPriceCents {
+		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(api.MaxPriceCents))
 	}
 	return cents, nil
 }

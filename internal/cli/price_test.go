@@ -6,7 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 func TestParsePrice(t *testing.T) {
@@ -23,8 +23,8 @@ func TestParsePrice(t *testing.T) {
 		{"3", 300},
 		{"007.10", 710},
 		{"19.99", 1999},
-		{"10000000000", client.MaxPriceCents},
-		{"10000000000.00", client.MaxPriceCents},
+		{"10000000000", api.MaxPriceCents},
+		{"10000000000.00", api.MaxPriceCents},
 	}
 	for _, tt := range valid {
 		got, err := ParsePrice(tt.in)
@@ -50,7 +50,7 @@ func TestFormatCents(t *testing.T) {
 		want string
 	}{
 		{0, "0.00"}, {5, "0.05"}, {50, "0.50"}, {125, "1.25"}, {300, "3.00"}, {-5, "-0.05"}, {-125, "-1.25"},
-		{client.MaxPriceCents, "10000000000.00"},
+		{api.MaxPriceCents, "10000000000.00"},
 		{-9223372036854775808, "-92233720368547758.08"},
 	}
 	for _, tt := range tests {
@@ -62,7 +62,7 @@ func TestFormatCents(t *testing.T) {
 
 func TestPriceRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cents := rapid.Int64Range(0, client.MaxPriceCents).Draw(t, "cents")
+		cents := rapid.Int64Range(0, api.MaxPriceCents).Draw(t, "cents")
 		s := FormatCents(cents)
 		got, err := ParsePrice(s)
 		if err != nil || got != cents {
@@ -95,8 +95,8 @@ func TestParsePriceNeverOutOfRange(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := rapid.String().Draw(t, "s")
 		got, err := ParsePrice(s)
-		if err == nil && (got < 0 || got > client.MaxPriceCents) {
-			t.Fatalf("ParsePrice(%q) = %d, outside 0..%d", s, got, client.MaxPriceCents)
+		if err == nil && (got < 0 || got > api.MaxPriceCents) {
+			t.Fatalf("ParsePrice(%q) = %d, outside 0..%d", s, got, api.MaxPriceCents)
 		}
 	})
 }

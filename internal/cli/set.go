@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 type setOptions struct {
@@ -41,8 +41,8 @@ of two concurrent sets, the later one wins. --price also sets the unit price.`,
 				return err
 			}
 			qty, err := strconv.ParseInt(args[2], 10, 64)
-			if err != nil || qty < 0 || qty > client.MaxSetQuantity {
-				return flagErrorf("quantity %q: want a whole number in 0..%d", args[2], client.MaxSetQuantity)
+			if err != nil || qty < 0 || qty > api.MaxSetQuantity {
+				return flagErrorf("quantity %q: want a whole number in 0..%d", args[2], api.MaxSetQuantity)
 			}
 			opts.Qty = qty
 			if runF != nil {
@@ -61,7 +61,7 @@ func runSet(ctx context.Context, opts *setOptions) error {
 		return err
 	}
 	qty := opts.Qty
-	view, err := c.SetItem(ctx, opts.Cart, opts.Item, client.SetItemRequest{
+	view, err := c.SetItem(ctx, opts.Cart, opts.Item, api.SetItemRequest{
 		Quantity:       &qty,
 		UnitPriceCents: opts.Price.ptr(),
 	})

@@ -14,11 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
-
-// maxBodyBytes bounds every request body (DESIGN §8).
-const maxBodyBytes = 64 << 10
 
 func (d *Daemon) newServer() *http.Server {
 	mux := http.NewServeMux()
@@ -48,12 +45,12 @@ func (d *Daemon) newServer() *http.Server {
 	for _, p := range []string{"/healthz", "/metrics", "/v1/carts", "/v1/carts/{cart}", "/v1/carts/{cart}/items",
 		"/v1/carts/{cart}/items/{item}", "/v1/members", "/v1/status"} {
 		route(p, func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusMethodNotAllowed, client.CodeMethodNotAllowed,
+			writeError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
 				fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 		})
 	}
 	route("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no route for %s", r.URL.Path))
+		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no route for %s", r.URL.Path))
 	})
 
 	return &http.Server{
@@ -77,7 +74,7 @@ func (d *Daemon) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crdtd"`)
-			writeError(w, http.StatusUnauthorized, client.CodeUnauthorized, "missing or wrong bearer token")
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -113,7 +110,7 @@ func (d *Daemon) instrument(next http.Handler) http.Handler {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, client.CodeInternal, "encode response")
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, "encode response")
 		return
 	}
 	writeBody(w, code, b)
@@ -130,8 +127,8 @@ func writeBody(w http.ResponseWriter, code int, b []byte) {
 	w.Write([]byte("\n"))
 }
 
-func writeError(w http.ResponseWriter, code int, c client.ErrorCode, msg string) {
-	b, _ := json.Marshal(client.ErrorBody{Error: client.ErrorDetail{Code: c, Message: msg}})
+func writeError(w http.ResponseWriter, code int, c api.ErrorCode, msg string) {
+	b, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: c, Message: msg}})
 	writeBody(w, code, b)
 }
 
@@ -145,14 +142,14 @@ var errTooLarge = errors.New("request body too large")
 // unknown fields and trailing data.
 func decodeBody[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
-	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	body := http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, maxBodyBytes)
+			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxBodyBytes)
 		case errors.Is(err, io.EOF):
 			return v, fmt.Errorf("%w: empty body, want a JSON object", errBadRequest)
 		}
@@ -161,7 +158,7 @@ func decodeBody[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, maxBodyBytes)
+			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxBodyBytes)
 		}
 		return v, fmt.Errorf("%w: trailing data after the JSON object", errBadRequest)
 	}

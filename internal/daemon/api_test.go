@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 type apiCase struct {
@@ -20,8 +20,8 @@ type apiCase struct {
 	body     string
 	header   map[string]string
 	wantCode int
-	wantErr  client.ErrorCode // "" for success
-	wantBody string           // substring of the body, if set
+	wantErr  api.ErrorCode // "" for success
+	wantBody string        // substring of the body, if set
 }
 
 func doRequest(t *testing.T, d *Daemon, method, path, body string, header map[string]string) (int, string) {
@@ -48,7 +48,7 @@ func runAPICases(t *testing.T, d *Daemon, cases []apiCase) {
 				t.Fatalf("%s %s: got status %d, want %d (body %s)", tc.method, tc.path, code, tc.wantCode, body)
 			}
 			if tc.wantErr != "" {
-				var eb client.ErrorBody
+				var eb api.ErrorBody
 				if err := json.Unmarshal([]byte(body), &eb); err != nil {
 					t.Fatalf("error body %q is not JSON: %v", body, err)
 				}
@@ -84,11 +84,11 @@ func TestAPIRoutes(t *testing.T) {
 		{"status", "GET", "/v1/status", "", nil, 200, "", `"replica":"r-`},
 		{"metrics", "GET", "/metrics", "", nil, 200, "", `crdtd_operations_total{kind="add"} 2`},
 
-		{"unknown route", "GET", "/v2/nothing", "", nil, 404, client.CodeNotFound, ""},
-		{"wrong method on carts", "POST", "/v1/carts", "", nil, 405, client.CodeMethodNotAllowed, ""},
-		{"wrong method on cart", "PATCH", "/v1/carts/alice", "", nil, 405, client.CodeMethodNotAllowed, ""},
-		{"wrong method on items", "GET", "/v1/carts/alice/items", "", nil, 405, client.CodeMethodNotAllowed, ""},
-		{"wrong method on status", "DELETE", "/v1/status", "", nil, 405, client.CodeMethodNotAllowed, ""},
+		{"unknown route", "GET", "/v2/nothing", "", nil, 404, api.CodeNotFound, ""},
+		{"wrong method on carts", "POST", "/v1/carts", "", nil, 405, api.CodeMethodNotAllowed, ""},
+		{"wrong method on cart", "PATCH", "/v1/carts/alice", "", nil, 405, api.CodeMethodNotAllowed, ""},
+		{"wrong method on items", "GET", "/v1/carts/alice/items", "", nil, 405, api.CodeMethodNotAllowed, ""},
+		{"wrong method on status", "DELETE", "/v1/status", "", nil, 405, api.CodeMethodNotAllowed, ""},
 	})
 }
 
@@ -96,36 +96,36 @@ func TestAPIValidation(t *testing.T) {
 	d := newTestNode(t, nil)
 	long := strings.Repeat("x", 129)
 	runAPICases(t, d, []apiCase{
-		{"bad cart id", "GET", "/v1/carts/a%20b", "", nil, 400, client.CodeInvalidArgument, ""},
-		{"long cart id", "GET", "/v1/carts/" + long, "", nil, 400, client.CodeInvalidArgument, ""},
-		{"bad cart id on add", "POST", "/v1/carts/%C3%A4/items", `{"item":"apple","quantity":1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"bad item id", "POST", "/v1/carts/bob/items", `{"item":"ap/ple","quantity":1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"empty item id", "POST", "/v1/carts/bob/items", `{"item":"","quantity":1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"long item id", "POST", "/v1/carts/bob/items", `{"item":"` + long + `","quantity":1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity zero", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":0}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity missing", "POST", "/v1/carts/bob/items", `{"item":"apple"}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity negative", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":-3}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity too big", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1000001}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity fractional", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1.5}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity string", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":"2"}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"quantity overflow", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":99999999999999999999}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"price negative", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":-1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"price too big", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":1000000000001}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"price float", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":1.25}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"unknown field", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"colour":"red"}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"not json", "POST", "/v1/carts/bob/items", `item=apple`, nil, 400, client.CodeInvalidArgument, ""},
-		{"empty body", "POST", "/v1/carts/bob/items", ``, nil, 400, client.CodeInvalidArgument, ""},
-		{"json array", "POST", "/v1/carts/bob/items", `[1,2]`, nil, 400, client.CodeInvalidArgument, ""},
-		{"trailing data", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}{}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"invalid utf8", "POST", "/v1/carts/bob/items", "{\"item\":\"\xff\xfe\",\"quantity\":1}", nil, 400, client.CodeInvalidArgument, ""},
-		{"set nothing", "PUT", "/v1/carts/bob/items/apple", `{}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"set negative", "PUT", "/v1/carts/bob/items/apple", `{"quantity":-1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"set too many", "PUT", "/v1/carts/bob/items/apple", `{"quantity":1000001}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"set zero with price", "PUT", "/v1/carts/bob/items/apple", `{"quantity":0,"unit_price_cents":5}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"set bad item", "PUT", "/v1/carts/bob/items/a%20b", `{"quantity":1}`, nil, 400, client.CodeInvalidArgument, ""},
-		{"remove bad item", "DELETE", "/v1/carts/bob/items/a%20b", ``, nil, 400, client.CodeInvalidArgument, ""},
-		{"bad idempotency key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Idempotency-Key": "a b"}, 400, client.CodeInvalidArgument, ""},
-		{"oversized body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"pad":"` + strings.Repeat("x", 70<<10) + `"}`, nil, 413, client.CodeTooLarge, ""},
+		{"bad cart id", "GET", "/v1/carts/a%20b", "", nil, 400, api.CodeInvalidArgument, ""},
+		{"long cart id", "GET", "/v1/carts/" + long, "", nil, 400, api.CodeInvalidArgument, ""},
+		{"bad cart id on add", "POST", "/v1/carts/%C3%A4/items", `{"item":"apple","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"bad item id", "POST", "/v1/carts/bob/items", `{"item":"ap/ple","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"empty item id", "POST", "/v1/carts/bob/items", `{"item":"","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"long item id", "POST", "/v1/carts/bob/items", `{"item":"` + long + `","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity zero", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":0}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity missing", "POST", "/v1/carts/bob/items", `{"item":"apple"}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity negative", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":-3}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity too big", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1000001}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity fractional", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1.5}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity string", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":"2"}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"quantity overflow", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":99999999999999999999}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"price negative", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":-1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"price too big", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":1000000000001}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"price float", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"unit_price_cents":1.25}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"unknown field", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"colour":"red"}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"not json", "POST", "/v1/carts/bob/items", `item=apple`, nil, 400, api.CodeInvalidArgument, ""},
+		{"empty body", "POST", "/v1/carts/bob/items", ``, nil, 400, api.CodeInvalidArgument, ""},
+		{"json array", "POST", "/v1/carts/bob/items", `[1,2]`, nil, 400, api.CodeInvalidArgument, ""},
+		{"trailing data", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}{}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"invalid utf8", "POST", "/v1/carts/bob/items", "{\"item\":\"\xff\xfe\",\"quantity\":1}", nil, 400, api.CodeInvalidArgument, ""},
+		{"set nothing", "PUT", "/v1/carts/bob/items/apple", `{}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"set negative", "PUT", "/v1/carts/bob/items/apple", `{"quantity":-1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"set too many", "PUT", "/v1/carts/bob/items/apple", `{"quantity":1000001}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"set zero with price", "PUT", "/v1/carts/bob/items/apple", `{"quantity":0,"unit_price_cents":5}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"set bad item", "PUT", "/v1/carts/bob/items/a%20b", `{"quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"remove bad item", "DELETE", "/v1/carts/bob/items/a%20b", ``, nil, 400, api.CodeInvalidArgument, ""},
+		{"bad idempotency key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Idempotency-Key": "a b"}, 400, api.CodeInvalidArgument, ""},
+		{"oversized body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"pad":"` + strings.Repeat("x", 70<<10) + `"}`, nil, 413, api.CodeTooLarge, ""},
 	})
 	// Nothing was stored by any of them.
 	c := newTestClient(t, d, "")
@@ -141,11 +141,11 @@ func TestAPIToken(t *testing.T) {
 	d := newTestNode(t, func(c *Config) { c.APIToken = "s3cret-token" })
 	runAPICases(t, d, []apiCase{
 		{"health needs no token", "GET", "/healthz", "", nil, 200, "", ""},
-		{"missing token", "GET", "/v1/carts", "", nil, 401, client.CodeUnauthorized, ""},
-		{"wrong token", "GET", "/v1/carts", "", map[string]string{"Authorization": "Bearer nope"}, 401, client.CodeUnauthorized, ""},
-		{"wrong scheme", "GET", "/v1/carts", "", map[string]string{"Authorization": "Basic s3cret-token"}, 401, client.CodeUnauthorized, ""},
-		{"metrics need token", "GET", "/metrics", "", nil, 401, client.CodeUnauthorized, ""},
-		{"mutation without token", "POST", "/v1/carts/a/items", `{"item":"x","quantity":1}`, nil, 401, client.CodeUnauthorized, ""},
+		{"missing token", "GET", "/v1/carts", "", nil, 401, api.CodeUnauthorized, ""},
+		{"wrong token", "GET", "/v1/carts", "", map[string]string{"Authorization": "Bearer nope"}, 401, api.CodeUnauthorized, ""},
+		{"wrong scheme", "GET", "/v1/carts", "", map[string]string{"Authorization": "Basic s3cret-token"}, 401, api.CodeUnauthorized, ""},
+		{"metrics need token", "GET", "/metrics", "", nil, 401, api.CodeUnauthorized, ""},
+		{"mutation without token", "POST", "/v1/carts/a/items", `{"item":"x","quantity":1}`, nil, 401, api.CodeUnauthorized, ""},
 		{"right token", "GET", "/v1/carts", "", map[string]string{"Authorization": "Bearer s3cret-token"}, 200, "", `{"carts":[]}`},
 	})
 	_, body := doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"Authorization": "Bearer nope"})
@@ -175,7 +175,7 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 	c := newTestClient(t, d, "")
 	v, err := c.GetCart(context.Background(), "carol")
 	require.NoError(t, err)
-	require.Equal(t, []client.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 0, SubtotalCents: 0}}, v.Items)
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 0, SubtotalCents: 0}}, v.Items)
 
 	// A different key applies again.
 	code, _ := doRequest(t, d, "POST", "/v1/carts/carol/items", `{"item":"apple","quantity":2}`, map[string]string{"Idempotency-Key": "k-456"})

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 // BenchmarkDurableWrites measures acknowledged, fsynced add-to-cart writes
@@ -21,7 +21,7 @@ func BenchmarkDurableWrites(b *testing.B) {
 		for pb.Next() {
 			i := seq.Add(1)
 			_, err := c.AddItem(context.Background(), fmt.Sprintf("cart-%d", i%100),
-				client.AddItemRequest{Item: fmt.Sprintf("item-%d", i%20), Quantity: 1})
+				api.AddItemRequest{Item: fmt.Sprintf("item-%d", i%20), Quantity: 1})
 			if err != nil {
 				b.Error(err)
 				return

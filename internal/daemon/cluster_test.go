@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/crdt"
@@ -56,7 +57,7 @@ func startCluster(t *testing.T, n int) []*Daemon {
 	return nodes
 }
 
-func cartOn(t *testing.T, d *Daemon, id string) []client.Line {
+func cartOn(t *testing.T, d *Daemon, id string) []api.Line {
 	t.Helper()
 	v, err := newTestClient(t, d, "").GetCart(context.Background(), id)
 	require.NoError(t, err)
@@ -67,12 +68,12 @@ func TestClusterReplicatesWrites(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
-	_, err := a.AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: i64(125)})
+	_, err := a.AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: i64(125)})
 	require.NoError(t, err)
-	_, err = b.AddItem(ctx, "alice", client.AddItemRequest{Item: "pear", Quantity: 1})
+	_, err = b.AddItem(ctx, "alice", api.AddItemRequest{Item: "pear", Quantity: 1})
 	require.NoError(t, err)
 
-	want := []client.Line{
+	want := []api.Line{
 		{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250},
 		{Item: "pear", Quantity: 1},
 	}
@@ -111,14 +112,14 @@ func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
 	nodes := startCluster(t, 2)
 	ctx := context.Background()
 	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
-	_, err := a.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 3})
+	_, err := a.AddItem(ctx, "erin", api.AddItemRequest{Item: "apple", Quantity: 3})
 	require.NoError(t, err)
 	testbin.WaitFor(t, 10*time.Second, "apple on node 1", func() bool { return len(cartOn(t, nodes[1], "erin")) == 1 })
 	// Concurrently: node 0 removes apples, node 1 adds one.
 	errs := make(chan error, 2)
 	go func() { _, err := a.RemoveItem(ctx, "erin", "apple"); errs <- err }()
 	go func() {
-		_, err := b.AddItem(ctx, "erin", client.AddItemRequest{Item: "apple", Quantity: 1})
+		_, err := b.AddItem(ctx, "erin", api.AddItemRequest{Item: "apple", Quantity: 1})
 		errs <- err
 	}()
 	require.NoError(t, <-errs)
@@ -157,7 +158,7 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 	require.NoError(t, err)
 	c := newTestClient(t, d, "")
 	for i := range 20 {
-		_, err := c.AddItem(context.Background(), "frank", client.AddItemRequest{Item: fmt.Sprintf("item-%d", i), Quantity: 1})
+		_, err := c.AddItem(context.Background(), "frank", api.AddItemRequest{Item: fmt.Sprintf("item-%d", i), Quantity: 1})
 		require.NoError(t, err)
 	}
 	replica := d.ReplicaID()
@@ -175,7 +176,7 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 	// New writes continue the replica's dot sequence instead of reusing it:
 	// a peer that saw every earlier write must count the new add too (a
 	// reused dot would look like one it already has).
-	_, err = newTestClient(t, d2, "").AddItem(context.Background(), "frank", client.AddItemRequest{Item: "item-0", Quantity: 1})
+	_, err = newTestClient(t, d2, "").AddItem(context.Background(), "frank", api.AddItemRequest{Item: "item-0", Quantity: 1})
 	require.NoError(t, err)
 	require.True(t, peerCart.Merge(d2.reg.carts["frank"].cart), "the peer found nothing new")
 	require.Equal(t, uint64(2), peerCart.Quantity("item-0"))
@@ -254,13 +255,13 @@ func TestSkewedNodeRefusesWrites(t *testing.T) {
 		return ok
 	})
 	ctx := context.Background()
-	_, err = newTestClient(t, b, "").AddItem(ctx, "skew", client.AddItemRequest{Item: "apple", Quantity: 1})
+	_, err = newTestClient(t, b, "").AddItem(ctx, "skew", api.AddItemRequest{Item: "apple", Quantity: 1})
 	var apiErr *client.APIError
 	require.True(t, errors.As(err, &apiErr), "got %v, want an API error", err)
 	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
 	require.Contains(t, apiErr.Message, "clock")
 
-	_, err = newTestClient(t, a, "").AddItem(ctx, "skew", client.AddItemRequest{Item: "apple", Quantity: 1})
+	_, err = newTestClient(t, a, "").AddItem(ctx, "skew", api.AddItemRequest{Item: "apple", Quantity: 1})
 	require.NoError(t, err)
 }
 
@@ -273,7 +274,7 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 	cfg.ClockOffset = time.Hour
 	d, err := Start(context.Background(), cfg)
 	require.NoError(t, err)
-	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", client.AddItemRequest{Item: "apple", Quantity: 1})
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", api.AddItemRequest{Item: "apple", Quantity: 1})
 	require.NoError(t, err, "alone, the node cannot tell its clock is wrong")
 	require.NoError(t, d.Close())
 
@@ -281,7 +282,7 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 	d, err = Start(context.Background(), cfg)
 	require.NoError(t, err)
 	defer d.Close()
-	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", client.AddItemRequest{Item: "pear", Quantity: 1})
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "f", api.AddItemRequest{Item: "pear", Quantity: 1})
 	var apiErr *client.APIError
 	require.True(t, errors.As(err, &apiErr), "got %v, want an API error", err)
 	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
@@ -289,7 +290,7 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 
 	// A refused write to a new cart leaves no empty object behind.
 	before := d.reg.count()
-	_, err = newTestClient(t, d, "").AddItem(context.Background(), "new-cart", client.AddItemRequest{Item: "pear", Quantity: 1})
+	_, err = newTestClient(t, d, "").AddItem(context.Background(), "new-cart", api.AddItemRequest{Item: "pear", Quantity: 1})
 	require.Error(t, err)
 	require.Equal(t, before, d.reg.count(), "a refused write left an object in the registry")
 }

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -36,7 +37,7 @@ func ExampleStart() {
 		log.Fatal(err)
 	}
 	price := int64(125)
-	view, err := c.AddItem(context.Background(), "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price})
+	view, err := c.AddItem(context.Background(), "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
-	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/internal/store"
 )
@@ -17,10 +17,10 @@ import (
 // balancers and supervisors stop sending it writes and restart it.
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if err := d.store.Err(); err != nil {
-		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "store failed, restart the node: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "store failed, restart the node: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
 func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +28,7 @@ func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
 	if ids == nil {
 		ids = []string{}
 	}
-	writeJSON(w, http.StatusOK, client.CartList{Carts: ids})
+	writeJSON(w, http.StatusOK, api.CartList{Carts: ids})
 }
 
 func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +49,7 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := decodeBody[client.AddItemRequest](w, r)
+	req, err := decodeBody[api.AddItemRequest](w, r)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -58,8 +58,8 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
-	if req.Quantity < 1 || req.Quantity > client.MaxAddQuantity {
-		d.fail(w, fmt.Errorf("%w: quantity %d not in 1..%d", cart.ErrInvalidQuantity, req.Quantity, client.MaxAddQuantity))
+	if req.Quantity < 1 || req.Quantity > api.MaxAddQuantity {
+		d.fail(w, fmt.Errorf("%w: quantity %d not in 1..%d", cart.ErrInvalidQuantity, req.Quantity, api.MaxAddQuantity))
 		return
 	}
 	if err := checkPrice(req.UnitPriceCents); err != nil {
@@ -98,7 +98,7 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := decodeBody[client.SetItemRequest](w, r)
+	req, err := decodeBody[api.SetItemRequest](w, r)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -107,8 +107,8 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, fmt.Errorf("%w: give quantity, unit_price_cents or both", errBadRequest))
 		return
 	}
-	if q := req.Quantity; q != nil && (*q < 0 || *q > client.MaxSetQuantity) {
-		d.fail(w, fmt.Errorf("%w: quantity %d not in 0..%d", cart.ErrInvalidQuantity, *q, client.MaxSetQuantity))
+	if q := req.Quantity; q != nil && (*q < 0 || *q > api.MaxSetQuantity) {
+		d.fail(w, fmt.Errorf("%w: quantity %d not in 0..%d", cart.ErrInvalidQuantity, *q, api.MaxSetQuantity))
 		return
 	}
 	if err := checkPrice(req.UnitPriceCents); err != nil {
@@ -157,8 +157,8 @@ func (d *Daemon) handleClearCart(w http.ResponseWriter, r *http.Request) {
 }
 
 func checkPrice(p *int64) error {
-	if p != nil && (*p < 0 || *p > client.MaxPriceCents) {
-		return fmt.Errorf("%w: unit_price_cents %d not in 0..%d", cart.ErrInvalidPrice, *p, int64(client.MaxPriceCents))
+	if p != nil && (*p < 0 || *p > api.MaxPriceCents) {
+		return fmt.Errorf("%w: unit_price_cents %d not in 0..%d", cart.ErrInvalidPrice, *p, int64(api.MaxPriceCents))
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, item, kind s
 func (d *Daemon) pathID(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
 	v := r.PathValue(name)
 	if err := cart.ValidItemID(v); err != nil {
-		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument,
+		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument,
 			fmt.Sprintf("%s id %s: must be 1-128 characters of [A-Za-z0-9._:@-]", name, sanitize(v)))
 		return "", false
 	}
@@ -212,27 +212,27 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
-		writeError(w, http.StatusRequestEntityTooLarge, client.CodeTooLarge, err.Error())
+		writeError(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, err.Error())
 	case errors.Is(err, errBadRequest):
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
-		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),
 		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow),
 		errors.Is(err, cart.ErrTooManyAdds):
-		writeError(w, http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed),
 		errors.Is(err, errClockAhead):
-		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, err.Error())
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, err.Error())
 	default:
 		d.log.Error("request failed", "err", err)
-		writeError(w, http.StatusInternalServerError, client.CodeInternal, "internal error; see the node's log")
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error; see the node's log")
 	}
 }
 
-func cartView(id string, v cart.View) client.CartView {
-	out := client.CartView{Cart: id, Items: make([]client.Line, 0, len(v.Lines)), TotalCents: v.TotalCents, Overflow: v.Overflow}
+func cartView(id string, v cart.View) api.CartView {
+	out := api.CartView{Cart: id, Items: make([]api.Line, 0, len(v.Lines)), TotalCents: v.TotalCents, Overflow: v.Overflow}
 	for _, l := range v.Lines {
-		out.Items = append(out.Items, client.Line{
+		out.Items = append(out.Items, api.Line{
 			Item: l.Item, Quantity: int64(l.Quantity), UnitPriceCents: l.UnitPriceCents, SubtotalCents: l.SubtotalCents,
 		})
 	}

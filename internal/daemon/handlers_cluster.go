@@ -6,18 +6,18 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 	ms := d.gossip.Members()
-	out := client.MemberList{Members: make([]client.Member, 0, len(ms))}
+	out := api.MemberList{Members: make([]api.Member, 0, len(ms))}
 	for _, m := range ms {
-		out.Members = append(out.Members, client.Member{
+		out.Members = append(out.Members, api.Member{
 			Name: m.Name, Addr: m.Addr, Replica: m.ReplicaID, APIAddr: m.APIAddr, State: m.State,
 		})
 	}
-	slices.SortFunc(out.Members, func(a, b client.Member) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Members, func(a, b api.Member) int { return strings.Compare(a.Name, b.Name) })
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -25,7 +25,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	now := d.now()
 	self := d.gossip.LocalMember()
 	digests := d.gossip.PeerDigests()
-	st := client.Status{
+	st := api.Status{
 		Node:          d.cfg.Name,
 		Replica:       string(d.replica),
 		APIAddr:       d.APIAddr(),
@@ -34,7 +34,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		UptimeSeconds: now.Sub(d.started.Add(d.cfg.ClockOffset)).Seconds(),
 		Carts:         len(d.reg.cartIDs()),
 		Digest:        fmt.Sprintf("%016x", d.gossip.Digest()),
-		Peers:         []client.PeerStatus{},
+		Peers:         []api.PeerStatus{},
 	}
 	for _, m := range d.gossip.Members() {
 		switch m.State {
@@ -50,7 +50,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		if m.Name == self.Name {
 			continue
 		}
-		p := client.PeerStatus{
+		p := api.PeerStatus{
 			Name: m.Name, Replica: m.ReplicaID, State: m.State,
 			DigestCheckedSecondsAgo:   -1,
 			HeartbeatStalenessSeconds: d.reg.staleness(m.ReplicaID, now),
@@ -61,6 +61,6 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		st.Peers = append(st.Peers, p)
 	}
-	slices.SortFunc(st.Peers, func(a, b client.PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Peers, func(a, b api.PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	writeJSON(w, http.StatusOK, st)
 }

@@ -1,9 +1,10 @@
 package daemon
 
 import (
-	"github.com/crdtd/crdtd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/crdtd/crdtd/internal/store"
 )
 
 // metrics are the node's Prometheus metrics (DESIGN §9), on a registry of

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
-	"github.com/crdtd/crdtd/crdt"
 )
 
 // marshalCartView returns the JSON of cartView(id, v), byte for byte what
@@ -17,12 +17,12 @@ import (
 func marshalCartView(id string, v cart.View) ([]byte, error) {
 	size := 48 + len(id)
 	for _, l := range v.Lines {
-		if crdt.InvalidIDByte(l.Item) >= 0 {
+		if api.InvalidIDByte(l.Item) >= 0 {
 			return json.Marshal(cartView(id, v))
 		}
 		size += 96 + len(l.Item)
 	}
-	if crdt.InvalidIDByte(id) >= 0 {
+	if api.InvalidIDByte(id) >= 0 {
 		return json.Marshal(cartView(id, v))
 	}
 	b := make([]byte, 0, size)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/internal/testbin"
 )
@@ -43,10 +44,10 @@ func TestRealProcessesReplicate(t *testing.T) {
 	agents := startAgents(t, 3)
 	ctx := context.Background()
 	price := int64(125)
-	if _, err := agents[0].client().AddItem(ctx, "alice", client.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price}); err != nil {
+	if _, err := agents[0].client().AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price}); err != nil {
 		t.Fatal(err)
 	}
-	want := []client.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}}
+	want := []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}}
 	for _, a := range agents {
 		testbin.WaitFor(t, 10*time.Second, "cart on "+a.name, func() bool { return sameItems(a.cart("alice").Items, want) })
 	}
@@ -94,7 +95,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			for i := 0; ctx.Err() == nil; i++ {
 				item := fmt.Sprintf("w%d-%d", g, i)
 				cartID := fmt.Sprintf("cart%d", g%4)
-				if _, err := c.AddItem(ctx, cartID, client.AddItemRequest{Item: item, Quantity: 1}); err == nil {
+				if _, err := c.AddItem(ctx, cartID, api.AddItemRequest{Item: item, Quantity: 1}); err == nil {
 					acked.Store(item, cartID)
 					count.Add(1)
 				}
@@ -146,7 +147,7 @@ func TestRestartedNodeDoesNotReuseDots(t *testing.T) {
 	ctx := context.Background()
 	add := func(n int) {
 		for range n {
-			if _, err := a.client().AddItem(ctx, "dots", client.AddItemRequest{Item: "apple", Quantity: 1}); err != nil {
+			if _, err := a.client().AddItem(ctx, "dots", api.AddItemRequest{Item: "apple", Quantity: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -168,7 +169,7 @@ func TestRestartedNodeDoesNotReuseDots(t *testing.T) {
 	}
 }
 
-func status(t *testing.T, a *agent) client.Status {
+func status(t *testing.T, a *agent) api.Status {
 	t.Helper()
 	st, err := a.client().Status(context.Background())
 	if err != nil {
@@ -196,10 +197,10 @@ func TestConcurrentAddAndRemoveThroughCartctl(t *testing.T) {
 	if codes[0] != 0 || codes[1] != 0 {
 		t.Fatalf("exit codes %v, want 0 0", codes)
 	}
-	var final []client.Line
+	var final []api.Line
 	testbin.WaitFor(t, 10*time.Second, "nodes to agree", func() bool {
-		x := cartctlJSON[client.CartView](t, "--node", n1, "show", "bob").Items
-		y := cartctlJSON[client.CartView](t, "--node", n2, "show", "bob").Items
+		x := cartctlJSON[api.CartView](t, "--node", n1, "show", "bob").Items
+		y := cartctlJSON[api.CartView](t, "--node", n2, "show", "bob").Items
 		final = x
 		return sameItems(x, y)
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/internal/testbin"
 )
@@ -113,7 +114,7 @@ func (a *agent) client() *client.Client {
 	return c
 }
 
-func (a *agent) cart(id string) client.CartView {
+func (a *agent) cart(id string) api.CartView {
 	a.t.Helper()
 	v, err := a.client().GetCart(context.Background(), id)
 	if err != nil {
@@ -152,7 +153,7 @@ func cartctlJSON[T any](t *testing.T, args ...string) T {
 	return v
 }
 
-func sameItems(a, b []client.Line) bool {
+func sameItems(a, b []api.Line) bool {
 	if len(a) != len(b) {
 		return false
 	}

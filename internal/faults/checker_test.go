@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 // report is the Jepsen-style result of a run.
@@ -59,13 +59,13 @@ func (o *op) done() time.Time {
 	return o.complete
 }
 
-func lineOf(v client.CartView, item string) (client.Line, bool) {
+func lineOf(v api.CartView, item string) (api.Line, bool) {
 	for _, l := range v.Items {
 		if l.Item == item {
 			return l, true
 		}
 	}
-	return client.Line{}, false
+	return api.Line{}, false
 }
 
 // check evaluates the final, converged carts against the history.
@@ -87,7 +87,7 @@ func lineOf(v client.CartView, item string) (client.Line, bool) {
 //   - unexpected: a present item with no add/set>0 that may have been
 //     applied, a quantity above the largest set plus every add, or a price
 //     nobody set.
-func check(rep *report, ops []*op, final map[string]client.CartView) {
+func check(rep *report, ops []*op, final map[string]api.CartView) {
 	seen := map[string]bool{} // cart/item of the history
 	byItem := map[string][]*op{}
 	clears := map[string][]*op{}
@@ -133,7 +133,7 @@ func check(rep *report, ops []*op, final map[string]client.CartView) {
 	}
 }
 
-func checkSetItem(rep *report, o *op, line client.Line, present bool) {
+func checkSetItem(rep *report, o *op, line api.Line, present bool) {
 	k := o.cart + "/" + o.item
 	if o.outcome == outcomeOK {
 		rep.LostChecked++
@@ -164,7 +164,7 @@ func checkSetItem(rep *report, o *op, line client.Line, present bool) {
 	}
 }
 
-func checkRegisterItem(rep *report, k string, ops []*op, line client.Line, present bool) {
+func checkRegisterItem(rep *report, k string, ops []*op, line api.Line, present bool) {
 	var positives, removals []*op
 	prices := map[int64]bool{0: true}
 	bound := int64(0)

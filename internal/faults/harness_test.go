@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/internal/testbin"
 )
@@ -614,8 +615,8 @@ func (m metrics) http4xx() float64 {
 
 func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
 
-func setQty(q int64) client.SetItemRequest { return client.SetItemRequest{Quantity: &q} }
+func setQty(q int64) api.SetItemRequest { return api.SetItemRequest{Quantity: &q} }
 
-func addReq(item string, n int64) client.AddItemRequest {
-	return client.AddItemRequest{Item: item, Quantity: n}
+func addReq(item string, n int64) api.AddItemRequest {
+	return api.AddItemRequest{Item: item, Quantity: n}
 }

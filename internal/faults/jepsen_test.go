@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/api"
 )
 
 // suspicionTimeout is memberlist's minimum suspicion timeout for n nodes
@@ -195,9 +195,9 @@ func (c *cluster) healAll(t *testing.T) {
 
 // snapshot reads every cart from every node; ok reports whether all nodes
 // agree on the carts and on the digest.
-func (c *cluster) snapshot(ctx context.Context) (views map[string]client.CartView, ok bool, why string) {
+func (c *cluster) snapshot(ctx context.Context) (views map[string]api.CartView, ok bool, why string) {
 	var digests []string
-	var perNode []map[string]client.CartView
+	var perNode []map[string]api.CartView
 	for i := range c.nodes {
 		st, err := c.client(i).Status(ctx)
 		if err != nil {
@@ -208,7 +208,7 @@ func (c *cluster) snapshot(ctx context.Context) (views map[string]client.CartVie
 		if err != nil {
 			return nil, false, fmt.Sprintf("list n%d: %v", i, err)
 		}
-		m := map[string]client.CartView{}
+		m := map[string]api.CartView{}
 		for _, id := range list.Carts {
 			v, err := c.client(i).GetCart(ctx, id)
 			if err != nil {
@@ -232,7 +232,7 @@ func (c *cluster) snapshot(ctx context.Context) (views map[string]client.CartVie
 }
 
 // converge polls until every node has the same carts and digest.
-func (c *cluster) converge(t *testing.T, timeout time.Duration) (map[string]client.CartView, time.Duration, bool) {
+func (c *cluster) converge(t *testing.T, timeout time.Duration) (map[string]api.CartView, time.Duration, bool) {
 	t.Helper()
 	start := time.Now()
 	why := ""
@@ -272,7 +272,7 @@ func TestJepsen(t *testing.T) {
 	rep := &report{Mode: c.mode, Seed: seed, SuspicionTimeoutMS: suspicionTimeout(5).Milliseconds()}
 
 	roundLen := duration / time.Duration(rounds)
-	var final map[string]client.CartView
+	var final map[string]api.CartView
 	for round := 0; ; round++ {
 		wctx, stopWork := context.WithCancel(context.Background())
 		fctx, stopFaults := context.WithTimeout(context.Background(), roundLen)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 )
 
@@ -40,7 +41,7 @@ type op struct {
 	invoke   time.Time
 	complete time.Time // zero unless the outcome is known
 	outcome  outcome
-	view     *client.CartView // the acknowledged response
+	view     *api.CartView // the acknowledged response
 	err      string
 	client   bool // sent through package client (its own key and retries)
 }
@@ -208,14 +209,14 @@ func (w *workload) retire(ctx context.Context, worker int, s *slot, rnd *rand.Ra
 func (o *op) request() (method, path string, body []byte) {
 	switch o.kind {
 	case "add":
-		body, _ = json.Marshal(client.AddItemRequest{Item: o.item, Quantity: o.qty, UnitPriceCents: o.price})
+		body, _ = json.Marshal(api.AddItemRequest{Item: o.item, Quantity: o.qty, UnitPriceCents: o.price})
 		return http.MethodPost, "/v1/carts/" + o.cart + "/items", body
 	case "set":
 		q := o.qty
-		body, _ = json.Marshal(client.SetItemRequest{Quantity: &q})
+		body, _ = json.Marshal(api.SetItemRequest{Quantity: &q})
 		return http.MethodPut, "/v1/carts/" + o.cart + "/items/" + o.item, body
 	case "price":
-		body, _ = json.Marshal(client.SetItemRequest{UnitPriceCents: o.price})
+		body, _ = json.Marshal(api.SetItemRequest{UnitPriceCents: o.price})
 		return http.MethodPut, "/v1/carts/" + o.cart + "/items/" + o.item, body
 	case "remove":
 		return http.MethodDelete, "/v1/carts/" + o.cart + "/items/" + o.item, nil
@@ -250,7 +251,7 @@ func (w *workload) raw(ctx context.Context, o *op, rnd *rand.Rand) {
 	}
 	switch {
 	case err == nil && code >= 200 && code < 300:
-		var v client.CartView
+		var v api.CartView
 		if jerr := json.Unmarshal(resp, &v); jerr != nil {
 			o.outcome, o.err = outcomeUnknown, "undecodable 2xx: "+jerr.Error()
 			break
@@ -284,7 +285,7 @@ func (w *workload) raw(ctx context.Context, o *op, rnd *rand.Rand) {
 func (w *workload) viaClient(ctx context.Context, o *op) {
 	o.client = true
 	o.invoke = time.Now()
-	v, err := w.c.client(o.node).AddItem(ctx, o.cart, client.AddItemRequest{Item: o.item, Quantity: o.qty, UnitPriceCents: o.price})
+	v, err := w.c.client(o.node).AddItem(ctx, o.cart, api.AddItemRequest{Item: o.item, Quantity: o.qty, UnitPriceCents: o.price})
 	var apiErr *client.APIError
 	switch {
 	case err == nil:

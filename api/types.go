@@ -1,24 +1,4 @@
-package client
-
-import "fmt"
-
-// The wire types below are the JSON bodies of the crdtd HTTP API (DESIGN §8). The daemon encodes
-// its responses with these same structs, so field names and order here are the API. They are
-// plain values with no behaviour; copying one is safe, sharing one between goroutines is safe only
-// for reading.
-
-// Limits of the API. The daemon enforces them; the client checks IDs before sending.
-const (
-	// MaxIDLength is the longest cart or item ID, in bytes. IDs are 1–128 characters of
-	// [A-Za-z0-9._:@-].
-	MaxIDLength = 128
-	// MaxAddQuantity is the largest quantity one add may carry; the smallest is 1.
-	MaxAddQuantity = 1_000_000
-	// MaxSetQuantity is the largest quantity a set may give a line; 0 removes the line.
-	MaxSetQuantity = 1_000_000
-	// MaxPriceCents is the largest unit price, in cents (ten billion in the currency's unit).
-	MaxPriceCents = 1_000_000_000_000
-)
+package api
 
 // CartList is the body of GET /v1/carts: the names of all carts the node knows, sorted.
 type CartList struct {
@@ -90,7 +70,7 @@ type MemberCounts struct {
 
 // PeerStatus is what a node knows about the consistency of one peer: whether their digests
 // agreed at the last check, how long ago that check was, and how stale the peer's heartbeat
-// object is here (DESIGN §9). HeartbeatStalenessSeconds is -1 if no heartbeat was ever seen.
+// object is here. HeartbeatStalenessSeconds is -1 if no heartbeat was ever seen.
 type PeerStatus struct {
 	Name                      string  `json:"name"`
 	Replica                   string  `json:"replica"`
@@ -118,43 +98,4 @@ type Status struct {
 // Health is the body of GET /healthz.
 type Health struct {
 	Status string `json:"status"`
-}
-
-// ErrorCode is the machine-readable kind of an API error.
-type ErrorCode string
-
-// The error codes of the API, each with the HTTP status it travels with.
-const (
-	CodeInvalidArgument  ErrorCode = "invalid_argument"   // 400
-	CodeUnauthorized     ErrorCode = "unauthorized"       // 401
-	CodeNotFound         ErrorCode = "not_found"          // 404
-	CodeMethodNotAllowed ErrorCode = "method_not_allowed" // 405
-	CodeTooLarge         ErrorCode = "too_large"          // 413
-	CodeInternal         ErrorCode = "internal"           // 500
-	CodeUnavailable      ErrorCode = "unavailable"        // 503
-)
-
-// ErrorBody is the body of every 4xx/5xx response: {"error":{"code":"...","message":"..."}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of an [ErrorBody].
-type ErrorDetail struct {
-	Code    ErrorCode `json:"code"`
-	Message string    `json:"message"`
-}
-
-// APIError is an error response from the node, as returned by [Client] methods. Use errors.As to
-// get at it. StatusCode is the HTTP status; Code and Message come from the [ErrorBody] (when the
-// body was not one, Code is derived from the status and Message is the status text).
-type APIError struct {
-	StatusCode int
-	Code       ErrorCode
-	Message    string
-}
-
-// Error returns the message followed by the code and HTTP status.
-func (e *APIError) Error() string {
-	return fmt.Sprintf("%s (%s, HTTP %d)", e.Message, e.Code, e.StatusCode)
 }

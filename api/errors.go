@@ -1,0 +1,27 @@
+package api
+
+// ErrorCode is the machine-readable kind of an API error.
+type ErrorCode string
+
+// The error codes of the API, each with the HTTP status it travels with.
+const (
+	CodeInvalidArgument  ErrorCode = "invalid_argument"   // 400
+	CodeUnauthorized     ErrorCode = "unauthorized"       // 401
+	CodeNotFound         ErrorCode = "not_found"          // 404
+	CodeMethodNotAllowed ErrorCode = "method_not_allowed" // 405
+	CodeTooLarge         ErrorCode = "too_large"          // 413
+	CodeInternal         ErrorCode = "internal"           // 500
+	CodeUnavailable      ErrorCode = "unavailable"        // 503
+)
+
+// ErrorBody is the body of every 4xx/5xx response: {"error":{"code":"...","message":"..."}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of an [ErrorBody].
+type ErrorDetail struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
