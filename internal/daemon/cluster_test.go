@@ -162,8 +162,8 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 		require.NoError(t, err)
 	}
 	replica := d.ReplicaID()
-	peer := d.reg.view("frank") // what a peer that saw every write holds
-	peerCart := d.reg.carts["frank"].cart.Clone()
+	peer := d.carts.view("frank") // what a peer that saw every write holds
+	peerCart := d.carts.all["frank"].cart.Clone()
 	require.NoError(t, d.Close())
 	require.NoError(t, d.Close(), "Close twice")
 
@@ -178,7 +178,7 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 	// reused dot would look like one it already has).
 	_, err = newTestClient(t, d2, "").AddItem(context.Background(), "frank", api.AddItemRequest{Item: "item-0", Quantity: 1})
 	require.NoError(t, err)
-	require.True(t, peerCart.Merge(d2.reg.carts["frank"].cart), "the peer found nothing new")
+	require.True(t, peerCart.Merge(d2.carts.all["frank"].cart), "the peer found nothing new")
 	require.Equal(t, uint64(2), peerCart.Quantity("item-0"))
 }
 
@@ -199,7 +199,7 @@ func TestRemoteStateFromTheFarFutureIsRejected(t *testing.T) {
 	require.NoError(t, err)
 	b, err := delta.MarshalBinary()
 	require.NoError(t, err)
-	changed, err := d.reg.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
+	changed, err := d.objects.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
 	var de *crdt.DriftError
 	require.True(t, errors.As(err, &de), "got %v, want a *crdt.DriftError", err)
 	require.False(t, changed)
@@ -210,10 +210,10 @@ func TestRemoteStateFromTheFarFutureIsRejected(t *testing.T) {
 	delta, err = cart.New().SetQuantity(near, "apple", 3)
 	require.NoError(t, err)
 	b, _ = delta.MarshalBinary()
-	changed, err = d.reg.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
+	changed, err = d.objects.Merge(cartKey("mallory"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
 	require.NoError(t, err)
 	require.True(t, changed)
-	require.True(t, d.clockNow().After(near), "the clock did not observe the remote timestamp")
+	require.True(t, d.clock.stamp().After(near), "the clock did not observe the remote timestamp")
 }
 
 func TestMalformedRemoteInputIsRejected(t *testing.T) {
@@ -226,10 +226,10 @@ func TestMalformedRemoteInputIsRejected(t *testing.T) {
 		{"x/what", "\x01"},
 		{"h/r-x", "\x01\xdd\xff\xff\xff\xff"},
 	} {
-		_, err := d.reg.Merge(tc.key, []byte(tc.data), gossip.MergeInfo{Channel: gossip.ChannelDelta})
+		_, err := d.objects.Merge(tc.key, []byte(tc.data), gossip.MergeInfo{Channel: gossip.ChannelDelta})
 		require.Error(t, err, "key %q data %x", tc.key, tc.data)
 	}
-	require.Empty(t, d.reg.cartIDs())
+	require.Empty(t, d.carts.ids())
 }
 
 // TestSkewedNodeRefusesWrites: a node whose clock runs further ahead of its
@@ -251,7 +251,7 @@ func TestSkewedNodeRefusesWrites(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 
 	testbin.WaitFor(t, 10*time.Second, "b to hear a's heartbeat", func() bool {
-		_, ok := b.reg.clockAhead(b.now(), b.replica, 5*cfgB.HeartbeatInterval)
+		_, ok := b.beats.clockAhead(b.clock.now(), 5*cfgB.HeartbeatInterval)
 		return ok
 	})
 	ctx := context.Background()
@@ -289,8 +289,8 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 	require.Len(t, cartOn(t, d, "f"), 1, "the refused write was stored")
 
 	// A refused write to a new cart leaves no empty object behind.
-	before := d.reg.count()
+	before := d.carts.count()
 	_, err = newTestClient(t, d, "").AddItem(context.Background(), "new-cart", api.AddItemRequest{Item: "pear", Quantity: 1})
 	require.Error(t, err)
-	require.Equal(t, before, d.reg.count(), "a refused write left an object in the registry")
+	require.Equal(t, before, d.carts.count(), "a refused write left an object in the registry")
 }

@@ -23,7 +23,11 @@ type Daemon struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *store.Store
-	reg     *registry
+	clock   *nodeClock
+	carts   *carts
+	beats   *heartbeats
+	guard   *clockGuard
+	objects *delegate // the gossip delegate over carts and beats
 	gossip  *gossip.Node
 	metrics *metrics
 	replica crdt.ReplicaID
@@ -31,10 +35,6 @@ type Daemon struct {
 
 	apiListener net.Listener
 	server      *http.Server
-
-	// clockMu guards clock.
-	clockMu sync.Mutex
-	clock   *crdt.HLC
 
 	idem        idempotency
 	persistKick chan struct{}
@@ -74,24 +74,33 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		persistKick: make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
-	d.reg = newRegistry(d)
 
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)
 	}
 	d.replica = crdt.ReplicaID(d.store.ReplicaID())
-	if d.clock, err = crdt.NewHLC(d.replica); err != nil {
+	hlc, err := crdt.NewHLC(d.replica)
+	if err != nil {
 		d.store.Close()
 		return nil, fmt.Errorf("replica id %q from %s: %w", d.replica, d.store.Path(), err)
 	}
-	if err := d.store.ForEach(d.reg.load); err != nil {
+	d.clock = newNodeClock(hlc, cfg.ClockOffset, cfg.MaxDrift, d.metrics.rejected)
+	d.carts = newCarts(d.clock, d.metrics, d.persistSoon)
+	d.beats = newHeartbeats(d.replica, d.clock, d.metrics)
+	d.guard = &clockGuard{
+		clock: d.clock, beats: d.beats, maxDrift: cfg.MaxDrift, rejected: d.metrics.rejected,
+		started: d.started, base: cfg.HeartbeatInterval, interval: d.beatInterval,
+		hasSeeds: len(cfg.Join) > 0, joined: d.joined.Load, alone: func() bool { return !d.hasAlivePeer() },
+	}
+	d.objects = &delegate{carts: d.carts, beats: d.beats, metrics: d.metrics}
+	if err := d.store.ForEach(d.carts.load); err != nil {
 		d.store.Close()
 		return nil, fmt.Errorf("load %s: %w", d.store.Path(), err)
 	}
 	// Changes logged after the last checkpoint: merge them again (merging
 	// is idempotent, so it does not matter which of them the data file
 	// already holds) and fold them into the data file before serving.
-	if err := d.store.Replay(d.reg.replay); err != nil {
+	if err := d.store.Replay(d.carts.replay); err != nil {
 		d.store.Close()
 		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
 	}
@@ -103,8 +112,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	// Start the clock past everything this replica ever issued: the
 	// persisted high-water mark (plus one, as its logical part is not
 	// stored) and every timestamp in the loaded carts.
-	d.clock.Restore(crdt.Timestamp{Wall: int64(d.store.HLC()) + 1})
-	d.clock.Observe(d.reg.latest())
+	d.clock.restore(crdt.Timestamp{Wall: int64(d.store.HLC()) + 1})
+	d.clock.observe(d.carts.latest())
 
 	if d.apiListener, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		d.store.Close()
@@ -115,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.store.Close()
 		return nil, err
 	}
-	d.metrics.registerNode(d)
+	d.metrics.registerNode(d.gossip, d.store, d.carts)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
@@ -131,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.wg.Go(func() { d.joinLoop(runCtx) })
 	}
 	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(),
-		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.reg.count())
+		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.carts.count())
 	return d, nil
 }
 
@@ -175,7 +184,7 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	gc.Name = d.cfg.Name
 	gc.ReplicaID = string(d.replica)
 	gc.APIAddr = d.APIAddr()
-	gc.Delegate = d.reg
+	gc.Delegate = d.objects
 	gc.SkipDigest = isHeartbeatKey
 	gc.Logger = d.log.With("component", "gossip")
 	if d.cfg.TuneGossip != nil {
@@ -277,35 +286,6 @@ func (d *Daemon) Close() error {
 	return d.closeErr
 }
 
-// now returns the node's physical time (with the fault-injection offset).
-func (d *Daemon) now() time.Time { return time.Now().Add(d.cfg.ClockOffset) }
-
-// clockNow returns a fresh HLC timestamp.
-func (d *Daemon) clockNow() crdt.Timestamp {
-	d.clockMu.Lock()
-	defer d.clockMu.Unlock()
-	return d.clock.Now(d.now())
-}
-
-// observe advances the clock past a remote timestamp.
-func (d *Daemon) observe(ts crdt.Timestamp) {
-	d.clockMu.Lock()
-	defer d.clockMu.Unlock()
-	d.clock.Observe(ts)
-}
-
-// checkRemoteTime rejects a remote timestamp too far in our future.
-func (d *Daemon) checkRemoteTime(ts crdt.Timestamp) error {
-	if ts.IsZero() {
-		return nil
-	}
-	if err := crdt.CheckDrift(ts, d.now(), d.cfg.MaxDrift); err != nil {
-		d.metrics.rejected.WithLabelValues("clock_drift").Inc()
-		return err
-	}
-	return nil
-}
-
 // mergePersistDelay is the least time between two writes of carts merged
 // from peers. Each write re-encodes every cart changed since the last, so a
 // cart that peers keep changing is encoded at most twice a second; at 20 ms
@@ -361,7 +341,7 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 // persistDirty writes the carts changed since the last write to the data
 // file, without touching the log.
 func (d *Daemon) persistDirty() {
-	objs := d.reg.takeDirty()
+	objs := d.carts.takeDirty()
 	if len(objs) == 0 {
 		return
 	}
@@ -370,25 +350,25 @@ func (d *Daemon) persistDirty() {
 	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		d.log.Error("persist merged carts", "carts", len(objs), "err", err)
-		d.reg.markDirty(objs)
+		d.carts.markDirty(objs)
 	}
 }
 
 // checkpoint folds the write-ahead log into the data file (see
 // store.Checkpoint), writing every cart changed since the last write.
 func (d *Daemon) checkpoint() error {
-	if d.store.LogBytes() == 0 && !d.reg.hasDirty() {
+	if d.store.LogBytes() == 0 && !d.carts.hasDirty() {
 		return nil
 	}
 	var taken map[string][]byte
 	start := time.Now()
 	err := d.store.Checkpoint(context.Background(), func() map[string][]byte {
-		taken = d.reg.takeDirty()
+		taken = d.carts.takeDirty()
 		return taken
 	})
 	d.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		d.reg.markDirty(taken)
+		d.carts.markDirty(taken)
 		return fmt.Errorf("checkpoint %d carts: %w", len(taken), err)
 	}
 	return nil

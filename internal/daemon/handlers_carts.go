@@ -24,7 +24,7 @@ func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
-	ids := d.reg.cartIDs()
+	ids := d.carts.ids()
 	if ids == nil {
 		ids = []string{}
 	}
@@ -36,7 +36,7 @@ func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := marshalCartView(id, d.reg.view(id))
+	b, err := marshalCartView(id, d.carts.view(id))
 	if err != nil {
 		d.fail(w, err)
 		return

@@ -22,7 +22,7 @@ func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
-	now := d.now()
+	now := d.clock.now()
 	self := d.gossip.LocalMember()
 	digests := d.gossip.PeerDigests()
 	st := api.Status{
@@ -32,7 +32,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		GossipAddr:    self.Addr,
 		Version:       d.cfg.Version,
 		UptimeSeconds: now.Sub(d.started.Add(d.cfg.ClockOffset)).Seconds(),
-		Carts:         len(d.reg.cartIDs()),
+		Carts:         len(d.carts.ids()),
 		Digest:        fmt.Sprintf("%016x", d.gossip.Digest()),
 		Peers:         []api.PeerStatus{},
 	}
@@ -53,7 +53,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		p := api.PeerStatus{
 			Name: m.Name, Replica: m.ReplicaID, State: m.State,
 			DigestCheckedSecondsAgo:   -1,
-			HeartbeatStalenessSeconds: d.reg.staleness(m.ReplicaID, now),
+			HeartbeatStalenessSeconds: d.beats.staleness(m.ReplicaID, now),
 		}
 		if pd, ok := digests[m.Name]; ok {
 			p.DigestAgrees = pd.InSync

@@ -33,11 +33,11 @@ func TestHeartbeatsHaveStateButNoDigest(t *testing.T) {
 	nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	testbin.WaitFor(t, 10*time.Second, "a to hear b's heartbeat", func() bool {
-		_, ok := a.reg.State(heartbeatPrefix + string(b.replica))
+		_, ok := a.objects.State(heartbeatPrefix + string(b.replica))
 		return ok
 	})
 	for _, id := range []crdt.ReplicaID{a.replica, b.replica} {
-		data, ok := a.reg.State(heartbeatPrefix + string(id))
+		data, ok := a.objects.State(heartbeatPrefix + string(id))
 		require.True(t, ok, "heartbeat of %s", id)
 		var reg crdt.LWWRegister[int64]
 		require.NoError(t, reg.UnmarshalBinary(data))

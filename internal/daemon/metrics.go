@@ -4,10 +4,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/crdtd/crdtd/gossip"
 	"github.com/crdtd/crdtd/internal/store"
 )
 
-// metrics are the node's Prometheus metrics (DESIGN §9), on a registry of
+// metrics are the node's Prometheus metrics, on a registry of
 // its own so that several nodes can run in one process (tests).
 type metrics struct {
 	registry          *prometheus.Registry
@@ -65,14 +66,18 @@ func newMetrics() *metrics {
 	return m
 }
 
-// registerNode adds the metrics read from the node's gossip and store on
-// each scrape.
-func (m *metrics) registerNode(d *Daemon) {
-	m.registry.MustRegister(&nodeCollector{d: d})
+// registerNode adds the metrics read from the node's gossip, store and cart
+// table on each scrape.
+func (m *metrics) registerNode(g *gossip.Node, s *store.Store, cs *carts) {
+	m.registry.MustRegister(&nodeCollector{gossip: g, store: s, carts: cs})
 }
 
 // nodeCollector reports gossip counters, membership and object counts.
-type nodeCollector struct{ d *Daemon }
+type nodeCollector struct {
+	gossip *gossip.Node
+	store  *store.Store
+	carts  *carts
+}
 
 var (
 	descGossipMessages = prometheus.NewDesc("crdtd_gossip_messages_total",
@@ -113,7 +118,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.d.gossip.Stats()
+	s := c.gossip.Stats()
 	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
 	}
@@ -143,14 +148,14 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descGossipDecode, s.DecodeErrors)
 
 	states := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
-	for _, m := range c.d.gossip.Members() {
+	for _, m := range c.gossip.Members() {
 		states[m.State]++
 	}
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(n), st)
 	}
-	ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(c.d.reg.count()))
-	ss := c.d.store.Stats()
+	ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(c.carts.count()))
+	ss := c.store.Stats()
 	counter(descStoreCommits, ss.Commits, "writes")
 	counter(descStoreCommits, ss.Transactions, "transactions")
 	counter(descStoreLog, ss.Logged, "records")

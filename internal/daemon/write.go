@@ -12,7 +12,7 @@ import (
 
 // edit is one local change to a cart: it mutates c (a private copy) at
 // timestamp ts and returns the delta. It may change only the item it was
-// declared for (every item when that is empty; see registry.edit).
+// declared for (every item when that is empty; see carts.edit).
 type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 
 // applyLocal runs one local write with the order DESIGN §7 requires:
@@ -25,28 +25,28 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 // The log record is the delta alone, not the whole cart: the checkpointer
 // later writes the cart's state to the data file and drops the log.
 func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
-	d.awaitPeerClocks(ctx)
-	o := d.reg.lockForWrite(id)
+	d.guard.await(ctx)
+	o := d.carts.lockForWrite(id)
 	defer o.writeMu.Unlock()
 
-	ts := d.clockNow()
-	if err := d.checkLocalClock(ts); err != nil {
-		d.reg.dropIfEmpty(id, o)
+	ts := d.clock.stamp()
+	if err := d.guard.check(ts); err != nil {
+		d.carts.dropIfEmpty(id, o)
 		return nil, err
 	}
-	delta, view, err := d.reg.edit(o, item, ts, e)
+	delta, view, err := d.carts.edit(o, item, ts, e)
 	if err != nil {
-		d.reg.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(id, o)
 		return nil, err
 	}
 	body, err := respond(view)
 	if err != nil {
-		d.reg.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(id, o)
 		return nil, err
 	}
 	deltaBytes, err := delta.MarshalBinary()
 	if err != nil {
-		d.reg.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(id, o)
 		return nil, fmt.Errorf("encode delta %s: %v", id, err)
 	}
 
@@ -58,10 +58,10 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	release, err := d.store.Log(ctx, rec)
 	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		d.reg.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(id, o)
 		return nil, fmt.Errorf("log change to cart %s: %w", id, err)
 	}
-	d.reg.install(id, o, delta)
+	d.carts.install(id, o, delta)
 	release()
 	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 		d.persistSoon()

@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/crdtd/crdtd/crdt"
+)
+
+// guardFixture is a clock guard over a fresh heartbeat table, with the
+// node's join state under the test's control.
+type guardFixture struct {
+	guard  *clockGuard
+	beats  *heartbeats
+	joined atomic.Bool
+	alone  atomic.Bool
+}
+
+func newGuardFixture(t *testing.T, seeds bool) *guardFixture {
+	t.Helper()
+	const base = time.Second
+	m := newMetrics()
+	hlc, err := crdt.NewHLC("node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newNodeClock(hlc, 0, time.Minute, m.rejected)
+	f := &guardFixture{beats: newHeartbeats("node-a", clock, m)}
+	f.guard = &clockGuard{
+		clock: clock, beats: f.beats, maxDrift: time.Minute, rejected: m.rejected,
+		started: time.Now(), base: base, interval: func() time.Duration { return base },
+		hasSeeds: seeds, joined: f.joined.Load, alone: f.alone.Load,
+	}
+	return f
+}
+
+// peerBeat merges a heartbeat of replica made at wall time at.
+func (f *guardFixture) peerBeat(t *testing.T, replica crdt.ReplicaID, at time.Time) {
+	t.Helper()
+	hlc, err := crdt.NewHLC(replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := hlc.Now(at)
+	var reg crdt.LWWRegister[int64]
+	b, err := reg.Set(ts, ts.Wall).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.beats.merge(string(replica), b); err != nil {
+		t.Fatalf("merge heartbeat: %v", err)
+	}
+}
+
+// startAwait runs await in the background and returns a flag set when it
+// returns.
+func (f *guardFixture) startAwait(ctx context.Context) *atomic.Bool {
+	var done atomic.Bool
+	go func() {
+		f.guard.await(ctx)
+		done.Store(true)
+	}()
+	return &done
+}
+
+func TestClockGuardAwait(t *testing.T) {
+	t.Run("no seeds: never waits", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newGuardFixture(t, false)
+			done := f.startAwait(t.Context())
+			synctest.Wait()
+			if !done.Load() {
+				t.Fatal("await blocked on a node without seeds")
+			}
+		})
+	})
+	t.Run("silent peers: waits out the grace period", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newGuardFixture(t, true)
+			done := f.startAwait(t.Context())
+			time.Sleep(3*time.Second - 2*awaitPollInterval)
+			synctest.Wait()
+			if done.Load() {
+				t.Fatal("await returned before the grace period of 3 heartbeat intervals ended")
+			}
+			time.Sleep(3 * awaitPollInterval)
+			synctest.Wait()
+			if !done.Load() {
+				t.Fatal("await still waiting after the grace period")
+			}
+		})
+	})
+	t.Run("a peer's heartbeat ends the wait", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newGuardFixture(t, true)
+			done := f.startAwait(t.Context())
+			time.Sleep(500 * time.Millisecond)
+			synctest.Wait()
+			if done.Load() {
+				t.Fatal("await returned before any peer spoke")
+			}
+			f.peerBeat(t, "node-b", time.Now())
+			time.Sleep(awaitPollInterval)
+			synctest.Wait()
+			if !done.Load() {
+				t.Fatal("await still waiting one poll after a fresh peer heartbeat")
+			}
+		})
+	})
+	t.Run("joined and alone: no one to wait for", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newGuardFixture(t, true)
+			f.joined.Store(true)
+			done := f.startAwait(t.Context())
+			time.Sleep(500 * time.Millisecond)
+			synctest.Wait()
+			if done.Load() {
+				t.Fatal("await returned while gossip still knows a live peer")
+			}
+			f.alone.Store(true)
+			time.Sleep(awaitPollInterval)
+			synctest.Wait()
+			if !done.Load() {
+				t.Fatal("await still waiting one poll after the node found itself alone")
+			}
+		})
+	})
+	t.Run("cancelled request stops waiting", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newGuardFixture(t, true)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := f.startAwait(ctx)
+			synctest.Wait()
+			cancel()
+			synctest.Wait()
+			if !done.Load() {
+				t.Fatal("await ignored its context")
+			}
+		})
+	})
+}
+
+func TestClockGuardCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newGuardFixture(t, true)
+		now := time.Now()
+		if err := f.guard.check(crdt.Timestamp{Wall: now.UnixNano(), Replica: "node-a"}); err != nil {
+			t.Fatalf("check of a timestamp at physical time: got %v, want nil", err)
+		}
+		if err := f.guard.check(crdt.Timestamp{Wall: now.Add(2 * time.Minute).UnixNano(), Replica: "node-a"}); err == nil {
+			t.Fatal("check of a timestamp 2 min past physical time (max drift 1 min): got nil, want errClockAhead")
+		}
+		// Every fresh peer beat is 90 s old here: our clock runs 90 s ahead.
+		f.peerBeat(t, "node-b", now.Add(-90*time.Second))
+		if err := f.guard.check(crdt.Timestamp{Wall: now.UnixNano(), Replica: "node-a"}); err == nil {
+			t.Fatal("check with every peer 90 s behind: got nil, want errClockAhead")
+		}
+		// A closer peer says our clock is fine.
+		f.peerBeat(t, "node-c", now.Add(-time.Second))
+		if err := f.guard.check(crdt.Timestamp{Wall: now.UnixNano(), Replica: "node-a"}); err != nil {
+			t.Fatalf("check with one peer 1 s behind: got %v, want nil", err)
+		}
+	})
+}
