@@ -18,13 +18,13 @@ func ExampleValidID() {
 func ExampleCartView() {
 	v := api.CartView{
 		Cart:       "alice",
-		Items:      []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}},
+		Items:      []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: api.Cents(125), SubtotalCents: api.Cents(250)}},
 		TotalCents: 250,
 	}
 	b, _ := json.Marshal(v)
 	fmt.Println(string(b))
 	// Output:
-	// {"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250}
+	// {"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250,"unpriced_items":0}
 }
 
 func ExampleErrorBody() {

@@ -5,21 +5,26 @@ type CartList struct {
 	Carts []string `json:"carts"`
 }
 
-// Line is one item of a cart view. Only items with a quantity above zero appear.
+// Line is one item of a cart view. Only items with a quantity above zero appear. UnitPriceCents
+// and SubtotalCents are null when the item's price is unknown: it was never set, or a remove on
+// one device and a concurrent add without a price on another left a line whose price nobody
+// gave. An unknown price is never 0: a shop would sell the item for nothing.
 type Line struct {
 	Item           string `json:"item"`
 	Quantity       int64  `json:"quantity"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
-	SubtotalCents  int64  `json:"subtotal_cents"`
+	UnitPriceCents *int64 `json:"unit_price_cents"`
+	SubtotalCents  *int64 `json:"subtotal_cents"`
 }
 
 // CartView is the body of GET /v1/carts/{cart} and of every mutation's response: the lines
 // sorted by item, and the total. An unknown cart is an empty view, not an error. Items is an
-// empty array, never null, on the wire.
+// empty array, never null, on the wire. TotalCents sums the lines whose price is known;
+// UnpricedItems counts the others, so a total is complete only when UnpricedItems is 0.
 type CartView struct {
-	Cart       string `json:"cart"`
-	Items      []Line `json:"items"`
-	TotalCents int64  `json:"total_cents"`
+	Cart          string `json:"cart"`
+	Items         []Line `json:"items"`
+	TotalCents    int64  `json:"total_cents"`
+	UnpricedItems int    `json:"unpriced_items"`
 	// Overflow is true when concurrent edits on several nodes pushed a
 	// quantity, subtotal or the total beyond what an int64 holds; those
 	// figures are then capped at 9223372036854775807. Removing lines brings
@@ -99,3 +104,6 @@ type Status struct {
 type Health struct {
 	Status string `json:"status"`
 }
+
+// Cents returns a pointer to c, for the optional and nullable money fields of the wire types.
+func Cents(c int64) *int64 { return &c }

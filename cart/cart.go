@@ -147,16 +147,22 @@ func (c *Cart) Quantity(item string) uint64 {
 	return q
 }
 
-// Line is one row of a cart's read view.
+// Line is one row of a cart's read view. Priced is false when no price of
+// the item is in effect (it was never set, or a remove or clear observed
+// every price set so far while a concurrent add kept the line); then
+// UnitPriceCents and SubtotalCents are 0 and mean "unknown", never "free".
 type Line struct {
 	Item           string
 	Quantity       uint64
 	UnitPriceCents int64
 	SubtotalCents  int64
+	Priced         bool
 }
 
 // View is a cart as people see it: the lines with quantity > 0, sorted by
-// item, and the total. All money is integer cents.
+// item, and the total. All money is integer cents. The total sums the
+// priced lines only; Unpriced counts the lines without a price, so that a
+// shop can refuse to check out a cart whose total is not known.
 //
 // Overflow is set when merged edits from many replicas push a quantity, a
 // subtotal or the total beyond an int64; those figures are then capped at
@@ -166,6 +172,7 @@ type Line struct {
 type View struct {
 	Lines      []Line
 	TotalCents int64
+	Unpriced   int
 	Overflow   bool
 }
 
@@ -180,6 +187,9 @@ func (c *Cart) View() View {
 			return true
 		}
 		v.Overflow = v.Overflow || over
+		if !l.Priced {
+			v.Unpriced++
+		}
 		total, ok := addCents(v.TotalCents, l.SubtotalCents)
 		v.TotalCents = total
 		v.Overflow = v.Overflow || !ok
@@ -196,9 +206,9 @@ func viewLine(item string, ln line) (l Line, overflow bool) {
 	if !ok || q > math.MaxInt64 {
 		q, overflow = math.MaxInt64, true
 	}
-	price := ln.price()
+	price, priced := ln.price()
 	sub, ok := mulCents(q, price)
-	return Line{Item: item, Quantity: q, UnitPriceCents: price, SubtotalCents: sub}, overflow || !ok
+	return Line{Item: item, Quantity: q, UnitPriceCents: price, SubtotalCents: sub, Priced: priced}, overflow || !ok
 }
 
 // mulCents returns q*price capped at math.MaxInt64, and whether it fit.
@@ -246,7 +256,7 @@ func (c *Cart) checkTotal(item string, q uint64, cents int64) (dots int, err err
 // price returns item's current unit price (0 if absent).
 func (c *Cart) price(item string) int64 {
 	var p int64
-	c.m.Peek(item, func(l line) { p = l.price() })
+	c.m.Peek(item, func(l line) { p, _ = l.price() })
 	return p
 }
 

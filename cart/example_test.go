@@ -38,8 +38,8 @@ func Example() {
 		fmt.Println(v.Lines, v.TotalCents)
 	}
 	// Output:
-	// [{apple 1 0 0} {pear 3 0 0}] 0
-	// [{apple 1 0 0} {pear 3 0 0}] 0
+	// [{apple 1 0 0 false} {pear 3 0 0 false}] 0
+	// [{apple 1 0 0 false} {pear 3 0 0 false}] 0
 }
 
 func ExampleCart_SetQuantity() {
@@ -52,5 +52,5 @@ func ExampleCart_SetQuantity() {
 	v := c.View()
 	fmt.Printf("%+v total=%d\n", v.Lines, v.TotalCents)
 	// Output:
-	// [{Item:apple Quantity:2 UnitPriceCents:99 SubtotalCents:198}] total=198
+	// [{Item:apple Quantity:2 UnitPriceCents:99 SubtotalCents:198 Priced:true}] total=198
 }

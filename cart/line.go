@@ -41,8 +41,7 @@ func (l line) quantity() (q uint64, ok bool) {
 // dots returns how many dots the line holds.
 func (l line) dots() int { return l.incs.Len() + l.sets.Len() + l.prices.Len() }
 
-func (l line) price() int64 {
-	var cents int64
+func (l line) price() (cents int64, known bool) {
 	var best stamp
 	found := false
 	for d, p := range l.prices.All {
@@ -51,7 +50,7 @@ func (l line) price() int64 {
 			best, cents, found = s, p.cents, true
 		}
 	}
-	return cents
+	return cents, found
 }
 
 // latest returns the greatest timestamp carried by the line.

@@ -83,8 +83,9 @@ func inEffect(events []*event, h map[int]bool) map[int]bool {
 	return out
 }
 
-// specLine evaluates quantity and price of x over history h.
-func specLine(events []*event, h map[int]bool, x string) (qty uint64, cents int64) {
+// specLine evaluates quantity and price of x over history h; priced is
+// false when no setPrice of x is in effect.
+func specLine(events []*event, h map[int]bool, x string) (qty uint64, cents int64, priced bool) {
 	observed := func(f *event) bool {
 		for id := range h {
 			if c := events[id]; c != f && c.covers(x, f.kind) && c.before[f.id] {
@@ -111,11 +112,11 @@ func specLine(events []*event, h map[int]bool, x string) (qty uint64, cents int6
 			}
 		case opPrice:
 			if !observed(e) && e.ts.After(bestPrice) {
-				bestPrice, cents = e.ts, e.cents
+				bestPrice, cents, priced = e.ts, e.cents, true
 			}
 		}
 	}
-	return base + qty, cents
+	return base + qty, cents, priced
 }
 
 // specView evaluates the whole cart over h as the lines people see.
@@ -128,9 +129,9 @@ func specView(events []*event, h map[int]bool) []Line {
 	}
 	var lines []Line
 	for _, x := range slices.Sorted(maps.Keys(items)) {
-		q, cents := specLine(events, h, x)
+		q, cents, priced := specLine(events, h, x)
 		if q > 0 {
-			lines = append(lines, Line{Item: x, Quantity: q, UnitPriceCents: cents, SubtotalCents: int64(q) * cents})
+			lines = append(lines, Line{Item: x, Quantity: q, UnitPriceCents: cents, SubtotalCents: int64(q) * cents, Priced: priced})
 		}
 	}
 	return lines
@@ -372,7 +373,8 @@ func TestSingleReplicaMatchesSequentialModel(t *testing.T) {
 		var want []Line
 		for _, x := range slices.Sorted(maps.Keys(qty)) {
 			if qty[x] > 0 {
-				want = append(want, Line{Item: x, Quantity: qty[x], UnitPriceCents: price[x], SubtotalCents: int64(qty[x]) * price[x]})
+				_, priced := price[x]
+				want = append(want, Line{Item: x, Quantity: qty[x], UnitPriceCents: price[x], SubtotalCents: int64(qty[x]) * price[x], Priced: priced})
 			}
 		}
 		checkView(t, "solo", c, want)

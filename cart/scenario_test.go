@@ -229,14 +229,39 @@ func TestScenarioPriceLaterWinsAndRemoveDropsPrice(t *testing.T) {
 	phone.receive(b)
 	laptop.receive(a)
 	v := phone.cart.View()
-	require.Equal(t, []Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}}, v.Lines)
+	require.Equal(t, []Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250, Priced: true}}, v.Lines)
 	require.Equal(t, int64(250), v.TotalCents)
 
 	phone.remove("apple")
 	phone.add("apple", 1)
 	v = phone.cart.View()
-	if got := v.Lines[0].UnitPriceCents; got != 0 {
-		t.Fatalf("price after remove and re-add: got %d, want 0", got)
+	if got := v.Lines[0]; got.Priced || got.UnitPriceCents != 0 || got.SubtotalCents != 0 {
+		t.Fatalf("line after remove and re-add without a price: got %+v, want it unpriced", got)
+	}
+	if v.Unpriced != 1 || v.TotalCents != 0 {
+		t.Fatalf("view after remove and re-add: got unpriced=%d total=%d, want 1 and 0", v.Unpriced, v.TotalCents)
+	}
+}
+
+// TestScenarioUnknownPriceIsNotFree: a remove on one device and a
+// concurrent add without a price on another leave a line whose price is
+// unknown. It must read as unknown, and stay out of the total, never as a
+// price of 0 that a shop would sell it at.
+func TestScenarioUnknownPriceIsNotFree(t *testing.T) {
+	phone, laptop := twoDevices(t)
+	laptop.receive(phone.add("apple", 2), phone.price("apple", 100), phone.add("pear", 1), phone.price("pear", 50))
+	rm := phone.remove("apple")
+	add := laptop.add("apple", 1) // laptop has not seen the remove
+	phone.receive(add)
+	laptop.receive(rm)
+	for name, d := range map[string]*device{"phone": phone, "laptop": laptop} {
+		v := d.cart.View()
+		require.Len(t, v.Lines, 2, "%s", name)
+		apple, pear := v.Lines[0], v.Lines[1]
+		require.Equal(t, Line{Item: "apple", Quantity: 1}, apple, "%s: the surviving add has no known price", name)
+		require.True(t, pear.Priced, "%s: pear keeps its price", name)
+		require.Equal(t, 1, v.Unpriced, "%s: unpriced lines", name)
+		require.Equal(t, int64(50), v.TotalCents, "%s: the total sums priced lines only", name)
 	}
 }
 

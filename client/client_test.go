@@ -76,11 +76,11 @@ func newTestClient(t *testing.T, baseURL string, f func(*client.Config)) *client
 	return c
 }
 
-const cartJSON = `{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250}`
+const cartJSON = `{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250,"unpriced_items":0}`
 
 var aliceView = api.CartView{
 	Cart:       "alice",
-	Items:      []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}},
+	Items:      []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: api.Cents(125), SubtotalCents: api.Cents(250)}},
 	TotalCents: 250,
 }
 

@@ -43,7 +43,7 @@ func Example() {
 		return
 	}
 	for _, l := range view.Items {
-		fmt.Printf("%s x%d = %d cents\n", l.Item, l.Quantity, l.SubtotalCents)
+		fmt.Printf("%s x%d = %d cents\n", l.Item, l.Quantity, *l.SubtotalCents)
 	}
 	fmt.Println("total:", view.TotalCents)
 	// Output:

@@ -244,6 +244,14 @@ func TestShowRun(t *testing.T) {
 	})
 }
 
+// TestShowRunUnknownPrice: a line whose price is unknown shows "-", never
+// 0.00, and the terminal says the total leaves it out.
+func TestShowRunUnknownPrice(t *testing.T) {
+	runModes(t, "show_unpriced", func(base baseOptions) error {
+		return runShow(t.Context(), &showOptions{baseOptions: base, Cart: "carol"})
+	})
+}
+
 func TestShowRunUnknownCart(t *testing.T) {
 	runModes(t, "show_empty", func(base baseOptions) error {
 		return runShow(t.Context(), &showOptions{baseOptions: base, Cart: "nobody"})

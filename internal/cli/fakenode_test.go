@@ -42,15 +42,19 @@ var (
 )
 
 // newFakeNode starts a fake node holding cart alice with 2 apples at 1.25 and 1 bread at 3.00,
-// and cart bob with 1 pear at 0.50.
+// cart bob with 1 pear at 0.50, and cart carol with 3 figs whose price is unknown and 1 kiwi at 0.40.
 func newFakeNode(t *testing.T) *fakeNode {
 	t.Helper()
 	n := &fakeNode{carts: map[string]map[string]*api.Line{
 		"alice": {
-			"apple": {Item: "apple", Quantity: 2, UnitPriceCents: 125},
-			"bread": {Item: "bread", Quantity: 1, UnitPriceCents: 300},
+			"apple": {Item: "apple", Quantity: 2, UnitPriceCents: api.Cents(125)},
+			"bread": {Item: "bread", Quantity: 1, UnitPriceCents: api.Cents(300)},
 		},
-		"bob": {"pear": {Item: "pear", Quantity: 1, UnitPriceCents: 50}},
+		"bob": {"pear": {Item: "pear", Quantity: 1, UnitPriceCents: api.Cents(50)}},
+		"carol": {
+			"fig":  {Item: "fig", Quantity: 3},
+			"kiwi": {Item: "kiwi", Quantity: 1, UnitPriceCents: api.Cents(40)},
+		},
 	}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/carts", func(w http.ResponseWriter, _ *http.Request) {
@@ -85,7 +89,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 		}
 		l.Quantity += req.Quantity
 		if req.UnitPriceCents != nil {
-			l.UnitPriceCents = *req.UnitPriceCents
+			l.UnitPriceCents = api.Cents(*req.UnitPriceCents)
 		}
 		return nil
 	}))
@@ -104,7 +108,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 			l.Quantity = *req.Quantity
 		}
 		if req.UnitPriceCents != nil {
-			l.UnitPriceCents = *req.UnitPriceCents
+			l.UnitPriceCents = api.Cents(*req.UnitPriceCents)
 		}
 		if l.Quantity == 0 {
 			delete(lines, item)
@@ -154,9 +158,13 @@ func (n *fakeNode) cartHandler(op func(cart string, lines map[string]*api.Line, 
 		view := api.CartView{Cart: cart, Items: []api.Line{}}
 		for _, item := range slices.Sorted(maps.Keys(lines)) {
 			l := *lines[item]
-			l.SubtotalCents = l.Quantity * l.UnitPriceCents
+			if l.UnitPriceCents == nil {
+				view.UnpricedItems++
+			} else {
+				l.SubtotalCents = api.Cents(l.Quantity * *l.UnitPriceCents)
+				view.TotalCents += *l.SubtotalCents
+			}
 			view.Items = append(view.Items, l)
-			view.TotalCents += l.SubtotalCents
 		}
 		writeJSON(w, http.StatusOK, view)
 	}

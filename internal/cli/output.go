@@ -68,12 +68,19 @@ func (p *tablePrinter) cart(v api.CartView) error {
 	t := newTable(p.w, p.tty)
 	t.header("ITEM", "QTY", "UNIT PRICE", "SUBTOTAL")
 	for _, l := range v.Items {
-		t.row(l.Item, strconv.FormatInt(l.Quantity, 10), FormatCents(l.UnitPriceCents), FormatCents(l.SubtotalCents))
+		t.row(l.Item, strconv.FormatInt(l.Quantity, 10), formatPrice(l.UnitPriceCents), formatPrice(l.SubtotalCents))
 	}
 	if p.tty {
 		t.row("TOTAL", "", "", FormatCents(v.TotalCents))
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if p.tty && v.UnpricedItems > 0 {
+		_, err := fmt.Fprintf(p.w, "%d of the items have no price; the total leaves them out\n", v.UnpricedItems)
+		return err
+	}
+	return nil
 }
 
 func (p *tablePrinter) cartList(v api.CartList) error {
@@ -236,4 +243,12 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// formatPrice formats a price that may be unknown: "-" for unknown, never 0.00.
+func formatPrice(cents *int64) string {
+	if cents == nil {
+		return "-"
+	}
+	return FormatCents(*cents)
 }

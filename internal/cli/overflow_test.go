@@ -12,7 +12,7 @@ func TestPrintCartWarnsOnOverflow(t *testing.T) {
 	for _, overflow := range []bool{false, true} {
 		var out, errOut bytes.Buffer
 		opts := &baseOptions{Out: &out, ErrOut: &errOut, Output: formatTable}
-		view := api.CartView{Cart: "alice", Items: []api.Line{{Item: "gold", Quantity: 1, UnitPriceCents: 1, SubtotalCents: 1}}, TotalCents: 1, Overflow: overflow}
+		view := api.CartView{Cart: "alice", Items: []api.Line{{Item: "gold", Quantity: 1, UnitPriceCents: api.Cents(1), SubtotalCents: api.Cents(1)}}, TotalCents: 1, Overflow: overflow}
 		if err := printCart(opts, view); err != nil {
 			t.Fatal(err)
 		}

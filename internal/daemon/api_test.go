@@ -68,10 +68,10 @@ func TestAPIRoutes(t *testing.T) {
 	runAPICases(t, d, []apiCase{
 		{"health", "GET", "/healthz", "", nil, 200, "", `"status":"ok"`},
 		{"empty list", "GET", "/v1/carts", "", nil, 200, "", `{"carts":[]}`},
-		{"unknown cart is empty", "GET", "/v1/carts/nobody", "", nil, 200, "", `{"cart":"nobody","items":[],"total_cents":0}`},
+		{"unknown cart is empty", "GET", "/v1/carts/nobody", "", nil, 200, "", `{"cart":"nobody","items":[],"total_cents":0,"unpriced_items":0}`},
 		{"add", "POST", "/v1/carts/alice/items", `{"item":"apple","quantity":2,"unit_price_cents":125}`, nil, 200, "",
-			`{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250}`},
-		{"add without price", "POST", "/v1/carts/alice/items", `{"item":"pear","quantity":1}`, nil, 200, "", `"item":"pear","quantity":1,"unit_price_cents":0`},
+			`{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}],"total_cents":250,"unpriced_items":0}`},
+		{"add without price", "POST", "/v1/carts/alice/items", `{"item":"pear","quantity":1}`, nil, 200, "", `"item":"pear","quantity":1,"unit_price_cents":null,"subtotal_cents":null}],"total_cents":250,"unpriced_items":1}`},
 		{"get", "GET", "/v1/carts/alice", "", nil, 200, "", `"total_cents":250`},
 		{"list", "GET", "/v1/carts", "", nil, 200, "", `{"carts":["alice"]}`},
 		{"set quantity", "PUT", "/v1/carts/alice/items/apple", `{"quantity":5}`, nil, 200, "", `"quantity":5,"unit_price_cents":125,"subtotal_cents":625`},
@@ -175,7 +175,7 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 	c := newTestClient(t, d, "")
 	v, err := c.GetCart(context.Background(), "carol")
 	require.NoError(t, err)
-	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 0, SubtotalCents: 0}}, v.Items)
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2}}, v.Items)
 
 	// A different key applies again.
 	code, _ := doRequest(t, d, "POST", "/v1/carts/carol/items", `{"item":"apple","quantity":2}`, map[string]string{"Idempotency-Key": "k-456"})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,13 +75,13 @@ func TestClusterReplicatesWrites(t *testing.T) {
 	require.NoError(t, err)
 
 	want := []api.Line{
-		{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250},
+		{Item: "apple", Quantity: 2, UnitPriceCents: api.Cents(125), SubtotalCents: api.Cents(250)},
 		{Item: "pear", Quantity: 1},
 	}
 	for i, d := range nodes {
 		testbin.WaitFor(t, 10*time.Second, fmt.Sprintf("node %d to converge", i), func() bool {
 			got := cartOn(t, d, "alice")
-			return len(got) == 2 && got[0] == want[0] && got[1] == want[1]
+			return reflect.DeepEqual(got, want)
 		})
 	}
 	// Digests agree once everything has arrived.

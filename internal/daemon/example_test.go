@@ -41,7 +41,11 @@ func ExampleStart() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%s: %+v total %d\n", view.Cart, view.Items, view.TotalCents)
+	for _, l := range view.Items {
+		fmt.Printf("%s: %d x %s at %d = %d\n", view.Cart, l.Quantity, l.Item, *l.UnitPriceCents, *l.SubtotalCents)
+	}
+	fmt.Printf("%s: total %d\n", view.Cart, view.TotalCents)
 	// Output:
-	// alice: [{Item:apple Quantity:2 UnitPriceCents:125 SubtotalCents:250}] total 250
+	// alice: 2 x apple at 125 = 250
+	// alice: total 250
 }

@@ -230,11 +230,14 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 }
 
 func cartView(id string, v cart.View) api.CartView {
-	out := api.CartView{Cart: id, Items: make([]api.Line, 0, len(v.Lines)), TotalCents: v.TotalCents, Overflow: v.Overflow}
+	out := api.CartView{Cart: id, Items: make([]api.Line, 0, len(v.Lines)), TotalCents: v.TotalCents,
+		UnpricedItems: v.Unpriced, Overflow: v.Overflow}
 	for _, l := range v.Lines {
-		out.Items = append(out.Items, api.Line{
-			Item: l.Item, Quantity: int64(l.Quantity), UnitPriceCents: l.UnitPriceCents, SubtotalCents: l.SubtotalCents,
-		})
+		line := api.Line{Item: l.Item, Quantity: int64(l.Quantity)}
+		if l.Priced {
+			line.UnitPriceCents, line.SubtotalCents = &l.UnitPriceCents, &l.SubtotalCents
+		}
+		out.Items = append(out.Items, line)
 	}
 	return out
 }

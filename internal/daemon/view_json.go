@@ -37,14 +37,20 @@ func marshalCartView(id string, v cart.View) ([]byte, error) {
 		b = append(b, l.Item...)
 		b = append(b, `","quantity":`...)
 		b = strconv.AppendInt(b, int64(l.Quantity), 10)
-		b = append(b, `,"unit_price_cents":`...)
-		b = strconv.AppendInt(b, l.UnitPriceCents, 10)
-		b = append(b, `,"subtotal_cents":`...)
-		b = strconv.AppendInt(b, l.SubtotalCents, 10)
+		if l.Priced {
+			b = append(b, `,"unit_price_cents":`...)
+			b = strconv.AppendInt(b, l.UnitPriceCents, 10)
+			b = append(b, `,"subtotal_cents":`...)
+			b = strconv.AppendInt(b, l.SubtotalCents, 10)
+		} else {
+			b = append(b, `,"unit_price_cents":null,"subtotal_cents":null`...)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"total_cents":`...)
 	b = strconv.AppendInt(b, v.TotalCents, 10)
+	b = append(b, `,"unpriced_items":`...)
+	b = strconv.AppendInt(b, int64(v.Unpriced), 10)
 	if v.Overflow {
 		b = append(b, `,"overflow":true`...)
 	}

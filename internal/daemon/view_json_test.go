@@ -25,9 +25,11 @@ func TestMarshalCartViewMatchesEncodingJSON(t *testing.T) {
 				Quantity:       rapid.Uint64Range(0, math.MaxInt64).Draw(t, "qty"),
 				UnitPriceCents: rapid.Int64().Draw(t, "price"),
 				SubtotalCents:  rapid.Int64().Draw(t, "subtotal"),
+				Priced:         rapid.Bool().Draw(t, "priced"),
 			})
 		}
 		v.TotalCents = rapid.Int64().Draw(t, "total")
+		v.Unpriced = rapid.IntRange(0, 10_000).Draw(t, "unpriced")
 		want, err := json.Marshal(cartView(cartID, v))
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +47,7 @@ func TestMarshalCartViewMatchesEncodingJSON(t *testing.T) {
 func BenchmarkMarshalCartView(b *testing.B) {
 	v := cart.View{}
 	for i := range 20 {
-		v.Lines = append(v.Lines, cart.Line{Item: fmt.Sprintf("item-%d", i), Quantity: 3, UnitPriceCents: 125, SubtotalCents: 375})
+		v.Lines = append(v.Lines, cart.Line{Item: fmt.Sprintf("item-%d", i), Quantity: 3, UnitPriceCents: 125, SubtotalCents: 375, Priced: true})
 	}
 	b.Run("encoding/json", func(b *testing.B) {
 		b.ReportAllocs()

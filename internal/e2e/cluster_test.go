@@ -47,7 +47,7 @@ func TestRealProcessesReplicate(t *testing.T) {
 	if _, err := agents[0].client().AddItem(ctx, "alice", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: &price}); err != nil {
 		t.Fatal(err)
 	}
-	want := []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: 125, SubtotalCents: 250}}
+	want := []api.Line{{Item: "apple", Quantity: 2, UnitPriceCents: api.Cents(125), SubtotalCents: api.Cents(250)}}
 	for _, a := range agents {
 		testbin.WaitFor(t, 10*time.Second, "cart on "+a.name, func() bool { return sameItems(a.cart("alice").Items, want) })
 	}

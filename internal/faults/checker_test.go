@@ -144,7 +144,7 @@ func checkSetItem(rep *report, o *op, line api.Line, present bool) {
 			}
 		}
 	}
-	wantPrice := int64(0)
+	wantPrice := int64(-1) // unknown: the add carried no price
 	if o.price != nil {
 		wantPrice = *o.price
 	}
@@ -158,15 +158,15 @@ func checkSetItem(rep *report, o *op, line api.Line, present bool) {
 	case present && line.Quantity != o.qty:
 		rep.Unexpected++
 		rep.anomaly("unexpected: %s has quantity %d, added once with %d (%s)", k, line.Quantity, o.qty, o.outcome)
-	case present && line.UnitPriceCents != wantPrice:
+	case present && priceOf(line) != wantPrice:
 		rep.Unexpected++
-		rep.anomaly("unexpected: %s has price %d, want %d", k, line.UnitPriceCents, wantPrice)
+		rep.anomaly("unexpected: %s has price %d, want %d (-1: unknown)", k, priceOf(line), wantPrice)
 	}
 }
 
 func checkRegisterItem(rep *report, k string, ops []*op, line api.Line, present bool) {
 	var positives, removals []*op
-	prices := map[int64]bool{0: true}
+	prices := map[int64]bool{-1: true} // -1: no price known
 	bound := int64(0)
 	maxSet := int64(0)
 	for _, o := range ops {
@@ -224,9 +224,9 @@ func checkRegisterItem(rep *report, k string, ops []*op, line api.Line, present 
 		case line.Quantity > bound:
 			rep.Unexpected++
 			rep.anomaly("unexpected: %s quantity %d exceeds largest set + all adds = %d", k, line.Quantity, bound)
-		case !prices[line.UnitPriceCents]:
+		case !prices[priceOf(line)]:
 			rep.Unexpected++
-			rep.anomaly("unexpected: %s price %d was never set", k, line.UnitPriceCents)
+			rep.anomaly("unexpected: %s price %d was never set", k, priceOf(line))
 		}
 		return
 	}
@@ -261,4 +261,12 @@ func percentile(xs []float64, q float64) float64 {
 	slices.Sort(s)
 	i := int(q*float64(len(s))+0.999999) - 1
 	return s[min(max(i, 0), len(s)-1)]
+}
+
+// priceOf returns a line's unit price, or -1 when the price is unknown.
+func priceOf(l api.Line) int64 {
+	if l.UnitPriceCents == nil {
+		return -1
+	}
+	return *l.UnitPriceCents
 }
