@@ -2,10 +2,10 @@ package client
 
 import "fmt"
 
-// The wire types below are the JSON bodies of the crdtd HTTP API (DESIGN §8). The daemon encodes
-// its responses with these same structs, so field names and order here are the API. They are
-// plain values with no behaviour; copying one is safe, sharing one between goroutines is safe only
-// for reading.
+// The wire types below are the JSON bodies of the crdtd HTTP API (docs/http-api.md). The daemon
+// encodes its responses with these same structs, so field names and order here are the API. They
+// are plain values with no behaviour; copying one is safe, sharing one between goroutines is safe
+// only for reading.
 
 // Limits of the API. The daemon enforces them; the client checks IDs before sending.
 const (
@@ -90,7 +90,7 @@ type MemberCounts struct {
 
 // PeerStatus is what a node knows about the consistency of one peer: whether their digests
 // agreed at the last check, how long ago that check was, and how stale the peer's heartbeat
-// object is here (DESIGN §9). HeartbeatStalenessSeconds is -1 if no heartbeat was ever seen.
+// object is here. HeartbeatStalenessSeconds is -1 if no heartbeat was ever seen.
 type PeerStatus struct {
 	Name                      string  `json:"name"`
 	Replica                   string  `json:"replica"`

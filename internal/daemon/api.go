@@ -17,7 +17,7 @@ import (
 	"github.com/crdtd/crdtd/client"
 )
 
-// maxBodyBytes bounds every request body (DESIGN §8).
+// maxBodyBytes bounds every request body (docs/http-api.md).
 const maxBodyBytes = 64 << 10
 
 func (d *Daemon) newServer() *http.Server {

@@ -14,7 +14,7 @@ import (
 // HeartbeatInterval (less often in clusters above 10 nodes, see
 // heartbeatEvery) and gossips it like any delta. Every node records when
 // each peer's latest beat was made; the age of that beat here is how stale
-// our view of that peer is, measured continuously (DESIGN §9).
+// our view of that peer is, measured continuously.
 
 func (r *registry) mergeHeartbeat(replica string, data []byte) (bool, error) {
 	id, err := crdt.ParseReplicaID(replica)

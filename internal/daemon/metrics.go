@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the node's Prometheus metrics (DESIGN §9), on a registry of
-// its own so that several nodes can run in one process (tests).
+// metrics are the node's Prometheus metrics, on a registry of its own so that
+// several nodes can run in one process (tests).
 type metrics struct {
 	registry          *prometheus.Registry
 	operations        *prometheus.CounterVec
