@@ -181,7 +181,7 @@ func TestLineMetadataStaysBounded(t *testing.T) {
 }
 
 // TestAddDeltaSize checks the add-to-cart delta against the 64-byte target
-// (DESIGN §10) with a daemon-style 18-byte replica ID.
+// (docs/benchmarks.md) with a daemon-style 18-byte replica ID.
 func TestAddDeltaSize(t *testing.T) {
 	clk, _ := crdt.NewHLC("r-0123456789abcdef")
 	now := time.Unix(1_800_000_000, 0)

@@ -6,8 +6,8 @@ import (
 	"github.com/crdtd/crdtd/crdt"
 )
 
-// Limits on what one edit may ask for (DESIGN §8). They bound every number a
-// cart holds, so subtotals of a single line always fit an int64.
+// Limits on what one edit may ask for (docs/http-api.md). They bound every
+// number a cart holds, so subtotals of a single line always fit an int64.
 const (
 	// MaxItemIDLen is the longest item ID, in bytes.
 	MaxItemIDLen = 128

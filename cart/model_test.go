@@ -13,9 +13,10 @@ import (
 	"github.com/crdtd/crdtd/crdt"
 )
 
-// This file checks the cart against its specification (DESIGN §4), written
-// directly over causal histories, under random multi-replica runs with
-// lossy, duplicating, reordering delivery, full syncs and restarts.
+// This file checks the cart against its specification (the package doc and
+// docs/semantics.md), written directly over causal histories, under random
+// multi-replica runs with lossy, duplicating, reordering delivery, full syncs
+// and restarts.
 
 type opKind int
 

@@ -85,7 +85,8 @@ func twoDevices(t *testing.T) (phone, laptop *device) {
 	return newDevice(t, "phone", base), newDevice(t, "laptop", base)
 }
 
-// Each test below is one row of the DESIGN §4 scenario table.
+// Each test below is one row of the concurrent-edit table in the package doc
+// and docs/semantics.md.
 
 func TestScenarioConcurrentAddsBothCount(t *testing.T) {
 	phone, laptop := twoDevices(t)

@@ -249,7 +249,7 @@ func (c *Client) RemoveItem(ctx context.Context, cart, item string) (api.CartVie
 }
 
 // ClearCart removes every line the node has seen from cart and returns the resulting cart.
-// Lines added concurrently elsewhere, not yet seen here, survive (DESIGN §4).
+// Lines added concurrently elsewhere, not yet seen here, survive (docs/semantics.md).
 func (c *Client) ClearCart(ctx context.Context, cart string) (api.CartView, error) {
 	if err := validateID("cart", cart); err != nil {
 		return api.CartView{}, err

@@ -7,8 +7,8 @@ import (
 	"github.com/crdtd/crdtd/crdt"
 )
 
-// Benchmarks for DESIGN §10: operation, merge and codec costs against size,
-// and bytes per delta. Run with
+// Benchmarks (docs/benchmarks.md): operation, merge and codec costs against
+// size, and bytes per delta. Run with
 //
 //	go test -run '^$' -bench . -benchmem ./crdt/
 

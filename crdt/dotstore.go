@@ -5,10 +5,10 @@ package crdt
 // them such as the cart's line. [ORMap] holds one per key.
 //
 // The join of two stores with their contexts follows Almeida, Shoker and
-// Baquero, "Delta State Replicated Data Types" (2018), §5: a dot survives if
-// both sides hold it, or if one side holds it and the other side's context
-// has never seen it. A dot one side's context has seen but its store lacks
-// was removed there, and stays removed.
+// Baquero, "Delta State Replicated Data Types" (2018), section 5: a dot
+// survives if both sides hold it, or if one side holds it and the other
+// side's context has never seen it. A dot one side's context has seen but its
+// store lacks was removed there, and stays removed.
 //
 // Implementations are plain values whose methods do not retain or modify
 // their arguments.

@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in ../testdata/crdt")
 
-// goldenDir holds the pinned encodings, at the repository root (DESIGN §2).
+// goldenDir holds the pinned encodings, in testdata/ at the repository root.
 const goldenDir = "../testdata/crdt"
 
 type codecState interface {

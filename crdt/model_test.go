@@ -13,11 +13,11 @@ import (
 	"github.com/crdtd/crdtd/crdt"
 )
 
-// Model tests (DESIGN §11): random histories over 3 to 5 replicas, with
-// deltas delivered late, twice, out of order or never, and full-state
-// merges. Every operation is an event in a global history; each replica
-// tracks the set H of events it has seen, and after every step its value
-// must equal the DESIGN §3 specification evaluated on H:
+// Model tests: random histories over 3 to 5 replicas, with deltas delivered
+// late, twice, out of order or never, and full-state merges. Every operation
+// is an event in a global history; each replica tracks the set H of events it
+// has seen, and after every step its value must equal the specification in
+// the package doc evaluated on H:
 //
 //	GCounter    sum of the increments in H
 //	PNCounter   increments minus decrements in H
@@ -175,8 +175,9 @@ func (m *modelMachine) specSet(h map[int]bool) []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-// literalSet is DESIGN §3 read literally: e is present iff some add(e) in h
-// was not in the history of any remove(e) or clear in h.
+// literalSet is the package doc's ORSet specification read literally: e is
+// present iff some add(e) in h was not in the history of any remove(e) or
+// clear in h.
 func (m *modelMachine) literalSet(h map[int]bool) []string {
 	set := map[string]bool{}
 	for id := range h {
@@ -485,7 +486,7 @@ func (m *modelMachine) checkReplica(t *rapid.T, r *modelReplica) {
 	}
 	if m.closed(r.seen) {
 		if lit := m.literalSet(r.seen); !slices.Equal(lit, want) {
-			t.Fatalf("%s: causal history, orset got %q, want %q (DESIGN §3 literal)", r.id, want, lit)
+			t.Fatalf("%s: causal history, orset got %q, want %q (the literal meaning of the spec)", r.id, want, lit)
 		}
 	}
 }

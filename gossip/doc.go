@@ -6,7 +6,7 @@
 // objects (the crdtd daemon) implements [Delegate]: it merges bytes into an
 // object and reports whether anything changed, and it returns an object's
 // canonical full state. Any join-semilattice whose deltas and full states
-// share one encoding fits (DESIGN §3).
+// share one encoding fits.
 //
 // # Usage
 //

@@ -1,4 +1,4 @@
-// Package agentcli implements the command line of crdtd, the node daemon (DESIGN §8): "crdtd agent"
+// Package agentcli implements the command line of crdtd, the node daemon: "crdtd agent"
 // runs one node through package daemon, "crdtd cluster" starts a local cluster of agent processes
 // on loopback, "crdtd keygen" makes a gossip encryption key and "crdtd version" reports the build.
 // [Main] builds the cobra command tree, runs it with the caller's context and streams, and maps

@@ -28,7 +28,7 @@ const (
 	maxBenchConcurrency     = 10_000
 	maxBenchCarts           = 1_000_000
 	maxBenchSamples         = 1_000_000
-	maxBenchItems           = 10_000 // the API's limit of lines per cart (DESIGN §8)
+	maxBenchItems           = 10_000 // the API's limit of lines per cart (docs/http-api.md)
 )
 
 type benchOptions struct {

@@ -1,4 +1,4 @@
-// Package cli implements cartctl, the command-line client of crdtd (DESIGN §8). [Main] builds the
+// Package cli implements cartctl, the command-line client of crdtd. [Main] builds the
 // cobra command tree, runs it with the caller's context and streams, and maps the outcome to an
 // [ExitCode] in one place: 0 success, 1 failure, 2 usage error, 3 node unreachable. Each command
 // lives in its own file as an options struct, a constructor that parses argv into the options,

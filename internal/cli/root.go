@@ -14,7 +14,7 @@ import (
 	"github.com/crdtd/crdtd/internal/cmdutil"
 )
 
-// Defaults and environment of the global flags (DESIGN §8).
+// Defaults and environment of the global flags.
 const (
 	defaultNode    = "http://127.0.0.1:7070"
 	defaultTimeout = 10 * time.Second

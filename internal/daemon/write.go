@@ -15,12 +15,12 @@ import (
 // declared for (every item when that is empty; see carts.edit).
 type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 
-// applyLocal runs one local write with the order DESIGN §7 requires:
-// apply (to a copy) -> log durably (fdatasync) -> install in memory,
-// acknowledge and broadcast. A delta never leaves the node before it is on
-// disk, so a crash can never make the node hand an already-shipped dot to
-// another change. respond builds the response body from the resulting
-// view; it is logged with the idempotency key in the same record.
+// applyLocal runs one local write in the order durability requires: apply (to
+// a copy) -> log durably (fdatasync) -> install in memory, acknowledge and
+// broadcast. A delta never leaves the node before it is on disk, so a crash
+// can never make the node hand an already-shipped dot to another change.
+// respond builds the response body from the resulting view; it is logged with
+// the idempotency key in the same record.
 //
 // The log record is the delta alone, not the whole cart: the checkpointer
 // later writes the cart's state to the data file and drops the log.

@@ -3,8 +3,8 @@
 // namespace when the tests run as root, on loopback otherwise), drives a
 // randomized cart workload through the HTTP API while a scheduler kills,
 // pauses, partitions and skews the nodes, and checks the recorded history
-// against the cart specification (DESIGN §4) once everything has healed. It
-// also throws malformed input at the gossip port and the HTTP API.
+// against the cart specification (docs/semantics.md) once everything has
+// healed. It also throws malformed input at the gossip port and the HTTP API.
 //
 // The tests are skipped with -short. FAULTS_DURATION, FAULTS_OPS,
 // FAULTS_KILLS, FAULTS_PARTITIONS, FAULTS_ROUNDS and FAULTS_WORKERS make a run

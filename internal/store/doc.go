@@ -1,5 +1,5 @@
-// Package store is crdtd's durable local state (DESIGN §7): a bbolt file per
-// data directory holding every object's canonical state, the replica ID, the
+// Package store is crdtd's durable local state: a bbolt file per data
+// directory holding every object's canonical state, the replica ID, the
 // hybrid-logical-clock high-water mark and the idempotency keys of recent
 // client requests, and beside it a write-ahead log of recent local changes.
 //

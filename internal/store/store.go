@@ -341,7 +341,7 @@ func (s *Store) initTx(tx *bolt.Tx) error {
 // newReplicaID returns "r-" and 16 hex digits from crypto/rand. 64 random
 // bits make a collision among even a million data directories a
 // one-in-ten-million event, and the ID is short because every delta on the
-// wire carries it (DESIGN §10: an add-to-cart delta fits in 64 bytes).
+// wire carries it (an add-to-cart delta fits in 64 bytes; docs/benchmarks.md).
 func newReplicaID() (string, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
