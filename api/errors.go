@@ -5,13 +5,17 @@ type ErrorCode string
 
 // The error codes of the API, each with the HTTP status it travels with.
 const (
-	CodeInvalidArgument  ErrorCode = "invalid_argument"   // 400
-	CodeUnauthorized     ErrorCode = "unauthorized"       // 401
-	CodeNotFound         ErrorCode = "not_found"          // 404
-	CodeMethodNotAllowed ErrorCode = "method_not_allowed" // 405
-	CodeTooLarge         ErrorCode = "too_large"          // 413
-	CodeInternal         ErrorCode = "internal"           // 500
-	CodeUnavailable      ErrorCode = "unavailable"        // 503
+	CodeInvalidArgument  ErrorCode = "invalid_argument"       // 400
+	CodeUnauthorized     ErrorCode = "unauthorized"           // 401
+	CodeNotFound         ErrorCode = "not_found"              // 404
+	CodeMethodNotAllowed ErrorCode = "method_not_allowed"     // 405
+	CodeTooLarge         ErrorCode = "too_large"              // 413
+	CodeUnsupportedMedia ErrorCode = "unsupported_media_type" // 415
+	// CodeIdempotencyKeyReused refuses a request whose Idempotency-Key was used by a different
+	// request (another method, path or body); nothing is applied.
+	CodeIdempotencyKeyReused ErrorCode = "idempotency_key_reused" // 422
+	CodeInternal             ErrorCode = "internal"               // 500
+	CodeUnavailable          ErrorCode = "unavailable"            // 503
 )
 
 // ErrorBody is the body of every 4xx/5xx response: {"error":{"code":"...","message":"..."}}.
@@ -24,4 +28,3 @@ type ErrorDetail struct {
 	Code    ErrorCode `json:"code"`
 	Message string    `json:"message"`
 }
-

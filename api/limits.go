@@ -24,11 +24,15 @@ const (
 const IDAlphabet = "A-Z a-z 0-9 . _ : @ -"
 
 // ValidID reports whether id is a valid cart or item ID: 1 to [MaxIDLength] bytes, each one of
-// [IDAlphabet]. The error says what is wrong; it does not wrap a sentinel, since callers add
+// [IDAlphabet], and neither "." nor ".." (a URL path cannot name them: they mean this and the
+// parent segment). The error says what is wrong; it does not wrap a sentinel, since callers add
 // their own (the client's ErrInvalidID, the daemon's 400).
 func ValidID(id string) error {
 	if len(id) == 0 || len(id) > MaxIDLength {
 		return fmt.Errorf("length %d not in 1..%d", len(id), MaxIDLength)
+	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("%q is not an ID: a URL path cannot name it", id)
 	}
 	if i := InvalidIDByte(id); i >= 0 {
 		return fmt.Errorf("%q has byte %q at %d (allowed: %s)", id, id[i], i, IDAlphabet)

@@ -38,6 +38,9 @@ func ValidItemID(id string) error {
 	if len(id) == 0 || len(id) > MaxItemIDLen {
 		return fmt.Errorf("%w: length %d not in 1..%d", ErrInvalidItem, len(id), MaxItemIDLen)
 	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("%w: %q (a URL path cannot name it)", ErrInvalidItem, id)
+	}
 	if i := crdt.InvalidIDByte(id); i >= 0 {
 		return fmt.Errorf("%w: %q has byte %q at %d (allowed: A-Z a-z 0-9 . _ : @ -)", ErrInvalidItem, id, id[i], i)
 	}

@@ -174,20 +174,18 @@ func validateID(kind, id string) error {
 	if len(id) > api.MaxIDLength {
 		return fmt.Errorf("%w: %s of %d bytes: %s", ErrInvalidID, what, len(id), want)
 	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("%w: %s %q: a URL path cannot name it", ErrInvalidID, what, id)
+	}
 	if api.InvalidIDByte(id) >= 0 {
 		return fmt.Errorf("%w: %s %q: %s", ErrInvalidID, what, id, want)
 	}
 	return nil
 }
 
-// pathSegment escapes an ID for a URL path. Valid IDs need no percent-encoding, except that
-// "." and ".." would be read as dot segments and removed, so their dots are encoded.
-func pathSegment(id string) string {
-	if id == "." || id == ".." {
-		return strings.Repeat("%2E", len(id))
-	}
-	return url.PathEscape(id)
-}
+// pathSegment escapes an ID for a URL path. Valid IDs need no percent-encoding; escaping is
+// a second guard.
+func pathSegment(id string) string { return url.PathEscape(id) }
 
 // ListCarts returns the names of all carts the node knows, sorted.
 func (c *Client) ListCarts(ctx context.Context) (api.CartList, error) {
@@ -478,6 +476,10 @@ func codeForStatus(status int) api.ErrorCode {
 		return api.CodeMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
 		return api.CodeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return api.CodeUnsupportedMedia
+	case http.StatusUnprocessableEntity:
+		return api.CodeIdempotencyKeyReused
 	case http.StatusServiceUnavailable:
 		return api.CodeUnavailable
 	}

@@ -85,7 +85,7 @@ func TestMainNodeFromEnv(t *testing.T) {
 	t.Setenv(envNode, strings.TrimPrefix(node.srv.URL, "http://"))
 	t.Setenv(envToken, "")
 	code, stdout, stderr := runMain(t, "list")
-	if code != ExitOK || stdout != "alice\nbob\n" {
+	if code != ExitOK || stdout != "alice\nbob\ncarol\n" {
 		t.Errorf("with $%s set: got code %d, stdout %q, stderr %q; want 0 and the fake node's carts", envNode, code, stdout, stderr)
 	}
 	// The flag wins over the environment.
@@ -164,7 +164,7 @@ func TestMainCompletion(t *testing.T) {
 		args []string
 		want []string // suggestions, before the directive line
 	}{
-		{name: "carts", args: []string{"--node", node.srv.URL, "show", ""}, want: []string{"alice", "bob"}},
+		{name: "carts", args: []string{"--node", node.srv.URL, "show", ""}, want: []string{"alice", "bob", "carol"}},
 		{name: "cart prefix", args: []string{"--node", node.srv.URL, "add", "a"}, want: []string{"alice"}},
 		{name: "items", args: []string{"--node", node.srv.URL, "remove", "alice", ""}, want: []string{"apple", "bread"}},
 		{name: "item prefix", args: []string{"--node", node.srv.URL, "set", "alice", "b"}, want: []string{"bread"}},

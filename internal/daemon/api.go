@@ -3,9 +3,7 @@ package daemon
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -17,6 +15,19 @@ import (
 	"github.com/crdtd/crdtd/api"
 )
 
+// allowedMethods lists the methods of every API path, for 405 answers.
+// GET also serves HEAD.
+var allowedMethods = map[string][]string{
+	"/healthz":                      {"GET", "HEAD"},
+	"/metrics":                      {"GET", "HEAD"},
+	"/v1/carts":                     {"GET", "HEAD"},
+	"/v1/carts/{cart}":              {"GET", "HEAD", "DELETE"},
+	"/v1/carts/{cart}/items":        {"POST"},
+	"/v1/carts/{cart}/items/{item}": {"GET", "HEAD", "PUT", "DELETE"},
+	"/v1/members":                   {"GET", "HEAD"},
+	"/v1/status":                    {"GET", "HEAD"},
+}
+
 func (d *Daemon) newServer() *http.Server {
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
@@ -27,6 +38,7 @@ func (d *Daemon) newServer() *http.Server {
 	route("GET /v1/carts/{cart}", d.handleGetCart)
 	route("DELETE /v1/carts/{cart}", d.handleClearCart)
 	route("POST /v1/carts/{cart}/items", d.handleAddItem)
+	route("GET /v1/carts/{cart}/items/{item}", d.handleGetItem)
 	route("PUT /v1/carts/{cart}/items/{item}", d.handleSetItem)
 	route("DELETE /v1/carts/{cart}/items/{item}", d.handleRemoveItem)
 	route("GET /v1/members", d.handleMembers)
@@ -40,13 +52,14 @@ func (d *Daemon) newServer() *http.Server {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 
-	// Known paths with another method get a JSON 405; anything else a JSON
-	// 404 (ServeMux's own answers are plain text).
-	for _, p := range []string{"/healthz", "/metrics", "/v1/carts", "/v1/carts/{cart}", "/v1/carts/{cart}/items",
-		"/v1/carts/{cart}/items/{item}", "/v1/members", "/v1/status"} {
+	// Known paths with another method get a JSON 405 with Allow; anything
+	// else a JSON 404 (ServeMux's own answers are plain text).
+	for p, methods := range allowedMethods {
+		allow := strings.Join(methods, ", ")
 		route(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
-				fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+				fmt.Sprintf("method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
 		})
 	}
 	route("/", func(w http.ResponseWriter, r *http.Request) {
@@ -130,39 +143,6 @@ func writeBody(w http.ResponseWriter, code int, b []byte) {
 func writeError(w http.ResponseWriter, code int, c api.ErrorCode, msg string) {
 	b, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: c, Message: msg}})
 	writeBody(w, code, b)
-}
-
-// errBadRequest marks request problems found before any domain logic.
-var errBadRequest = errors.New("bad request")
-
-// errTooLarge marks an oversized body.
-var errTooLarge = errors.New("request body too large")
-
-// decodeBody reads one JSON object of type T from a bounded body, refusing
-// unknown fields and trailing data.
-func decodeBody[T any](w http.ResponseWriter, r *http.Request) (T, error) {
-	var v T
-	body := http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxBodyBytes)
-		case errors.Is(err, io.EOF):
-			return v, fmt.Errorf("%w: empty body, want a JSON object", errBadRequest)
-		}
-		return v, fmt.Errorf("%w: invalid JSON body: %v", errBadRequest, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return v, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxBodyBytes)
-		}
-		return v, fmt.Errorf("%w: trailing data after the JSON object", errBadRequest)
-	}
-	return v, nil
 }
 
 // sanitize makes client-supplied text safe to echo in an error message.

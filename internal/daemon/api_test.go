@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -126,6 +127,14 @@ func TestAPIValidation(t *testing.T) {
 		{"remove bad item", "DELETE", "/v1/carts/bob/items/a%20b", ``, nil, 400, api.CodeInvalidArgument, ""},
 		{"bad idempotency key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Idempotency-Key": "a b"}, 400, api.CodeInvalidArgument, ""},
 		{"oversized body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"pad":"` + strings.Repeat("x", 70<<10) + `"}`, nil, 413, api.CodeTooLarge, ""},
+		{"text/plain body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Content-Type": "text/plain"}, 415, api.CodeUnsupportedMedia, "application/json"},
+		{"form body", "PUT", "/v1/carts/bob/items/apple", `{"quantity":1}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, api.CodeUnsupportedMedia, ""},
+		{"duplicate key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"quantity":1000000}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\" given twice`},
+		{"key in another case", "POST", "/v1/carts/bob/items", `{"item":"apple","Quantity":1}`, nil, 400, api.CodeInvalidArgument, `unknown field \"Quantity\"`},
+		{"type error names the field", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":"2"}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\": want an integer, got string`},
+		{"dot cart", "POST", "/v1/carts/%2E/items", `{"item":"apple","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"dot-dot item", "POST", "/v1/carts/bob/items", `{"item":"..","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
+		{"dot-dot item in path", "PUT", "/v1/carts/bob/items/%2E%2E", `{"quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
 	})
 	// Nothing was stored by any of them.
 	c := newTestClient(t, d, "")
@@ -187,18 +196,123 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 
 func TestIdempotencyConcurrentRetries(t *testing.T) {
 	d := newTestNode(t, nil)
-	h := map[string]string{"Idempotency-Key": "same"}
-	done := make(chan int, 8)
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 8)
 	for range 8 {
 		go func() {
-			code, _ := doRequest(t, d, "POST", "/v1/carts/dave/items", `{"item":"apple","quantity":1}`, h)
-			done <- code
+			// No require here: FailNow from another goroutine would not stop the test.
+			req, err := http.NewRequest("POST", "http://"+d.APIAddr()+"/v1/carts/dave/items", strings.NewReader(`{"item":"apple","quantity":1}`))
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			req.Header.Set("Idempotency-Key", "same")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			resp.Body.Close()
+			done <- result{code: resp.StatusCode}
 		}()
 	}
 	for range 8 {
-		require.Equal(t, 200, <-done)
+		r := <-done
+		require.NoError(t, r.err)
+		require.Equal(t, 200, r.code)
 	}
 	v, err := newTestClient(t, d, "").GetCart(context.Background(), "dave")
 	require.NoError(t, err)
 	require.Equal(t, int64(1), v.Items[0].Quantity)
+}
+
+// TestIdempotencyKeyBoundToRequest: a key already used is refused with 422
+// for any other request (another cart, item, body or method), and nothing
+// is applied; the original request still replays.
+func TestIdempotencyKeyBoundToRequest(t *testing.T) {
+	d := newTestNode(t, nil)
+	h := map[string]string{"Idempotency-Key": "k-bound"}
+	code, first := doRequest(t, d, "POST", "/v1/carts/idem/items", `{"item":"apple","quantity":2}`, h)
+	require.Equal(t, 200, code, first)
+	runAPICases(t, d, []apiCase{
+		{"another cart", "POST", "/v1/carts/other/items", `{"item":"apple","quantity":2}`, h, 422, api.CodeIdempotencyKeyReused, ""},
+		{"another body", "POST", "/v1/carts/idem/items", `{"item":"apple","quantity":3}`, h, 422, api.CodeIdempotencyKeyReused, ""},
+		{"another method", "DELETE", "/v1/carts/idem", "", h, 422, api.CodeIdempotencyKeyReused, ""},
+		{"another item", "PUT", "/v1/carts/idem/items/pear", `{"quantity":1}`, h, 422, api.CodeIdempotencyKeyReused, ""},
+	})
+	c := newTestClient(t, d, "")
+	other, err := c.GetCart(t.Context(), "other")
+	require.NoError(t, err)
+	require.Empty(t, other.Items, "a refused reuse wrote to another cart")
+	v, err := c.GetCart(t.Context(), "idem")
+	require.NoError(t, err)
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2}}, v.Items, "a refused reuse changed the cart")
+
+	code, again := doRequest(t, d, "POST", "/v1/carts/idem/items", `{"item":"apple","quantity":2}`, h)
+	require.Equal(t, 200, code)
+	require.JSONEq(t, first, again, "the original request no longer replays")
+}
+
+// TestIdempotencyLargeAnswerNotKept: an answer too large to keep is not
+// stored with its key; a retry is still applied once, and answers with the
+// cart's current view, marked as such.
+func TestIdempotencyLargeAnswerNotKept(t *testing.T) {
+	d := newTestNode(t, nil)
+	c := newTestClient(t, d, "")
+	for i := range 100 {
+		_, err := c.AddItem(t.Context(), "big", api.AddItemRequest{Item: fmt.Sprintf("item-%03d", i), Quantity: 1})
+		require.NoError(t, err)
+	}
+	h := map[string]string{"Idempotency-Key": "k-large"}
+	code, first := doRequest(t, d, "POST", "/v1/carts/big/items", `{"item":"apple","quantity":1}`, h)
+	require.Equal(t, 200, code, first)
+	require.Greater(t, len(first), maxKeptAnswer, "the test needs an answer larger than what is kept")
+	rec, ok, err := d.store.LookupIdempotency("idem/k-large")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.LessOrEqual(t, len(rec), 64, "the large answer was stored with its key")
+
+	req, err := http.NewRequest("POST", "http://"+d.APIAddr()+"/v1/carts/big/items", strings.NewReader(`{"item":"apple","quantity":1}`))
+	require.NoError(t, err)
+	req.Header.Set("Idempotency-Key", "k-large")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "current-view", resp.Header.Get("Idempotency-Replayed"))
+	v, err := c.GetCart(t.Context(), "big")
+	require.NoError(t, err)
+	for _, l := range v.Items {
+		if l.Item == "apple" {
+			require.Equal(t, int64(1), l.Quantity, "the retry was applied again")
+		}
+	}
+}
+
+// TestAPIGetItemAndAllow covers GET of one line and the Allow header of 405.
+func TestAPIGetItemAndAllow(t *testing.T) {
+	d := newTestNode(t, nil)
+	code, body := doRequest(t, d, "POST", "/v1/carts/erin/items", `{"item":"apple","quantity":2,"unit_price_cents":125}`, nil)
+	require.Equal(t, 200, code, body)
+	runAPICases(t, d, []apiCase{
+		{"get line", "GET", "/v1/carts/erin/items/apple", "", nil, 200, "", `{"item":"apple","quantity":2,"unit_price_cents":125,"subtotal_cents":250}`},
+		{"get missing line", "GET", "/v1/carts/erin/items/pear", "", nil, 404, api.CodeNotFound, ""},
+		{"get line of unknown cart", "GET", "/v1/carts/nobody/items/pear", "", nil, 404, api.CodeNotFound, ""},
+	})
+	for path, want := range map[string]string{
+		"/v1/carts/erin/items":       "POST",
+		"/v1/carts/erin":             "GET, HEAD, DELETE",
+		"/v1/carts/erin/items/apple": "GET, HEAD, PUT, DELETE",
+	} {
+		req, err := http.NewRequest("PATCH", "http://"+d.APIAddr()+path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 405, resp.StatusCode, path)
+		require.Equal(t, want, resp.Header.Get("Allow"), path)
+	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,12 +45,38 @@ func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, b)
 }
 
+// handleGetItem answers one line of a cart, or 404 when the cart has no
+// such line.
+func (d *Daemon) handleGetItem(w http.ResponseWriter, r *http.Request) {
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	item, ok := d.pathID(w, r, "item")
+	if !ok {
+		return
+	}
+	v := cartView(id, d.carts.view(id))
+	for _, l := range v.Items {
+		if l.Item == item {
+			writeJSON(w, http.StatusOK, l)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("cart %s has no item %s", id, item))
+}
+
 func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 	id, ok := d.pathID(w, r, "cart")
 	if !ok {
 		return
 	}
-	req, err := decodeBody[api.AddItemRequest](w, r)
+	body, err := readBody(w, r)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	req, err := decodeJSON[api.AddItemRequest](body)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -66,7 +93,7 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
-	d.mutate(w, r, id, req.Item, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, body, id, req.Item, "add", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 		delta, err := c.Add(ts, req.Item, uint64(req.Quantity))
 		if err != nil {
 			return nil, err
@@ -98,7 +125,12 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := decodeBody[api.SetItemRequest](w, r)
+	body, err := readBody(w, r)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	req, err := decodeJSON[api.SetItemRequest](body)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -119,7 +151,7 @@ func (d *Daemon) handleSetItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, fmt.Errorf("%w: quantity 0 removes the line; it cannot also set a price", errBadRequest))
 		return
 	}
-	d.mutate(w, r, id, item, "set", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, body, id, item, "set", func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 		delta := cart.New()
 		if req.Quantity != nil {
 			q, err := c.SetQuantity(ts, item, uint64(*req.Quantity))
@@ -141,7 +173,7 @@ func (d *Daemon) handleRemoveItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.mutate(w, r, id, item, "remove", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, nil, id, item, "remove", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
 		return c.Remove(item)
 	})
 }
@@ -151,7 +183,7 @@ func (d *Daemon) handleClearCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.mutate(w, r, id, "", "clear", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
+	d.mutate(w, r, nil, id, "", "clear", func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) {
 		return c.Clear(), nil
 	})
 }
@@ -165,35 +197,63 @@ func checkPrice(p *int64) error {
 
 // mutate runs a local write of one item of a cart (every item if item is
 // empty), honouring an Idempotency-Key: a retried request with the same key
-// is applied once and gets the first response.
-func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, id, item, kind string, e edit) {
+// is applied once and gets the first response. The key is bound to its
+// request (method, path and body): a different request with a used key is
+// refused with 422 and changes nothing.
+func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, id, item, kind string, e edit) {
 	key := r.Header.Get("Idempotency-Key")
+	var fp [sha256.Size]byte
 	if key != "" {
-		if err := cart.ValidItemID(key); err != nil {
+		if err := api.ValidID(key); err != nil {
 			d.fail(w, fmt.Errorf("%w: Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:@-]", errBadRequest))
 			return
 		}
 		key = "idem/" + key
-		release, cached, err := d.idem.acquire(r.Context(), d.store, key)
+		fp = requestFingerprint(r.Method, r.URL.EscapedPath(), reqBody)
+		release, rec, err := d.idem.acquire(r.Context(), d.store, key)
 		if err != nil {
 			d.fail(w, err)
 			return
 		}
 		defer release()
-		if cached != nil {
-			writeBody(w, http.StatusOK, cached)
+		if rec != nil {
+			d.replay(w, id, rec, fp)
 			return
 		}
 	}
-	body, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) ([]byte, error) {
-		return marshalCartView(id, v)
+	answer, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) (answer, record []byte, err error) {
+		if answer, err = marshalCartView(id, v); err != nil {
+			return nil, nil, err
+		}
+		return answer, encodeIdemRecord(fp, answer), nil
 	})
 	if err != nil {
 		d.fail(w, err)
 		return
 	}
 	d.metrics.operations.WithLabelValues(kind).Inc()
-	writeBody(w, http.StatusOK, body)
+	writeBody(w, http.StatusOK, answer)
+}
+
+// replay answers a retried request from its idempotency record. When the
+// first answer was too large to keep, it answers with the cart's current
+// view, which includes the change, and says so in Idempotency-Replayed.
+func (d *Daemon) replay(w http.ResponseWriter, id string, rec []byte, fp [sha256.Size]byte) {
+	answer, err := matchIdemRecord(rec, fp)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	if answer == nil {
+		if answer, err = marshalCartView(id, d.carts.view(id)); err != nil {
+			d.fail(w, err)
+			return
+		}
+		w.Header().Set("Idempotency-Replayed", "current-view")
+	} else {
+		w.Header().Set("Idempotency-Replayed", "true")
+	}
+	writeBody(w, http.StatusOK, answer)
 }
 
 // pathID reads and validates a cart or item ID from the path.
@@ -201,7 +261,7 @@ func (d *Daemon) pathID(w http.ResponseWriter, r *http.Request, name string) (st
 	v := r.PathValue(name)
 	if err := cart.ValidItemID(v); err != nil {
 		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument,
-			fmt.Sprintf("%s id %s: must be 1-128 characters of [A-Za-z0-9._:@-]", name, sanitize(v)))
+			fmt.Sprintf("%s id %s: must be 1-128 characters of [A-Za-z0-9._:@-], and not . or ..", name, sanitize(v)))
 		return "", false
 	}
 	return v, true
@@ -216,6 +276,11 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, errBadRequest):
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
 		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
+	case errors.Is(err, errMediaType):
+		d.metrics.decodeErrors.WithLabelValues("http").Inc()
+		writeError(w, http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia, err.Error())
+	case errors.Is(err, errKeyReused):
+		writeError(w, http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, err.Error())
 	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),
 		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow),
 		errors.Is(err, cart.ErrTooManyAdds):

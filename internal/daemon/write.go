@@ -19,12 +19,12 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 // a copy) -> log durably (fdatasync) -> install in memory, acknowledge and
 // broadcast. A delta never leaves the node before it is on disk, so a crash
 // can never make the node hand an already-shipped dot to another change.
-// respond builds the response body from the resulting view; it is logged with
-// the idempotency key in the same record.
+// respond builds the response body from the resulting view, and the
+// idempotency record that is logged with the key in the same log record.
 //
 // The log record is the delta alone, not the whole cart: the checkpointer
 // later writes the cart's state to the data file and drops the log.
-func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKey string, respond func(cart.View) ([]byte, error)) ([]byte, error) {
+func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKey string, respond func(cart.View) (answer, idemRecord []byte, err error)) ([]byte, error) {
 	d.guard.await(ctx)
 	o := d.carts.lockForWrite(id)
 	defer o.writeMu.Unlock()
@@ -39,7 +39,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		d.carts.dropIfEmpty(id, o)
 		return nil, err
 	}
-	body, err := respond(view)
+	body, idemRec, err := respond(view)
 	if err != nil {
 		d.carts.dropIfEmpty(id, o)
 		return nil, err
@@ -52,7 +52,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 
 	rec := store.Record{Key: cartKey(id), Delta: deltaBytes, HLC: uint64(ts.Wall)}
 	if idemKey != "" {
-		rec.IdempotencyKey, rec.IdempotencyResult = idemKey, body
+		rec.IdempotencyKey, rec.IdempotencyResult = idemKey, idemRec
 	}
 	start := time.Now()
 	release, err := d.store.Log(ctx, rec)

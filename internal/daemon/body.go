@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/crdtd/crdtd/api"
+)
+
+// errBadRequest marks request problems found before any domain logic.
+var errBadRequest = errors.New("bad request")
+
+// errTooLarge marks an oversized body.
+var errTooLarge = errors.New("request body too large")
+
+// errMediaType marks a body that is not JSON by its Content-Type.
+var errMediaType = errors.New("unsupported media type")
+
+// readBody reads a request body of at most api.MaxBodyBytes. A body whose
+// Content-Type names anything but JSON is refused before it is read; a
+// missing Content-Type is taken as JSON.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, fmt.Errorf("%w: Content-Type %s, want application/json", errMediaType, sanitize(ct))
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxBodyBytes)
+		}
+		return nil, fmt.Errorf("%w: reading the body: %v", errBadRequest, err)
+	}
+	return b, nil
+}
+
+// decodeJSON decodes one JSON object into a T. It is stricter than
+// encoding/json: field names must match exactly (encoding/json also takes
+// "Quantity" for "quantity"), a field may appear only once (encoding/json
+// keeps the last), and unknown fields and trailing data are refused. Error
+// messages speak of the API's fields, never of Go types.
+func decodeJSON[T any](b []byte) (T, error) {
+	var v T
+	if len(bytes.TrimSpace(b)) == 0 {
+		return v, fmt.Errorf("%w: empty body, want a JSON object", errBadRequest)
+	}
+	if err := checkObjectKeys(b, jsonFields(reflect.TypeFor[T]())); err != nil {
+		return v, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return v, fmt.Errorf("%w: trailing data after the JSON object", errBadRequest)
+	}
+	return v, nil
+}
+
+// jsonFields returns the JSON names of a struct type's fields.
+func jsonFields(t reflect.Type) map[string]bool {
+	names := make(map[string]bool, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// checkObjectKeys checks that b is a JSON object whose keys are all in
+// allowed, each once, spelt exactly.
+func checkObjectKeys(b []byte, allowed map[string]bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("%w: the body must be a JSON object", errBadRequest)
+	}
+	seen := make(map[string]bool, len(allowed))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
+		}
+		key, _ := tok.(string)
+		switch {
+		case !allowed[key]:
+			return fmt.Errorf("%w: unknown field %s", errBadRequest, sanitize(key))
+		case seen[key]:
+			return fmt.Errorf("%w: field %q given twice", errBadRequest, key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
+		}
+	}
+	return nil
+}
+
+// describeJSONError turns an encoding/json error into a message about the
+// request, without Go type names.
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		want := "a value of another type"
+		switch typeErr.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Pointer:
+			want = "an integer"
+			if typeErr.Type.Elem().Kind() == reflect.String {
+				want = "a string"
+			}
+		case reflect.Struct:
+			want = "a JSON object"
+		}
+		if typeErr.Field == "" {
+			return fmt.Sprintf("want %s, got %s", want, typeErr.Value)
+		}
+		return fmt.Sprintf("field %q: want %s, got %s", typeErr.Field, want, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "invalid JSON: the body ends early"
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.Contains(msg, "Go ") {
+		return "invalid JSON body"
+	}
+	return msg
+}
