@@ -51,9 +51,10 @@
 // one Idempotency-Key per mutation, error classification) over a transport of its own: HTTP/1.1
 // on kept-alive connections, each request written and its answer read in the calling goroutine,
 // which costs about a third less CPU per operation than net/http's Transport. HTTPS nodes go
-// through net/http's. The workers' client does not decode the cart views the nodes answer with
-// (client.Config.SkipCartViews); only the sampler, which needs to see its marker, decodes
-// views. The nodes still build and send every view: what is
+// through net/http's. The workers do not decode the cart views the nodes answer with: their
+// transport reads each successful answer to its end (so the connection can be reused), checks
+// that it is a JSON object, and hands the client an empty one. Only the sampler, which needs
+// to see its marker, decodes views. The nodes still build and send every view: what is
 // measured is the API as clients use it.
 //
 // # The report
