@@ -35,8 +35,8 @@ type Config struct {
 	// Token is the bearer token sent to every node; empty sends none.
 	Token string
 
-	// Concurrency is the number of workers, each with one operation in flight. 0 means 16:
-	// enough to keep a node's two cores busy on loopback without measuring mostly queueing.
+	// Concurrency is the number of workers, each with one operation in flight. 0 means 16,
+	// several requests in flight for each core of a small node.
 	Concurrency int
 
 	// Duration is how long the load runs. Give Duration or Requests, not both; when both are 0,
