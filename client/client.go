@@ -68,13 +68,6 @@ type Config struct {
 	// with jitter so that many clients do not retry in step. 0 means DefaultRetryBackoff (100 ms):
 	// with the default Retries an unreachable node is reported after about 0.7 s.
 	RetryBackoff time.Duration
-
-	// SkipCartViews makes the cart methods (GetCart, AddItem, SetItem, RemoveItem, ClearCart)
-	// check only that a successful answer is a JSON object, and return a CartView holding just the
-	// cart ID and no items, instead of decoding the view. It is for load generators: decoding a
-	// view costs more CPU than the rest of a call, and a benchmark's client usually shares the
-	// machine with the node it measures.
-	SkipCartViews bool
 }
 
 // Client calls the crdtd HTTP API of one node. It is safe for concurrent use.
@@ -84,7 +77,6 @@ type Client struct {
 	hc      *http.Client
 	retries int
 	backoff time.Duration
-	skip    bool // Config.SkipCartViews
 }
 
 // New returns a client for the node at cfg.BaseURL. It does not contact the node.
@@ -102,7 +94,6 @@ func New(cfg Config) (*Client, error) {
 		hc:      cfg.HTTPClient,
 		retries: cfg.Retries,
 		backoff: cfg.RetryBackoff,
-		skip:    cfg.SkipCartViews,
 	}
 	if c.hc == nil {
 		// Keep enough idle connections for a busy concurrent caller: the
@@ -257,13 +248,6 @@ func (c *Client) ClearCart(ctx context.Context, cart string) (api.CartView, erro
 
 func (c *Client) cartCall(ctx context.Context, method, cart, path string, in any) (api.CartView, error) {
 	var out api.CartView
-	if c.skip {
-		var raw rawObject
-		if err := c.do(ctx, method, path, in, &raw); err != nil {
-			return api.CartView{}, err
-		}
-		return api.CartView{Cart: cart, Items: []api.Line{}}, nil
-	}
 	if err := c.do(ctx, method, path, in, &out); err != nil {
 		return api.CartView{}, err
 	}
@@ -418,13 +402,6 @@ func (c *Client) attempt(ctx context.Context, method, target, key string, body [
 			retry: resp.StatusCode == http.StatusServiceUnavailable,
 		}
 	}
-	if raw, ok := out.(*rawObject); ok {
-		if len(data) == 0 || data[0] != '{' {
-			return attemptResult{err: errors.New("decode response: not a JSON object")}
-		}
-		*raw = data
-		return attemptResult{}
-	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			return attemptResult{err: fmt.Errorf("decode response: %v", err)}
@@ -511,7 +488,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-// rawObject receives an undecoded response body that only has to look like a JSON object
-// (Config.SkipCartViews).
-type rawObject []byte

@@ -644,22 +644,3 @@ func TestWireTypesRoundTrip(t *testing.T) {
 		t.Errorf("got %s, want %s", eb, want)
 	}
 }
-
-func TestSkipCartViews(t *testing.T) {
-	rec := newRecorder(t, reply(cartJSON))
-	c := newTestClient(t, rec.srv.URL, func(cfg *client.Config) { cfg.SkipCartViews = true })
-	got, err := c.AddItem(context.Background(), "alice", api.AddItemRequest{Item: "apple", Quantity: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := api.CartView{Cart: "alice", Items: []api.Line{}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("view with SkipCartViews: got %+v, want %+v", got, want)
-	}
-
-	bad := newRecorder(t, reply(`[1,2]`))
-	c = newTestClient(t, bad.srv.URL, func(cfg *client.Config) { cfg.SkipCartViews = true })
-	if _, err := c.GetCart(context.Background(), "alice"); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
-		t.Errorf("non-object answer with SkipCartViews: got error %v, want one saying it is not a JSON object", err)
-	}
-}

@@ -1,35 +1,22 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/loadgen"
 )
 
-// Defaults and limits of the bench flags.
-const (
-	defaultBenchConcurrency = 16
-	defaultBenchDuration    = 10 * time.Second
-	defaultBenchCarts       = 100
-	defaultBenchItems       = 20
-	defaultBenchSamples     = 200
-	defaultConvergencePoll  = time.Millisecond
-	maxConvergencePoll      = time.Second
-	defaultBenchSeed        = 1
-	defaultBenchMix         = "add=70,set=10,remove=10,get=10"
-	maxBenchConcurrency     = 10_000
-	maxBenchCarts           = 1_000_000
-	maxBenchSamples         = 1_000_000
-	maxBenchItems           = 10_000 // the API's limit of lines per cart (docs/http-api.md)
-)
+// defaultBenchSeed is the default of --seed. loadgen's default is 0; cartctl has always used 1,
+// and keeps it so that runs stay comparable with earlier ones.
+const defaultBenchSeed = 1
 
 type benchOptions struct {
 	baseOptions
@@ -51,13 +38,9 @@ type benchOptions struct {
 	Retries            int           // retries per operation after a transient failure
 	OpTimeout          time.Duration // bound of one operation, retries included (global --timeout)
 
-	// NewClient returns a client for one node with the given number of retries (negative: none),
-	// sharing one connection pool; set when the command runs. Without views, its cart calls do not
-	// decode the node's answers (client.Config.SkipCartViews), so that the load generator leaves
-	// more of a shared machine's CPU to the node it measures.
-	NewClient func(node string, retries int, views bool) (*client.Client, error)
-	// closeIdle releases the pool's idle connections when the run ends.
-	closeIdle func()
+	// Token returns the nodes' bearer token, from --token-file or $CARTCTL_TOKEN; set by
+	// complete, called when the run starts.
+	Token func() (string, error)
 }
 
 func newCmdBench(f *factory, runF func(*benchOptions) error) *cobra.Command {
@@ -66,7 +49,8 @@ func newCmdBench(f *factory, runF func(*benchOptions) error) *cobra.Command {
 		ErrOut:      f.ErrOut,
 		ErrTTY:      isTerminal(f.ErrOut),
 	}
-	_ = opts.Mix.Set(defaultBenchMix)
+	d := loadgen.DefaultConfig()
+	opts.Mix = benchMix(d.Mix)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Generate load against nodes and measure throughput, latency and convergence",
@@ -124,22 +108,22 @@ early and prints the report of what ran.`,
 	}
 	fs := cmd.Flags()
 	fs.StringSliceVar(&opts.Nodes, "nodes", nil, "comma-separated API addresses of the nodes (default: --node)")
-	fs.IntVarP(&opts.Concurrency, "concurrency", "c", defaultBenchConcurrency, "concurrent workers")
-	fs.DurationVarP(&opts.Duration, "duration", "d", defaultBenchDuration, "how long to run (exclusive with --requests)")
+	fs.IntVarP(&opts.Concurrency, "concurrency", "c", d.Concurrency, "concurrent workers")
+	fs.DurationVarP(&opts.Duration, "duration", "d", d.Duration, "how long to run (exclusive with --requests)")
 	fs.Int64VarP(&opts.Requests, "requests", "n", 0, "number of operations to run instead of a duration")
-	fs.IntVar(&opts.Carts, "carts", defaultBenchCarts, "number of distinct carts")
-	fs.IntVar(&opts.Items, "items", defaultBenchItems, "number of distinct items per cart")
+	fs.IntVar(&opts.Carts, "carts", d.Carts, "number of distinct carts")
+	fs.IntVar(&opts.Items, "items", d.Items, "number of distinct items per cart")
 	fs.Var(&opts.Mix, "mix", "percentage of each operation, summing to 100: add, set, remove, get")
 	fs.Float64Var(&opts.Rate, "rate", 0, "target operations per second, open loop (0: as fast as possible)")
-	fs.IntVar(&opts.ConvergenceSamples, "convergence-samples", defaultBenchSamples, "convergence markers to time (0: none)")
-	fs.DurationVar(&opts.ConvergencePoll, "convergence-poll", defaultConvergencePoll, "pause between two reads of one node while waiting for a marker (the measurement's resolution)")
+	fs.IntVar(&opts.ConvergenceSamples, "convergence-samples", d.ConvergenceSamples, "convergence markers to time (0: none)")
+	fs.DurationVar(&opts.ConvergencePoll, "convergence-poll", d.ConvergencePoll, "pause between two reads of one node while waiting for a marker (the measurement's resolution)")
 	fs.Uint64Var(&opts.Seed, "seed", defaultBenchSeed, "seed of the random choices")
-	fs.IntVar(&opts.Retries, "retries", client.DefaultRetries, "retries of an operation after a transient failure")
+	fs.IntVar(&opts.Retries, "retries", d.Retries, "retries of an operation after a transient failure")
 	return cmd
 }
 
 // complete validates the flags and fills in what comes from the global flags: the default node,
-// the per-operation timeout and the client constructor.
+// the per-operation timeout and the token.
 func (o *benchOptions) complete(cmd *cobra.Command) error {
 	fs := cmd.Flags()
 	if fs.Changed("requests") {
@@ -154,18 +138,18 @@ func (o *benchOptions) complete(cmd *cobra.Command) error {
 		return flagErrorf("--duration %v: want a positive duration", o.Duration)
 	}
 	switch {
-	case o.Concurrency < 1 || o.Concurrency > maxBenchConcurrency:
-		return flagErrorf("--concurrency %d out of range 1..%d", o.Concurrency, maxBenchConcurrency)
-	case o.Carts < 1 || o.Carts > maxBenchCarts:
-		return flagErrorf("--carts %d out of range 1..%d", o.Carts, maxBenchCarts)
-	case o.Items < 1 || o.Items > maxBenchItems:
-		return flagErrorf("--items %d out of range 1..%d", o.Items, maxBenchItems)
-	case o.Rate < 0 || o.Rate > 1e9:
+	case o.Concurrency < 1 || o.Concurrency > loadgen.MaxConcurrency:
+		return flagErrorf("--concurrency %d out of range 1..%d", o.Concurrency, loadgen.MaxConcurrency)
+	case o.Carts < 1 || o.Carts > loadgen.MaxCarts:
+		return flagErrorf("--carts %d out of range 1..%d", o.Carts, loadgen.MaxCarts)
+	case o.Items < 1 || o.Items > loadgen.MaxItems:
+		return flagErrorf("--items %d out of range 1..%d", o.Items, loadgen.MaxItems)
+	case o.Rate < 0 || o.Rate > loadgen.MaxRate:
 		return flagErrorf("--rate %v out of range 0..1e9", o.Rate)
-	case o.ConvergenceSamples < 0 || o.ConvergenceSamples > maxBenchSamples:
-		return flagErrorf("--convergence-samples %d out of range 0..%d", o.ConvergenceSamples, maxBenchSamples)
-	case o.ConvergencePoll <= 0 || o.ConvergencePoll > maxConvergencePoll:
-		return flagErrorf("--convergence-poll %v out of range (0s, %v]", o.ConvergencePoll, maxConvergencePoll)
+	case o.ConvergenceSamples < 0 || o.ConvergenceSamples > loadgen.MaxConvergenceSamples:
+		return flagErrorf("--convergence-samples %d out of range 0..%d", o.ConvergenceSamples, loadgen.MaxConvergenceSamples)
+	case o.ConvergencePoll <= 0 || o.ConvergencePoll > loadgen.MaxConvergencePoll:
+		return flagErrorf("--convergence-poll %v out of range (0s, %v]", o.ConvergencePoll, loadgen.MaxConvergencePoll)
 	case o.Retries < 0:
 		return flagErrorf("--retries %d: want 0 or more", o.Retries)
 	}
@@ -196,8 +180,58 @@ func (o *benchOptions) complete(cmd *cobra.Command) error {
 		}
 		o.Nodes[i] = n
 	}
-	o.NewClient, o.closeIdle = benchClients(g, o.Concurrency+len(o.Nodes)+1)
+	o.Token = g.token
 	return nil
+}
+
+// config maps the options to the load generator's Config. The flags' 0 retries and 0 samples
+// mean none, where loadgen's 0 means its default.
+func (o *benchOptions) config(token string) loadgen.Config {
+	cfg := loadgen.Config{
+		Nodes:              o.Nodes,
+		Token:              token,
+		Concurrency:        o.Concurrency,
+		Duration:           o.Duration,
+		Requests:           o.Requests,
+		Carts:              o.Carts,
+		Items:              o.Items,
+		Mix:                loadgen.Mix(o.Mix),
+		Rate:               o.Rate,
+		ConvergenceSamples: o.ConvergenceSamples,
+		ConvergencePoll:    o.ConvergencePoll,
+		Seed:               o.Seed,
+		Retries:            o.Retries,
+		OpTimeout:          o.OpTimeout,
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = -1
+	}
+	if cfg.ConvergenceSamples == 0 {
+		cfg.ConvergenceSamples = -1
+	}
+	if o.ErrTTY {
+		cfg.Progress = o.ErrOut
+	}
+	return cfg
+}
+
+func runBench(ctx context.Context, opts *benchOptions) error {
+	p, err := opts.printer()
+	if err != nil {
+		return err
+	}
+	token, err := opts.Token()
+	if err != nil {
+		return err
+	}
+	rep, err := loadgen.Run(ctx, opts.config(token))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if rep.Interrupted {
+		fmt.Fprintf(opts.ErrOut, "Interrupted: reporting the %d operations that finished.\n", rep.Ops)
+	}
+	return p.benchReport(rep)
 }
 
 // node returns the node the global flags and the environment name.
@@ -211,88 +245,22 @@ func (g *globalOptions) node() string {
 	return defaultNode
 }
 
-// benchOp is one kind of operation the bench runs.
-type benchOp uint8
-
-const (
-	benchAdd benchOp = iota
-	benchSet
-	benchRemove
-	benchGet
-	numBenchOps
-)
-
-var benchOpNames = [numBenchOps]string{"add", "set", "remove", "get"}
-
-func (op benchOp) String() string { return benchOpNames[op] }
-
-// benchMix is the percentage of each operation; the flag value of --mix. The percentages sum to
-// 100 once Set succeeded.
-type benchMix [numBenchOps]int
+// benchMix is the flag value of --mix: the percentage of each operation, in the syntax of
+// loadgen.ParseMix.
+type benchMix loadgen.Mix
 
 // Set parses "add=70,set=10,remove=10,get=10". Operations left out get 0%.
 func (m *benchMix) Set(s string) error {
-	var mix benchMix
-	var given [numBenchOps]bool
-	sum := 0
-	for part := range strings.SplitSeq(s, ",") {
-		name, pct, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return fmt.Errorf("%q: want OP=PERCENT, such as add=70", part)
-		}
-		op, ok := parseBenchOp(name)
-		if !ok {
-			return fmt.Errorf("unknown operation %q: want add, set, remove or get", name)
-		}
-		if given[op] {
-			return fmt.Errorf("operation %s given twice", name)
-		}
-		given[op] = true
-		n, err := strconv.Atoi(pct)
-		if err != nil || n < 0 || n > 100 {
-			return fmt.Errorf("%s=%s: want a whole percentage 0..100", name, pct)
-		}
-		mix[op] = n
-		sum += n
+	mix, err := loadgen.ParseMix(s)
+	if err != nil {
+		return err
 	}
-	if sum != 100 {
-		return fmt.Errorf("percentages sum to %d, want 100", sum)
-	}
-	*m = mix
+	*m = benchMix(mix)
 	return nil
 }
 
-func parseBenchOp(name string) (benchOp, bool) {
-	for op, n := range benchOpNames {
-		if n == name {
-			return benchOp(op), true
-		}
-	}
-	return 0, false
-}
-
 // String returns the mix in the syntax of Set, without the operations at 0%.
-func (m *benchMix) String() string {
-	var parts []string
-	for op, pct := range m {
-		if pct > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", benchOp(op), pct))
-		}
-	}
-	return strings.Join(parts, ",")
-}
+func (m *benchMix) String() string { return loadgen.Mix(*m).String() }
 
 // Type names the flag's value in the help.
 func (m *benchMix) Type() string { return "mix" }
-
-// pick draws an operation according to the mix.
-func (m *benchMix) pick(r *rand.Rand) benchOp {
-	n := r.IntN(100)
-	for op, pct := range m {
-		if n < pct {
-			return benchOp(op)
-		}
-		n -= pct
-	}
-	return benchGet // unreachable when the percentages sum to 100
-}

@@ -5,16 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"slices"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
 	"github.com/crdtd/crdtd/gossip"
 	"github.com/crdtd/crdtd/internal/daemon"
+	"github.com/crdtd/crdtd/internal/loadgen"
 )
 
 func TestNewCmdBench(t *testing.T) {
@@ -104,201 +104,14 @@ func TestNewCmdBench(t *testing.T) {
 		if g != tt.want {
 			t.Errorf("argv %q:\ngot  %+v\nwant %+v", tt.argv, g, tt.want)
 		}
-		if got.NewClient == nil {
-			t.Errorf("argv %q: NewClient not set", tt.argv)
+		if got.Token == nil {
+			t.Errorf("argv %q: Token not set", tt.argv)
 		}
-	}
-}
-
-func TestBenchMixString(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{defaultBenchMix, defaultBenchMix},
-		{"get=10,add=90", "add=90,get=10"},
-		{"set=0,remove=100", "remove=100"},
-	}
-	for _, tt := range tests {
-		var m benchMix
-		if err := m.Set(tt.in); err != nil {
-			t.Fatalf("Set(%q): %v", tt.in, err)
-		}
-		if got := m.String(); got != tt.want {
-			t.Errorf("Set(%q).String() = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestBenchMixPick(t *testing.T) {
-	var m benchMix
-	if err := m.Set("add=70,set=0,remove=10,get=20"); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	var counts [numBenchOps]int
-	const n = 100_000
-	for range n {
-		counts[m.pick(rng)]++
-	}
-	for op, pct := range m {
-		got := float64(counts[op]) * 100 / n
-		if got < float64(pct)-1 || got > float64(pct)+1 {
-			t.Errorf("mix %s: %s drawn %.2f%% of the time, want %d%% ± 1", m.String(), benchOp(op), got, pct)
-		}
-	}
-}
-
-func TestPercentile(t *testing.T) {
-	seq := func(n int) []time.Duration { // 1..n ms
-		ds := make([]time.Duration, n)
-		for i := range ds {
-			ds[i] = time.Duration(i+1) * time.Millisecond
-		}
-		return ds
-	}
-	ms := time.Millisecond
-	tests := []struct {
-		name string
-		in   []time.Duration
-		p    int
-		want time.Duration
-	}{
-		{"empty", nil, 50, 0},
-		{"one p50", seq(1), 50, 1 * ms},
-		{"one p99", seq(1), 99, 1 * ms},
-		{"two p50", seq(2), 50, 1 * ms},
-		{"two p90", seq(2), 90, 2 * ms},
-		{"ten p50", seq(10), 50, 5 * ms},
-		{"ten p90", seq(10), 90, 9 * ms},
-		{"ten p99", seq(10), 99, 10 * ms},
-		{"hundred p50", seq(100), 50, 50 * ms},
-		{"hundred p99", seq(100), 99, 99 * ms},
-		{"hundred p100", seq(100), 100, 100 * ms},
-		{"thousand p99", seq(1000), 99, 990 * ms},
-		{"seven p90", seq(7), 90, 7 * ms}, // ceil(6.3) = 7
-		{"seven p50", seq(7), 50, 4 * ms}, // ceil(3.5) = 4
-		{"ties", []time.Duration{ms, ms, ms, 5 * ms}, 50, ms},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.in, tt.p); got != tt.want {
-				t.Errorf("percentile(%d values, p%d) = %v, want %v", len(tt.in), tt.p, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSummarize(t *testing.T) {
-	us := time.Microsecond
-	tests := []struct {
-		name string
-		in   []time.Duration
-		max  time.Duration
-		want latencySummary
-	}{
-		{"empty", nil, 0, latencySummary{}},
-		{"unsorted", []time.Duration{3000 * us, 1000 * us, 2000 * us, 4000 * us}, 0,
-			latencySummary{P50: 2, P90: 4, P99: 4, Max: 4}},
-		{"true max beyond the sample", []time.Duration{1500 * us}, 9 * time.Millisecond,
-			latencySummary{P50: 1.5, P90: 1.5, P99: 1.5, Max: 9}},
-		{"rounded to the microsecond", []time.Duration{1234567}, 0,
-			latencySummary{P50: 1.235, P90: 1.235, P99: 1.235, Max: 1.235}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := summarize(slices.Clone(tt.in), tt.max); got != tt.want {
-				t.Errorf("summarize(%v, max %v) = %+v, want %+v", tt.in, tt.max, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestRecorderReservoir(t *testing.T) {
-	const limit, n = 1000, 20_000
-	r := newRecorder(limit, 1)
-	for i := range n {
-		r.record(benchOp(i%2), time.Duration(i+1), nil) // adds and sets alternate; latency i+1 ns
-	}
-	r.record(benchGet, time.Second, fmt.Errorf("wrapped: %w", &client.APIError{StatusCode: 503, Code: api.CodeUnavailable}))
-	r.record(benchGet, time.Second, fmt.Errorf("GET x: %w: connection refused", client.ErrUnreachable))
-
-	if len(r.samples) != limit {
-		t.Fatalf("reservoir holds %d samples after %d operations, want the limit %d", len(r.samples), n, limit)
-	}
-	if r.ops[benchAdd].ok != n/2 || r.ops[benchSet].ok != n/2 || r.ops[benchGet].failed != 2 {
-		t.Errorf("tallies %+v, want %d adds, %d sets, 2 failed gets", r.ops, n/2, n/2)
-	}
-	if r.ops[benchSet].max != n {
-		t.Errorf("max of sets = %v, want %v even when the sample missed it", r.ops[benchSet].max, time.Duration(n))
-	}
-	wantErrs := map[string]int64{"unavailable": 1, "unreachable": 1}
-	if fmt.Sprint(r.errors) != fmt.Sprint(wantErrs) {
-		t.Errorf("errors %v, want %v", r.errors, wantErrs)
-	}
-	// A uniform sample of 1..n has its median near n/2 and both kinds near half of it.
-	ds := make([]time.Duration, 0, limit)
-	adds := 0
-	for _, s := range r.samples {
-		ds = append(ds, s.d)
-		if s.op == benchAdd {
-			adds++
-		}
-	}
-	slices.Sort(ds)
-	if med := percentile(ds, 50); med < n*4/10 || med > n*6/10 {
-		t.Errorf("median of the reservoir = %v, want about %v", med, time.Duration(n/2))
-	}
-	if adds < limit*4/10 || adds > limit*6/10 {
-		t.Errorf("reservoir holds %d adds of %d samples, want about half", adds, limit)
-	}
-}
-
-func TestErrorKind(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{&client.APIError{StatusCode: 400, Code: api.CodeInvalidArgument}, "invalid_argument"},
-		{fmt.Errorf("POST x: %w: %w", client.ErrUnreachable, context.DeadlineExceeded), "timeout"},
-		{fmt.Errorf("GET x: bad gateway: %w", context.DeadlineExceeded), "timeout"},
-		{fmt.Errorf("GET x: %w: connection refused (4 attempts)", client.ErrUnreachable), "unreachable"},
-		{fmt.Errorf("decode response: unexpected EOF"), "other"},
-	}
-	for _, tt := range tests {
-		if got := errorKind(tt.err); got != tt.want {
-			t.Errorf("errorKind(%v) = %q, want %q", tt.err, got, tt.want)
-		}
-	}
-}
-
-func TestBenchProgressLine(t *testing.T) {
-	tests := []struct {
-		name    string
-		opts    benchOptions
-		nodes   int
-		done    int64
-		elapsed time.Duration
-		rate    float64
-		want    string
-	}{
-		{name: "count", opts: benchOptions{Requests: 1000}, nodes: 1, done: 250, elapsed: 1234 * time.Millisecond, rate: 201.4,
-			want: "[=====               ]  25%  250 ops  1.2s  201 ops/s"},
-		{name: "time with sampler", opts: benchOptions{Duration: 10 * time.Second, ConvergenceSamples: 200}, nodes: 2,
-			done: 9000, elapsed: 5 * time.Second, rate: 1800,
-			want: "[==========          ]  50%  9000 ops  5s  1800 ops/s  convergence 0/200"},
-		{name: "overrun", opts: benchOptions{Duration: time.Second}, nodes: 1, done: 10, elapsed: 2 * time.Second,
-			want: "[====================] 100%  10 ops  2s  0 ops/s"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := &benchRun{opts: &tt.opts, clients: make([]*client.Client, tt.nodes)}
-			if got := b.progressLine(tt.done, tt.elapsed, tt.rate); got != tt.want {
-				t.Errorf("progressLine(%d, %v, %v) =\n%q, want\n%q", tt.done, tt.elapsed, tt.rate, got, tt.want)
-			}
-		})
 	}
 }
 
 func TestBenchReportOutput(t *testing.T) {
-	rep := benchReport{
+	rep := loadgen.Report{
 		Nodes:           []string{"http://127.0.0.1:7070", "http://127.0.0.1:7071"},
 		Concurrency:     16,
 		Mix:             "add=70,set=10,remove=10,get=10",
@@ -309,14 +122,14 @@ func TestBenchReportOutput(t *testing.T) {
 		Errors:          map[string]int64{"unreachable": 10, "timeout": 2},
 		Throughput:      4998,
 		LatencySamples:  50000,
-		Latency:         latencySummary{P50: 2.5, P90: 4.1, P99: 12.25, Max: 1520},
-		ByOp: map[string]opReport{
-			"add":    {Ops: 35000, Failed: 12, Throughput: 3497.4, Latency: latencySummary{P50: 2.6, P90: 4.2, P99: 12.5, Max: 1520}},
-			"set":    {Ops: 5004, Throughput: 500.2, Latency: latencySummary{P50: 2.6, P90: 4.2, P99: 12.1, Max: 30}},
-			"remove": {Ops: 5004, Throughput: 500.2, Latency: latencySummary{P50: 2.4, P90: 4, P99: 11.9, Max: 28}},
-			"get":    {Ops: 5004, Throughput: 500.2, Latency: latencySummary{P50: 0.85, P90: 1.2, P99: 3, Max: 9.5}},
+		Latency:         loadgen.Latency{P50: 2.5, P90: 4.1, P99: 12.25, Max: 1520},
+		ByOp: map[string]loadgen.OpReport{
+			"add":    {Ops: 35000, Failed: 12, Throughput: 3497.4, Latency: loadgen.Latency{P50: 2.6, P90: 4.2, P99: 12.5, Max: 1520}},
+			"set":    {Ops: 5004, Throughput: 500.2, Latency: loadgen.Latency{P50: 2.6, P90: 4.2, P99: 12.1, Max: 30}},
+			"remove": {Ops: 5004, Throughput: 500.2, Latency: loadgen.Latency{P50: 2.4, P90: 4, P99: 11.9, Max: 28}},
+			"get":    {Ops: 5004, Throughput: 500.2, Latency: loadgen.Latency{P50: 0.85, P90: 1.2, P99: 3, Max: 9.5}},
 		},
-		Convergence: convergenceReport{Samples: 199, Timeouts: 1, latencySummary: latencySummary{P50: 1.9, P90: 3.2, P99: 8.75, Max: 15}},
+		Convergence: loadgen.ConvergenceReport{Samples: 199, Timeouts: 1, Latency: loadgen.Latency{P50: 1.9, P90: 3.2, P99: 8.75, Max: 15}},
 	}
 	modes := []struct {
 		suffix string
@@ -330,7 +143,11 @@ func TestBenchReportOutput(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.suffix, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := printBenchReport(&baseOptions{Out: &out, IsTTY: m.tty, Output: m.format}, rep); err != nil {
+			p, err := newPrinter(m.format, &out, m.tty)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.benchReport(rep); err != nil {
 				t.Fatal(err)
 			}
 			assertGolden(t, "bench_"+m.suffix, out.String())
@@ -420,7 +237,7 @@ func TestBenchRun(t *testing.T) {
 	if code != ExitOK || stderr != "" {
 		t.Fatalf("bench: code %d, stderr:\n%s", code, stderr)
 	}
-	var rep benchReport
+	var rep loadgen.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("bench -o json printed invalid JSON: %v\n%s", err, stdout)
 	}
@@ -450,5 +267,31 @@ func TestBenchRun(t *testing.T) {
 		if _, ok := raw[key]; !ok {
 			t.Errorf("JSON report lacks %q:\n%s", key, stdout)
 		}
+	}
+}
+
+// TestBenchConfig checks the mapping of the flags to the load generator's Config, where 0 retries
+// and 0 convergence samples mean the default rather than none.
+func TestBenchConfig(t *testing.T) {
+	var stderr bytes.Buffer
+	opts := &benchOptions{
+		Nodes: []string{"http://a:1", "http://b:2"}, Concurrency: 8, Requests: 100, Carts: 5, Items: 3,
+		Mix: benchMix{100, 0, 0, 0}, Rate: 50, ConvergenceSamples: 0, ConvergencePoll: 20 * time.Millisecond,
+		Seed: 9, Retries: 0, OpTimeout: 2 * time.Second, ErrOut: &stderr,
+	}
+	want := loadgen.Config{
+		Nodes: opts.Nodes, Token: "tok", Concurrency: 8, Requests: 100, Carts: 5, Items: 3,
+		Mix: loadgen.Mix{100, 0, 0, 0}, Rate: 50, ConvergenceSamples: -1, ConvergencePoll: 20 * time.Millisecond,
+		Seed: 9, Retries: -1, OpTimeout: 2 * time.Second,
+	}
+	if got := opts.config("tok"); !reflect.DeepEqual(got, want) {
+		t.Errorf("config of %+v:\ngot  %+v\nwant %+v", opts, got, want)
+	}
+
+	opts.Retries, opts.ConvergenceSamples, opts.ErrTTY = 2, 10, true
+	got := opts.config("")
+	if got.Retries != 2 || got.ConvergenceSamples != 10 || got.Progress != io.Writer(&stderr) {
+		t.Errorf("config with 2 retries, 10 samples, stderr a terminal: retries %d, samples %d, progress %v; want 2, 10, stderr",
+			got.Retries, got.ConvergenceSamples, got.Progress)
 	}
 }

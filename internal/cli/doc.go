@@ -4,5 +4,6 @@
 // lives in its own file as an options struct, a constructor that parses argv into the options,
 // and a run function that talks to the node only through package client and prints through a
 // printer (output.go): an aligned table on a terminal, tab-separated rows when piped, or the API's
-// JSON with -o json. Data goes to stdout, errors to stderr.
+// JSON with -o json. Data goes to stdout, errors to stderr. The bench command is the same shape
+// around package loadgen, which runs the load and returns its report.
 package cli

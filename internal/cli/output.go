@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/internal/loadgen"
 )
 
 // Output formats for -o/--output.
@@ -27,6 +30,7 @@ type printer interface {
 	cartList(api.CartList) error
 	members(api.MemberList) error
 	status(api.Status) error
+	benchReport(loadgen.Report) error
 }
 
 func newPrinter(format string, w io.Writer, tty bool) (printer, error) {
@@ -55,6 +59,9 @@ func (p *jsonPrinter) cart(v api.CartView) error      { return p.print(v) }
 func (p *jsonPrinter) cartList(v api.CartList) error  { return p.print(v) }
 func (p *jsonPrinter) members(v api.MemberList) error { return p.print(v) }
 func (p *jsonPrinter) status(v api.Status) error      { return p.print(v) }
+
+// benchReport prints the report's own JSON, whose field names scripts rely on.
+func (p *jsonPrinter) benchReport(v loadgen.Report) error { return p.print(v) }
 
 // tablePrinter prints tables. On a terminal the columns are aligned and have a header; piped, each
 // row is its fields joined by tabs, with no header and no summary rows, so that cut, awk and
@@ -167,6 +174,101 @@ func (p *tablePrinter) statusRows(v api.Status) error {
 			formatFloat(peer.DigestCheckedSecondsAgo), formatFloat(peer.HeartbeatStalenessSeconds), peer.Replica)
 	}
 	return t.flush()
+}
+
+func (p *tablePrinter) benchReport(rep loadgen.Report) error {
+	if !p.tty {
+		return p.benchRows(rep)
+	}
+	t := newTable(p.w, true)
+	t.row("Nodes:", strings.Join(rep.Nodes, ", "))
+	load := fmt.Sprintf("%d workers, closed loop", rep.Concurrency)
+	if rep.Rate > 0 {
+		load = fmt.Sprintf("%d workers, open loop at %s ops/s", rep.Concurrency, formatFloat(rep.Rate))
+	}
+	t.row("Load:", fmt.Sprintf("%s, mix %s, seed %d", load, rep.Mix, rep.Seed))
+	duration := formatSeconds(rep.DurationSeconds)
+	if rep.Interrupted {
+		duration += " (interrupted)"
+	}
+	t.row("Duration:", duration)
+	t.row("Operations:", fmt.Sprintf("%d (%d failed)", rep.Ops, rep.Failed))
+	t.row("Throughput:", fmt.Sprintf("%.1f ops/s", rep.Throughput))
+	errs := "none"
+	if len(rep.Errors) > 0 {
+		var parts []string
+		for _, kind := range slices.Sorted(maps.Keys(rep.Errors)) {
+			parts = append(parts, fmt.Sprintf("%s %d", kind, rep.Errors[kind]))
+		}
+		errs = strings.Join(parts, ", ")
+	}
+	t.row("Errors:", errs)
+	c := rep.Convergence
+	conv := "not measured (needs --convergence-samples and two or more nodes)"
+	if c.Samples+c.Timeouts+c.Errors > 0 {
+		conv = fmt.Sprintf("p50 %s, p90 %s, p99 %s, max %s (%d samples, %d timed out, %d failed)",
+			formatMillis(c.P50), formatMillis(c.P90), formatMillis(c.P99), formatMillis(c.Max),
+			c.Samples, c.Timeouts, c.Errors)
+	}
+	t.row("Convergence:", conv)
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(p.w, "\n"); err != nil {
+		return err
+	}
+
+	t = newTable(p.w, true)
+	t.header("OP", "OPS", "FAILED", "OPS/S", "P50", "P90", "P99", "MAX")
+	opRow := func(name string, ops, failed int64, tput float64, l loadgen.Latency) {
+		t.row(name, strconv.FormatInt(ops, 10), strconv.FormatInt(failed, 10), fmt.Sprintf("%.1f", tput),
+			formatMillis(l.P50), formatMillis(l.P90), formatMillis(l.P99), formatMillis(l.Max))
+	}
+	for _, name := range rep.OpNames() {
+		o := rep.ByOp[name]
+		opRow(name, o.Ops, o.Failed, o.Throughput, o.Latency)
+	}
+	opRow("all", rep.Ops, rep.Failed, rep.Throughput, rep.Latency)
+	return t.flush()
+}
+
+// benchRows prints a bench report as rows of tab-separated fields, each led by a key:
+// "duration_seconds", "ops", "failed", "throughput", then "error KIND COUNT" per kind of error,
+// "op NAME OPS FAILED OPS/S P50 P90 P99 MAX" per operation and for "all", and
+// "convergence SAMPLES TIMEOUTS ERRORS P50 P90 P99 MAX"; latencies in milliseconds.
+func (p *tablePrinter) benchRows(rep loadgen.Report) error {
+	t := newTable(p.w, false)
+	t.row("duration_seconds", formatFloat(rep.DurationSeconds))
+	t.row("ops", strconv.FormatInt(rep.Ops, 10))
+	t.row("failed", strconv.FormatInt(rep.Failed, 10))
+	t.row("throughput", formatFloat(rep.Throughput))
+	for _, kind := range slices.Sorted(maps.Keys(rep.Errors)) {
+		t.row("error", kind, strconv.FormatInt(rep.Errors[kind], 10))
+	}
+	opRow := func(name string, ops, failed int64, tput float64, l loadgen.Latency) {
+		t.row("op", name, strconv.FormatInt(ops, 10), strconv.FormatInt(failed, 10), formatFloat(tput),
+			formatFloat(l.P50), formatFloat(l.P90), formatFloat(l.P99), formatFloat(l.Max))
+	}
+	for _, name := range rep.OpNames() {
+		o := rep.ByOp[name]
+		opRow(name, o.Ops, o.Failed, o.Throughput, o.Latency)
+	}
+	opRow("all", rep.Ops, rep.Failed, rep.Throughput, rep.Latency)
+	c := rep.Convergence
+	t.row("convergence", strconv.Itoa(c.Samples), strconv.Itoa(c.Timeouts), strconv.Itoa(c.Errors),
+		formatFloat(c.P50), formatFloat(c.P90), formatFloat(c.P99), formatFloat(c.Max))
+	return t.flush()
+}
+
+// formatMillis formats a latency in milliseconds for people: "0.42ms", "12.3ms", "1.52s".
+func formatMillis(ms float64) string {
+	switch {
+	case ms >= 1000:
+		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + "s"
+	case ms >= 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + "ms"
 }
 
 // formatSeconds formats a number of seconds for people: "400ms", "12.5s", "1h2m3.4s".

@@ -1,4 +1,4 @@
-package cli
+package loadgen
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// benchTransport is the http.RoundTripper of cartctl bench for plain-HTTP nodes: HTTP/1.1 over
+// transport is the http.RoundTripper of the load generator for plain-HTTP nodes: HTTP/1.1 over
 // kept-alive connections, each request written and its answer read in the calling goroutine.
 // net/http's Transport hands every request to two goroutines per connection and back; on a
 // 2-core machine shared with the node under test that cost a third of the load generator's CPU
@@ -24,28 +24,28 @@ import (
 // side asked to close it; any error closes it. A request sent on a reused connection that fails
 // before an answer arrives (the node closed the idle connection meanwhile) is sent once more on
 // a new connection if repeating it is safe: a GET, HEAD or DELETE, or a request with an
-// Idempotency-Key (as every mutation of cartctl carries), whose body can be produced again.
-type benchTransport struct {
+// Idempotency-Key (as package client's mutations carry), whose body can be produced again.
+type transport struct {
 	fallback    http.RoundTripper
 	maxIdleHost int // idle connections kept per host:port
 
 	mu   sync.Mutex
-	idle map[string][]*benchConn // by host:port
+	idle map[string][]*conn // by host:port
 }
 
-// benchConn is one kept-alive connection with its buffers.
-type benchConn struct {
+// conn is one kept-alive connection with its buffers.
+type conn struct {
 	nc net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
 }
 
-func newBenchTransport(fallback http.RoundTripper, maxIdleHost int) *benchTransport {
-	return &benchTransport{fallback: fallback, maxIdleHost: maxIdleHost, idle: make(map[string][]*benchConn)}
+func newTransport(fallback http.RoundTripper, maxIdleHost int) *transport {
+	return &transport{fallback: fallback, maxIdleHost: maxIdleHost, idle: make(map[string][]*conn)}
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *benchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.fallback.RoundTrip(req)
 	}
@@ -97,18 +97,18 @@ func closeBody(req *http.Request) {
 	}
 }
 
-func (t *benchTransport) dial(ctx context.Context, host string) (*benchConn, error) {
+func (t *transport) dial(ctx context.Context, host string) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
-	return &benchConn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc)}, nil
+	return &conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc)}, nil
 }
 
 // send writes req on c and reads the answer's header. The context's deadline and cancellation
 // reach the connection as a deadline in the past.
-func (t *benchTransport) send(c *benchConn, host string, req *http.Request) (*http.Response, error) {
+func (t *transport) send(c *conn, host string, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	deadline, _ := ctx.Deadline() // zero: none
 	if err := c.nc.SetDeadline(deadline); err != nil {
@@ -130,7 +130,7 @@ func (t *benchTransport) send(c *benchConn, host string, req *http.Request) (*ht
 		c.nc.Close()
 		return nil, contextError(ctx, deadline, err)
 	}
-	resp.Body = &benchBody{ReadCloser: resp.Body, t: t, c: c, host: host, ctx: ctx, deadline: deadline,
+	resp.Body = &connBody{ReadCloser: resp.Body, t: t, c: c, host: host, ctx: ctx, deadline: deadline,
 		stop: stop, keep: !resp.Close && !req.Close}
 	return resp, nil
 }
@@ -149,7 +149,7 @@ func contextError(ctx context.Context, deadline time.Time, err error) error {
 }
 
 // take returns an idle connection to host, or nil.
-func (t *benchTransport) take(host string) *benchConn {
+func (t *transport) take(host string) *conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cs := t.idle[host]
@@ -162,7 +162,7 @@ func (t *benchTransport) take(host string) *benchConn {
 }
 
 // put keeps c for the next request to host, or closes it if the pool is full.
-func (t *benchTransport) put(host string, c *benchConn) {
+func (t *transport) put(host string, c *conn) {
 	t.mu.Lock()
 	if len(t.idle[host]) < t.maxIdleHost {
 		t.idle[host] = append(t.idle[host], c)
@@ -175,10 +175,10 @@ func (t *benchTransport) put(host string, c *benchConn) {
 }
 
 // CloseIdleConnections closes the pooled connections, and those of the fallback transport.
-func (t *benchTransport) CloseIdleConnections() {
+func (t *transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
-	t.idle = make(map[string][]*benchConn)
+	t.idle = make(map[string][]*conn)
 	t.mu.Unlock()
 	for _, cs := range idle {
 		for _, c := range cs {
@@ -190,12 +190,12 @@ func (t *benchTransport) CloseIdleConnections() {
 	}
 }
 
-// benchBody is an answer's body. Read to its end, it returns the connection to the pool;
+// connBody is an answer's body. Read to its end, it returns the connection to the pool;
 // closed before, it closes the connection.
-type benchBody struct {
+type connBody struct {
 	io.ReadCloser
-	t        *benchTransport
-	c        *benchConn
+	t        *transport
+	c        *conn
 	host     string
 	ctx      context.Context
 	deadline time.Time   // the context's, zero if none
@@ -204,7 +204,7 @@ type benchBody struct {
 	done     bool        // the connection was handed back or closed
 }
 
-func (b *benchBody) Read(p []byte) (int, error) {
+func (b *connBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = contextError(b.ctx, b.deadline, err)
@@ -220,7 +220,7 @@ func (b *benchBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *benchBody) Close() error {
+func (b *connBody) Close() error {
 	if !b.done {
 		b.done = true
 		b.stop()

@@ -1,4 +1,4 @@
-package cli
+package loadgen
 
 import (
 	"context"
@@ -29,22 +29,14 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[rank-1]
 }
 
-// latencySummary is a distribution in milliseconds, as the report prints it.
-type latencySummary struct {
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
 // summarize sorts ds in place and returns its percentiles. max is the true maximum, which a
 // sample may have missed; it is ignored when smaller than the sample's.
-func summarize(ds []time.Duration, maxD time.Duration) latencySummary {
+func summarize(ds []time.Duration, maxD time.Duration) Latency {
 	slices.Sort(ds)
 	if len(ds) > 0 {
 		maxD = max(maxD, ds[len(ds)-1])
 	}
-	return latencySummary{
+	return Latency{
 		P50: millis(percentile(ds, 50)),
 		P90: millis(percentile(ds, 90)),
 		P99: millis(percentile(ds, 99)),
@@ -60,7 +52,7 @@ func millis(d time.Duration) float64 {
 // latencySample is the latency of one successful operation.
 type latencySample struct {
 	d  time.Duration
-	op benchOp
+	op Op
 }
 
 // opTally counts the outcomes of one kind of operation.
@@ -79,7 +71,7 @@ type recorder struct {
 	limit   int
 	seen    int64 // successful operations offered to the reservoir
 	samples []latencySample
-	ops     [numBenchOps]opTally
+	ops     [numOps]opTally
 	errors  map[string]int64
 }
 
@@ -92,7 +84,7 @@ func newRecorder(limit int, seed uint64) *recorder {
 }
 
 // record adds the outcome of one operation: its latency if err is nil, else the kind of err.
-func (r *recorder) record(op benchOp, d time.Duration, err error) {
+func (r *recorder) record(op Op, d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := &r.ops[op]
@@ -115,7 +107,7 @@ func (r *recorder) record(op benchOp, d time.Duration, err error) {
 }
 
 // errorKind names the kind of a failed operation for the report: the API error code, "timeout"
-// when --timeout ran out, "unreachable" when the node did not answer, else "other".
+// when Config.OpTimeout ran out, "unreachable" when the node did not answer, else "other".
 func errorKind(err error) string {
 	var apiErr *client.APIError
 	switch {

@@ -1,4 +1,4 @@
-package cli
+package loadgen
 
 import (
 	"bytes"
@@ -17,11 +17,11 @@ import (
 // hangups counts the requests echoServer answered by closing the connection.
 var hangups atomic.Int64
 
-// benchTransportTest starts echoServer and returns it with a client that uses a benchTransport.
-func benchTransportTest(t *testing.T) (*httptest.Server, *http.Client, *atomic.Int64) {
+// transportTest starts echoServer and returns it with a client that uses a transport.
+func transportTest(t *testing.T) (*httptest.Server, *http.Client, *atomic.Int64) {
 	t.Helper()
 	srv, conns := echoServer(t)
-	bt := newBenchTransport(http.DefaultTransport, 4)
+	bt := newTransport(http.DefaultTransport, 4)
 	t.Cleanup(bt.CloseIdleConnections)
 	return srv, &http.Client{Transport: bt}, conns
 }
@@ -68,7 +68,7 @@ func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &conns
 }
 
-func doBench(t *testing.T, hc *http.Client, ctx context.Context, method, url, body string) (string, error) {
+func doRequest(t *testing.T, hc *http.Client, ctx context.Context, method, url, body string) (string, error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
@@ -87,10 +87,10 @@ func doBench(t *testing.T, hc *http.Client, ctx context.Context, method, url, bo
 	return string(b), err
 }
 
-func TestBenchTransportReusesConnections(t *testing.T) {
-	srv, hc, conns := benchTransportTest(t)
+func TestTransportReusesConnections(t *testing.T) {
+	srv, hc, conns := transportTest(t)
 	for i := range 20 {
-		got, err := doBench(t, hc, context.Background(), "POST", srv.URL+"/v1/x", "body-"+string(rune('a'+i)))
+		got, err := doRequest(t, hc, context.Background(), "POST", srv.URL+"/v1/x", "body-"+string(rune('a'+i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,15 +103,15 @@ func TestBenchTransportReusesConnections(t *testing.T) {
 	}
 }
 
-// TestBenchTransportReplaysOnClosedIdle checks that a request on an idle connection the server
+// TestTransportReplaysOnClosedIdle checks that a request on an idle connection the server
 // closed meanwhile goes out again on a new one, body and all.
-func TestBenchTransportReplaysOnClosedIdle(t *testing.T) {
-	srv, hc, conns := benchTransportTest(t)
-	if _, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
+func TestTransportReplaysOnClosedIdle(t *testing.T) {
+	srv, hc, conns := transportTest(t)
+	if _, err := doRequest(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
 		t.Fatal(err)
 	}
 	srv.CloseClientConnections()
-	got, err := doBench(t, hc, context.Background(), "POST", srv.URL+"/b", "again")
+	got, err := doRequest(t, hc, context.Background(), "POST", srv.URL+"/b", "again")
 	if err != nil {
 		t.Fatalf("request after the server closed the idle connection: %v", err)
 	}
@@ -123,22 +123,22 @@ func TestBenchTransportReplaysOnClosedIdle(t *testing.T) {
 	}
 }
 
-func TestBenchTransportHonoursContext(t *testing.T) {
-	srv, hc, conns := benchTransportTest(t)
+func TestTransportHonoursContext(t *testing.T) {
+	srv, hc, conns := transportTest(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := doBench(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := doRequest(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("slow answer past the deadline: got %v, want context.DeadlineExceeded", err)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	if _, err := doBench(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.Canceled) {
+	if _, err := doRequest(t, hc, ctx, "GET", srv.URL+"/slow", ""); !errors.Is(err, context.Canceled) {
 		t.Fatalf("slow answer after cancel: got %v, want context.Canceled", err)
 	}
 	// The connections of the failed requests were closed, not pooled: the next one works.
 	before := conns.Load()
-	if got, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/c", ""); err != nil || got != "GET /c " {
+	if got, err := doRequest(t, hc, context.Background(), "GET", srv.URL+"/c", ""); err != nil || got != "GET /c " {
 		t.Fatalf("request after the failures: %q, %v", got, err)
 	}
 	if conns.Load() != before+1 {
@@ -146,8 +146,8 @@ func TestBenchTransportHonoursContext(t *testing.T) {
 	}
 }
 
-func TestBenchTransportClosesUnreadBodies(t *testing.T) {
-	srv, hc, conns := benchTransportTest(t)
+func TestTransportClosesUnreadBodies(t *testing.T) {
+	srv, hc, conns := transportTest(t)
 	for range 3 {
 		resp, err := hc.Post(srv.URL+"/x", "text/plain", bytes.NewReader([]byte("unread")))
 		if err != nil {
@@ -160,12 +160,12 @@ func TestBenchTransportClosesUnreadBodies(t *testing.T) {
 	}
 }
 
-func TestBenchTransportUsesFallbackForHTTPS(t *testing.T) {
+func TestTransportUsesFallbackForHTTPS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "tls")
 	}))
 	defer srv.Close()
-	hc := &http.Client{Transport: newBenchTransport(srv.Client().Transport, 4)}
+	hc := &http.Client{Transport: newTransport(srv.Client().Transport, 4)}
 	resp, err := hc.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -176,15 +176,15 @@ func TestBenchTransportUsesFallbackForHTTPS(t *testing.T) {
 	}
 }
 
-// TestBenchTransportReplaysOnlyWhatIsSafe checks that a request that reached the node on a
+// TestTransportReplaysOnlyWhatIsSafe checks that a request that reached the node on a
 // reused connection and got no answer is sent again only when repeating it is safe.
-func TestBenchTransportReplaysOnlyWhatIsSafe(t *testing.T) {
-	srv, hc, _ := benchTransportTest(t)
+func TestTransportReplaysOnlyWhatIsSafe(t *testing.T) {
+	srv, hc, _ := transportTest(t)
 	for _, tt := range []struct {
 		key  string
 		want int64 // times the node gets the POST
 	}{{"", 1}, {"k1", 2}} {
-		if _, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
+		if _, err := doRequest(t, hc, context.Background(), "GET", srv.URL+"/a", ""); err != nil {
 			t.Fatal(err) // leaves a connection in the pool
 		}
 		before := hangups.Load()
@@ -205,10 +205,10 @@ func TestBenchTransportReplaysOnlyWhatIsSafe(t *testing.T) {
 	}
 }
 
-func TestBenchTransportDropsConnectionsAskedToClose(t *testing.T) {
-	srv, hc, conns := benchTransportTest(t)
+func TestTransportDropsConnectionsAskedToClose(t *testing.T) {
+	srv, hc, conns := transportTest(t)
 	for range 3 {
-		if got, err := doBench(t, hc, context.Background(), "GET", srv.URL+"/close", ""); err != nil || got != "GET /close " {
+		if got, err := doRequest(t, hc, context.Background(), "GET", srv.URL+"/close", ""); err != nil || got != "GET /close " {
 			t.Fatalf("answer %q, %v", got, err)
 		}
 	}
@@ -217,8 +217,8 @@ func TestBenchTransportDropsConnectionsAskedToClose(t *testing.T) {
 	}
 }
 
-func TestBenchTransportCancelDuringBody(t *testing.T) {
-	srv, hc, _ := benchTransportTest(t)
+func TestTransportCancelDuringBody(t *testing.T) {
+	srv, hc, _ := transportTest(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/dribble", nil)
