@@ -18,6 +18,10 @@ const (
 	MaxLines = 10_000
 	// MaxBodyBytes bounds every request body (64 KiB).
 	MaxBodyBytes = 64 << 10
+	// DefaultPageSize is how many cart names GET /v1/carts answers without ?limit=.
+	DefaultPageSize = 100
+	// MaxPageSize is the largest ?limit= of GET /v1/carts.
+	MaxPageSize = 1_000
 )
 
 // IDAlphabet names the bytes an ID may hold, for error messages.

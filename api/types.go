@@ -1,8 +1,11 @@
 package api
 
-// CartList is the body of GET /v1/carts: the names of all carts the node knows, sorted.
+// CartList is the body of GET /v1/carts: one page of the names of the carts that have at least
+// one line, sorted. Next is the name to pass as ?after= for the following page; it is absent on
+// the last page.
 type CartList struct {
 	Carts []string `json:"carts"`
+	Next  string   `json:"next,omitempty"`
 }
 
 // Line is one item of a cart view. Only items with a quantity above zero appear. UnitPriceCents
@@ -86,7 +89,10 @@ type PeerStatus struct {
 }
 
 // Status is the body of GET /v1/status. Digest is the hex root of the node's anti-entropy digest;
-// two nodes with equal digests hold equal state. Peers are sorted by name.
+// two nodes with equal digests hold equal state. Carts counts the carts with at least one line
+// (those GET /v1/carts lists); EmptyCarts the carts whose lines were all removed, which a node
+// keeps so that a stale peer cannot bring the lines back. Both are maintained, not counted on
+// each request. Peers are sorted by name.
 type Status struct {
 	Node          string       `json:"node"`
 	Replica       string       `json:"replica"`
@@ -95,6 +101,7 @@ type Status struct {
 	Version       string       `json:"version"`
 	UptimeSeconds float64      `json:"uptime_seconds"`
 	Carts         int          `json:"carts"`
+	EmptyCarts    int          `json:"empty_carts"`
 	Digest        string       `json:"digest"`
 	Members       MemberCounts `json:"members"`
 	Peers         []PeerStatus `json:"peers"`

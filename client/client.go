@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,10 +179,45 @@ func validateID(kind, id string) error {
 // a second guard.
 func pathSegment(id string) string { return url.PathEscape(id) }
 
-// ListCarts returns the names of all carts the node knows, sorted.
+// ListCarts returns the names of all carts with at least one line, sorted, following the
+// pages of GET /v1/carts to the end. On a node with millions of carts, page with
+// [Client.ListCartsPage] instead.
 func (c *Client) ListCarts(ctx context.Context) (api.CartList, error) {
+	all := api.CartList{Carts: []string{}}
+	after := ""
+	for {
+		page, err := c.ListCartsPage(ctx, after, api.MaxPageSize)
+		if err != nil {
+			return api.CartList{}, err
+		}
+		all.Carts = append(all.Carts, page.Carts...)
+		if page.Next == "" || page.Next == after {
+			return all, nil
+		}
+		after = page.Next
+	}
+}
+
+// ListCartsPage returns up to limit names of carts with at least one line, sorted, starting after
+// the name after ("" for the first page). The answer's Next is the after of the following page,
+// empty on the last one. A limit of 0 takes the node's default page size.
+func (c *Client) ListCartsPage(ctx context.Context, after string, limit int) (api.CartList, error) {
+	q := url.Values{}
+	if after != "" {
+		if err := validateID("cart", after); err != nil {
+			return api.CartList{}, err
+		}
+		q.Set("after", after)
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/v1/carts"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
 	var out api.CartList
-	if err := c.do(ctx, http.MethodGet, "/v1/carts", nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return api.CartList{}, err
 	}
 	if out.Carts == nil {
@@ -301,12 +337,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 	}
 	u := *c.base
-	u.RawPath = c.base.EscapedPath() + path
+	escaped, query, _ := strings.Cut(path, "?")
+	u.RawPath = c.base.EscapedPath() + escaped
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
 		return fmt.Errorf("%s %s: %v", method, path, err)
 	}
 	u.Path = p
+	u.RawQuery = query
 	target := u.String()
 
 	var key string

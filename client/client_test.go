@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -642,5 +644,37 @@ func TestWireTypesRoundTrip(t *testing.T) {
 	eb, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: api.CodeNotFound, Message: "no route"}})
 	if want := `{"error":{"code":"not_found","message":"no route"}}`; string(eb) != want {
 		t.Errorf("got %s, want %s", eb, want)
+	}
+}
+
+// TestListCartsFollowsPages: ListCarts asks for pages until one has no next, passing each
+// page's next as after.
+func TestListCartsFollowsPages(t *testing.T) {
+	pages := map[string]string{
+		"":      `{"carts":["a","b"],"next":"b"}`,
+		"b":     `{"carts":["c","d"],"next":"d"}`,
+		"d":     `{"carts":["e"]}`,
+		"other": `{"carts":[]}`,
+	}
+	var afters []string
+	var mu sync.Mutex
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		after := r.URL.Query().Get("after")
+		mu.Lock()
+		afters = append(afters, after+"|"+r.URL.Query().Get("limit"))
+		mu.Unlock()
+		_, _ = io.WriteString(w, pages[after])
+	})
+	c := newTestClient(t, rec.srv.URL, nil)
+	got, err := c.ListCarts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c", "d", "e"}; !slices.Equal(got.Carts, want) {
+		t.Errorf("carts: got %v, want %v", got.Carts, want)
+	}
+	limit := strconv.Itoa(api.MaxPageSize)
+	if want := []string{"|" + limit, "b|" + limit, "d|" + limit}; !slices.Equal(afters, want) {
+		t.Errorf("pages asked (after|limit): got %v, want %v", afters, want)
 	}
 }

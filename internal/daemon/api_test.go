@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -315,4 +316,58 @@ func TestAPIGetItemAndAllow(t *testing.T) {
 		require.Equal(t, 405, resp.StatusCode, path)
 		require.Equal(t, want, resp.Header.Get("Allow"), path)
 	}
+}
+
+// TestListCartsPages: /v1/carts answers sorted pages of the carts with
+// lines, a next name while more follow, and refuses bad page arguments;
+// carts whose lines were all removed are left out, and counted apart in
+// /v1/status.
+func TestListCartsPages(t *testing.T) {
+	d := newTestNode(t, nil)
+	c := newTestClient(t, d, "")
+	var want []string
+	for i := range 25 {
+		id := fmt.Sprintf("cart-%02d", i)
+		_, err := c.AddItem(t.Context(), id, api.AddItemRequest{Item: "apple", Quantity: 1})
+		require.NoError(t, err)
+		want = append(want, id)
+	}
+	_, err := c.RemoveItem(t.Context(), "cart-03", "apple")
+	require.NoError(t, err)
+	want = slices.Delete(want, 3, 4)
+
+	var got []string
+	after, pages := "", 0
+	for {
+		page, err := c.ListCartsPage(t.Context(), after, 10)
+		require.NoError(t, err)
+		pages++
+		require.LessOrEqual(t, len(page.Carts), 10)
+		got = append(got, page.Carts...)
+		if page.Next == "" {
+			break
+		}
+		require.Equal(t, page.Carts[len(page.Carts)-1], page.Next)
+		after = page.Next
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, 3, pages)
+
+	all, err := c.ListCarts(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, want, all.Carts)
+
+	st, err := c.Status(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 24, st.Carts, "carts with lines")
+	require.Equal(t, 1, st.EmptyCarts, "carts whose lines were all removed")
+
+	runAPICases(t, d, []apiCase{
+		{"default page", "GET", "/v1/carts", "", nil, 200, "", `"carts":["cart-00"`},
+		{"limit zero", "GET", "/v1/carts?limit=0", "", nil, 400, api.CodeInvalidArgument, ""},
+		{"limit too big", "GET", "/v1/carts?limit=1001", "", nil, 400, api.CodeInvalidArgument, ""},
+		{"limit not a number", "GET", "/v1/carts?limit=ten", "", nil, 400, api.CodeInvalidArgument, ""},
+		{"bad after", "GET", "/v1/carts?after=a%20b", "", nil, 400, api.CodeInvalidArgument, ""},
+		{"after the last", "GET", "/v1/carts?after=zzz", "", nil, 200, "", `{"carts":[]}`},
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/google/btree"
 )
 
 // maxObjects bounds how many carts a node accepts from peers, so that a
@@ -62,6 +63,11 @@ type carts struct {
 	// mu guards the fields below and every object's cart.
 	mu  sync.Mutex
 	all map[string]*object // by cart ID
+	// listed holds, in order, the IDs of the carts with at least one line
+	// people see: /v1/carts pages through it, and its size is the count
+	// /v1/status reports, both without scanning every cart. Every change
+	// of a cart updates it (noteLocked).
+	listed *btree.BTreeG[string]
 	// dirty holds the IDs of carts changed, by peers or by installed local
 	// writes, since they were last written to the data file.
 	dirty map[string]struct{}
@@ -74,6 +80,17 @@ func newCarts(clock *nodeClock, m *metrics, changed func()) *carts {
 		changed: changed,
 		all:     make(map[string]*object),
 		dirty:   make(map[string]struct{}),
+		listed:  btree.NewOrderedG[string](32),
+	}
+}
+
+// noteLocked records whether cart id has lines people see, after a change
+// to it. The caller holds cs.mu.
+func (cs *carts) noteLocked(id string, o *object) {
+	if o.cart.HasItems() {
+		cs.listed.ReplaceOrInsert(id)
+	} else {
+		cs.listed.Delete(id)
 	}
 }
 
@@ -104,18 +121,35 @@ func (cs *carts) view(id string) cart.View {
 	return o.cart.View()
 }
 
-// ids returns the IDs of carts with at least one visible line, sorted.
-func (cs *carts) ids() []string {
+// page returns up to limit IDs of carts with at least one visible line,
+// in order, starting after the ID after ("" starts at the first), and
+// whether more follow.
+func (cs *carts) page(after string, limit int) (ids []string, more bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	var ids []string
-	for id, o := range cs.all {
-		if o.cart.HasItems() {
-			ids = append(ids, id)
+	ids = make([]string, 0, min(limit, cs.listed.Len()))
+	cs.listed.AscendGreaterOrEqual(after, func(id string) bool {
+		if id == after {
+			return true
 		}
-	}
-	slices.Sort(ids)
-	return ids
+		if len(ids) == limit {
+			more = true
+			return false
+		}
+		ids = append(ids, id)
+		return true
+	})
+	return ids, more
+}
+
+// counts returns how many carts have lines people see, and how many carts
+// are held in all (including carts whose lines were all removed: their
+// causal context keeps what was removed, so that a stale peer cannot bring
+// the lines back).
+func (cs *carts) counts() (withItems, held int) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.listed.Len(), len(cs.all)
 }
 
 // count returns the number of carts held, including empty ones.
@@ -153,6 +187,7 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 	if changed {
 		o.enc = nil
 		cs.dirty[id] = struct{}{}
+		cs.noteLocked(id, o)
 	}
 	cs.mu.Unlock()
 	if !latest.IsZero() {
@@ -298,6 +333,7 @@ func (cs *carts) install(id string, o *object, delta *cart.Cart) {
 	o.cart.Merge(delta)
 	o.enc = nil
 	cs.dirty[id] = struct{}{}
+	cs.noteLocked(id, o)
 }
 
 // replay merges a delta found in the write-ahead log at startup into the
@@ -329,11 +365,13 @@ func (cs *carts) mergeStored(id string, data []byte, dirty bool) error {
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if o := cs.objectLocked(id); o.cart.IsEmpty() {
+	o := cs.objectLocked(id)
+	if o.cart.IsEmpty() {
 		o.cart = c // what merging into nothing gives, without the copy
 	} else {
 		o.cart.Merge(c)
 	}
+	cs.noteLocked(id, o)
 	if dirty {
 		cs.dirty[id] = struct{}{}
 	}

@@ -230,7 +230,8 @@ func TestMalformedRemoteInputIsRejected(t *testing.T) {
 		_, err := d.objects.Merge(tc.key, []byte(tc.data), gossip.MergeInfo{Channel: gossip.ChannelDelta})
 		require.Error(t, err, "key %q data %x", tc.key, tc.data)
 	}
-	require.Empty(t, d.carts.ids())
+	ids, _ := d.carts.page("", 10)
+	require.Empty(t, ids)
 }
 
 // TestSkewedNodeRefusesWrites: a node whose clock runs further ahead of its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
@@ -24,12 +25,33 @@ func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
+// handleListCarts answers one page of the names of carts with lines:
+// ?limit=N (1..api.MaxPageSize, default api.DefaultPageSize) names after
+// ?after=ID, and the name to ask the next page after.
 func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
-	ids := d.carts.ids()
-	if ids == nil {
-		ids = []string{}
+	q := r.URL.Query()
+	limit := api.DefaultPageSize
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > api.MaxPageSize {
+			d.fail(w, fmt.Errorf("%w: limit %s: want an integer in 1..%d", errBadRequest, sanitize(s), api.MaxPageSize))
+			return
+		}
+		limit = n
 	}
-	writeJSON(w, http.StatusOK, api.CartList{Carts: ids})
+	after := q.Get("after")
+	if after != "" {
+		if err := api.ValidID(after); err != nil {
+			d.fail(w, fmt.Errorf("%w: after: %v", errBadRequest, err))
+			return
+		}
+	}
+	ids, more := d.carts.page(after, limit)
+	out := api.CartList{Carts: ids}
+	if more {
+		out.Next = ids[len(ids)-1]
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {

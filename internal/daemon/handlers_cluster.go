@@ -25,14 +25,17 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	now := d.clock.now()
 	self := d.gossip.LocalMember()
 	digests := d.gossip.PeerDigests()
+	withItems, held := d.carts.counts()
 	st := api.Status{
+		Carts:         withItems,
+		EmptyCarts:    held - withItems,
 		Node:          d.cfg.Name,
 		Replica:       string(d.replica),
 		APIAddr:       d.APIAddr(),
 		GossipAddr:    self.Addr,
 		Version:       d.cfg.Version,
 		UptimeSeconds: now.Sub(d.started.Add(d.cfg.ClockOffset)).Seconds(),
-		Carts:         len(d.carts.ids()),
+
 		Digest:        fmt.Sprintf("%016x", d.gossip.Digest()),
 		Peers:         []api.PeerStatus{},
 	}

@@ -98,7 +98,10 @@ var (
 		"Malformed gossip messages dropped.", nil, nil)
 	descMembers = prometheus.NewDesc("crdtd_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
-	descObjects      = prometheus.NewDesc("crdtd_objects", "Carts held by this node.", nil, nil)
+	descCarts = prometheus.NewDesc("crdtd_carts",
+		"Carts held by this node: with_items have a line people see (the carts of /v1/status and /v1/carts); "+
+			"empty had all their lines removed and keep what was removed, so that no stale peer brings it back.",
+		[]string{"state"}, nil)
 	descStoreCommits = prometheus.NewDesc("crdtd_store_commits_total",
 		"Writes committed to the data file, and the transactions that carried them.", []string{"kind"}, nil)
 	descStoreLog = prometheus.NewDesc("crdtd_store_log_appends_total",
@@ -111,7 +114,7 @@ var (
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges,
-		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descObjects, descStoreCommits,
+		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descCarts, descStoreCommits,
 		descStoreLog, descStoreLogSync, descStoreLogPending} {
 		ch <- d
 	}
@@ -154,7 +157,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(n), st)
 	}
-	ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(c.carts.count()))
+	withItems, held := c.carts.counts()
+	ch <- prometheus.MustNewConstMetric(descCarts, prometheus.GaugeValue, float64(withItems), "with_items")
+	ch <- prometheus.MustNewConstMetric(descCarts, prometheus.GaugeValue, float64(held-withItems), "empty")
 	ss := c.store.Stats()
 	counter(descStoreCommits, ss.Commits, "writes")
 	counter(descStoreCommits, ss.Transactions, "transactions")

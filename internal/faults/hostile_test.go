@@ -421,8 +421,8 @@ func TestHostileManyReplicaIDs(t *testing.T) {
 		t.Errorf("state with 100,000 replica IDs: counted %v rejections, want 1", d)
 	}
 	for i := range c.nodes {
-		if m, err := c.scrape(i); err == nil && m.sum("crdtd_objects") > before.sum("crdtd_objects") {
-			t.Errorf("n%d stored the cart with 100,000 replica IDs (crdtd_objects %v, was %v)", i, m.sum("crdtd_objects"), before.sum("crdtd_objects"))
+		if m, err := c.scrape(i); err == nil && m.sum("crdtd_carts") > before.sum("crdtd_carts") {
+			t.Errorf("n%d stored the cart with 100,000 replica IDs (crdtd_carts %v, was %v)", i, m.sum("crdtd_carts"), before.sum("crdtd_carts"))
 		}
 	}
 	assertHealthy(t, c, 0, rss0)
