@@ -94,17 +94,21 @@ type PeerStatus struct {
 // keeps so that a stale peer cannot bring the lines back. Both are maintained, not counted on
 // each request. Peers are sorted by name.
 type Status struct {
-	Node          string       `json:"node"`
-	Replica       string       `json:"replica"`
-	APIAddr       string       `json:"api_addr"`
-	GossipAddr    string       `json:"gossip_addr"`
-	Version       string       `json:"version"`
-	UptimeSeconds float64      `json:"uptime_seconds"`
-	Carts         int          `json:"carts"`
-	EmptyCarts    int          `json:"empty_carts"`
-	Digest        string       `json:"digest"`
-	Members       MemberCounts `json:"members"`
-	Peers         []PeerStatus `json:"peers"`
+	Node          string  `json:"node"`
+	Replica       string  `json:"replica"`
+	APIAddr       string  `json:"api_addr"`
+	GossipAddr    string  `json:"gossip_addr"`
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	// Ready is what GET /readyz answers: the node serves writes and, when it was given seeds, has
+	// joined one. NotReady says why not (for instance "not joined: no seed reachable: ...").
+	Ready      bool         `json:"ready"`
+	NotReady   string       `json:"not_ready,omitempty"`
+	Carts      int          `json:"carts"`
+	EmptyCarts int          `json:"empty_carts"`
+	Digest     string       `json:"digest"`
+	Members    MemberCounts `json:"members"`
+	Peers      []PeerStatus `json:"peers"`
 }
 
 // Health is the body of GET /healthz.

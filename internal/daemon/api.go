@@ -19,6 +19,7 @@ import (
 // GET also serves HEAD.
 var allowedMethods = map[string][]string{
 	"/healthz":                      {"GET", "HEAD"},
+	"/readyz":                       {"GET", "HEAD"},
 	"/metrics":                      {"GET", "HEAD"},
 	"/v1/carts":                     {"GET", "HEAD"},
 	"/v1/carts/{cart}":              {"GET", "HEAD", "DELETE"},
@@ -33,6 +34,7 @@ func (d *Daemon) newServer() *http.Server {
 	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
 
 	route("GET /healthz", d.handleHealth)
+	route("GET /readyz", d.handleReady)
 	route("GET /metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /v1/carts", d.handleListCarts)
 	route("GET /v1/carts/{cart}", d.handleGetCart)
@@ -85,7 +87,7 @@ func (d *Daemon) authenticate(next http.Handler) http.Handler {
 	}
 	want := []byte("Bearer " + d.cfg.APIToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crdtd"`)
 			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "missing or wrong bearer token")
 			return

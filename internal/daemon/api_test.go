@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 type apiCase struct {
@@ -369,5 +372,46 @@ func TestListCartsPages(t *testing.T) {
 		{"limit not a number", "GET", "/v1/carts?limit=ten", "", nil, 400, api.CodeInvalidArgument, ""},
 		{"bad after", "GET", "/v1/carts?after=a%20b", "", nil, 400, api.CodeInvalidArgument, ""},
 		{"after the last", "GET", "/v1/carts?after=zzz", "", nil, 200, "", `{"carts":[]}`},
+	})
+}
+
+// TestReadyz: a node without seeds is ready at once; a node whose seed
+// speaks another gossip key never joins, and /readyz and /v1/status say so
+// with the reason, while /healthz (liveness) still answers ok; a node that
+// joins becomes ready.
+func TestReadyz(t *testing.T) {
+	keyA := bytes.Repeat([]byte{1}, 16)
+	a := newTestNode(t, func(c *Config) { c.GossipKey = keyA })
+	code, body := doRequest(t, a, "GET", "/readyz", "", nil)
+	require.Equal(t, 200, code, body)
+
+	b := newTestNode(t, func(c *Config) {
+		c.GossipKey = bytes.Repeat([]byte{2}, 16)
+		c.ClusterLabel = a.cfg.ClusterLabel
+		c.Join = []string{a.GossipAddr()}
+	})
+	testbin.WaitFor(t, 10*time.Second, "b to report its failed join", func() bool {
+		_, body := doRequest(t, b, "GET", "/readyz", "", nil)
+		return strings.Contains(body, "gossip key")
+	})
+	code, body = doRequest(t, b, "GET", "/readyz", "", nil)
+	require.Equal(t, 503, code, body)
+	require.Contains(t, body, "not joined")
+	require.NotContains(t, body, `\n`, "the reason spans lines")
+	code, _ = doRequest(t, b, "GET", "/healthz", "", nil)
+	require.Equal(t, 200, code, "/healthz is liveness only")
+	st, err := newTestClient(t, b, "").Status(t.Context())
+	require.NoError(t, err)
+	require.False(t, st.Ready)
+	require.Contains(t, st.NotReady, "not joined")
+
+	c := newTestNode(t, func(c *Config) {
+		c.GossipKey = keyA
+		c.ClusterLabel = a.cfg.ClusterLabel
+		c.Join = []string{a.GossipAddr()}
+	})
+	testbin.WaitFor(t, 10*time.Second, "c to be ready", func() bool {
+		code, _ := doRequest(t, c, "GET", "/readyz", "", nil)
+		return code == 200
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +39,9 @@ type Daemon struct {
 
 	idem        idempotency
 	persistKick chan struct{}
-	joined      atomic.Bool  // the join loop reached a seed
-	beatEvery   atomic.Int64 // the current heartbeat interval in nanoseconds (heartbeatEvery)
+	joined      atomic.Bool            // the join loop reached a seed
+	joinErr     atomic.Pointer[string] // why the last join attempt failed, until one succeeds
+	beatEvery   atomic.Int64           // the current heartbeat interval in nanoseconds (heartbeatEvery)
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	done        chan struct{}
@@ -213,15 +215,20 @@ func splitHostPort(hp string) (string, int, error) {
 func (d *Daemon) joinLoop(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	for {
-		jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// A short attempt, so that /readyz and the log say soon why no seed
+		// answered; the loop retries with backoff.
+		jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		n, err := d.gossip.Join(jctx, d.cfg.Join)
 		cancel()
 		if err == nil && n > 0 {
 			d.joined.Store(true)
+			d.joinErr.Store(nil)
 			d.log.Info("joined cluster", "seeds", d.cfg.Join, "reached", n)
 			return
 		}
-		d.log.Warn("join failed; retrying", "seeds", d.cfg.Join, "err", err, "retry_in", backoff)
+		reason := joinFailure(err)
+		d.joinErr.Store(&reason)
+		d.log.Warn("join failed; retrying", "seeds", d.cfg.Join, "err", reason, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -229,6 +236,44 @@ func (d *Daemon) joinLoop(ctx context.Context) {
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
+}
+
+// joinFailure says on one line why a join reached no seed, with a hint at
+// the usual causes. memberlist's own error spans several lines.
+func joinFailure(err error) string {
+	if err == nil {
+		return "no seed answered"
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	switch lower := strings.ToLower(msg); {
+	case strings.Contains(lower, "decrypt"), strings.Contains(lower, "encrypt"), strings.Contains(lower, "keyring"):
+		msg += " (wrong or missing gossip key?)"
+	case strings.Contains(lower, "label"):
+		msg += " (different cluster label?)"
+	case strings.Contains(lower, "eof"), strings.Contains(lower, "connection reset"):
+		// The seed accepted the connection and dropped it: it could not
+		// read what we sent.
+		msg += " (the seed hung up: wrong or missing gossip key, or a different cluster label?)"
+	case strings.Contains(lower, "connection refused"), strings.Contains(lower, "timeout"), strings.Contains(lower, "i/o timeout"):
+		msg += " (is a seed running, and its gossip port reachable?)"
+	}
+	return msg
+}
+
+// readiness reports whether the node serves writes and, when it has seeds,
+// has joined one; if not, why not.
+func (d *Daemon) readiness() (ready bool, reason string) {
+	if err := d.store.Err(); err != nil {
+		return false, "store failed, restart the node: " + err.Error()
+	}
+	if len(d.cfg.Join) > 0 && !d.joined.Load() {
+		why := "joining"
+		if p := d.joinErr.Load(); p != nil {
+			why = *p
+		}
+		return false, "not joined: no seed reachable: " + why
+	}
+	return true, ""
 }
 
 // APIAddr returns the address the HTTP API listens on.

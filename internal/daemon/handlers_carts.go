@@ -28,6 +28,18 @@ func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
 // handleListCarts answers one page of the names of carts with lines:
 // ?limit=N (1..api.MaxPageSize, default api.DefaultPageSize) names after
 // ?after=ID, and the name to ask the next page after.
+// handleReady answers 200 once the node serves writes and, when it has
+// seeds, has joined at least one peer; otherwise 503 with the reason. A
+// node that cannot join (a wrong gossip key, bad seeds) still takes writes
+// as an island, and /healthz, which is liveness only, still answers ok.
+func (d *Daemon) handleReady(w http.ResponseWriter, r *http.Request) {
+	if ok, reason := d.readiness(); !ok {
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, reason)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Health{Status: "ready"})
+}
+
 func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := api.DefaultPageSize

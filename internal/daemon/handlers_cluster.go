@@ -26,7 +26,10 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	self := d.gossip.LocalMember()
 	digests := d.gossip.PeerDigests()
 	withItems, held := d.carts.counts()
+	ready, notReady := d.readiness()
 	st := api.Status{
+		Ready:         ready,
+		NotReady:      notReady,
 		Carts:         withItems,
 		EmptyCarts:    held - withItems,
 		Node:          d.cfg.Name,
