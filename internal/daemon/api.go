@@ -85,15 +85,29 @@ func (d *Daemon) authenticate(next http.Handler) http.Handler {
 	if d.cfg.APIToken == "" {
 		return next
 	}
-	want := []byte("Bearer " + d.cfg.APIToken)
+	want := []byte(d.cfg.APIToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !bearerMatches(r.Header.Get("Authorization"), want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crdtd"`)
+			// Close the connection: a client without the token gets one
+			// answer per connection, not a connection to keep.
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerMatches reports whether an Authorization header carries the token
+// want in the Bearer scheme, whose name is case-insensitive (RFC 7235). The
+// token comparison takes constant time.
+func bearerMatches(header string, want []byte) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimLeft(token, " ")), want) == 1
 }
 
 // statusRecorder remembers the status code a handler wrote.

@@ -415,3 +415,44 @@ func TestReadyz(t *testing.T) {
 		return code == 200
 	})
 }
+
+// TestNoOpDeletesLeaveNothing: removing an absent line or clearing an
+// unknown cart changes nothing and stores no empty cart, so that a client
+// cannot grow a node's cart table with DELETEs.
+func TestNoOpDeletesLeaveNothing(t *testing.T) {
+	d := newTestNode(t, nil)
+	for i := range 50 {
+		code, body := doRequest(t, d, "DELETE", fmt.Sprintf("/v1/carts/ghost-%d", i), "", nil)
+		require.Equal(t, 200, code, body)
+		code, body = doRequest(t, d, "DELETE", fmt.Sprintf("/v1/carts/ghost-%d/items/apple", i), "", nil)
+		require.Equal(t, 200, code, body)
+	}
+	withItems, held := d.carts.counts()
+	require.Zero(t, withItems)
+	require.Zero(t, held, "no-op deletes left empty carts behind")
+	require.Zero(t, d.store.LogBytes(), "no-op deletes were logged")
+}
+
+// TestBearerSchemeCaseInsensitive: the scheme name of Authorization is
+// case-insensitive (RFC 7235); the token is not. A refused request closes
+// its connection.
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	d := newTestNode(t, func(c *Config) { c.APIToken = "s3cret" })
+	for auth, want := range map[string]int{
+		"Bearer s3cret": 200, "bearer s3cret": 200, "BEARER s3cret": 200,
+		"Bearer S3CRET": 401, "Basic s3cret": 401, "s3cret": 401, "": 401,
+	} {
+		req, err := http.NewRequest("GET", "http://"+d.APIAddr()+"/v1/carts", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, "Authorization %q", auth)
+		if want == 401 {
+			require.True(t, resp.Close, "a 401 kept its connection open (Authorization %q)", auth)
+		}
+	}
+}

@@ -312,6 +312,13 @@ func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.
 	return delta, c.View(), nil
 }
 
+// isNew reports whether o's cart holds nothing yet.
+func (cs *carts) isNew(o *object) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return o.cart.IsEmpty()
+}
+
 // dropIfEmpty forgets the object of a cart that never held anything, so
 // that refused edits of new carts leave nothing behind. The caller holds
 // o.writeMu.

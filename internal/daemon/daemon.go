@@ -264,7 +264,7 @@ func joinFailure(err error) string {
 // has joined one; if not, why not.
 func (d *Daemon) readiness() (ready bool, reason string) {
 	if err := d.store.Err(); err != nil {
-		return false, "store failed, restart the node: " + err.Error()
+		return false, "the write-ahead log failed; see the node's log and restart it"
 	}
 	if len(d.cfg.Join) > 0 && !d.joined.Load() {
 		why := "joining"

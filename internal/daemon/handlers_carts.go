@@ -19,7 +19,9 @@ import (
 // balancers and supervisors stop sending it writes and restart it.
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if err := d.store.Err(); err != nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "store failed, restart the node: "+err.Error())
+		// /healthz answers without a token: say what to do, and leave the
+		// details (file paths, the OS error) to the node's log.
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the write-ahead log failed; see the node's log and restart it")
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
@@ -319,8 +321,11 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 		errors.Is(err, cart.ErrInvalidPrice), errors.Is(err, cart.ErrTooManyLines), errors.Is(err, cart.ErrOverflow),
 		errors.Is(err, cart.ErrTooManyAdds):
 		writeError(w, http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
+	case errors.Is(err, store.ErrLogFailed):
+		d.log.Error("write refused: the write-ahead log failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the node cannot make writes durable; it must be restarted")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, store.ErrClosed),
-		errors.Is(err, errClockAhead):
+		errors.Is(err, errClockAhead), errors.Is(err, errTooManyObjs):
 		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, err.Error())
 	default:
 		d.log.Error("request failed", "err", err)

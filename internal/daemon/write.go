@@ -34,10 +34,21 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		d.carts.dropIfEmpty(id, o)
 		return nil, err
 	}
+	if d.carts.isNew(o) && d.carts.count() > maxObjects {
+		d.carts.dropIfEmpty(id, o)
+		return nil, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
+	}
 	delta, view, err := d.carts.edit(o, item, ts, e)
 	if err != nil {
 		d.carts.dropIfEmpty(id, o)
 		return nil, err
+	}
+	if delta.IsEmpty() {
+		// Nothing to change (a remove of an absent line, a clear of an
+		// empty cart): nothing to log or send, and no empty cart to keep.
+		d.carts.dropIfEmpty(id, o)
+		body, _, err := respond(view)
+		return body, err
 	}
 	body, idemRec, err := respond(view)
 	if err != nil {

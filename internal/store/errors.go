@@ -24,6 +24,12 @@ var (
 	// ErrFormatVersion is returned by [Open] when the data file was written
 	// by a build with a different, unknown storage format.
 	ErrFormatVersion = errors.New("unsupported data format version")
+
+	// ErrLogFailed is wrapped by every error of [Store.Log] and [Store.Err]
+	// once an append to the write-ahead log has failed (a full or broken
+	// disk). The failure is sticky: nothing more is logged until the node
+	// restarts, and what was acknowledged before stays durable.
+	ErrLogFailed = errors.New("write-ahead log failed")
 )
 
 // CorruptError reports a data file that exists but cannot be read as a

@@ -386,7 +386,7 @@ func (w *wal) appendQueued() {
 
 	w.mu.Lock()
 	if err != nil {
-		err = fmt.Errorf("append to log segment %s: %v", segmentName(w.segment), err)
+		err = fmt.Errorf("%w: append to log segment %s: %v", ErrLogFailed, segmentName(w.segment), err)
 		w.err = err
 		w.mu.Unlock()
 		w.logger.Error("write-ahead log failed; the node must be restarted", "records", len(batch), "err", err)
