@@ -102,8 +102,10 @@ type Status struct {
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	// Ready is what GET /readyz answers: the node serves writes and, when it was given seeds, has
 	// joined one. NotReady says why not (for instance "not joined: no seed reachable: ...").
-	Ready      bool         `json:"ready"`
-	NotReady   string       `json:"not_ready,omitempty"`
+	Ready    bool   `json:"ready"`
+	NotReady string `json:"not_ready,omitempty"`
+	// Warnings lists what the operator should fix, such as gossip without a key on a network.
+	Warnings   []string     `json:"warnings,omitempty"`
 	Carts      int          `json:"carts"`
 	EmptyCarts int          `json:"empty_carts"`
 	Digest     string       `json:"digest"`

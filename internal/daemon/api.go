@@ -73,7 +73,8 @@ func (d *Daemon) newServer() *http.Server {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
+		ConnState:         d.conns.connState,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          newStdLogger(d.log),
 	}

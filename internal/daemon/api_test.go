@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -454,5 +455,60 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 		if want == 401 {
 			require.True(t, resp.Close, "a 401 kept its connection open (Authorization %q)", auth)
 		}
+	}
+}
+
+// TestGossipBeyondLoopbackNeedsKey: a gossip bind or advertise address
+// beyond loopback without a key is refused unless InsecureGossip says so.
+func TestGossipBeyondLoopbackNeedsKey(t *testing.T) {
+	base := Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0"}
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, tc := range []struct {
+		name          string
+		gossip, adv   string
+		key           []byte
+		insecure, bad bool
+	}{
+		{"loopback", "127.0.0.1:7946", "", nil, false, false},
+		{"any address", "0.0.0.0:7946", "", nil, false, true},
+		{"lan address advertised", "127.0.0.1:7946", "10.0.0.5:7946", nil, false, true},
+		{"any address with key", "0.0.0.0:7946", "", key, false, false},
+		{"any address, insecure on purpose", "0.0.0.0:7946", "", nil, true, false},
+	} {
+		cfg := base
+		cfg.GossipAddr, cfg.AdvertiseAddr, cfg.GossipKey, cfg.InsecureGossip = tc.gossip, tc.adv, tc.key, tc.insecure
+		_, err := cfg.withDefaults()
+		if tc.bad {
+			require.ErrorIs(t, err, ErrConfig, tc.name)
+			require.Contains(t, err.Error(), "--gossip-key-file", tc.name)
+		} else {
+			require.NoError(t, err, tc.name)
+		}
+	}
+}
+
+// TestConnectionCap: a flood of connections that send nothing is held at
+// the cap, and a real request still gets an answer.
+func TestConnectionCap(t *testing.T) {
+	const max = 16
+	d := newTestNode(t, func(c *Config) { c.MaxConnections = max })
+	var idle []net.Conn
+	t.Cleanup(func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	})
+	for range 4 * max {
+		c, err := net.Dial("tcp", d.APIAddr())
+		require.NoError(t, err)
+		idle = append(idle, c)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	for range 3 {
+		resp, err := client.Get("http://" + d.APIAddr() + "/healthz")
+		require.NoError(t, err, "/healthz behind a flood of idle connections")
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		require.LessOrEqual(t, d.conns.open(), max, "open connections beyond the cap")
 	}
 }

@@ -69,6 +69,17 @@ type Config struct {
 	// Pprof serves Go's profiles under /debug/pprof/ on the API address,
 	// behind the API token if one is set. Default off.
 	Pprof bool
+	// MaxConnections caps the API's open connections. At the cap the node
+	// closes the connection idle longest to take a new one, so that a flood
+	// of idle connections cannot use up its file descriptors (which gossip
+	// needs too) or lock out /healthz. Default 4096.
+	MaxConnections int
+	// InsecureGossip allows a gossip bind or advertise address beyond
+	// loopback without GossipKey. Without a key anyone who reaches the
+	// gossip port can join and rewrite every cart, whatever APIToken says,
+	// so a node refuses that unless the operator says so here; it then
+	// warns at start and in /v1/status. Default false.
+	InsecureGossip bool
 	// ShutdownTimeout bounds leaving the cluster and draining requests on
 	// shutdown. Default 5 s.
 	ShutdownTimeout time.Duration
@@ -98,6 +109,7 @@ const (
 	DefaultMaxDrift           = time.Minute
 	DefaultHeartbeatInterval  = time.Second
 	DefaultShutdownTimeout    = 5 * time.Second
+	DefaultMaxConnections     = 4096
 	DefaultCheckpointInterval = time.Second
 	DefaultCheckpointLogBytes = 64 << 20
 )
@@ -133,6 +145,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
 	}
@@ -160,6 +175,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !isLoopback(c.APIAddr) && c.APIToken == "" {
 		return c, fmt.Errorf("%w: API address %s is not loopback: an API token is required (--api-token-file)", ErrConfig, c.APIAddr)
+	}
+	if c.MaxConnections < 0 {
+		return c, fmt.Errorf("%w: max connections %d is negative", ErrConfig, c.MaxConnections)
+	}
+	if len(c.GossipKey) == 0 && !c.InsecureGossip {
+		for _, a := range []struct{ name, addr string }{{"bind", c.GossipAddr}, {"advertise", c.AdvertiseAddr}} {
+			if a.addr != "" && !isLoopback(a.addr) {
+				return c, fmt.Errorf("%w: gossip %s address %s is not loopback and gossip has no key: "+
+					"anyone who reaches it could rewrite every cart; give --gossip-key-file "+
+					"(crdtd keygen makes one), or --insecure-gossip to accept the risk", ErrConfig, a.name, a.addr)
+			}
+		}
 	}
 	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
 		return c, fmt.Errorf("%w: gossip key is %d bytes, want 16, 24 or 32", ErrConfig, n)

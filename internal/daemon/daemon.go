@@ -35,6 +35,7 @@ type Daemon struct {
 	started time.Time
 
 	apiListener net.Listener
+	conns       *connLimiter // apiListener, capped
 	server      *http.Server
 
 	idem        idempotency
@@ -117,10 +118,13 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.clock.restore(crdt.Timestamp{Wall: int64(d.store.HLC()) + 1})
 	d.clock.observe(d.carts.latest())
 
-	if d.apiListener, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
 		d.store.Close()
 		return nil, fmt.Errorf("listen on API address %s: %w", cfg.APIAddr, err)
 	}
+	d.conns = newConnLimiter(ln, cfg.MaxConnections)
+	d.apiListener = d.conns
 	if d.gossip, err = d.newGossip(); err != nil {
 		d.apiListener.Close()
 		d.store.Close()
@@ -140,6 +144,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.wg.Go(func() { d.heartbeatLoop(runCtx) })
 	if len(cfg.Join) > 0 {
 		d.wg.Go(func() { d.joinLoop(runCtx) })
+	}
+	if cfg.InsecureGossip && len(cfg.GossipKey) == 0 && !isLoopback(d.GossipAddr()) {
+		d.log.Warn("gossip is not encrypted and listens beyond loopback: anyone who reaches it can rewrite carts; "+
+			"give --gossip-key-file", "gossip", d.GossipAddr())
 	}
 	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(),
 		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.carts.count())

@@ -30,6 +30,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := api.Status{
 		Ready:         ready,
 		NotReady:      notReady,
+		Warnings:      d.warnings(),
 		Carts:         withItems,
 		EmptyCarts:    held - withItems,
 		Node:          d.cfg.Name,
@@ -39,8 +40,8 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Version:       d.cfg.Version,
 		UptimeSeconds: now.Sub(d.started.Add(d.cfg.ClockOffset)).Seconds(),
 
-		Digest:        fmt.Sprintf("%016x", d.gossip.Digest()),
-		Peers:         []api.PeerStatus{},
+		Digest: fmt.Sprintf("%016x", d.gossip.Digest()),
+		Peers:  []api.PeerStatus{},
 	}
 	for _, m := range d.gossip.Members() {
 		switch m.State {
@@ -69,4 +70,14 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(st.Peers, func(a, b api.PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	writeJSON(w, http.StatusOK, st)
+}
+
+// warnings returns what the operator should fix, for /v1/status.
+func (d *Daemon) warnings() []string {
+	var w []string
+	if len(d.cfg.GossipKey) == 0 && !isLoopback(d.GossipAddr()) {
+		w = append(w, "gossip is not encrypted and listens beyond loopback: anyone who reaches "+
+			d.GossipAddr()+" can rewrite carts; give --gossip-key-file")
+	}
+	return w
 }
