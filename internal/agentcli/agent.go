@@ -36,22 +36,24 @@ var (
 )
 
 type agentOptions struct {
-	Name          string
-	DataDir       string
-	GossipAddr    string
-	AdvertiseAddr string
-	APIAddr       string
-	Join          []string
-	GossipKeyFile string
-	APITokenFile  string
-	ClusterLabel  string
-	Profile       string
-	LogLevel      string
-	LogFormat     string
-	MaxDrift      time.Duration
-	ClockOffset   time.Duration
-	Checkpoint    time.Duration
-	Pprof         bool
+	Name           string
+	DataDir        string
+	GossipAddr     string
+	AdvertiseAddr  string
+	APIAddr        string
+	Join           []string
+	GossipKeyFile  string
+	APITokenFile   string
+	ClusterLabel   string
+	Profile        string
+	LogLevel       string
+	LogFormat      string
+	MaxDrift       time.Duration
+	ClockOffset    time.Duration
+	Checkpoint     time.Duration
+	Pprof          bool
+	InsecureGossip bool
+	MaxConns       int
 }
 
 // newCmdAgent returns "crdtd agent". runF, if not nil, replaces f.RunDaemon: tests capture the
@@ -114,6 +116,8 @@ to encrypt and authenticate gossip.`,
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")
 	fs.DurationVar(&opts.Checkpoint, "checkpoint-interval", daemon.DefaultCheckpointInterval, "how often writes, durable in the write-ahead log, are folded into the data file; longer saves disk writes for hot carts, shorter makes restarts replay less")
+	fs.BoolVar(&opts.InsecureGossip, "insecure-gossip", false, "allow gossip beyond loopback without --gossip-key-file (anyone who reaches it can rewrite carts)")
+	fs.IntVar(&opts.MaxConns, "max-connections", daemon.DefaultMaxConnections, "most open API connections; at the cap the longest-idle one is closed")
 	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
 	return cmd
 }
@@ -150,6 +154,8 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		MaxDrift:           o.MaxDrift,
 		ClockOffset:        o.ClockOffset,
 		Pprof:              o.Pprof,
+		InsecureGossip:     o.InsecureGossip,
+		MaxConnections:     o.MaxConns,
 		CheckpointInterval: o.Checkpoint,
 		Logger:             logger,
 		Version:            Version,

@@ -41,6 +41,7 @@ func TestNewCmdAgent(t *testing.T) {
 		Version:      Version,
 
 		CheckpointInterval: daemon.DefaultCheckpointInterval,
+		MaxConnections:     daemon.DefaultMaxConnections,
 	}
 	with := func(f func(*daemon.Config)) daemon.Config {
 		c := defaults
@@ -60,13 +61,14 @@ func TestNewCmdAgent(t *testing.T) {
 			"--advertise-addr", "10.0.0.5:8946", "--api-addr", "10.0.0.5:8080", "--join", "10.0.0.6:7946",
 			"--gossip-key-file", keyFile, "--api-token-file", tokenFile, "--cluster-label", "shop",
 			"--profile", "local", "--log-level", "debug", "--log-format", "json", "--max-drift", "30s",
-			"--clock-offset", "-2m", "--checkpoint-interval", "5s"},
+			"--clock-offset", "-2m", "--checkpoint-interval", "5s", "--insecure-gossip", "--max-connections", "100"},
 			want: daemon.Config{
 				Name: "eu1", DataDir: "/var/lib/crdtd", GossipAddr: "0.0.0.0:8946",
 				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
 				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
 				CheckpointInterval: 5 * time.Second, Version: Version,
+				InsecureGossip: true, MaxConnections: 100,
 			}},
 		{name: "join repeated and comma-separated",
 			argv: []string{"--join", "a:1,b:2", "--join", " c:3 ", "--join", "d:4,", "--join", "[::1]:5"},

@@ -467,6 +467,9 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 			"--api-token-file", tokenFile, "--join", strings.Join(seeds, ",")}
 		if c.keyFile != "" {
 			n.baseArgs = append(n.baseArgs, "--gossip-key-file", c.keyFile)
+		} else {
+			// Nodes in network namespaces gossip beyond loopback.
+			n.baseArgs = append(n.baseArgs, "--insecure-gossip")
 		}
 		n.baseArgs = append(n.baseArgs, o.extra...)
 		cl, err := client.New(client.Config{BaseURL: "http://" + n.apiAddr, Token: c.token, HTTPClient: c.hc, Retries: 2,
