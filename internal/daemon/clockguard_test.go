@@ -165,3 +165,31 @@ func TestClockGuardCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestForgedHeartbeatCannotStopWrites: a beat whose value (an old wall
+// time) disagrees with its fresh timestamp is refused, so it cannot make
+// the guard think our clock runs ahead and refuse writes.
+func TestForgedHeartbeatCannotStopWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newGuardFixture(t, true)
+		now := time.Now()
+		f.peerBeat(t, "node-b", now) // an honest peer, in step with us
+
+		hlc, err := crdt.NewHLC("node-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := hlc.Now(now.Add(55 * time.Second)) // wins the register
+		var reg crdt.LWWRegister[int64]
+		forged, err := reg.Set(ts, now.Add(-10*time.Minute).UnixNano()).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.beats.merge("node-b", forged); err == nil {
+			t.Fatal("merge of a beat whose value disagrees with its timestamp: got nil error")
+		}
+		if err := f.guard.check(crdt.Timestamp{Wall: now.UnixNano(), Replica: "node-a"}); err != nil {
+			t.Fatalf("check after a forged beat: got %v, want nil", err)
+		}
+	})
+}

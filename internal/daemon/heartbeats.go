@@ -56,7 +56,17 @@ func (h *heartbeats) merge(replica string, data []byte) (bool, error) {
 	}
 	ts := in.Timestamp()
 	if ts.Replica != id {
+		h.metrics.rejected.WithLabelValues("heartbeat_forged").Inc()
 		return false, fmt.Errorf("heartbeat of %s written by %s", id, ts.Replica)
+	}
+	// A beat's value is the wall time of its own timestamp. A forged beat
+	// that paired a fresh timestamp (so that it wins the register) with an
+	// old value (so that our clock looks ahead) made every node refuse
+	// writes; with the two bound together an old value needs an old
+	// timestamp, which loses to the real, newer beat.
+	if wall, _ := in.Value(); wall != ts.Wall {
+		h.metrics.rejected.WithLabelValues("heartbeat_forged").Inc()
+		return false, fmt.Errorf("heartbeat of %s: value %d does not match its timestamp %d", id, wall, ts.Wall)
 	}
 	if err := h.clock.checkRemote(ts); err != nil {
 		return false, err
