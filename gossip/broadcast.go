@@ -56,7 +56,7 @@ func (n *Node) sendLocal(d localDelta) {
 	m := deltaMsg{
 		Sent:       sentDirect,
 		From:       n.cfg.Name,
-		Origin:     n.cfg.ReplicaID,
+		Origin:     n.cfg.Name,
 		Key:        d.key,
 		OriginTime: d.originTime,
 		Parts:      [][]byte{d.data},

@@ -12,8 +12,7 @@
 //
 //	cfg := gossip.DefaultConfig() // or DefaultLocalConfig for loopback
 //	cfg.Name = "node-a"
-//	cfg.ReplicaID = replicaID
-//	cfg.APIAddr = "10.0.0.1:7070"
+//	cfg.Meta = map[string]string{"api": "10.0.0.1:7070"} // peers see it in Member.Meta
 //	cfg.Delegate = store // implements gossip.Delegate
 //	cfg.Memberlist.BindPort = 7946
 //	node, err := gossip.New(cfg)
@@ -73,7 +72,7 @@
 // followed by the bytes; times are big-endian int64 Unix nanoseconds.
 //
 //	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
-//	                 from node name, origin replica ID, key, origin time,
+//	                 from node name, origin node name, key, origin time,
 //	                 uvarint part count (1..64), parts (each a delta or a
 //	                 full state, merged in order).
 //	repair (type 2): version, from node name, uvarint entry count,
@@ -93,6 +92,10 @@
 // bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
 // of its objects' hashes; the root hashes the 256 buckets (0 when empty).
 //
-// Node meta (memberlist, at most 512 bytes): version byte, replica ID, API
-// address, flags byte (bit 0: leaving).
+// Node meta (memberlist, at most 512 bytes) carries [Config].Meta: version
+// byte (2), flags byte (bit 0: leaving), uvarint entry count (at most 32),
+// then each entry as key (1 to 64 bytes) and value (at most 255 bytes), in
+// ascending key order, so equal maps give equal bytes. Meta of version 1
+// (a replica ID and an API address, then the flags) is read for its leaving
+// flag only.
 package gossip

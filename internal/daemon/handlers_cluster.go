@@ -14,7 +14,7 @@ func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 	out := client.MemberList{Members: make([]client.Member, 0, len(ms))}
 	for _, m := range ms {
 		out.Members = append(out.Members, client.Member{
-			Name: m.Name, Addr: m.Addr, Replica: m.ReplicaID, APIAddr: m.APIAddr, State: m.State,
+			Name: m.Name, Addr: m.Addr, Replica: m.Meta[metaReplica], APIAddr: m.Meta[metaAPI], State: m.State,
 		})
 	}
 	slices.SortFunc(out.Members, func(a, b client.Member) int { return strings.Compare(a.Name, b.Name) })
@@ -51,9 +51,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		p := client.PeerStatus{
-			Name: m.Name, Replica: m.ReplicaID, State: m.State,
+			Name: m.Name, Replica: m.Meta[metaReplica], State: m.State,
 			DigestCheckedSecondsAgo:   -1,
-			HeartbeatStalenessSeconds: d.reg.staleness(m.ReplicaID, now),
+			HeartbeatStalenessSeconds: d.reg.staleness(m.Meta[metaReplica], now),
 		}
 		if pd, ok := digests[m.Name]; ok {
 			p.DigestAgrees = pd.InSync
