@@ -60,10 +60,11 @@
 // A [Node] is safe for concurrent use. memberlist callbacks only copy and
 // decode bytes and hand them to bounded queues; they never call the
 // Delegate or block. The Delegate is called from gossip's own goroutines,
-// possibly concurrently (see [Delegate]). Publish and Updated never block;
-// when a queue is full the message is dropped and counted in [Stats], and
-// anti-entropy carries the change instead. Shutdown stops every goroutine
-// gossip started and waits for them.
+// possibly concurrently, and never with a lock of gossip or memberlist held
+// (see [Delegate]). Publish and Updated never block; when a queue is full
+// the message is dropped and counted in [Stats], and anti-entropy carries
+// the change instead. Shutdown stops every goroutine gossip started and
+// waits for them.
 //
 // # Wire format
 //

@@ -19,26 +19,37 @@ import (
 
 // Delegate is implemented by the owner of the replicated objects (the daemon).
 //
-// Methods are called from gossip's own worker goroutines (never from
-// memberlist callbacks), possibly concurrently; the implementation must be
-// safe for concurrent use. They must not call back into the [Node] that
-// calls them (Publish and Updated are fine from other goroutines). Byte
-// slices passed in are owned by gossip and valid only during the call: copy
-// what you keep. Byte slices returned are not modified by gossip, and the
-// Delegate must not modify them after returning them.
+// Methods are called from gossip's own goroutines (never from memberlist
+// callbacks, and never with a lock of gossip or memberlist held), possibly
+// concurrently with each other and with themselves; the implementation must
+// be safe for concurrent use. They may block (Merge may wait for a disk
+// commit), but a slow call holds up the worker that made it: an inbound
+// worker (Merge, and State for relays), the local worker (State, for digest
+// updates and fresh deltas) or the repair worker (State). They must not
+// call back into the [Node] that calls them (Publish and Updated are fine
+// from other goroutines, and never block). Byte slices passed in are owned
+// by gossip and valid only during the call: copy what you keep. Byte slices
+// returned are not modified by gossip, and the Delegate must not modify
+// them after returning them.
 type Delegate interface {
 	// Merge joins data (a delta or a full state of key, as produced by the
 	// peer's Delegate) into the local object, creating it if absent. It
 	// reports whether local state changed. An error means the bytes were
-	// rejected (counted, logged, dropped).
+	// rejected (counted, logged, dropped). Called by the inbound workers
+	// ([Config].InboundWorkers of them).
 	Merge(key string, data []byte, info MergeInfo) (changed bool, err error)
 	// State returns the canonical full-state encoding of key, or ok=false if
 	// unknown. Equal states must give equal bytes (the digest hashes these
 	// bytes). Gossip also sends it in place of queued deltas of key, whose
-	// join it subsumes.
+	// join it subsumes; for that the state must reflect every change applied
+	// before the call (a local change is applied before its Publish, a
+	// received one by the time Merge returns).
+	// Called by the local worker (digest updates, fresh deltas), the inbound
+	// workers (relays), the repair worker and, from inside Keys' fn, by New.
 	State(key string) (data []byte, ok bool)
 	// Keys calls fn for every key held until fn returns false; used once at
-	// New to build the digest.
+	// New to build the digest. fn calls State, so Keys must not hold a lock
+	// that State takes while it calls fn.
 	Keys(fn func(key string) bool)
 }
 
