@@ -56,7 +56,7 @@ func (n *Node) sendLocal(d localDelta) {
 	m := deltaMsg{
 		Sent:       sentDirect,
 		From:       n.cfg.Name,
-		Origin:     n.cfg.ReplicaID,
+		Origin:     n.cfg.Name,
 		Key:        d.key,
 		OriginTime: d.originTime,
 		Parts:      [][]byte{d.data},
@@ -98,6 +98,8 @@ func (n *Node) directPeers() []*memberlist.Node {
 }
 
 // enqueueBroadcast puts m (a local delta or a relay) on the transmit queue.
+// The caller merged m into the Delegate first, so the key's state subsumes
+// it.
 //
 // If a broadcast of the same key is still queued, the new one should carry
 // the join of both, since it replaces the old one. Gossip cannot join opaque
@@ -109,15 +111,31 @@ func (n *Node) directPeers() []*memberlist.Node {
 // skip (1), as they change all the time and their state is as small as one
 // delta, and instead of (3), which nothing would repair, send the new delta
 // to every member by SendReliable, leaving the old broadcast queued.
+//
+// Delegate.State is called without bmu held: it encodes a whole object and
+// may wait for the Delegate's own lock, and holding bmu meanwhile would stall
+// the broadcasts of every other key. After it returns, the queued broadcast
+// is looked up again; if another one of the key was queued meanwhile, its
+// deltas may postdate the state read, so the state is read again for it.
+// Each retry means another goroutine queued a broadcast of the key, so the
+// loop ends.
 func (n *Node) enqueueBroadcast(m deltaMsg) {
 	m.Sent = sentBroadcast
 	m.From = n.cfg.Name
 	limit := n.maxBroadcast()
 
+	var (
+		stateFor *deltaBroadcast // the queued broadcast state was read for
+		state    []byte
+		stateOK  bool
+	)
 	n.bmu.Lock()
 	defer n.bmu.Unlock()
-	if old := n.queued[m.Key]; old != nil && !old.done.Load() {
-		n.stats.combined.Add(1)
+	for {
+		old := n.queued[m.Key]
+		if old == nil || old.done.Load() {
+			break
+		}
 		c := old.m
 		c.From = n.cfg.Name
 		if m.OriginTime != 0 && (c.OriginTime == 0 || m.OriginTime < c.OriginTime) {
@@ -126,11 +144,20 @@ func (n *Node) enqueueBroadcast(m deltaMsg) {
 		c.Parts = append(append([][]byte(nil), old.m.Parts...), m.Parts...)
 		if n.hashed(m.Key) {
 			if msg := c.encode(); len(c.Parts) <= maxParts && len(msg) <= limit {
+				n.stats.combined.Add(1)
 				n.queueLocked(c, msg)
 				return
 			}
 		}
-		if state, ok := n.del.State(m.Key); ok {
+		if stateFor != old {
+			n.bmu.Unlock()
+			state, stateOK = n.del.State(m.Key)
+			n.bmu.Lock()
+			stateFor = old
+			continue
+		}
+		n.stats.combined.Add(1)
+		if stateOK {
 			c.Parts = [][]byte{state}
 			if msg := c.encode(); len(msg) <= limit {
 				n.queueLocked(c, msg)
@@ -151,6 +178,7 @@ func (n *Node) enqueueBroadcast(m deltaMsg) {
 		// a quarter of a node's CPU under a write load the queue could
 		// not carry.
 		n.stats.droppedBroadcasts.Add(1)
+		break
 	}
 	msg := m.encode()
 	if len(msg) > limit {

@@ -3,6 +3,8 @@ package gossip
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -195,5 +197,162 @@ func TestDirectPushRelay(t *testing.T) {
 				t.Fatalf("%d relays by the receivers, want relays: %v", relays, tt.wantRelays)
 			}
 		})
+	}
+}
+
+// lockCheckDelegate counts the State calls made while the broadcast lock
+// (bmu) is held by anyone, which in a test with one enqueuing goroutine and
+// no other State caller means by the caller itself.
+type lockCheckDelegate struct {
+	*setDelegate
+	n                 atomic.Pointer[Node]
+	states, underLock atomic.Int64
+}
+
+func (d *lockCheckDelegate) State(key string) ([]byte, bool) {
+	if n := d.n.Load(); n != nil {
+		d.states.Add(1)
+		if n.bmu.TryLock() {
+			n.bmu.Unlock()
+		} else {
+			d.underLock.Add(1)
+		}
+	}
+	return d.setDelegate.State(key)
+}
+
+// newLoneNode starts a node without peers, whose digest worker stays idle
+// (DigestDelay of an hour), so only enqueueBroadcast calls Delegate.State.
+func newLoneNode(t *testing.T, d Delegate) *Node {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Name = "lone-" + randHex(t, 3)
+	cfg.Memberlist.Label = "test-" + randHex(t, 4)
+	cfg.DirectPushPeers = 0
+	cfg.DigestDelay = time.Hour
+	cfg.Delegate = d
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Shutdown() })
+	return n
+}
+
+// TestStateOutsideBroadcastLock checks that joining a delta with a queued
+// broadcast reads the key's state without holding the broadcast lock, as
+// the Delegate doc promises.
+func TestStateOutsideBroadcastLock(t *testing.T) {
+	d := &lockCheckDelegate{setDelegate: newSetDelegate()}
+	n := newLoneNode(t, d)
+	d.n.Store(n)
+	for i := range 2 * maxParts {
+		elem := fmt.Sprintf("e%03d", i)
+		d.add("k", elem)
+		n.enqueueBroadcast(deltaMsg{Origin: "o", Key: "k", Parts: [][]byte{[]byte(elem)}})
+	}
+	if d.states.Load() == 0 {
+		t.Fatal("State never called: the test no longer reaches the full-state path")
+	}
+	if got := d.underLock.Load(); got != 0 {
+		t.Fatalf("%d of %d State calls with the broadcast lock held, want 0", got, d.states.Load())
+	}
+}
+
+// TestConcurrentEnqueueHoldsJoin enqueues deltas of one key from several
+// goroutines, as the inbound workers and the local worker do, past the part
+// limit so that the key's state, read outside the lock, replaces the parts;
+// the queued broadcast must still join to the key's full state. It is for
+// the race detector: TestEnqueueRereadsState forces the interleaving that
+// matters.
+func TestConcurrentEnqueueHoldsJoin(t *testing.T) {
+	d := newSetDelegate()
+	n := newLoneNode(t, d)
+	// 120 deltas, more than fit one message; a state of 599 bytes, which
+	// does: every join is exact, none is dropped.
+	const writers, each = 3, 40
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				elem := fmt.Sprintf("%d%03d", w, i)
+				d.add("k", elem)
+				n.enqueueBroadcast(deltaMsg{Origin: "o", Key: "k", Parts: [][]byte{[]byte(elem)}})
+			}
+		})
+	}
+	wg.Wait()
+	if st := n.Stats(); st.DroppedBroadcasts != 0 || st.ReliableQueued != 0 {
+		t.Fatalf("%d dropped broadcasts, %d reliable sends; want none (state too large for the test?)", st.DroppedBroadcasts, st.ReliableQueued)
+	}
+	m := queuedMsg(t, n, "k")
+	u := newSetDelegate()
+	for _, p := range m.Parts {
+		_, _ = u.Merge("k", p, MergeInfo{})
+	}
+	got, _ := u.State("k")
+	want, _ := d.State("k")
+	if string(got) != string(want) {
+		t.Fatalf("queued parts join to %d bytes, want the state's %d bytes", len(got), len(want))
+	}
+}
+
+// hookDelegate runs hook once, in the first State call made after it was
+// set, after the state was read.
+type hookDelegate struct {
+	*setDelegate
+	hook atomic.Pointer[func()]
+}
+
+func (d *hookDelegate) State(key string) ([]byte, bool) {
+	data, ok := d.setDelegate.State(key)
+	if h := d.hook.Swap(nil); h != nil {
+		(*h)()
+	}
+	return data, ok
+}
+
+// TestEnqueueRereadsState forces the interleaving enqueueBroadcast's loop
+// exists for: while one caller reads the key's state outside the lock,
+// another merges a delta of the key and queues the state that holds it.
+// The first caller's state lacks that delta, so it must not replace the
+// broadcast carrying it: it must read the state again.
+func TestEnqueueRereadsState(t *testing.T) {
+	d := &hookDelegate{setDelegate: newSetDelegate()}
+	n := newLoneNode(t, d)
+	enqueue := func(elem string) {
+		d.add("k", elem)
+		n.enqueueBroadcast(deltaMsg{Origin: "o", Key: "k", Parts: [][]byte{[]byte(elem)}})
+	}
+	for i := range maxParts { // fill the queued broadcast's parts
+		enqueue(fmt.Sprintf("a%02d", i))
+	}
+	// Sizes: the full state (607 bytes) fits a message alone, not beside
+	// next (150 bytes), so after late is queued the first caller has to
+	// send a state, and the one it read first lacks late.
+	late := "late" + strings.Repeat("x", 196)
+	next := "next" + strings.Repeat("n", 146)
+	hook := func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { enqueue(late) }) // another worker, meanwhile
+		wg.Wait()
+	}
+	d.hook.Store(&hook)
+	enqueue(next) // past the part limit: reads the state
+	if d.hook.Load() != nil {
+		t.Fatal("State not called: the test no longer reaches the full-state path")
+	}
+	m := queuedMsg(t, n, "k")
+	u := newSetDelegate()
+	for _, p := range m.Parts {
+		_, _ = u.Merge("k", p, MergeInfo{})
+	}
+	for _, elem := range []string{late, next, "a00"} {
+		if !u.has("k", elem) {
+			t.Fatalf("queued broadcast (%d parts) lacks %.8q...", len(m.Parts), elem)
+		}
+	}
+	if st := n.Stats(); st.DroppedBroadcasts != 0 {
+		t.Fatalf("%d dropped broadcasts, want 0", st.DroppedBroadcasts)
 	}
 }

@@ -3,7 +3,9 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -303,17 +305,25 @@ func TestMembersAndMeta(t *testing.T) {
 	c.grow(2)
 	c.waitMembers(2, 20*time.Second)
 	lm := c.nodes[1].LocalMember()
-	if lm.Addr != c.addr(1) || lm.ReplicaID != c.nodes[1].cfg.ReplicaID || lm.APIAddr != "127.0.0.1:7001" || lm.State != "alive" {
-		t.Fatalf("LocalMember = %+v", lm)
+	wantMeta := map[string]string{"api": "127.0.0.1:7001", "index": "1"}
+	if lm.Addr != c.addr(1) || !maps.Equal(lm.Meta, wantMeta) || lm.State != "alive" {
+		t.Fatalf("LocalMember = %+v, want meta %v", lm, wantMeta)
 	}
 	var found bool
 	for _, m := range c.nodes[0].Members() {
-		if m == lm {
+		if reflect.DeepEqual(m, lm) {
 			found = true
+			// A Member is a copy: changing its meta changes nothing else.
+			m.Meta["api"] = "changed"
 		}
 	}
 	if !found {
 		t.Fatalf("node 0 members %+v lack %+v", c.nodes[0].Members(), lm)
+	}
+	for _, m := range c.nodes[0].Members() {
+		if m.Name == lm.Name && !maps.Equal(m.Meta, wantMeta) {
+			t.Fatalf("after a caller changed a returned Member: meta %v, want %v", m.Meta, wantMeta)
+		}
 	}
 	c.write(0, "x", "1")
 	waitFor(t, 10*time.Second, func() (bool, string) {

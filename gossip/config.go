@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -17,13 +18,15 @@ type Config struct {
 	// Name is the memberlist node name; unique in the cluster. Required.
 	Name string
 
-	// ReplicaID is the replica ID of the local object store, carried in node
-	// meta so peers can map a member to its replica. Required.
-	ReplicaID string
-
-	// APIAddr is the host:port of the node's HTTP API, carried in node meta
-	// so clients can discover other nodes. Optional.
-	APIAddr string
+	// Meta is small metadata about this node that every peer sees in
+	// [Member].Meta, such as the address of a service it offers (serf's
+	// tags). Gossip gives the entries no meaning. It is sent in memberlist's
+	// node meta, which is at most memberlist.MetaMaxSize (512) bytes, so at
+	// most 32 entries, keys of 1 to 64 bytes, values of at most 255 bytes,
+	// and at most 512 bytes encoded (see the package doc's wire format);
+	// New refuses more. New copies the map: changing it afterwards has no
+	// effect. Optional; default none.
+	Meta map[string]string
 
 	// Delegate owns the replicated objects. Required.
 	Delegate Delegate
@@ -178,6 +181,7 @@ var ErrConfig = errors.New("invalid gossip config")
 // withDefaults returns a copy of c with zero tuning fields set to defaults.
 func (c *Config) withDefaults() Config {
 	out := *c
+	out.Meta = maps.Clone(c.Meta)
 	d := DefaultConfig()
 	if out.ReconnectInterval == 0 {
 		out.ReconnectInterval = d.ReconnectInterval
@@ -225,12 +229,6 @@ func (c *Config) validate() error {
 		return bad("empty Name")
 	case len(c.Name) > maxNameLen:
 		return bad("Name longer than %d bytes", maxNameLen)
-	case c.ReplicaID == "":
-		return bad("empty ReplicaID")
-	case len(c.ReplicaID) > maxNameLen:
-		return bad("ReplicaID longer than %d bytes", maxNameLen)
-	case len(c.APIAddr) > maxNameLen:
-		return bad("APIAddr longer than %d bytes", maxNameLen)
 	case c.Delegate == nil:
 		return bad("nil Delegate")
 	case c.Memberlist == nil:
@@ -254,8 +252,8 @@ func (c *Config) validate() error {
 	case c.InboundQueueBytes < c.MaxRepairChunk:
 		return bad("InboundQueueBytes %d below MaxRepairChunk %d", c.InboundQueueBytes, c.MaxRepairChunk)
 	}
-	if len(encodeMeta(c.ReplicaID, c.APIAddr)) > memberlist.MetaMaxSize {
-		return bad("node meta larger than %d bytes", memberlist.MetaMaxSize)
+	if err := checkMeta(c.Meta); err != nil {
+		return bad("Meta: %v", err)
 	}
 	if k := c.Memberlist.SecretKey; k != nil {
 		if l := len(k); l != 16 && l != 24 && l != 32 {

@@ -3,15 +3,20 @@ package gossip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 func validConfig() *Config {
 	c := DefaultLocalConfig()
-	c.Name, c.ReplicaID, c.Delegate = "a", "r", newSetDelegate()
+	c.Name, c.Delegate = "a", newSetDelegate()
+	c.Meta = map[string]string{"api": "127.0.0.1:7070"}
 	return c
 }
 
@@ -22,7 +27,6 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"no name", func(c *Config) { c.Name = "" }},
 		{"long name", func(c *Config) { c.Name = strings.Repeat("x", 300) }},
-		{"no replica", func(c *Config) { c.ReplicaID = "" }},
 		{"no delegate", func(c *Config) { c.Delegate = nil }},
 		{"no memberlist", func(c *Config) { c.Memberlist = nil }},
 		{"memberlist delegate set", func(c *Config) { c.Memberlist.Delegate = &mlDelegate{} }},
@@ -33,7 +37,6 @@ func TestConfigValidate(t *testing.T) {
 		{"negative direct", func(c *Config) { c.DirectPushPeers = -1 }},
 		{"negative interval", func(c *Config) { c.ReconnectInterval = -time.Second }},
 		{"bad key", func(c *Config) { c.Memberlist.SecretKey = []byte("short") }},
-		{"meta too big", func(c *Config) { c.APIAddr = strings.Repeat("x", 255); c.ReplicaID = strings.Repeat("y", 255) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +53,84 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(nil); !errors.Is(err, ErrConfig) {
 		t.Fatalf("New(nil): got %v, want ErrConfig", err)
+	}
+}
+
+// manyEntries returns k meta entries with keys of klen bytes and values of
+// vlen bytes.
+func manyEntries(k, klen, vlen int) map[string]string {
+	m := make(map[string]string, k)
+	for i := range k {
+		key := fmt.Sprintf("%0*d", klen, i)
+		m[key] = strings.Repeat("v", vlen)
+	}
+	return m
+}
+
+// TestConfigMeta checks the bounds on Config.Meta at their edges: what fits
+// memberlist's 512 bytes is accepted, anything beyond a bound is refused by
+// New with an error that names the bound.
+func TestConfigMeta(t *testing.T) {
+	tests := []struct {
+		name string
+		meta map[string]string
+		want string // substring of the error; "" for valid
+	}{
+		{"none", nil, ""},
+		{"empty map", map[string]string{}, ""},
+		{"empty value", map[string]string{"k": ""}, ""},
+		{"longest key and value", map[string]string{strings.Repeat("k", maxMetaKeyLen): strings.Repeat("v", maxMetaValueLen)}, ""},
+		{"most entries", manyEntries(maxMetaEntries, 2, 1), ""},
+		// Version, flags and count take 3 bytes; each entry 1+1+2 bytes of
+		// lengths and key, then its value: 3 + 4+255 + 4+246 = 512.
+		{"exactly 512 bytes", map[string]string{"a": strings.Repeat("v", 255), "b": strings.Repeat("v", 246)}, ""},
+		{"513 bytes", map[string]string{"a": strings.Repeat("v", 255), "b": strings.Repeat("v", 247)}, "encodes to 513 bytes, more than memberlist's limit of 512"},
+		{"empty key", map[string]string{"": "x"}, "empty key"},
+		{"long key", map[string]string{strings.Repeat("k", maxMetaKeyLen+1): "x"}, "is 65 bytes, more than 64"},
+		{"long value", map[string]string{"api": strings.Repeat("v", maxMetaValueLen+1)}, `value of key "api" is 256 bytes, more than 255`},
+		{"too many entries", manyEntries(maxMetaEntries+1, 2, 0), "33 entries, more than 32"},
+		{"large in total", manyEntries(4, 60, 200), "more than memberlist's limit of 512"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			c.Meta = tt.meta
+			d := c.withDefaults()
+			err := d.validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("validate: got %v, want nil", err)
+				}
+				if got := len(encodeMeta(d.Meta, true)); got != metaSize(d.Meta) || got > memberlist.MetaMaxSize {
+					t.Fatalf("valid meta encodes to %d bytes, want metaSize %d, at most %d", got, metaSize(d.Meta), memberlist.MetaMaxSize)
+				}
+				return
+			}
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("validate: got %v, want ErrConfig containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNewCopiesMeta checks that a Node keeps its own copy of Config.Meta
+// and hands out copies of it.
+func TestNewCopiesMeta(t *testing.T) {
+	c := validConfig()
+	c.Memberlist.BindPort = 0
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Shutdown() })
+	want := map[string]string{"api": "127.0.0.1:7070"}
+	c.Meta["api"] = "changed by the caller"
+	if got := n.LocalMember().Meta; !maps.Equal(got, want) {
+		t.Fatalf("after the caller changed Config.Meta: LocalMember meta %v, want %v", got, want)
+	}
+	n.LocalMember().Meta["api"] = "changed through a Member"
+	if got := n.Members()[0].Meta; !maps.Equal(got, want) {
+		t.Fatalf("after a caller changed a Member's meta: %v, want %v", got, want)
 	}
 }
 

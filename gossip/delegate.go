@@ -13,9 +13,9 @@ type mlDelegate struct{ n *Node }
 
 var _ memberlist.Delegate = (*mlDelegate)(nil)
 
-// NodeMeta returns the encoded replica ID, API address and leaving flag.
+// NodeMeta returns the encoded Config.Meta and leaving flag.
 func (d *mlDelegate) NodeMeta(limit int) []byte {
-	m := encodeMetaFlags(d.n.cfg.ReplicaID, d.n.cfg.APIAddr, d.n.leaving.Load())
+	m := encodeMeta(d.n.cfg.Meta, d.n.leaving.Load())
 	if len(m) > limit {
 		return nil // New checked the size; unreachable
 	}
@@ -204,7 +204,7 @@ func (n *Node) handleDelta(m deltaMsg, size int) {
 		c, err := n.del.Merge(m.Key, p, info)
 		if err != nil {
 			n.stats.mergeErrors.Add(1)
-			n.log.Warn("delta rejected", "peer", m.From, "replica", m.Origin, "key", m.Key, "msg_type", msgDelta.String(), "bytes", len(p), "err", err)
+			n.log.Warn("delta rejected", "peer", m.From, "origin", m.Origin, "key", m.Key, "msg_type", msgDelta.String(), "bytes", len(p), "err", err)
 			break
 		}
 		changed = changed || c

@@ -12,8 +12,7 @@
 //
 //	cfg := gossip.DefaultConfig() // or DefaultLocalConfig for loopback
 //	cfg.Name = "node-a"
-//	cfg.ReplicaID = replicaID
-//	cfg.APIAddr = "10.0.0.1:7070"
+//	cfg.Meta = map[string]string{"api": "10.0.0.1:7070"} // peers see it in Member.Meta
 //	cfg.Delegate = store // implements gossip.Delegate
 //	cfg.Memberlist.BindPort = 7946
 //	node, err := gossip.New(cfg)
@@ -61,10 +60,11 @@
 // A [Node] is safe for concurrent use. memberlist callbacks only copy and
 // decode bytes and hand them to bounded queues; they never call the
 // Delegate or block. The Delegate is called from gossip's own goroutines,
-// possibly concurrently (see [Delegate]). Publish and Updated never block;
-// when a queue is full the message is dropped and counted in [Stats], and
-// anti-entropy carries the change instead. Shutdown stops every goroutine
-// gossip started and waits for them.
+// possibly concurrently, and never with a lock of gossip or memberlist held
+// (see [Delegate]). Publish and Updated never block; when a queue is full
+// the message is dropped and counted in [Stats], and anti-entropy carries
+// the change instead. Shutdown stops every goroutine gossip started and
+// waits for them.
 //
 // # Wire format
 //
@@ -73,7 +73,7 @@
 // followed by the bytes; times are big-endian int64 Unix nanoseconds.
 //
 //	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
-//	                 from node name, origin replica ID, key, origin time,
+//	                 from node name, origin node name, key, origin time,
 //	                 uvarint part count (1..64), parts (each a delta or a
 //	                 full state, merged in order).
 //	repair (type 2): version, from node name, uvarint entry count,
@@ -93,6 +93,10 @@
 // bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
 // of its objects' hashes; the root hashes the 256 buckets (0 when empty).
 //
-// Node meta (memberlist, at most 512 bytes): version byte, replica ID, API
-// address, flags byte (bit 0: leaving).
+// Node meta (memberlist, at most 512 bytes) carries [Config].Meta: version
+// byte (2), flags byte (bit 0: leaving), uvarint entry count (at most 32),
+// then each entry as key (1 to 64 bytes) and value (at most 255 bytes), in
+// ascending key order, so equal maps give equal bytes. Meta of version 1
+// (a replica ID and an API address, then the flags) is read for its leaving
+// flag only.
 package gossip

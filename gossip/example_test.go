@@ -62,7 +62,9 @@ func Example() {
 	start := func(name string) (*gossip.Node, *maxStore) {
 		store := &maxStore{objs: map[string]string{}}
 		cfg := gossip.DefaultLocalConfig()
-		cfg.Name, cfg.ReplicaID, cfg.Delegate = name, name+"-replica", store
+		cfg.Name, cfg.Delegate = name, store
+		// Meta is for the application; peers see it in Member.Meta.
+		cfg.Meta = map[string]string{"zone": "zone-" + name}
 		cfg.Memberlist.BindPort = 0 // any free port
 		cfg.Memberlist.Label = "example"
 		n, err := gossip.New(cfg)
@@ -91,11 +93,11 @@ func Example() {
 	}
 	var names []string
 	for _, m := range b.Members() {
-		names = append(names, m.Name+"="+m.State)
+		names = append(names, m.Name+"="+m.State+"/"+m.Meta["zone"])
 	}
 	fmt.Println(storeB.get("greeting"))
 	fmt.Println(strings.Join(names, " "))
 	// Output:
 	// hello
-	// a=alive b=alive
+	// a=alive/zone-a b=alive/zone-b
 }

@@ -296,8 +296,7 @@ func (c *testCluster) start(i int, d *setDelegate, port int) *Node {
 	c.t.Helper()
 	cfg := testConfig(c.t)
 	cfg.Name = fmt.Sprintf("%s-%d", c.prefix, i)
-	cfg.ReplicaID = fmt.Sprintf("r-%s-%d-%s", c.prefix, i, randHex(c.t, 2))
-	cfg.APIAddr = "127.0.0.1:" + strconv.Itoa(7000+i)
+	cfg.Meta = map[string]string{"api": "127.0.0.1:" + strconv.Itoa(7000+i), "index": strconv.Itoa(i)}
 	cfg.Delegate = d
 	cfg.Memberlist.Label = c.label
 	if c.tweak != nil {

@@ -32,7 +32,7 @@ const wireVersion = 1
 // against the bytes left before anything is allocated.
 const (
 	maxMessageSize = 32 << 20 // whole message; repair chunks are at most 8 MiB (see Config)
-	maxNameLen     = 255      // node names and replica IDs
+	maxNameLen     = 255      // node names
 	maxKeyLen      = 1024     // object keys
 	maxParts       = 64       // deltas carried in one delta message
 	digestBuckets  = 256
@@ -60,7 +60,7 @@ const (
 type deltaMsg struct {
 	Sent       uint8  // sentBroadcast, sentDirect or sentReliable
 	From       string // memberlist name of the node that sent this copy
-	Origin     string // replica ID where the (first) change was made
+	Origin     string // name of the node where the (first) change was made
 	Key        string
 	OriginTime int64 // unix nanoseconds at the origin; 0 if unknown
 	Parts      [][]byte

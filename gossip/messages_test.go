@@ -53,20 +53,6 @@ func TestDigestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestMetaRoundTrip(t *testing.T) {
-	for _, leaving := range []bool{false, true} {
-		got, err := decodeMeta(encodeMetaFlags("r1", "127.0.0.1:7070", leaving))
-		if err != nil || got.ReplicaID != "r1" || got.APIAddr != "127.0.0.1:7070" || got.Leaving != leaving {
-			t.Fatalf("got %+v, %v", got, err)
-		}
-	}
-	for _, bad := range [][]byte{nil, {0}, {1, 5, 'a'}, append([]byte{1}, make([]byte, 600)...)} {
-		if _, err := decodeMeta(bad); err == nil {
-			t.Errorf("decodeMeta(%x): got nil error", bad)
-		}
-	}
-}
-
 // hugeCount is a uvarint claiming 50,000,000 entries.
 func hugeCount() []byte { return binary.AppendUvarint(nil, 50_000_000) }
 
@@ -192,7 +178,7 @@ func FuzzDecode(f *testing.F) {
 	d.Buckets[1] = 9
 	f.Add(d.encode())
 	f.Add(append([]byte{byte(msgDelta), wireVersion, 0}, hugeCount()...))
-	f.Add(encodeMeta("r", "a:1"))
+	f.Add(encodeMeta(map[string]string{"api": "a:1"}, true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeDelta(b); err == nil {
 			m2, err := decodeDelta(m.encode())

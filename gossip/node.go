@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -18,26 +19,37 @@ import (
 
 // Delegate is implemented by the owner of the replicated objects (the daemon).
 //
-// Methods are called from gossip's own worker goroutines (never from
-// memberlist callbacks), possibly concurrently; the implementation must be
-// safe for concurrent use. They must not call back into the [Node] that
-// calls them (Publish and Updated are fine from other goroutines). Byte
-// slices passed in are owned by gossip and valid only during the call: copy
-// what you keep. Byte slices returned are not modified by gossip, and the
-// Delegate must not modify them after returning them.
+// Methods are called from gossip's own goroutines (never from memberlist
+// callbacks, and never with a lock of gossip or memberlist held), possibly
+// concurrently with each other and with themselves; the implementation must
+// be safe for concurrent use. They may block (Merge may wait for a disk
+// commit), but a slow call holds up the worker that made it: an inbound
+// worker (Merge, and State for relays), the local worker (State, for digest
+// updates and fresh deltas) or the repair worker (State). They must not
+// call back into the [Node] that calls them (Publish and Updated are fine
+// from other goroutines, and never block). Byte slices passed in are owned
+// by gossip and valid only during the call: copy what you keep. Byte slices
+// returned are not modified by gossip, and the Delegate must not modify
+// them after returning them.
 type Delegate interface {
 	// Merge joins data (a delta or a full state of key, as produced by the
 	// peer's Delegate) into the local object, creating it if absent. It
 	// reports whether local state changed. An error means the bytes were
-	// rejected (counted, logged, dropped).
+	// rejected (counted, logged, dropped). Called by the inbound workers
+	// ([Config].InboundWorkers of them).
 	Merge(key string, data []byte, info MergeInfo) (changed bool, err error)
 	// State returns the canonical full-state encoding of key, or ok=false if
 	// unknown. Equal states must give equal bytes (the digest hashes these
 	// bytes). Gossip also sends it in place of queued deltas of key, whose
-	// join it subsumes.
+	// join it subsumes; for that the state must reflect every change applied
+	// before the call (a local change is applied before its Publish, a
+	// received one by the time Merge returns).
+	// Called by the local worker (digest updates, fresh deltas), the inbound
+	// workers (relays), the repair worker and, from inside Keys' fn, by New.
 	State(key string) (data []byte, ok bool)
 	// Keys calls fn for every key held until fn returns false; used once at
-	// New to build the digest.
+	// New to build the digest. fn calls State, so Keys must not hold a lock
+	// that State takes while it calls fn.
 	Keys(fn func(key string) bool)
 }
 
@@ -65,9 +77,10 @@ func (c Channel) String() string {
 // MergeInfo tells the Delegate where merged bytes came from.
 type MergeInfo struct {
 	Channel Channel // ChannelDelta (gossip broadcast / direct push) or ChannelRepair (anti-entropy)
-	// Origin is the replica ID of the node where the change was made (delta
-	// channel), "" for repair. When queued deltas were joined, it is the
-	// origin of the oldest of them.
+	// Origin is the name ([Config].Name) of the node where the change was
+	// made (delta channel), "" for repair; Peer is the node that relayed it
+	// to us. When queued deltas were joined, it is the origin of the oldest
+	// of them. It comes from the peer and is for logs and metrics only.
 	Origin string
 	// OriginTime is the wall time at the origin when the change was made
 	// (zero for repair); used for the replication-lag metric. When queued
@@ -79,10 +92,11 @@ type MergeInfo struct {
 
 // Member is one node of the cluster as this node sees it.
 type Member struct {
-	Name      string // memberlist node name
-	Addr      string // gossip host:port
-	ReplicaID string // from node meta; "" if the meta could not be decoded
-	APIAddr   string // from node meta
+	Name string // memberlist node name
+	Addr string // gossip host:port
+	// Meta is the node's [Config].Meta, nil if it has none or its meta could
+	// not be decoded. Each Member returned holds its own copy.
+	Meta map[string]string
 	// State is "alive" (memberlist counts suspect nodes as alive and does not
 	// expose suspicion), "dead" or "left". Dead and left members are listed
 	// until ReconnectTimeout passes.
@@ -106,7 +120,6 @@ type Node struct {
 	cfg  Config
 	log  *slog.Logger
 	del  Delegate
-	meta []byte
 	self Member // this node; set in New
 
 	ml     *memberlist.Memberlist // set in New before any worker starts
@@ -179,7 +192,6 @@ func New(cfg *Config) (*Node, error) {
 		cfg:         c,
 		log:         c.Logger.With("node", c.Name),
 		del:         c.Delegate,
-		meta:        encodeMeta(c.ReplicaID, c.APIAddr),
 		digest:      newDigest(),
 		queued:      make(map[string]*deltaBroadcast),
 		pubCh:       make(chan localDelta, c.OutboundQueue),
@@ -381,7 +393,7 @@ func (n *Node) Stats() Stats { return n.stats.snapshot() }
 
 // LocalMember returns this node as a Member.
 func (n *Node) LocalMember() Member {
-	return n.self
+	return n.self.clone()
 }
 
 // Members returns this node and every peer seen within ReconnectTimeout,
@@ -389,19 +401,26 @@ func (n *Node) LocalMember() Member {
 func (n *Node) Members() []Member {
 	n.pmu.Lock()
 	out := make([]Member, 0, len(n.known)+1)
-	out = append(out, n.self)
+	out = append(out, n.self.clone())
 	for _, p := range n.known {
-		out = append(out, p.Member)
+		out = append(out, p.Member.clone())
 	}
 	n.pmu.Unlock()
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
+// clone returns m with its own copy of Meta, so callers never share the
+// peers table's maps.
+func (m Member) clone() Member {
+	m.Meta = maps.Clone(m.Meta)
+	return m
+}
+
 func memberOf(nd *memberlist.Node) Member {
 	m := Member{Name: nd.Name, Addr: net.JoinHostPort(nd.Addr.String(), strconv.Itoa(int(nd.Port)))}
 	if meta, err := decodeMeta(nd.Meta); err == nil {
-		m.ReplicaID, m.APIAddr = meta.ReplicaID, meta.APIAddr
+		m.Meta = meta.Entries
 	}
 	return m
 }

@@ -166,6 +166,13 @@ func (d *Daemon) newGossip() (*gossip.Node, error) {
 	return n, nil
 }
 
+// Keys of the node meta the daemon gives gossip (gossip.Config.Meta), which
+// every peer sees in gossip.Member.Meta.
+const (
+	metaReplica = "replica" // the node's replica ID
+	metaAPI     = "api"     // host:port of the node's HTTP API
+)
+
 // gossipConfig returns the gossip configuration the node's settings ask for.
 func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	gc := gossip.DefaultConfig()
@@ -192,8 +199,7 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 		mc.SecretKey = d.cfg.GossipKey
 	}
 	gc.Name = d.cfg.Name
-	gc.ReplicaID = string(d.replica)
-	gc.APIAddr = d.APIAddr()
+	gc.Meta = map[string]string{metaReplica: string(d.replica), metaAPI: d.APIAddr()}
 	gc.Delegate = d.objects
 	gc.SkipDigest = isHeartbeatKey
 	gc.Logger = d.log.With("component", "gossip")

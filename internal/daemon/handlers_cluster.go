@@ -14,7 +14,7 @@ func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 	out := api.MemberList{Members: make([]api.Member, 0, len(ms))}
 	for _, m := range ms {
 		out.Members = append(out.Members, api.Member{
-			Name: m.Name, Addr: m.Addr, Replica: m.ReplicaID, APIAddr: m.APIAddr, State: m.State,
+			Name: m.Name, Addr: m.Addr, Replica: m.Meta[metaReplica], APIAddr: m.Meta[metaAPI], State: m.State,
 		})
 	}
 	slices.SortFunc(out.Members, func(a, b api.Member) int { return strings.Compare(a.Name, b.Name) })
@@ -58,9 +58,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		p := api.PeerStatus{
-			Name: m.Name, Replica: m.ReplicaID, State: m.State,
+			Name: m.Name, Replica: m.Meta[metaReplica], State: m.State,
 			DigestCheckedSecondsAgo:   -1,
-			HeartbeatStalenessSeconds: d.beats.staleness(m.ReplicaID, now),
+			HeartbeatStalenessSeconds: d.beats.staleness(m.Meta[metaReplica], now),
 		}
 		if pd, ok := digests[m.Name]; ok {
 			p.DigestAgrees = pd.InSync
