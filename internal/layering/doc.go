@@ -1,6 +1,5 @@
-// Package layering has no code. Its test enforces the layout rules of
-// DESIGN §2 and the house style ("Layout and boundaries"), which were a
-// convention until a change broke one:
+// Package layering has no code. Its test enforces the module's layering
+// rules, which would otherwise stay a convention until a change broke one:
 //
 //   - crdt and cart (and their subpackages) are pure: their non-test files
 //     import no net, os or log package (log/slog included), directly or

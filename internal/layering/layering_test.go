@@ -49,31 +49,29 @@ type rule struct {
 	why      string
 }
 
-// rules is the layering of DESIGN §2. To tighten a rule, extend its forbid
+// rules is the module's layering. To tighten a rule, extend its forbid
 // list.
 var rules = []rule{
 	{
 		name: "crdt-pure", pkgs: "crdt/...", forbid: impure, moduleOnly: true,
-		why: "crdt is pure lattices: no net, os or log (STYLE: Layout and boundaries)",
+		why: "crdt is pure lattices: no net, os or log ",
 	},
 	{
 		name: "cart-pure", pkgs: "cart/...", forbid: impure, moduleOnly: true,
-		why: "cart is pure domain logic: no net, os or log (STYLE: Layout and boundaries)",
+		why: "cart is pure domain logic: no net, os or log ",
 	},
 	{
 		name: "gossip-opaque", pkgs: "gossip/...", forbid: []string{"mod:crdt/...", "mod:cart/..."},
-		why: "gossip replicates opaque keyed objects and knows nothing about carts (DESIGN §2)",
+		why: "gossip replicates opaque keyed objects and knows nothing about carts",
 	},
 	{
 		name: "api-standalone", pkgs: "api/...", forbid: []string{"mod:..."}, optional: true,
-		why: "api is the HTTP contract and imports nothing of this module (DESIGN §2)",
+		why: "api is the HTTP contract and imports nothing of this module",
 	},
 	{
 		name: "client-no-internal", pkgs: "client/...",
-		// Once client uses api's types instead of crdt's (DESIGN §2: "so
-		// client needs no crdt"), add "mod:crdt/..." and "mod:cart/...".
-		forbid: []string{"mod:internal/..."},
-		why:    "client is public API and may not depend on internal packages",
+		forbid: []string{"mod:internal/...", "mod:crdt/...", "mod:cart/..."},
+		why:    "client is public API: it speaks the HTTP contract of api and needs neither the CRDTs nor internal packages",
 	},
 }
 
@@ -204,7 +202,7 @@ func TestLayering(t *testing.T) {
 
 // clockFuncs are the functions of package time a pure package must not
 // call: they read the clock or start a timer. Time comes in as an argument
-// (STYLE: Layout and boundaries, raft's Tick).
+// (as raft's Tick does).
 var clockFuncs = map[string]string{
 	"Now": "reads the clock", "Since": "reads the clock", "Until": "reads the clock",
 	"Sleep": "blocks on a timer", "After": "starts a timer", "AfterFunc": "starts a timer",
@@ -292,7 +290,7 @@ func TestPureSources(t *testing.T) {
 			}
 			checked++
 			for _, v := range checkPureFile(fset, f) {
-				t.Errorf("%s (crdt and cart are pure: STYLE, Layout and boundaries)", v)
+				t.Errorf("%s (crdt and cart are pure)", v)
 			}
 		}
 	}

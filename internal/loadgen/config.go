@@ -17,7 +17,7 @@ import (
 const (
 	MaxConcurrency        = 10_000
 	MaxCarts              = 1_000_000
-	MaxItems              = 10_000 // the API's limit of lines per cart (DESIGN §8)
+	MaxItems              = 10_000 // the API's limit of lines per cart (api.MaxLines)
 	MaxRate               = 1e9    // operations per second
 	MaxConvergenceSamples = 1_000_000
 	MaxConvergencePoll    = time.Second

@@ -1,7 +1,7 @@
 // Package loadgen puts a load of cart operations on one or more crdtd nodes over their HTTP API
 // and measures what a shopper and an operator care about: how many operations a second the
 // nodes complete, how long each takes, which fail and why, and how long a write on one node
-// takes to be seen on every other (DESIGN §10). It is the engine of cartctl bench, which maps
+// takes to be seen on every other. It is the engine of cartctl bench, which maps
 // its flags to a [Config] and prints the [Report].
 //
 // # Usage
