@@ -31,6 +31,15 @@ type Config struct {
 	// Delegate owns the replicated objects. Required.
 	Delegate Delegate
 
+	// NameConflict, if set, is called when memberlist hears of a node alive
+	// under this node's Name at another address: two nodes were given the
+	// same name, and memberlist keeps only one of them in the cluster, so
+	// the other is an island that replicates nothing. ours and theirs are
+	// host:port gossip addresses. It runs on memberlist's goroutines with
+	// its locks held: it must return at once and must not call the Node.
+	// Optional.
+	NameConflict func(ours, theirs string)
+
 	// Logger receives gossip's logs and memberlist's (mapped by level).
 	// Nil discards them.
 	Logger *slog.Logger

@@ -224,6 +224,9 @@ func New(cfg *Config) (*Node, error) {
 	mc.Name = c.Name
 	mc.Delegate = &mlDelegate{n: n}
 	mc.Events = &mlEvents{n: n}
+	if c.NameConflict != nil {
+		mc.Conflict = &mlConflict{name: c.Name, report: c.NameConflict}
+	}
 	if mc.Logger == nil && mc.LogOutput == nil {
 		mc.Logger = newMemberlistLogger(n.log)
 	}

@@ -296,3 +296,23 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, before, d.carts.count(), "a refused write left an object in the registry")
 }
+
+// TestSameNameRefusesToRun: a node started under the name of a node alive
+// in the cluster stops with an error naming the name and both addresses,
+// instead of running as a silent island; the first node keeps serving.
+func TestSameNameRefusesToRun(t *testing.T) {
+	a := newTestNode(t, func(c *Config) { c.Name = "twin" })
+	cfg := testConfig(t, a.cfg.ClusterLabel)
+	cfg.Name = "twin"
+	cfg.Join = []string{a.GossipAddr()}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err := Run(ctx, cfg)
+	require.ErrorIs(t, err, ErrNameTaken)
+	require.ErrorContains(t, err, `"twin"`)
+	require.ErrorContains(t, err, a.GossipAddr(), "the message names the address of the node alive under the name")
+	require.NoError(t, ctx.Err(), "Run returned only when the test gave up")
+
+	code, _ := doRequest(t, a, "GET", "/readyz", "", nil)
+	require.Equal(t, 200, code, "the first node stopped serving")
+}

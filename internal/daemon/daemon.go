@@ -42,12 +42,19 @@ type Daemon struct {
 	persistKick chan struct{}
 	joined      atomic.Bool            // the join loop reached a seed
 	joinErr     atomic.Pointer[string] // why the last join attempt failed, until one succeeds
-	beatEvery   atomic.Int64           // the current heartbeat interval in nanoseconds (heartbeatEvery)
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	done        chan struct{}
-	closeOnce   sync.Once
-	closeErr    error
+	// established is set once the node is part of a cluster under its name:
+	// at start for a node without seeds, else once a join succeeded without
+	// a name conflict. A conflict before that is fatal (fatal); after it,
+	// the other node is the one refused, and this one logs it.
+	established  atomic.Bool
+	conflictSeen atomic.Bool
+	fatal        chan error   // at most one error that stops the node
+	beatEvery    atomic.Int64 // the current heartbeat interval in nanoseconds (heartbeatEvery)
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	done         chan struct{}
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // Run starts a node and serves until ctx is done, then leaves the cluster,
@@ -57,8 +64,36 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return d.Close()
+	select {
+	case <-ctx.Done():
+		return d.Close()
+	case err := <-d.fatal:
+		return errors.Join(err, d.Close())
+	}
+}
+
+// ErrNameTaken is returned by Run when another node is alive in the
+// cluster under this node's name.
+var ErrNameTaken = errors.New("node name already in use")
+
+// nameConflict is gossip's NameConflict hook: another node is alive under
+// our name. It runs with memberlist's locks held, so it only records and
+// signals.
+func (d *Daemon) nameConflict(ours, theirs string) {
+	if d.established.Load() {
+		if !d.conflictSeen.Swap(true) {
+			d.log.Error("another node claims this node's name; it is refused and stays out of the cluster",
+				"node", d.cfg.Name, "ours", ours, "theirs", theirs)
+		}
+		return
+	}
+	err := fmt.Errorf("%w: the name %q is already alive in the cluster at %s (this node: %s); "+
+		"give every node its own --name", ErrNameTaken, d.cfg.Name, theirs, ours)
+	d.conflictSeen.Store(true)
+	select {
+	case d.fatal <- err:
+	default:
+	}
 }
 
 // Start opens the data directory, loads its carts, starts gossip and the
@@ -75,6 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		metrics:     newMetrics(),
 		started:     time.Now(),
 		persistKick: make(chan struct{}, 1),
+		fatal:       make(chan error, 1),
 		done:        make(chan struct{}),
 	}
 
@@ -125,6 +161,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.conns = newConnLimiter(ln, cfg.MaxConnections)
 	d.apiListener = d.conns
+	d.established.Store(len(cfg.Join) == 0)
 	if d.gossip, err = d.newGossip(); err != nil {
 		d.apiListener.Close()
 		d.store.Close()
@@ -202,6 +239,7 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	gc.Meta = map[string]string{metaReplica: string(d.replica), metaAPI: d.APIAddr()}
 	gc.Delegate = d.objects
 	gc.SkipDigest = isHeartbeatKey
+	gc.NameConflict = d.nameConflict
 	gc.Logger = d.log.With("component", "gossip")
 	if d.cfg.TuneGossip != nil {
 		d.cfg.TuneGossip(gc)
@@ -235,6 +273,10 @@ func (d *Daemon) joinLoop(ctx context.Context) {
 		n, err := d.gossip.Join(jctx, d.cfg.Join)
 		cancel()
 		if err == nil && n > 0 {
+			if d.conflictSeen.Load() {
+				return // Run stops the node: its name is taken
+			}
+			d.established.Store(true)
 			d.joined.Store(true)
 			d.joinErr.Store(nil)
 			d.log.Info("joined cluster", "seeds", d.cfg.Join, "reached", n)
