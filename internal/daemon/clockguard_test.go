@@ -28,7 +28,7 @@ func newGuardFixture(t *testing.T, seeds bool) *guardFixture {
 		t.Fatal(err)
 	}
 	clock := newNodeClock(hlc, 0, time.Minute, m.rejected)
-	f := &guardFixture{beats: newHeartbeats("node-a", clock, m)}
+	f := &guardFixture{beats: newHeartbeats("node-a", clock, m, nil)}
 	f.guard = &clockGuard{
 		clock: clock, beats: f.beats, maxDrift: time.Minute, rejected: m.rejected,
 		started: time.Now(), base: base, interval: func() time.Duration { return base },

@@ -48,8 +48,9 @@ type Daemon struct {
 	// the other node is the one refused, and this one logs it.
 	established  atomic.Bool
 	conflictSeen atomic.Bool
-	fatal        chan error   // at most one error that stops the node
-	beatEvery    atomic.Int64 // the current heartbeat interval in nanoseconds (heartbeatEvery)
+	gossipReady  atomic.Pointer[gossip.Node] // d.gossip, for gossip's own callbacks
+	fatal        chan error                  // at most one error that stops the node
+	beatEvery    atomic.Int64                // the current heartbeat interval in nanoseconds (heartbeatEvery)
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	done         chan struct{}
@@ -125,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.clock = newNodeClock(hlc, cfg.ClockOffset, cfg.MaxDrift, d.metrics.rejected)
 	d.carts = newCarts(d.clock, d.metrics, d.persistSoon)
-	d.beats = newHeartbeats(d.replica, d.clock, d.metrics)
+	d.beats = newHeartbeats(d.replica, d.clock, d.metrics, d.isMemberReplica)
 	d.guard = &clockGuard{
 		clock: d.clock, beats: d.beats, maxDrift: cfg.MaxDrift, rejected: d.metrics.rejected,
 		started: d.started, base: cfg.HeartbeatInterval, interval: d.beatInterval,
@@ -167,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.store.Close()
 		return nil, err
 	}
+	d.gossipReady.Store(d.gossip)
 	d.metrics.registerNode(d.gossip, d.store, d.carts)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -330,6 +332,22 @@ func (d *Daemon) readiness() (ready bool, reason string) {
 		return false, "not joined: no seed reachable: " + why
 	}
 	return true, ""
+}
+
+// isMemberReplica reports whether a cluster member's metadata names
+// replica.
+func (d *Daemon) isMemberReplica(replica crdt.ReplicaID) bool {
+	// Gossip may deliver a beat before Start has stored d.gossip.
+	g := d.gossipReady.Load()
+	if g == nil {
+		return false
+	}
+	for _, m := range g.Members() {
+		if m.Meta[metaReplica] == string(replica) {
+			return true
+		}
+	}
+	return false
 }
 
 // APIAddr returns the address the HTTP API listens on.

@@ -29,6 +29,10 @@ type heartbeats struct {
 	self    crdt.ReplicaID
 	clock   *nodeClock
 	metrics *metrics
+	// member reports whether a cluster member's metadata names replica:
+	// beats of replicas no member claims are refused, so that a peer cannot
+	// fill the table with invented replicas. Nil accepts every replica.
+	member func(replica crdt.ReplicaID) bool
 
 	// mu guards the fields below.
 	mu    sync.Mutex
@@ -38,8 +42,8 @@ type heartbeats struct {
 	own []byte
 }
 
-func newHeartbeats(self crdt.ReplicaID, clock *nodeClock, m *metrics) *heartbeats {
-	return &heartbeats{self: self, clock: clock, metrics: m, beats: make(map[crdt.ReplicaID]*heartbeat)}
+func newHeartbeats(self crdt.ReplicaID, clock *nodeClock, m *metrics, member func(crdt.ReplicaID) bool) *heartbeats {
+	return &heartbeats{self: self, clock: clock, metrics: m, member: member, beats: make(map[crdt.ReplicaID]*heartbeat)}
 }
 
 // merge merges a peer's heartbeat.
@@ -70,6 +74,10 @@ func (h *heartbeats) merge(replica string, data []byte) (bool, error) {
 	}
 	if err := h.clock.checkRemote(ts); err != nil {
 		return false, err
+	}
+	if id == h.self || (h.member != nil && !h.member(id)) {
+		h.metrics.rejected.WithLabelValues("heartbeat_unknown_replica").Inc()
+		return false, fmt.Errorf("heartbeat of %s: no other member has that replica ID", id)
 	}
 	h.mu.Lock()
 	hb := h.beats[id]

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -153,14 +154,4 @@ func cartctlJSON[T any](t *testing.T, args ...string) T {
 	return v
 }
 
-func sameItems(a, b []api.Line) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameItems(a, b []api.Line) bool { return reflect.DeepEqual(a, b) }
