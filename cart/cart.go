@@ -293,6 +293,12 @@ func (c *Cart) IsEmpty() bool {
 	return c.m.Len() == 0 && cc.IsEmpty()
 }
 
+// MaxSeq returns the highest sequence number of replica r's changes that
+// the cart has seen, or 0. Only r mints r's dots, so a replica can tell
+// from it whether state from elsewhere claims changes of its own that it
+// never made.
+func (c *Cart) MaxSeq(r crdt.ReplicaID) uint64 { return c.m.MaxSeq(r) }
+
 // Latest returns the greatest HLC timestamp any assignment in the cart
 // carries (zero if none). A daemon checks it against its clock before
 // accepting remote state and observes it so later local edits order after

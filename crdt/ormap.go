@@ -109,6 +109,10 @@ func (m *ORMap[K, V]) Context() CausalContext { return m.ctx.Clone() }
 // Contains reports whether the map's causal context has seen d.
 func (m *ORMap[K, V]) Contains(d Dot) bool { return m.ctx.Contains(d) }
 
+// MaxSeq returns the highest sequence number of replica r in the map's
+// causal context, or 0.
+func (m *ORMap[K, V]) MaxSeq(r ReplicaID) uint64 { return m.ctx.Max(r) }
+
 // Mutation describes an update to one key, built by the function passed to
 // [ORMap.Update]: the store of new dots to add, and the observed dots the
 // update supersedes.

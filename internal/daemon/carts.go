@@ -54,6 +54,7 @@ func (o *object) encodingLocked() ([]byte, error) {
 // were last written to the data file. Local writes edit and install here;
 // remote deltas and repairs merge here. It is safe for concurrent use.
 type carts struct {
+	self    crdt.ReplicaID // this node's replica: only it mints its dots
 	clock   *nodeClock
 	metrics *metrics
 	// changed is called, outside the lock, after a remote merge changed a
@@ -73,8 +74,9 @@ type carts struct {
 	dirty map[string]struct{}
 }
 
-func newCarts(clock *nodeClock, m *metrics, changed func()) *carts {
+func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, changed func()) *carts {
 	return &carts{
+		self:    self,
 		clock:   clock,
 		metrics: m,
 		changed: changed,
@@ -175,13 +177,26 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 		return false, err
 	}
 	cs.mu.Lock()
-	o := cs.all[id]
+	o, created := cs.all[id], false
 	if o == nil {
 		if len(cs.all) >= maxObjects {
 			cs.mu.Unlock()
 			return false, fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
 		}
-		o = cs.objectLocked(id)
+		o, created = cs.objectLocked(id), true
+	}
+	// Only this node mints its own dots, and it sends none before it holds
+	// them: state claiming more of them is forged or corrupt. Taking it
+	// would make this node's next write reuse a dot peers already hold (the
+	// write would be silently dropped everywhere) or, near the counter's
+	// end, refuse every write to the cart.
+	if claimed, issued := in.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
+		if created {
+			delete(cs.all, id) // no one else has seen it: cs.mu was held
+		}
+		cs.mu.Unlock()
+		cs.metrics.rejected.WithLabelValues("own_dots_forged").Inc()
+		return false, fmt.Errorf("cart %s: state claims change %d of this node's replica, which issued only %d", id, claimed, issued)
 	}
 	changed := o.cart.Merge(in)
 	if changed {

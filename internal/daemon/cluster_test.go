@@ -316,3 +316,34 @@ func TestSameNameRefusesToRun(t *testing.T) {
 	code, _ := doRequest(t, a, "GET", "/readyz", "", nil)
 	require.Equal(t, 200, code, "the first node stopped serving")
 }
+
+// TestForgedOwnDotsRejected: remote state that claims changes of this
+// node's own replica beyond those it made (here: the counter's end) is
+// refused and counted; writes to the cart keep working and keep their
+// lines everywhere they go.
+func TestForgedOwnDotsRejected(t *testing.T) {
+	d := newTestNode(t, nil)
+	c := newTestClient(t, d, "")
+	_, err := c.AddItem(t.Context(), "victim", api.AddItemRequest{Item: "apple", Quantity: 1})
+	require.NoError(t, err)
+
+	for _, claim := range []int{2, 5} {
+		// A peer's cart whose context claims dots 1..claim of our replica,
+		// which made only dot 1.
+		forged := cart.New()
+		hlc, err := crdt.NewHLC(crdt.ReplicaID(d.ReplicaID()))
+		require.NoError(t, err)
+		for range claim {
+			_, err = forged.Add(hlc.Now(time.Now()), "pear", 1)
+			require.NoError(t, err)
+		}
+		b, err := forged.MarshalBinary()
+		require.NoError(t, err)
+		changed, err := d.objects.Merge(cartKey("victim"), b, gossip.MergeInfo{Channel: gossip.ChannelDelta})
+		require.ErrorContains(t, err, "issued only 1", "claim of seq %d", claim)
+		require.False(t, changed)
+	}
+	v, err := c.AddItem(t.Context(), "victim", api.AddItemRequest{Item: "kiwi", Quantity: 1})
+	require.NoError(t, err)
+	require.Len(t, v.Items, 2, "a write after the forged state lost a line: %+v", v.Items)
+}

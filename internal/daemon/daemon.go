@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("replica id %q from %s: %w", d.replica, d.store.Path(), err)
 	}
 	d.clock = newNodeClock(hlc, cfg.ClockOffset, cfg.MaxDrift, d.metrics.rejected)
-	d.carts = newCarts(d.clock, d.metrics, d.persistSoon)
+	d.carts = newCarts(d.replica, d.clock, d.metrics, d.persistSoon)
 	d.beats = newHeartbeats(d.replica, d.clock, d.metrics, d.isMemberReplica)
 	d.guard = &clockGuard{
 		clock: d.clock, beats: d.beats, maxDrift: cfg.MaxDrift, rejected: d.metrics.rejected,
