@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -36,6 +37,8 @@ func TestLogWaitsForItsSync(t *testing.T) {
 			return fdatasync(f)
 		}
 		s := newTestStore(t, t.TempDir(), opts)
+		unhold := sync.OnceFunc(func() { close(hold) })
+		t.Cleanup(unhold) // before Close, which waits for the held sync
 
 		var returned atomic.Bool
 		errc := make(chan error, 1)
@@ -53,7 +56,7 @@ func TestLogWaitsForItsSync(t *testing.T) {
 		frame := appendFrame(nil, &Record{Key: "c/a", Delta: []byte("small")}, s.opts.now())
 		must.Equal(t, int64(len(frame)), sizeAtSync.Load(), "segment size when the sync began (the record is written first)")
 
-		close(hold)
+		unhold()
 		must.NoError(t, <-errc)
 		must.Equal(t, int32(1), syncs.Load(), "syncs after Log returned")
 		must.Equal(t, uint64(1), s.Stats().Logged)
