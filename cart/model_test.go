@@ -186,8 +186,8 @@ func (m *cartMachine) Op(t *rapid.T) {
 	ts := r.clock.Now(r.now)
 	e := &event{
 		id:     len(m.events),
-		kind:   opKind(rapid.IntRange(0, 4).Draw(t, "kind")),
-		item:   rapid.SampledFrom([]string{"apple", "pear", "milk"}).Draw(t, "item"),
+		kind:   drawKind(t),
+		item:   drawItem(t),
 		ts:     ts,
 		before: inEffect(m.events, r.history),
 	}

@@ -279,3 +279,40 @@ func TestScenarioCausalSetBeatsSkewedClock(t *testing.T) {
 		t.Fatalf("apples: got %d, want 4 (the causally later set)", got)
 	}
 }
+
+// TestScenarioRemoteEditInBigCart: a cart of eight lines receives another
+// device's remove, set or quantity-0 set of one line as a delta. The map
+// merges such a small delta by its indexed path (it visits only the lines
+// holding the delta's dots), which a cart of three lines never takes.
+func TestScenarioRemoteEditInBigCart(t *testing.T) {
+	items := []string{"apple", "bread", "eggs", "figs", "kale", "milk", "pear", "tea"}
+	for _, tc := range []struct {
+		name string
+		edit func(d *device) *Cart
+		want uint64 // pear's quantity afterwards
+	}{
+		{"remove", func(d *device) *Cart { return d.remove("pear") }, 0},
+		{"set to zero", func(d *device) *Cart { return d.set("pear", 0) }, 0},
+		{"set", func(d *device) *Cart { return d.set("pear", 5) }, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			phone, laptop := twoDevices(t)
+			for _, it := range items {
+				laptop.receive(phone.add(it, 2))
+			}
+			phone.receive(tc.edit(laptop))
+			for _, it := range items {
+				want := uint64(2)
+				if it == "pear" {
+					want = tc.want
+				}
+				if got := phone.quantity(it); got != want {
+					t.Errorf("after a remote %s of pear: %s got %d, want %d", tc.name, it, got, want)
+				}
+			}
+			if !phone.cart.Equal(laptop.cart) {
+				t.Errorf("after a remote %s of pear: the devices differ", tc.name)
+			}
+		})
+	}
+}

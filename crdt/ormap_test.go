@@ -152,3 +152,91 @@ func TestORSetIntKeys(t *testing.T) {
 		t.Error("Context lacks a:2")
 	}
 }
+
+// TestORMapRemoteRemoveOfOneKeyInMany merges a small delta into a map of
+// many keys, which Merge does by its indexed path (it visits only the keys
+// holding the delta's dots): a remote remove must take its key away, and a
+// remote set must replace the value it saw, exactly as merging the
+// remover's full state does.
+func TestORMapRemoteRemoveOfOneKeyInMany(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(m *lineMap) *lineMap
+		want map[string]amount // the edited key's value; absent means removed
+	}{
+		{"remove", func(m *lineMap) *lineMap { return m.Remove("k3") }, map[string]amount{}},
+		{"set", func(m *lineMap) *lineMap { return lineSet(m, "laptop", "k3", 7) }, map[string]amount{"k3": 7}},
+		{"add", func(m *lineMap) *lineMap { return lineAdd(m, "laptop", "k3", 2) }, map[string]amount{"k3": 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var phone, laptop lineMap
+			for i := range 8 {
+				laptop.Merge(lineAdd(&phone, "phone", fmt.Sprintf("k%d", i), 1))
+			}
+			delta := tt.edit(&laptop)
+			if !crdt.FastMerge(&phone, delta) {
+				t.Fatalf("a %s delta into 8 keys does not take the indexed path: the test no longer covers it", tt.name)
+			}
+			viaFull := phone.Clone()
+			viaFull.Merge(&laptop)
+			if !phone.Merge(delta) {
+				t.Errorf("merging the %s delta reported no change", tt.name)
+			}
+			for i := range 8 {
+				k := fmt.Sprintf("k%d", i)
+				want, ok := tt.want[k]
+				if k != "k3" {
+					want, ok = 1, true
+				}
+				if got := phone.Has(k); got != ok {
+					t.Errorf("after a remote %s: Has(%q) = %v, want %v", tt.name, k, got, ok)
+				}
+				if got := lineValue(&phone, k); got != want {
+					t.Errorf("after a remote %s: %q = %d, want %d", tt.name, k, got, want)
+				}
+			}
+			if !phone.Equal(&laptop) {
+				t.Errorf("after a remote %s: the replicas differ", tt.name)
+			}
+			if !phone.Equal(viaFull) {
+				t.Errorf("after a remote %s: merging the delta differs from merging the full state", tt.name)
+			}
+		})
+	}
+}
+
+// TestORMapEqualComparesContexts: two maps with the same keys and stores
+// but different causal contexts are different states. One has seen a
+// remove the other has not, and they merge differently with the same
+// remote state, so Equal must tell them apart (gossip skips a merge of
+// "equal" states, and digests hash the context too).
+func TestORMapEqualComparesContexts(t *testing.T) {
+	var fresh, removed lineMap
+	lineAdd(&removed, "a", "k", 1)
+	removed.Remove("k")
+	if removed.Len() != 0 || fresh.Len() != 0 {
+		t.Fatalf("got lens %d and %d, want 0 and 0", removed.Len(), fresh.Len())
+	}
+	if fresh.Equal(&removed) || removed.Equal(&fresh) {
+		t.Error("an empty map Equal to one whose context saw an add and its remove")
+	}
+
+	var x, y lineMap
+	y.Merge(lineAdd(&x, "a", "k", 1))
+	lineAdd(&y, "b", "other", 1)
+	y.Remove("other") // y's context now holds b:1 as well
+	if x.Equal(&y) || y.Equal(&x) {
+		t.Error("maps with the same entries but contexts {a:1} and {a:1, b:1} are Equal")
+	}
+	var xs, ys crdt.ORSet[string]
+	ys.Merge(xs.Add("a", "e"))
+	ys.Add("b", "f")
+	ys.Remove("f")
+	if xs.Equal(&ys) || ys.Equal(&xs) {
+		t.Error("sets with the same elements but different contexts are Equal")
+	}
+	if !x.Equal(x.Clone()) {
+		t.Error("a map is not Equal to its clone")
+	}
+}

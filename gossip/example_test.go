@@ -88,7 +88,13 @@ func Example() {
 	storeA.set("greeting", "hello")
 	a.Publish("greeting", []byte("hello"), time.Now())
 
+	// Wait, to a deadline, for b to hold the change and agree with a.
+	deadline := time.Now().Add(10 * time.Second)
 	for storeB.get("greeting") == "" || a.Digest() != b.Digest() {
+		if time.Now().After(deadline) {
+			fmt.Println("not replicated within 10s") // fails the example's output
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	var names []string

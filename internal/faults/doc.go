@@ -8,5 +8,7 @@
 //
 // The tests are skipped with -short. FAULTS_DURATION, FAULTS_OPS,
 // FAULTS_KILLS, FAULTS_PARTITIONS, FAULTS_ROUNDS and FAULTS_WORKERS make a run
-// longer; FAULTS_NETNS=0 forces the loopback mode.
+// longer; FAULTS_NETNS=0 forces the loopback mode, where a partition is a
+// SIGSTOP pause of one node. With CI=true the suite fails instead of
+// falling back to loopback: CI must test real partitions.
 package faults

@@ -20,6 +20,7 @@ var fuzzTargets = []struct{ pkg, target string }{
 	{"github.com/crdtd/crdtd/crdt", "FuzzORMap"},
 	{"github.com/crdtd/crdtd/cart", "FuzzDecodeCart"},
 	{"github.com/crdtd/crdtd/gossip", "FuzzDecode"},
+	{"github.com/crdtd/crdtd/internal/store", "FuzzReadFrame"},
 }
 
 var execsRe = regexp.MustCompile(`execs: (\d+)`)

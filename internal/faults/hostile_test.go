@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -151,15 +152,46 @@ func TestHostileGossip(t *testing.T) {
 		{"tcp push/pull with 10^9 nodes", func() error { return sendTCP(addr, manyNodes) }},
 		{"tcp label length 0", func() error { return sendTCP(addr, []byte{mlLabel, 0}) }},
 	}
+	// After each refused input comes a probe the decoders count (a frame
+	// counted exactly once above), sent the same way: the node handles UDP
+	// packets in arrival order, and a TCP stream before it closes it (which
+	// sendTCP waits for), so once the probe is counted, a count of the
+	// refused input would be in too. One more rejection means only the
+	// probe's; two, that the refused input got through.
+	var probe []byte
+	for _, f := range frames {
+		if !f.tcp && len(f.msg) > 0 && !slices.Contains(missed, "udp "+f.String()) {
+			probe = f.msg
+			break
+		}
+	}
+	if probe == nil {
+		t.Fatal("no hostile frame was counted exactly once; nothing to probe with")
+	}
 	for _, r := range refused {
-		m0, _ := c.scrape(0)
+		m0, err := c.scrape(0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := r.send(); err != nil {
 			t.Errorf("%s: send: %v", r.name, err)
 		}
-		time.Sleep(50 * time.Millisecond)
-		m1, _ := c.scrape(0)
-		if d := gossipRejections(m1) - gossipRejections(m0); d != 0 {
-			t.Errorf("%s: reached the gossip decoders (%v counted); memberlist should refuse it", r.name, d)
+		sendProbe := func() error { return sendTCP(addr, userStream(hostileLabel, key, probe)) }
+		if strings.HasPrefix(r.name, "udp ") {
+			sendProbe = func() error { return sendUDP(addr, udpPacket(hostileLabel, key, probe)) }
+		}
+		if err := sendProbe(); err != nil {
+			t.Errorf("%s: send probe: %v", r.name, err)
+			continue
+		}
+		var d float64
+		testbin.WaitFor(t, 5*time.Second, r.name+": the probe after it to be counted", func() bool {
+			m1, err := c.scrape(0)
+			d = gossipRejections(m1) - gossipRejections(m0)
+			return err == nil && d >= 1
+		})
+		if d != 1 {
+			t.Errorf("%s: reached the gossip decoders (%v counted with the probe, want 1); memberlist should refuse it", r.name, d)
 		}
 	}
 

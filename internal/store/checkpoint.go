@@ -7,7 +7,8 @@ import (
 
 // Log appends rec to the write-ahead log and returns once it is durable:
 // written and fdatasynced, together with whatever other records were queued
-// meanwhile (group commit). Any error means rec is not acknowledged; after a
+// meanwhile (group commit). Any error means rec is not acknowledged: it is
+// cut off the log again, so a restart does not replay it either. After a
 // failed write or sync every later Log fails too, since the state of the
 // file is then unknown, and the node must be restarted. If ctx ends before
 // the record is taken for writing, Log returns ctx.Err() and writes nothing.

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -82,6 +83,9 @@ type Options struct {
 	// applyHook, if set, runs before each write is applied in a
 	// transaction; tests use it to make one write of a batch fail.
 	applyHook func(*Write) error
+	// syncLog, if set, replaces fdatasync of the log segment after each
+	// batch is written; tests use it to hold a sync or make it fail.
+	syncLog func(*os.File) error
 }
 
 // withDefaults validates o and fills in defaults.
@@ -115,6 +119,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.now == nil {
 		o.now = time.Now
+	}
+	if o.syncLog == nil {
+		o.syncLog = fdatasync
 	}
 	return o, nil
 }

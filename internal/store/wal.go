@@ -65,6 +65,7 @@ type logRequest struct {
 type wal struct {
 	dir    string
 	noSync bool
+	sync   func(*os.File) error // fdatasync, unless a test replaces it
 	logger *slog.Logger
 
 	// fileMu is held by the appender while it writes and syncs a batch,
@@ -110,9 +111,9 @@ var errLogStopped = errors.New("log closed")
 // openWAL reads the segments in dir, returning their records in log
 // order, cuts off a torn record at the end of the last segment written,
 // deletes empty segments, and starts a new segment for appends.
-func openWAL(dir string, noSync bool, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
+func openWAL(dir string, noSync bool, syncFile func(*os.File) error, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
 	w := &wal{
-		dir: dir, noSync: noSync, logger: logger, stats: stats,
+		dir: dir, noSync: noSync, sync: syncFile, logger: logger, stats: stats,
 		inflight: make(map[uint64]int),
 		idem:     make(map[string]loggedIdem),
 		wake:     make(chan struct{}, 1),
@@ -384,17 +385,19 @@ func (w *wal) appendQueued() {
 	err := w.writeAndSync(buf)
 	elapsed := time.Since(start)
 
-	w.mu.Lock()
 	if err != nil {
 		err = fmt.Errorf("%w: append to log segment %s: %v", ErrLogFailed, segmentName(w.segment), err)
+		w.mu.Lock()
 		w.err = err
 		w.mu.Unlock()
 		w.logger.Error("write-ahead log failed; the node must be restarted", "records", len(batch), "err", err)
+		w.cutFailedBatch()
 		for _, req := range batch {
 			req.done <- err
 		}
 		return
 	}
+	w.mu.Lock()
 	w.segBytes += int64(len(buf))
 	w.segCount += len(batch)
 	w.pending.Add(int64(len(buf)))
@@ -417,7 +420,23 @@ func (w *wal) writeAndSync(b []byte) error {
 	if w.noSync {
 		return nil
 	}
-	return fdatasync(w.file)
+	return w.sync(w.file)
+}
+
+// cutFailedBatch cuts the segment back to its last acknowledged record
+// after a write or sync of a batch failed, so that a restart does not
+// replay changes whose Log returned an error: their callers were told they
+// did not happen. It is best effort (the disk is failing); if the cut does
+// not reach the disk, recovery still finds either whole records or a torn
+// tail. The caller holds fileMu.
+func (w *wal) cutFailedBatch() {
+	err := w.file.Truncate(w.segBytes)
+	if err == nil && !w.noSync {
+		err = w.sync(w.file)
+	}
+	if err != nil {
+		w.logger.Error("cannot cut failed records off the write-ahead log; a restart may replay them", "path", filepath.Join(w.dir, segmentName(w.segment)), "err", err)
+	}
 }
 
 // rotate starts a new segment if the current one holds records, and

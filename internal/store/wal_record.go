@@ -162,6 +162,12 @@ func (d *payloadDecoder) uvarint() uint64 {
 		d.fail("bad uvarint")
 		return 0
 	}
+	if n != len(binary.AppendUvarint(nil, v)) {
+		// appendFrame writes the shortest form: a longer one is not a
+		// record this package wrote.
+		d.fail("non-canonical uvarint")
+		return 0
+	}
 	d.p = d.p[n:]
 	return v
 }
@@ -173,6 +179,10 @@ func (d *payloadDecoder) varint() int64 {
 	v, n := binary.Varint(d.p)
 	if n <= 0 {
 		d.fail("bad varint")
+		return 0
+	}
+	if n != len(binary.AppendVarint(nil, v)) {
+		d.fail("non-canonical varint")
 		return 0
 	}
 	d.p = d.p[n:]

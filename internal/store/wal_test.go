@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -266,24 +269,64 @@ func TestFrameRoundTrip(t *testing.T) {
 	must.Equal(t, created.UnixNano(), got.created)
 }
 
+// frameAround frames payload with a correct length and checksum, so that
+// fuzzing reaches the payload decoder: a fuzzer cannot forge a CRC-32C.
+func frameAround(payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
+	return append(b, payload...)
+}
+
+// FuzzReadFrame reads arbitrary bytes as a frame, and as the payload of a
+// frame with a valid header, and checks that whatever decodes re-encodes
+// to exactly the bytes read: the decoder accepts only what appendFrame
+// writes (shortest varints, no trailing bytes), so a record has one
+// encoding.
 func FuzzReadFrame(f *testing.F) {
 	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 5, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}
-	f.Add(appendFrame(nil, &rec, time.Unix(0, 1)))
+	good := appendFrame(nil, &rec, time.Unix(0, 1))
+	f.Add(good)
+	f.Add(good[frameHeaderLen:])
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 1})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Add([]byte{recordVersion, 1, 'k', 0, 0, 0, 0x80, 0x00, 0}) // HLC 0 in two bytes
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, n, err := readFrame(b)
-		if err != nil {
-			return
-		}
-		if n > len(b) {
-			t.Fatalf("frame of %d bytes from %d", n, len(b))
-		}
-		again := appendFrame(nil, &got.Record, time.Unix(0, got.created))
-		if string(again) != string(b[:n]) {
-			t.Fatalf("re-encoding differs: %x vs %x", again, b[:n])
+		for _, in := range [][]byte{b, frameAround(b)} {
+			got, n, err := readFrame(in)
+			if err != nil {
+				continue
+			}
+			if n > len(in) {
+				t.Fatalf("frame of %d bytes from %d", n, len(in))
+			}
+			again := appendFrame(nil, &got.Record, time.Unix(0, got.created))
+			if !bytes.Equal(again, in[:n]) {
+				t.Fatalf("re-encoding differs: got %x, want %x", again, in[:n])
+			}
 		}
 	})
+}
+
+// TestReadFrameRejectsNonCanonical: a payload with a varint longer than it
+// needs decodes to a record whose frame is different bytes; readFrame
+// refuses it, so every record read back has exactly one encoding.
+func TestReadFrameRejectsNonCanonical(t *testing.T) {
+	canonical := []byte{recordVersion, 1, 'k', 0, 0, 0, 0, 0}
+	_, _, err := readFrame(frameAround(canonical))
+	must.NoError(t, err, "canonical payload %x", canonical)
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"key length", []byte{recordVersion, 0x81, 0x00, 'k', 0, 0, 0, 0, 0}},
+		{"HLC", []byte{recordVersion, 1, 'k', 0, 0, 0, 0x80, 0x00, 0}},
+		{"creation time", []byte{recordVersion, 1, 'k', 0, 0, 0, 0, 0x80, 0x00}},
+		{"trailing byte", append(append([]byte(nil), canonical...), 0)},
+	} {
+		_, _, err := readFrame(frameAround(tc.payload))
+		must.Error(t, err, "%s: payload %x", tc.name, tc.payload)
+		must.False(t, errors.Is(err, errTorn), "%s: a checksummed record that does not decode is not a torn write", tc.name)
+	}
 }
 
 // TestCheckpointWritesIdempotencyInCreationOrder checks the order a
