@@ -46,11 +46,14 @@ func (c *Cart) Add(ts crdt.Timestamp, item string, n uint64) (delta *Cart, err e
 	if dots >= maxDots {
 		return nil, fmt.Errorf("add %s: %w: %d; set a line's quantity to fold its adds", item, ErrTooManyAdds, dots)
 	}
-	d := c.m.Update(ts.Replica, item, func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
+	d, err := c.m.Update(ts.Replica, item, func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
 		mu.Add.incs.Set(next(), increment(n))
 		return mu
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", item, err)
+	}
 	return &Cart{m: *d}, nil
 }
 
@@ -70,13 +73,16 @@ func (c *Cart) SetQuantity(ts crdt.Timestamp, item string, q uint64) (delta *Car
 	if _, err := c.checkTotal(item, q, c.price(item)); err != nil {
 		return nil, fmt.Errorf("set %w", err)
 	}
-	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
+	d, err := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
 		mu.Add.sets.Set(next(), assignment{q: q, wall: ts.Wall, logical: ts.Logical})
 		mu.Supersede = appendDots(mu.Supersede, cur.incs.EachDot)
 		mu.Supersede = appendDots(mu.Supersede, cur.sets.EachDot)
 		return mu
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", item, err)
+	}
 	return &Cart{m: *d}, nil
 }
 
@@ -93,12 +99,15 @@ func (c *Cart) SetPrice(ts crdt.Timestamp, item string, cents int64) (delta *Car
 	if _, err := c.checkTotal(item, c.Quantity(item), cents); err != nil {
 		return nil, fmt.Errorf("set price %w", err)
 	}
-	d := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
+	d, err := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
 		mu.Add.prices.Set(next(), pricing{cents: cents, wall: ts.Wall, logical: ts.Logical})
 		mu.Supersede = appendDots(mu.Supersede, cur.prices.EachDot)
 		return mu
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", item, err)
+	}
 	return &Cart{m: *d}, nil
 }
 

@@ -23,7 +23,7 @@ func benchSets(n int) (a, b *crdt.ORSet[int]) {
 		a.Add("a", i)
 	}
 	for i := n / 2; i < n; i++ {
-		b.Merge(a.Add("a", i))
+		b.Merge(noErr(a.Add("a", i)))
 	}
 	for i := n; i < n+n/2; i++ {
 		b.Add("b", i)
@@ -35,7 +35,7 @@ func BenchmarkORSetAdd(b *testing.B) {
 	var s crdt.ORSet[int]
 	var size int
 	for i := 0; b.Loop(); i++ {
-		d := s.Add("a", i%1000)
+		d := noErr(s.Add("a", i%1000))
 		if i == 0 {
 			buf, _ := d.MarshalBinary()
 			size = len(buf)
@@ -149,11 +149,11 @@ func BenchmarkORSetMergeDelta(b *testing.B) {
 				for i := range b.N {
 					switch op {
 					case "add-new":
-						ds = append(ds, src.Add("c", -i-1))
+						ds = append(ds, noErr(src.Add("c", -i-1)))
 					case "add-existing":
-						ds = append(ds, src.Add("c", i%n))
+						ds = append(ds, noErr(src.Add("c", i%n)))
 					case "remove+add":
-						ds = append(ds, src.Remove(i%n), src.Add("c", i%n))
+						ds = append(ds, src.Remove(i%n), noErr(src.Add("c", i%n)))
 					}
 				}
 				b.ResetTimer()

@@ -337,8 +337,8 @@ func (r *Reader) Dot() (Dot, error) {
 	if err != nil {
 		return Dot{}, err
 	}
-	if s == 0 {
-		return Dot{}, r.corrupt("dot sequence 0")
+	if s == 0 || s > MaxSeq {
+		return Dot{}, r.corrupt("dot sequence %d not in 1..%d", s, MaxSeq)
 	}
 	return Dot{Replica: r.replicas[i], Seq: s}, nil
 }
@@ -401,6 +401,9 @@ func (r *Reader) context() (CausalContext, error) {
 		if err != nil {
 			return CausalContext{}, err
 		}
+		if top > MaxSeq {
+			return CausalContext{}, r.corrupt("context claims %s up to %d, beyond %d", id, top, MaxSeq)
+		}
 		if top > 0 {
 			if c.vv == nil {
 				c.vv = make(map[ReplicaID]uint64)
@@ -417,6 +420,9 @@ func (r *Reader) context() (CausalContext, error) {
 			// it (adjacent dots would have been compacted).
 			if s <= prev || (prev == top && s == top+1) {
 				return CausalContext{}, r.corrupt("context cloud for %s not canonical", id)
+			}
+			if s > MaxSeq {
+				return CausalContext{}, r.corrupt("context claims %s:%d, beyond %d", id, s, MaxSeq)
 			}
 			prev = s
 			c.Add(Dot{Replica: id, Seq: s})

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 )
@@ -41,11 +42,16 @@ func (c *CausalContext) Max(r ReplicaID) uint64 {
 
 // Next adds and returns the next dot of replica r: one past the highest
 // sequence number of r in the context. Only replica r itself may call Next
-// for r; that is what makes the dot unique.
-func (c *CausalContext) Next(r ReplicaID) Dot {
-	d := Dot{Replica: r, Seq: c.Max(r) + 1}
+// for r; that is what makes the dot unique. Past [MaxSeq] it returns
+// [ErrSeqExhausted] and changes nothing: a counter never wraps.
+func (c *CausalContext) Next(r ReplicaID) (Dot, error) {
+	top := c.Max(r)
+	if top >= MaxSeq {
+		return Dot{}, fmt.Errorf("%w: %s at %d", ErrSeqExhausted, r, top)
+	}
+	d := Dot{Replica: r, Seq: top + 1}
 	c.Add(d)
-	return d
+	return d, nil
 }
 
 // Add inserts d into the context and compacts r's entries.

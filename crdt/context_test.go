@@ -173,7 +173,7 @@ func TestCausalContextNext(t *testing.T) {
 	c.Add(crdt.Dot{Replica: "a", Seq: 5}) // a late dot of ours, seen out of order
 	seen := map[crdt.Dot]bool{}
 	for range 10 {
-		d := c.Next("a")
+		d := noErr(c.Next("a"))
 		if d.Seq <= 5 || seen[d] {
 			t.Fatalf("Next reused or went below a seen dot: got %v", d)
 		}
@@ -182,7 +182,7 @@ func TestCausalContextNext(t *testing.T) {
 			t.Fatalf("Next(%v) not in the context afterwards", d)
 		}
 	}
-	if got, want := c.Next("b"), (crdt.Dot{Replica: "b", Seq: 1}); got != want {
+	if got, want := noErr(c.Next("b")), (crdt.Dot{Replica: "b", Seq: 1}); got != want {
 		t.Errorf("Next(b) on a fresh replica: got %v, want %v", got, want)
 	}
 }

@@ -38,7 +38,10 @@ for dots that arrived ahead of a gap. When the gap fills, the cloud compacts
 into the vector, so a context stays as small as a version vector in the
 common case. A context never claims a dot it has not seen, which is what
 makes out-of-order delivery safe. [CausalContext.Next] mints a replica's next
-dot; only the replica itself may mint its dots.
+dot; only the replica itself may mint its dots. Sequence numbers stop at
+[MaxSeq] (2^62): decoders refuse larger ones, and a mutator that would need
+one returns [ErrSeqExhausted] and changes nothing, so a counter never wraps
+around to reuse a dot, whatever a peer sends.
 
 The causal types ([ORSet], [ORMap]) keep their data in dot stores that share
 one causal context, following Almeida, Shoker and Baquero, "Delta State

@@ -22,4 +22,10 @@ var (
 
 	// ErrInvalidAmount reports a non-positive increment or decrement.
 	ErrInvalidAmount = errors.New("amount must be positive")
+
+	// ErrSeqExhausted reports a mutation that would need a dot beyond
+	// [MaxSeq]: the replica has minted its last dot. Decoders refuse
+	// sequence numbers beyond MaxSeq, so only a replica that really made
+	// 2^62 changes, or a bug, reaches it; the mutation changes nothing.
+	ErrSeqExhausted = errors.New("replica has minted its last dot")
 )

@@ -66,12 +66,12 @@ func ExampleLWWRegister() {
 // survives (add-wins).
 func ExampleORSet() {
 	var phone, laptop crdt.ORSet[string]
-	laptop.Merge(phone.Add("phone", "apple"))
-	laptop.Merge(phone.Add("phone", "pear"))
+	laptop.Merge(noErr(phone.Add("phone", "apple")))
+	laptop.Merge(noErr(phone.Add("phone", "pear")))
 
 	// Concurrently: the phone removes apple, the laptop adds it again.
 	rm := phone.Remove("apple")
-	add := laptop.Add("laptop", "apple")
+	add := noErr(laptop.Add("laptop", "apple"))
 	phone.Merge(add)
 	laptop.Merge(rm)
 
@@ -100,11 +100,11 @@ func (qty) DecodePayload(r *crdt.Reader) (qty, error) {
 func ExampleORMap() {
 	type cart = crdt.ORMap[string, crdt.DotFun[qty]]
 	add := func(c *cart, id crdt.ReplicaID, item string, n qty) *cart {
-		return c.Update(id, item, func(_ crdt.DotFun[qty], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[qty]] {
+		return noErr(c.Update(id, item, func(_ crdt.DotFun[qty], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[qty]] {
 			var mu crdt.Mutation[crdt.DotFun[qty]]
 			mu.Add.Set(next(), n)
 			return mu
-		})
+		}))
 	}
 	total := func(c *cart, item string) (sum qty) {
 		c.Peek(item, func(f crdt.DotFun[qty]) {
@@ -166,7 +166,7 @@ func ExampleCausalContext() {
 		seen = append(seen, d)
 	}
 	fmt.Println(seen)
-	fmt.Println(c.Next("a"), c.Next("b"))
+	fmt.Println(noErr(c.Next("a")), noErr(c.Next("b")))
 	// Output:
 	// false 3
 	// [a:1 a:2 a:3]
@@ -178,12 +178,12 @@ func ExampleCausalContext() {
 func ExampleDotSet() {
 	var ctxA, ctxB crdt.CausalContext
 	var a, b crdt.DotSet
-	d1, d2 := ctxA.Next("a"), ctxA.Next("a")
+	d1, d2 := noErr(ctxA.Next("a")), noErr(ctxA.Next("a"))
 	a.Add(d1)
 	a.Add(d2)
 	// b has seen d1 and dropped it, and has its own d3.
 	ctxB.Add(d1)
-	d3 := ctxB.Next("b")
+	d3 := noErr(ctxB.Next("b"))
 	b.Add(d3)
 
 	joined, changed := a.Clone().MergeDots(&ctxA, b, &ctxB)
@@ -194,8 +194,8 @@ func ExampleDotSet() {
 func ExampleDotFun() {
 	var f crdt.DotFun[qty]
 	var ctx crdt.CausalContext
-	f.Set(ctx.Next("a"), 2)
-	f.Set(ctx.Next("a"), 5)
+	f.Set(noErr(ctx.Next("a")), 2)
+	f.Set(noErr(ctx.Next("a")), 5)
 	var sum qty
 	for _, n := range f.All {
 		sum += n

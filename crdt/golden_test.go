@@ -101,11 +101,11 @@ func goldenStates(tb testing.TB) []goldenFile {
 	// ORSet: alpha and bravo edit concurrently; charlie gets bravo's second
 	// delta before its first, so its context has a dot cloud.
 	var sa, sb, sc crdt.ORSet[string]
-	sb.Merge(sa.Add(alpha, "apple"))
-	sb.Merge(sa.Add(alpha, "banana"))
+	sb.Merge(noErr(sa.Add(alpha, "apple")))
+	sb.Merge(noErr(sa.Add(alpha, "banana")))
 	b1 := sb.Remove("apple")
-	b2 := sb.Add(bravo, "cherry")
-	b3 := sb.Add(bravo, "durian")
+	b2 := noErr(sb.Add(bravo, "cherry"))
+	b3 := noErr(sb.Add(bravo, "durian"))
 	sa.Add(alpha, "apple") // concurrent with bravo's remove: wins
 	sa.Merge(&sb)
 	sc.Merge(b3)

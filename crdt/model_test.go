@@ -307,7 +307,7 @@ func (m *modelMachine) SetAdd(t *rapid.T) {
 	r := m.reps[i]
 	e := drawElem(t)
 	obs := m.liveOf(r.seen, e)
-	d := r.s.Add(r.id, e)
+	d := noErr(r.s.Add(r.id, e))
 	ev := m.newEvent(i, evAdd)
 	ev.elem, ev.obs = e, obs
 	rd := r.ref.add(e, ev.id, obs)

@@ -126,20 +126,29 @@ type Mutation[V any] struct {
 
 // Update applies a mutation of key k made by replica id and returns its
 // delta. fn receives the key's current store (read-only; empty if absent)
-// and next, which mints fresh dots of id for the new entries.
-func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V]) {
+// and next, which mints fresh dots of id for the new entries. If fn needs a
+// dot beyond [MaxSeq], Update returns [ErrSeqExhausted] and changes nothing.
+func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V], err error) {
 	mustValid(id)
-	m.own(k)
+	m.own(k) // copies shared stores; no change of meaning, so harmless if Update fails
 	cur := m.entries[k]
 	seq := m.ctx.Max(id)
 	delta = &ORMap[K, V]{}
+	exhausted := false
 	next := func() Dot {
+		if seq >= MaxSeq {
+			exhausted = true
+			return Dot{Replica: id, Seq: MaxSeq} // never applied: Update fails
+		}
 		seq++
 		d := Dot{Replica: id, Seq: seq}
 		delta.ctx.Add(d)
 		return d
 	}
 	mu := fn(cur, next)
+	if exhausted {
+		return nil, fmt.Errorf("%w: %s at %d", ErrSeqExhausted, id, m.ctx.Max(id))
+	}
 	for _, d := range mu.Supersede {
 		delta.ctx.Add(d)
 	}
@@ -156,7 +165,7 @@ func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) 
 	} else {
 		m.Merge(delta) // a contract breach: stay exactly what peers will do
 	}
-	return delta
+	return delta, nil
 }
 
 // supersedesOnly reports whether every dot in ds is a dot of cur.

@@ -52,7 +52,7 @@ func boxedEdit(m *boxedMap, id crdt.ReplicaID, k string, op, n int) *boxedMap {
 	if op == 2 {
 		return m.Remove(k)
 	}
-	return m.Update(id, k, func(cur boxed, next func() crdt.Dot) crdt.Mutation[boxed] {
+	return noErr(m.Update(id, k, func(cur boxed, next func() crdt.Dot) crdt.Mutation[boxed] {
 		var mu crdt.Mutation[boxed]
 		if op == 1 {
 			for d := range cur.EachDot {
@@ -63,7 +63,7 @@ func boxedEdit(m *boxedMap, id crdt.ReplicaID, k string, op, n int) *boxedMap {
 		f.Set(next(), amount(n))
 		mu.Add = boxed{&f}
 		return mu
-	})
+	}))
 }
 
 // TestORMapCloneForKey checks the cheap copy against a deep one, on stores

@@ -230,7 +230,7 @@ func TestORMapEqualComparesContexts(t *testing.T) {
 		t.Error("maps with the same entries but contexts {a:1} and {a:1, b:1} are Equal")
 	}
 	var xs, ys crdt.ORSet[string]
-	ys.Merge(xs.Add("a", "e"))
+	ys.Merge(noErr(xs.Add("a", "e")))
 	ys.Add("b", "f")
 	ys.Remove("f")
 	if xs.Equal(&ys) || ys.Equal(&xs) {

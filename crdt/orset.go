@@ -23,9 +23,10 @@ type ORSet[E Key] struct {
 
 // Add inserts e on behalf of replica id and returns the delta to ship. The
 // new add supersedes the adds of e this replica has seen, so an element's
-// metadata does not grow with repeated adds.
-func (s *ORSet[E]) Add(id ReplicaID, e E) (delta *ORSet[E]) {
-	d := s.m.Update(id, e, func(cur DotSet, next func() Dot) Mutation[DotSet] {
+// metadata does not grow with repeated adds. It fails only with
+// [ErrSeqExhausted], changing nothing.
+func (s *ORSet[E]) Add(id ReplicaID, e E) (delta *ORSet[E], err error) {
+	d, err := s.m.Update(id, e, func(cur DotSet, next func() Dot) Mutation[DotSet] {
 		var mu Mutation[DotSet]
 		mu.Add.Add(next())
 		for d := range cur.EachDot {
@@ -33,7 +34,10 @@ func (s *ORSet[E]) Add(id ReplicaID, e E) (delta *ORSet[E]) {
 		}
 		return mu
 	})
-	return &ORSet[E]{m: *d}
+	if err != nil {
+		return nil, err
+	}
+	return &ORSet[E]{m: *d}, nil
 }
 
 // Remove deletes e, superseding every add of e this replica has seen, and

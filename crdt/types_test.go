@@ -146,7 +146,7 @@ func orsetType() crdttest.Type[*crdt.ORSet[string]] {
 			e := drawElem(t)
 			switch rapid.IntRange(0, 9).Draw(t, "op") {
 			case 0, 1, 2, 3, 4, 5:
-				d := s.Add(r.ID, e)
+				d := noErr(s.Add(r.ID, e))
 				if !s.Contains(e) {
 					t.Fatalf("after Add(%q): Contains = false, want true", e)
 				}
@@ -186,24 +186,24 @@ func orsetType() crdttest.Type[*crdt.ORSet[string]] {
 // lineAdd adds n to key k: a new dot carrying n, superseding nothing, so
 // concurrent adds accumulate.
 func lineAdd(m *lineMap, id crdt.ReplicaID, k string, n amount) *lineMap {
-	return m.Update(id, k, func(_ crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
+	return noErr(m.Update(id, k, func(_ crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
 		var mu crdt.Mutation[crdt.DotFun[amount]]
 		mu.Add.Set(next(), n)
 		return mu
-	})
+	}))
 }
 
 // lineSet sets key k to n: a new dot carrying n that supersedes every dot
 // the replica has seen under k.
 func lineSet(m *lineMap, id crdt.ReplicaID, k string, n amount) *lineMap {
-	return m.Update(id, k, func(cur crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
+	return noErr(m.Update(id, k, func(cur crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
 		var mu crdt.Mutation[crdt.DotFun[amount]]
 		for d := range cur.EachDot {
 			mu.Supersede = append(mu.Supersede, d)
 		}
 		mu.Add.Set(next(), n)
 		return mu
-	})
+	}))
 }
 
 // lineValue sums the amounts under k.
