@@ -75,7 +75,10 @@ func (h *heartbeats) merge(replica string, data []byte) (bool, error) {
 	if err := h.clock.checkRemote(ts); err != nil {
 		return false, err
 	}
-	if id == h.self || (h.member != nil && !h.member(id)) {
+	if id == h.self {
+		return false, nil // our own beat, relayed back: nothing new
+	}
+	if h.member != nil && !h.member(id) {
 		h.metrics.rejected.WithLabelValues("heartbeat_unknown_replica").Inc()
 		return false, fmt.Errorf("heartbeat of %s: no other member has that replica ID", id)
 	}
