@@ -22,4 +22,12 @@ var (
 	// subtotal or the cart total exceed an int64 number of cents. Totals are
 	// never wrapped; see View.Overflow for merged state.
 	ErrOverflow = errors.New("cart total overflow")
+	// ErrForeignChanges reports a push that carries changes (dots) of a
+	// replica other than its sender which the receiver has not seen: a
+	// device may only send its own new changes.
+	ErrForeignChanges = errors.New("push carries changes of another replica")
+	// ErrPushTooLarge reports a push beyond the cart limits: more lines
+	// than MaxLines, more new changes than MaxDots, or more replicas in the
+	// cart's history than crdt.MaxReplicas.
+	ErrPushTooLarge = errors.New("push too large")
 )

@@ -1,0 +1,75 @@
+package cart
+
+import (
+	"fmt"
+
+	"github.com/crdtd/crdtd/crdt"
+)
+
+// Context returns a copy of the cart's causal context: every change the
+// cart has seen. A device sends it with each sync so that the node can
+// answer with only what the device lacks.
+func (c *Cart) Context() crdt.CausalContext { return c.m.Context() }
+
+// DeltaFor returns what a replica whose causal context is known needs to
+// reach the join of its cart and c: delta holds c's changes known has not
+// seen, with c's whole context so that removals reach the other replica,
+// and seen the changes of c's lines that known has seen. The other replica
+// merges them with MergeDeltaFor; see crdt.ORMap.DeltaFor.
+func (c *Cart) DeltaFor(known *crdt.CausalContext) (delta *Cart, seen crdt.CausalContext) {
+	m, seen := c.m.DeltaFor(known)
+	return &Cart{m: *m}, seen
+}
+
+// MergeDeltaFor merges what another replica's DeltaFor returned for this
+// cart's context, and reports whether c changed. The result equals merging
+// the other replica's whole cart.
+func (c *Cart) MergeDeltaFor(delta *Cart, seen *crdt.CausalContext) (changed bool) {
+	return c.m.MergeDeltaFor(&delta.m, seen)
+}
+
+// IsEmptyDelta reports whether merging delta into a cart whose context is
+// known could change nothing: every change delta names, known has seen.
+func IsEmptyDelta(delta *Cart, known *crdt.CausalContext) bool {
+	ctx := delta.m.Context()
+	none := true
+	ctx.EachUnseen(known, func(crdt.Dot) bool {
+		none = false
+		return false
+	})
+	return none
+}
+
+// CheckPush checks a delta that replica from pushes to a replica holding c,
+// before it is merged: every change in it that c has not seen must be one
+// of from's own (a device may not speak for other replicas), there may be
+// at most MaxDots of those, the delta at most MaxLines lines, and the
+// cart's history may not grow beyond crdt.MaxReplicas replicas. It errors
+// with ErrForeignChanges or ErrPushTooLarge; c is not changed.
+func (c *Cart) CheckPush(from crdt.ReplicaID, delta *Cart) error {
+	if n := delta.m.Len(); n > MaxLines {
+		return fmt.Errorf("%w: %d lines, limit %d", ErrPushTooLarge, n, MaxLines)
+	}
+	known := c.m.Context()
+	pushed := delta.m.Context()
+	var err error
+	fresh := 0
+	pushed.EachUnseen(&known, func(d crdt.Dot) bool {
+		switch {
+		case d.Replica != from:
+			err = fmt.Errorf("%w: %v is not %s's, and this replica has not seen it", ErrForeignChanges, d, from)
+		case fresh >= MaxDots:
+			err = fmt.Errorf("%w: more than %d new changes", ErrPushTooLarge, MaxDots)
+		}
+		fresh++
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	known.Merge(&pushed)
+	if n := known.Replicas(); n > crdt.MaxReplicas {
+		return fmt.Errorf("%w: the cart's history would name %d replicas, limit %d", ErrPushTooLarge, n, crdt.MaxReplicas)
+	}
+	return nil
+}

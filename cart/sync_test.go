@@ -1,0 +1,334 @@
+package cart
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/crdt/crdttest"
+)
+
+// TestDeltaForEquivalence: merging what a state holds beyond another
+// replica's context gives that replica exactly what merging the whole state
+// gives, for any two states reached by real runs.
+func TestDeltaForEquivalence(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sys := crdttest.Simulate(t, cartType)
+		pool := append(append(append([]*Cart{}, sys.Replicas...), sys.Snapshots...), sys.Deltas...)
+		device := rapid.SampledFrom(pool).Draw(t, "device").Clone()
+		node := rapid.SampledFrom(pool).Draw(t, "node")
+		ctx := device.Context()
+		delta, seen := node.DeltaFor(&ctx)
+
+		// The device may have changed since it sent its context.
+		later := device.Clone()
+		if rapid.Bool().Draw(t, "device moved on") {
+			later.Merge(rapid.SampledFrom(pool).Draw(t, "more"))
+		}
+		got, want := later.Clone(), later.Clone()
+		got.MergeDeltaFor(delta, &seen)
+		want.Merge(node)
+		if !got.Equal(want) {
+			t.Fatalf("MergeDeltaFor differs from merging the whole state:\ngot  %v\nwant %v", got.View(), want.View())
+		}
+		if delta.m.Len() > node.m.Len() {
+			t.Fatalf("DeltaFor has %d lines, the state only %d", delta.m.Len(), node.m.Len())
+		}
+		// Nothing the device has seen is sent again.
+		for _, k := range delta.m.Keys() {
+			delta.m.Peek(k, func(l line) {
+				for d := range l.EachDot {
+					if ctx.Contains(d) {
+						t.Fatalf("DeltaFor sends %v, which the device has seen", d)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestCheckPush: a replica may push its own new changes, any changes the
+// receiver has seen (a retry), but no unseen change of another replica.
+func TestCheckPush(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func(id crdt.ReplicaID) *crdt.HLC {
+		c, err := crdt.NewHLC(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	node, phone, laptop := New(), New(), New()
+	nodeClk, phoneClk, laptopClk := clock("r-node"), clock("d-phone"), clock("d-laptop")
+	seed, err := node.Add(nodeClk.Now(now), "apple", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.Merge(seed)
+	laptop.Merge(seed)
+
+	own, err := phone.Add(phoneClk.Now(now), "pear", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := phone.Remove("apple") // removes the node's change the phone has seen
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := own.Clone()
+	push.Merge(rm)
+	if err := node.CheckPush("d-phone", push); err != nil {
+		t.Fatalf("the phone's own changes and a remove of a seen change: %v", err)
+	}
+	if err := node.CheckPush("d-laptop", push); !errors.Is(err, ErrForeignChanges) {
+		t.Fatalf("the laptop relaying the phone's unseen change: got %v, want ErrForeignChanges", err)
+	}
+	node.Merge(push)
+	if err := node.CheckPush("d-laptop", push); err != nil {
+		t.Fatalf("a push of changes the node has seen: %v", err)
+	}
+	known := node.Context()
+	if !IsEmptyDelta(push, &known) {
+		t.Fatal("IsEmptyDelta: a merged push still looks new")
+	}
+	fresh, err := laptop.Add(laptopClk.Now(now), "kiwi", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsEmptyDelta(fresh, &known) {
+		t.Fatal("IsEmptyDelta: a new change looks seen")
+	}
+
+	big := New()
+	for i := range MaxLines + 1 {
+		if _, err := big.SetPrice(laptopClk.Now(now), fmt.Sprintf("i%d", i), 1); err != nil && !errors.Is(err, ErrTooManyLines) {
+			t.Fatal(err)
+		}
+	}
+	big.m.Merge(&New().m) // no-op: the cart refused line MaxLines+1 locally
+	if big.m.Len() > MaxLines {
+		t.Fatalf("a local cart reached %d lines", big.m.Len())
+	}
+}
+
+// syncMachine is a cluster of one node replica and devices that edit
+// offline and sync through an unreliable network: a push may be lost on
+// the way (the node never sees it), or its answer may be lost (the node
+// merged it, the device does not know and sends it again), and answers may
+// be applied late. At the end every replica, after a last reliable sync,
+// equals the merge of every change made, so nothing is lost or counted
+// twice however often a push is resent.
+type syncMachine struct {
+	node    *Cart
+	devices []*syncDevice
+	all     *Cart        // every change made anywhere
+	late    []lateAnswer // answers delivered out of order
+	now     time.Time
+}
+
+type syncDevice struct {
+	id      crdt.ReplicaID
+	clock   *crdt.HLC
+	cart    *Cart
+	pending *Cart // changes not yet acknowledged by the node
+}
+
+type lateAnswer struct {
+	device int
+	resp   SyncResponse
+}
+
+func (m *syncMachine) init(t *rapid.T) {
+	m.node, m.all, m.now = New(), New(), time.Unix(1_700_000_000, 0)
+	for i := range rapid.IntRange(2, 3).Draw(t, "devices") {
+		id := crdt.ReplicaID(fmt.Sprintf("d-%d", i))
+		clk, err := crdt.NewHLC(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.devices = append(m.devices, &syncDevice{id: id, clock: clk, cart: New(), pending: New()})
+	}
+}
+
+func (m *syncMachine) edit(t *rapid.T) {
+	d := m.devices[rapid.IntRange(0, len(m.devices)-1).Draw(t, "device")]
+	m.now = m.now.Add(time.Millisecond)
+	ts := d.clock.Now(m.now)
+	item := drawItem(t)
+	var delta *Cart
+	var err error
+	switch drawKind(t) {
+	case opAdd:
+		delta, err = d.cart.Add(ts, item, uint64(rapid.IntRange(1, 3).Draw(t, "n")))
+	case opSet:
+		delta, err = d.cart.SetQuantity(ts, item, uint64(rapid.IntRange(0, 4).Draw(t, "q")))
+	case opRemove:
+		delta, err = d.cart.Remove(item)
+	case opPrice:
+		delta, err = d.cart.SetPrice(ts, item, int64(rapid.IntRange(0, 500).Draw(t, "cents")))
+	default:
+		delta = d.cart.Clear()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.pending.Merge(delta)
+	m.all.Merge(delta)
+}
+
+// sync runs one sync of a device through the unreliable network.
+func (m *syncMachine) sync(t *rapid.T) {
+	i := rapid.IntRange(0, len(m.devices)-1).Draw(t, "device")
+	d := m.devices[i]
+	req := SyncRequest{Device: d.id, Context: d.cart.Context(), Delta: d.pending.Clone()}
+	b, err := req.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got SyncRequest
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatalf("request round trip: %v", err)
+	}
+	switch rapid.IntRange(0, 3).Draw(t, "fate") {
+	case 0: // lost on the way: the node never sees it
+		return
+	default:
+	}
+	if err := m.node.CheckPush(got.Device, got.Delta); err != nil {
+		t.Fatalf("node refused an honest push: %v", err)
+	}
+	m.node.Merge(got.Delta)
+	known := got.Context.Clone()
+	pushed := got.Delta.Context()
+	known.Merge(&pushed)
+	answer, seen := m.node.DeltaFor(&known)
+	rb, err := (&SyncResponse{Delta: answer, Seen: seen}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp SyncResponse
+	if err := resp.UnmarshalBinary(rb); err != nil {
+		t.Fatalf("response round trip: %v", err)
+	}
+	switch rapid.IntRange(0, 3).Draw(t, "answer") {
+	case 0: // the answer is lost: the device keeps its pending changes
+	case 1: // the answer arrives later, after other edits
+		m.late = append(m.late, lateAnswer{device: i, resp: resp})
+	default:
+		d.cart.MergeDeltaFor(resp.Delta, &resp.Seen)
+		d.pending = New() // acknowledged: the node holds it durably
+		// Edits made since the request was built would stay pending; in
+		// this machine a sync is atomic, so there are none.
+	}
+}
+
+func (m *syncMachine) deliverLate(t *rapid.T) {
+	if len(m.late) == 0 {
+		t.Skip("no late answer")
+	}
+	k := rapid.IntRange(0, len(m.late)-1).Draw(t, "late")
+	a := m.late[k]
+	m.late = append(m.late[:k], m.late[k+1:]...)
+	// A late answer is merged, but pending stays: it may not cover edits
+	// made since; the next sync resends them, which is harmless.
+	m.devices[a.device].cart.MergeDeltaFor(a.resp.Delta, &a.resp.Seen)
+}
+
+func (m *syncMachine) check(t *rapid.T) {
+	for _, d := range m.devices {
+		if v := d.cart.View(); v.Overflow {
+			t.Fatalf("%s overflowed: %+v", d.id, v)
+		}
+	}
+}
+
+// quiesce: every device syncs reliably twice (the second round carries
+// what other devices pushed in the first), then all equal the merge of
+// every change.
+func (m *syncMachine) quiesce(t *rapid.T) {
+	for range 2 {
+		for _, d := range m.devices {
+			if err := m.node.CheckPush(d.id, d.pending); err != nil {
+				t.Fatalf("final push: %v", err)
+			}
+			m.node.Merge(d.pending)
+			known := d.cart.Context()
+			delta, seen := m.node.DeltaFor(&known)
+			d.cart.MergeDeltaFor(delta, &seen)
+			d.pending = New()
+		}
+	}
+	if !m.node.Equal(m.all) {
+		t.Fatalf("node after sync differs from the merge of every change:\nnode %v\nall  %v", m.node.View(), m.all.View())
+	}
+	for _, d := range m.devices {
+		if !d.cart.Equal(m.all) {
+			t.Fatalf("%s after sync differs from the merge of every change:\ngot  %v\nwant %v", d.id, d.cart.View(), m.all.View())
+		}
+	}
+}
+
+func TestSyncConverges(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var m syncMachine
+		m.init(t)
+		t.Repeat(map[string]func(*rapid.T){
+			"edit":        m.edit,
+			"sync":        m.sync,
+			"deliverLate": m.deliverLate,
+			"":            m.check,
+		})
+		m.quiesce(t)
+	})
+}
+
+func TestSyncWireRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sys := crdttest.Simulate(t, cartType)
+		c := rapid.SampledFrom(sys.Replicas).Draw(t, "cart")
+		req := SyncRequest{Device: "d-0123456789abcdef", Context: c.Context(), Delta: c}
+		b, err := req.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got SyncRequest
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if got.Device != req.Device || !got.Context.Equal(&req.Context) || !got.Delta.Equal(c) {
+			t.Fatal("request changed in a round trip")
+		}
+		for cut := range len(b) {
+			if err := new(SyncRequest).UnmarshalBinary(b[:cut]); err == nil {
+				t.Fatalf("a request cut to %d of %d bytes decoded", cut, len(b))
+			}
+		}
+	})
+}
+
+func FuzzDecodeSyncRequest(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0x94, 0x01, 0xa1, 'd', 0xc4, 0x00, 0xc4, 0x00})
+	f.Add([]byte{0x94, 0x01, 0xa1, 'd', 0xc6, 0xff, 0xff, 0xff, 0xff})
+	if b, err := (&SyncRequest{Device: "d-1", Delta: New()}).MarshalBinary(); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r SyncRequest
+		if err := r.UnmarshalBinary(b); err != nil {
+			return
+		}
+		again, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		var r2 SyncRequest
+		if err := r2.UnmarshalBinary(again); err != nil {
+			t.Fatalf("decode of a re-encoding: %v", err)
+		}
+	})
+}
