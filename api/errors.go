@@ -14,8 +14,11 @@ const (
 	// CodeIdempotencyKeyReused refuses a request whose Idempotency-Key was used by a different
 	// request (another method, path or body); nothing is applied.
 	CodeIdempotencyKeyReused ErrorCode = "idempotency_key_reused" // 422
-	CodeInternal             ErrorCode = "internal"               // 500
-	CodeUnavailable          ErrorCode = "unavailable"            // 503
+	// CodeSyncRefused refuses a device sync whose push is not the device's own new changes,
+	// breaks a cart limit, or carries timestamps too far ahead; nothing is applied.
+	CodeSyncRefused ErrorCode = "sync_refused" // 422
+	CodeInternal    ErrorCode = "internal"     // 500
+	CodeUnavailable ErrorCode = "unavailable"  // 503
 )
 
 // ErrorBody is the body of every 4xx/5xx response: {"error":{"code":"...","message":"..."}}.

@@ -18,6 +18,9 @@ const (
 	MaxLines = 10_000
 	// MaxBodyBytes bounds every request body (64 KiB).
 	MaxBodyBytes = 64 << 10
+	// MaxSyncBodyBytes bounds the body of a device sync (1 MiB): a push of
+	// a device's pending changes, which may hold many edits made offline.
+	MaxSyncBodyBytes = 1 << 20
 	// DefaultPageSize is how many cart names GET /v1/carts answers without ?limit=.
 	DefaultPageSize = 100
 	// MaxPageSize is the largest ?limit= of GET /v1/carts.

@@ -25,6 +25,7 @@ var allowedMethods = map[string][]string{
 	"/v1/carts/{cart}":              {"GET", "HEAD", "DELETE"},
 	"/v1/carts/{cart}/items":        {"POST"},
 	"/v1/carts/{cart}/items/{item}": {"GET", "HEAD", "PUT", "DELETE"},
+	"/v1/carts/{cart}/sync":         {"POST"},
 	"/v1/members":                   {"GET", "HEAD"},
 	"/v1/status":                    {"GET", "HEAD"},
 }
@@ -43,6 +44,7 @@ func (d *Daemon) newServer() *http.Server {
 	route("GET /v1/carts/{cart}/items/{item}", d.handleGetItem)
 	route("PUT /v1/carts/{cart}/items/{item}", d.handleSetItem)
 	route("DELETE /v1/carts/{cart}/items/{item}", d.handleRemoveItem)
+	route("POST /v1/carts/{cart}/sync", d.handleSync)
 	route("GET /v1/members", d.handleMembers)
 	route("GET /v1/status", d.handleStatus)
 

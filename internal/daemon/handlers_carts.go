@@ -315,6 +315,8 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, errMediaType):
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
 		writeError(w, http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia, err.Error())
+	case errors.Is(err, errBadPush):
+		writeError(w, http.StatusUnprocessableEntity, api.CodeSyncRefused, err.Error())
 	case errors.Is(err, errKeyReused):
 		writeError(w, http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, err.Error())
 	case errors.Is(err, cart.ErrInvalidItem), errors.Is(err, cart.ErrInvalidQuantity),

@@ -21,6 +21,9 @@ type metrics struct {
 	rejected          *prometheus.CounterVec
 	merged            *prometheus.CounterVec
 	replicationLag    prometheus.Histogram
+	syncRequests      *prometheus.CounterVec
+	syncBytes         *prometheus.CounterVec
+	syncSeconds       prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -60,6 +63,18 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 	}
+	m.syncRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crdtd_sync_requests_total",
+		Help: "Device syncs, by result: ok (the push changed the cart), unchanged (nothing new: a retry or a pull), refused.",
+	}, []string{"result"})
+	m.syncBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crdtd_sync_bytes_total", Help: "Bytes of device sync bodies, by direction (received, sent).",
+	}, []string{"direction"})
+	m.syncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "crdtd_sync_duration_seconds", Help: "Latency of device syncs, fsync included when the push changed the cart.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+	})
+	m.registry.MustRegister(m.syncRequests, m.syncBytes, m.syncSeconds)
 	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds, m.checkpointSeconds,
 		m.decodeErrors, m.rejected, m.merged, m.replicationLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -1,0 +1,181 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/cart"
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/internal/store"
+)
+
+// Device sync: POST /v1/carts/{cart}/sync. A device holds its own replica
+// of a cart, edits it offline with its own replica ID, and sends the
+// changes a node has not acknowledged with the causal context of its
+// replica. The node checks the push, makes it durable and installs it like
+// a local write (log with fsync, install, answer, broadcast) and answers
+// with what the device lacks. A push the node has already merged changes
+// nothing and is answered the same way: resending is always safe, to any
+// node, because merging is idempotent.
+
+// errBadPush marks a push refused after decoding (foreign changes, limits,
+// a device ID of the wrong form).
+var errBadPush = errors.New("sync refused")
+
+// deviceIDPrefix starts every device's replica ID; node replica IDs start
+// with "r-", so a device can never mint a node's dots.
+const deviceIDPrefix = "d-"
+
+func (d *Daemon) handleSync(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id, ok := d.pathID(w, r, "cart")
+	if !ok {
+		return
+	}
+	result := "ok"
+	defer func() {
+		d.metrics.syncRequests.WithLabelValues(result).Inc()
+		d.metrics.syncSeconds.Observe(time.Since(start).Seconds())
+	}()
+	body, err := readSyncBody(w, r)
+	if err != nil {
+		result = "refused"
+		d.fail(w, err)
+		return
+	}
+	d.metrics.syncBytes.WithLabelValues("received").Add(float64(len(body)))
+	var req cart.SyncRequest
+	if err := req.UnmarshalBinary(body); err != nil {
+		result = "refused"
+		d.metrics.decodeErrors.WithLabelValues("sync").Inc()
+		d.fail(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return
+	}
+	answer, applied, err := d.applySync(r, id, &req)
+	if err != nil {
+		result = "refused"
+		d.fail(w, err)
+		return
+	}
+	if !applied {
+		result = "unchanged"
+	}
+	d.metrics.syncBytes.WithLabelValues("sent").Add(float64(len(answer)))
+	h := w.Header()
+	h.Set("Content-Type", cart.SyncContentType)
+	h.Set("Content-Length", strconv.Itoa(len(answer)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(answer)
+}
+
+// readSyncBody reads a sync body of at most api.MaxSyncBodyBytes; its
+// Content-Type must be the sync media type.
+func readSyncBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != cart.SyncContentType {
+		return nil, fmt.Errorf("%w: Content-Type %s, want %s", errMediaType, sanitize(r.Header.Get("Content-Type")), cart.SyncContentType)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSyncBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxSyncBodyBytes)
+		}
+		return nil, fmt.Errorf("%w: reading the body: %v", errBadRequest, err)
+	}
+	return b, nil
+}
+
+// applySync checks a device's push, makes it durable and installs it when
+// it brings anything new, and returns the encoded answer and whether the
+// push changed the cart. The order is a local write's: log (fsync) before
+// install, and the broadcast only after both.
+func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (answer []byte, applied bool, err error) {
+	if !strings.HasPrefix(string(req.Device), deviceIDPrefix) {
+		return nil, false, fmt.Errorf("%w: device ID %q must start with %q", errBadPush, req.Device, deviceIDPrefix)
+	}
+	latest := req.Delta.Latest()
+	if err := d.clock.checkRemote(latest); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", errBadPush, err)
+	}
+	o := d.carts.lockForWrite(id)
+	defer o.writeMu.Unlock()
+	fresh, err := d.carts.checkPush(o, req.Device, req.Delta)
+	if err != nil {
+		d.carts.dropIfEmpty(id, o)
+		d.metrics.rejected.WithLabelValues("sync_push").Inc()
+		return nil, false, fmt.Errorf("%w: %v", errBadPush, err)
+	}
+	var deltaBytes []byte
+	if fresh {
+		if d.carts.isNew(o) && d.carts.count() > maxObjects {
+			d.carts.dropIfEmpty(id, o)
+			return nil, false, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
+		}
+		if !latest.IsZero() {
+			d.clock.observe(latest)
+		}
+		if deltaBytes, err = req.Delta.MarshalBinary(); err != nil {
+			d.carts.dropIfEmpty(id, o)
+			return nil, false, fmt.Errorf("encode pushed delta %s: %v", id, err)
+		}
+		rec := store.Record{Key: cartKey(id), Delta: deltaBytes, HLC: uint64(d.clock.stamp().Wall)}
+		logStart := time.Now()
+		release, err := d.store.Log(r.Context(), rec)
+		d.metrics.commitSeconds.Observe(time.Since(logStart).Seconds())
+		if err != nil {
+			d.carts.dropIfEmpty(id, o)
+			return nil, false, fmt.Errorf("log sync to cart %s: %w", id, err)
+		}
+		d.carts.install(id, o, req.Delta)
+		release()
+		if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
+			d.persistSoon()
+		}
+	} else {
+		d.carts.dropIfEmpty(id, o)
+	}
+	known := req.Context.Clone()
+	pushed := req.Delta.Context()
+	known.Merge(&pushed)
+	delta, seen := d.carts.deltaFor(id, &known)
+	answer, err = (&cart.SyncResponse{Delta: delta, Seen: seen}).MarshalBinary()
+	if err != nil {
+		return nil, false, fmt.Errorf("encode sync answer %s: %v", id, err)
+	}
+	if fresh {
+		d.metrics.operations.WithLabelValues("sync").Inc()
+		d.gossip.Publish(cartKey(id), deltaBytes, latest.Time())
+	}
+	return answer, fresh, nil
+}
+
+// checkPush checks a device's push against o's cart and reports whether it
+// brings anything the cart has not seen. The caller holds o.writeMu.
+func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fresh bool, err error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if err := o.cart.CheckPush(from, delta); err != nil {
+		return false, err
+	}
+	known := o.cart.Context()
+	return !cart.IsEmptyDelta(delta, &known), nil
+}
+
+// deltaFor returns what a replica with context known lacks of cart id.
+func (cs *carts) deltaFor(id string, known *crdt.CausalContext) (*cart.Cart, crdt.CausalContext) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	o := cs.all[id]
+	if o == nil {
+		return cart.New(), crdt.CausalContext{}
+	}
+	return o.cart.DeltaFor(known)
+}

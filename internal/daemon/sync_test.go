@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/cart"
+	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/internal/testbin"
+)
+
+// testDevice is a device's replica of one cart, as the device package keeps
+// it: its own replica ID and clock, the cart, and the changes not yet
+// acknowledged by a node.
+type testDevice struct {
+	t       *testing.T
+	id      crdt.ReplicaID
+	clock   *crdt.HLC
+	cart    *cart.Cart
+	pending *cart.Cart
+}
+
+func newTestDevice(t *testing.T, id crdt.ReplicaID) *testDevice {
+	t.Helper()
+	clk, err := crdt.NewHLC(id)
+	require.NoError(t, err)
+	return &testDevice{t: t, id: id, clock: clk, cart: cart.New(), pending: cart.New()}
+}
+
+func (dv *testDevice) add(item string, n uint64) {
+	dv.t.Helper()
+	delta, err := dv.cart.Add(dv.clock.Now(time.Now()), item, n)
+	require.NoError(dv.t, err)
+	dv.pending.Merge(delta)
+}
+
+// request encodes a sync of the device's pending changes.
+func (dv *testDevice) request() []byte {
+	dv.t.Helper()
+	b, err := (&cart.SyncRequest{Device: dv.id, Context: dv.cart.Context(), Delta: dv.pending}).MarshalBinary()
+	require.NoError(dv.t, err)
+	return b
+}
+
+// post sends a sync body to a node and returns the status and body.
+func postSync(t *testing.T, d *Daemon, cartID string, body []byte, contentType string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+d.APIAddr()+"/v1/carts/"+cartID+"/sync", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+// sync pushes the device's pending changes to d and merges the answer.
+func (dv *testDevice) sync(d *Daemon, cartID string) {
+	dv.t.Helper()
+	code, body := postSync(dv.t, d, cartID, dv.request(), cart.SyncContentType)
+	require.Equal(dv.t, 200, code, "%s", body)
+	var resp cart.SyncResponse
+	require.NoError(dv.t, resp.UnmarshalBinary(body))
+	dv.cart.MergeDeltaFor(resp.Delta, &resp.Seen)
+	dv.pending = cart.New()
+}
+
+func quantity(t *testing.T, v api.CartView, item string) int64 {
+	t.Helper()
+	for _, l := range v.Items {
+		if l.Item == item {
+			return l.Quantity
+		}
+	}
+	return 0
+}
+
+// TestSyncExactlyOnceAcrossNodes: a device's offline add, pushed to one
+// node, pushed again (its answer lost) to another, and once more to the
+// first, counts once everywhere; the device learns the other device's
+// change and both devices end with the nodes' cart.
+func TestSyncExactlyOnceAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	phone, laptop := newTestDevice(t, "d-phone"), newTestDevice(t, "d-laptop")
+	phone.add("apple", 2) // both offline
+	laptop.add("pear", 1)
+
+	req := phone.request()
+	code, _ := postSync(t, a, "shared", req, cart.SyncContentType) // the answer is lost
+	require.Equal(t, 200, code)
+	code, _ = postSync(t, b, "shared", req, cart.SyncContentType) // the retry goes elsewhere
+	require.Equal(t, 200, code)
+	phone.sync(a, "shared") // and once more
+	laptop.sync(b, "shared")
+
+	for _, d := range nodes {
+		testbin.WaitFor(t, 10*time.Second, "both adds on "+d.cfg.Name, func() bool {
+			v := cartViewOf(t, d, "shared")
+			return quantity(t, v, "apple") == 2 && quantity(t, v, "pear") == 1
+		})
+	}
+	phone.sync(b, "shared")
+	laptop.sync(a, "shared")
+	want := cartViewOf(t, a, "shared")
+	for name, dv := range map[string]*testDevice{"phone": phone, "laptop": laptop} {
+		got := cartView("shared", dv.cart.View())
+		require.Equal(t, want, got, "%s after syncing", name)
+	}
+}
+
+// TestSyncRefusesHostilePushes: what a device may not do is refused with a
+// clear error and changes nothing.
+func TestSyncRefusesHostilePushes(t *testing.T) {
+	d := newTestNode(t, nil)
+	honest := newTestDevice(t, "d-honest")
+	honest.add("apple", 1)
+	honest.sync(d, "victim")
+
+	// A device relaying another device's change the node has not seen.
+	other := newTestDevice(t, "d-other")
+	other.add("pear", 5)
+	forger := newTestDevice(t, "d-forger")
+	forger.pending = other.pending
+
+	// A device claiming a node's replica ID.
+	node := newTestDevice(t, crdt.ReplicaID(d.ReplicaID()))
+	node.add("kiwi", 1)
+
+	// A push stamped an hour ahead.
+	future := newTestDevice(t, "d-future")
+	delta, err := future.cart.SetQuantity(future.clock.Now(time.Now().Add(time.Hour)), "fig", 1)
+	require.NoError(t, err)
+	future.pending = delta
+
+	good := honest.request()
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+		code     int
+	}{
+		{"foreign change", cart.SyncContentType, forger.request(), 422},
+		{"node replica ID", cart.SyncContentType, node.request(), 422},
+		{"timestamp beyond drift", cart.SyncContentType, future.request(), 422},
+		{"truncated", cart.SyncContentType, good[:len(good)-3], 400},
+		{"garbage", cart.SyncContentType, []byte("\x94\x01\xa3abc\xc6\xff\xff\xff\xff"), 400},
+		{"JSON content type", "application/json", good, 415},
+		{"too large", cart.SyncContentType, bytes.Repeat([]byte{0}, api.MaxSyncBodyBytes+1), 413},
+	} {
+		code, body := postSync(t, d, "victim", tc.body, tc.ct)
+		require.Equal(t, tc.code, code, "%s: %s", tc.name, body)
+	}
+	v := cartViewOf(t, d, "victim")
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 1}}, v.Items, "a refused push changed the cart")
+	code, body := postSync(t, d, "elsewhere", forger.request(), cart.SyncContentType)
+	require.Equal(t, 422, code, "%s", body)
+	_, held := d.carts.counts()
+	require.Equal(t, 1, held, "a refused push to a new cart left a cart behind")
+}
+
+func cartViewOf(t *testing.T, d *Daemon, id string) api.CartView {
+	t.Helper()
+	v, err := newTestClient(t, d, "").GetCart(t.Context(), id)
+	require.NoError(t, err)
+	return v
+}
