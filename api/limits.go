@@ -27,6 +27,10 @@ const (
 	MaxPageSize = 1_000
 )
 
+// SyncContentType is the media type of device sync bodies (POST /v1/carts/{cart}/sync), both
+// ways: msgpack envelopes whose format the cart package defines.
+const SyncContentType = "application/vnd.crdtd.sync+msgpack"
+
 // IDAlphabet names the bytes an ID may hold, for error messages.
 const IDAlphabet = "A-Z a-z 0-9 . _ : @ -"
 

@@ -44,3 +44,9 @@ func TestIDRuleAgrees(t *testing.T) {
 		}
 	})
 }
+
+func TestSyncContentTypeAgrees(t *testing.T) {
+	if api.SyncContentType != cart.SyncContentType {
+		t.Errorf("sync media type: api %q, cart %q", api.SyncContentType, cart.SyncContentType)
+	}
+}
