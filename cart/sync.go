@@ -28,16 +28,40 @@ func (c *Cart) MergeDeltaFor(delta *Cart, seen *crdt.CausalContext) (changed boo
 	return c.m.MergeDeltaFor(&delta.m, seen)
 }
 
-// IsEmptyDelta reports whether merging delta into a cart whose context is
-// known could change nothing: every change delta names, known has seen.
-func IsEmptyDelta(delta *Cart, known *crdt.CausalContext) bool {
-	ctx := delta.m.Context()
-	none := true
-	ctx.EachUnseen(known, func(crdt.Dot) bool {
-		none = false
+// Changes reports whether merging delta into c would change c: delta
+// brings a change c has not seen, or removes one c holds (a remove carries
+// no new change, only the ones it removes). It is what Merge would report,
+// without merging; c and delta are not modified.
+func (c *Cart) Changes(delta *Cart) bool {
+	known := c.m.Context()
+	pushed := delta.m.Context()
+	unseen := false
+	pushed.EachUnseen(&known, func(crdt.Dot) bool {
+		unseen = true
 		return false
 	})
-	return none
+	if unseen {
+		return true
+	}
+	held := make(map[crdt.Dot]struct{})
+	for _, k := range delta.m.Keys() {
+		delta.m.Peek(k, func(l line) {
+			for d := range l.EachDot {
+				held[d] = struct{}{}
+			}
+		})
+	}
+	removes := false
+	c.m.Each(func(_ string, l line) bool {
+		for d := range l.EachDot {
+			if _, ok := held[d]; !ok && pushed.Contains(d) {
+				removes = true
+				return false
+			}
+		}
+		return true
+	})
+	return removes
 }
 
 // CheckPush checks a delta that replica from pushes to a replica holding c,

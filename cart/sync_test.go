@@ -91,16 +91,15 @@ func TestCheckPush(t *testing.T) {
 	if err := node.CheckPush("d-laptop", push); err != nil {
 		t.Fatalf("a push of changes the node has seen: %v", err)
 	}
-	known := node.Context()
-	if !IsEmptyDelta(push, &known) {
-		t.Fatal("IsEmptyDelta: a merged push still looks new")
+	if node.Changes(push) {
+		t.Fatal("Changes: a merged push still looks new")
 	}
 	fresh, err := laptop.Add(laptopClk.Now(now), "kiwi", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if IsEmptyDelta(fresh, &known) {
-		t.Fatal("IsEmptyDelta: a new change looks seen")
+	if !node.Changes(fresh) {
+		t.Fatal("Changes: a new change looks seen")
 	}
 
 	big := New()
@@ -329,6 +328,21 @@ func FuzzDecodeSyncRequest(f *testing.F) {
 		var r2 SyncRequest
 		if err := r2.UnmarshalBinary(again); err != nil {
 			t.Fatalf("decode of a re-encoding: %v", err)
+		}
+	})
+}
+
+// TestChangesAgreesWithMerge: Changes reports exactly what Merge would, for
+// any two reachable states, removes included.
+func TestChangesAgreesWithMerge(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sys := crdttest.Simulate(t, cartType)
+		pool := append(append(append([]*Cart{}, sys.Replicas...), sys.Snapshots...), sys.Deltas...)
+		c := rapid.SampledFrom(pool).Draw(t, "cart")
+		delta := rapid.SampledFrom(pool).Draw(t, "delta")
+		want := c.Clone().Merge(delta)
+		if got := c.Changes(delta); got != want {
+			t.Fatalf("Changes = %v, Merge reports %v", got, want)
 		}
 	})
 }

@@ -165,8 +165,7 @@ func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fr
 	if err := o.cart.CheckPush(from, delta); err != nil {
 		return false, err
 	}
-	known := o.cart.Context()
-	return !cart.IsEmptyDelta(delta, &known), nil
+	return o.cart.Changes(delta), nil
 }
 
 // deltaFor returns what a replica with context known lacks of cart id.
