@@ -14,7 +14,7 @@ type addOptions struct {
 
 	Cart  string
 	Item  string
-	Qty   int64
+	Qty   quantityFlag
 	Price priceFlag
 }
 
@@ -37,16 +37,14 @@ Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
-			if opts.Qty < 1 || opts.Qty > api.MaxAddQuantity {
-				return flagErrorf("--qty %d out of range 1..%d", opts.Qty, api.MaxAddQuantity)
-			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return runAdd(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().Int64VarP(&opts.Qty, "qty", "n", 1, "how many to add")
+	opts.Qty = quantityFlag{N: 1, Min: 1, Max: api.MaxAddQuantity}
+	cmd.Flags().VarP(&opts.Qty, "qty", "n", fmt.Sprintf("how many to add, 1..%d", api.MaxAddQuantity))
 	cmd.Flags().Var(&opts.Price, "price", "set the unit price, a decimal such as 1.25")
 	return cmd
 }
@@ -58,7 +56,7 @@ func runAdd(ctx context.Context, opts *addOptions) error {
 	}
 	view, err := c.AddItem(ctx, opts.Cart, api.AddItemRequest{
 		Item:           opts.Item,
-		Quantity:       opts.Qty,
+		Quantity:       opts.Qty.N,
 		UnitPriceCents: opts.Price.ptr(),
 	})
 	if err != nil {

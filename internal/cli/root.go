@@ -83,9 +83,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return flagErrorWrap(err)
-	})
+	root.SetFlagErrorFunc(flagError)
 	addGlobalFlags(root, g)
 	return root
 }
