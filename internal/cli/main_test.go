@@ -58,6 +58,10 @@ func TestMainExitCodes(t *testing.T) {
 			want: ExitOK, wantStdout: "alice\nbob\n"},
 		{name: "mutation prints cart", args: []string{"--node", node.srv.URL, "-o", "json", "add", "bob", "kiwi", "--price", "0.5"},
 			want: ExitOK, wantStdout: `"item": "kiwi",` + "\n      \"quantity\": 1,\n      \"unit_price_cents\": 50,"},
+		{name: "price without units", args: []string{"--node", node.srv.URL, "-o", "json", "set", "bob", "pear", "2", "--price", ".5"},
+			want: ExitOK, wantStdout: `"item": "pear",` + "\n      \"quantity\": 2,\n      \"unit_price_cents\": 50,"},
+		{name: "price without cents", args: []string{"--node", node.srv.URL, "-o", "json", "set", "bob", "pear", "2", "--price", "5."},
+			want: ExitOK, wantStdout: `"item": "pear",` + "\n      \"quantity\": 2,\n      \"unit_price_cents\": 500,"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +103,8 @@ func TestMainUsageMessages(t *testing.T) {
 		{args: []string{"add", "alice", "apple", "--qty=2000000"}, want: `Error: --qty "2000000": want a whole number in 1..1000000`},
 		{args: []string{"show", "-1"}, want: "Error: -1 is not a flag of cartctl show, and no argument takes a negative number" +
 			" (to pass an ID that starts with -, put -- before it: cartctl show -- -1)"},
+		{args: []string{"add", "alice", "apple", "--price", "1.255"}, want: `Error: --price "1.255": more than two decimal places`},
+		{args: []string{"add", "alice", "apple", "--price", "."}, want: `Error: --price ".": want a decimal such as 1.25`},
 		{args: []string{"bench", "-c", "abc"}, want: `Error: --concurrency "abc": want a whole number`},
 		{args: []string{"list", "--timeout", "soon"}, want: `Error: --timeout "soon": want a duration such as 500ms, 10s or 1m30s`},
 	}
