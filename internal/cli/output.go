@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func (p *tablePrinter) status(v api.Status) error {
 
 // statusRows prints the status as key-tab-value rows, then one row per peer starting with "peer":
 // name, state, digest agreement (true/false), seconds since the digest check, heartbeat
-// staleness in seconds (-1 if never seen), replica.
+// staleness in seconds (-1 if never seen), replica. Seconds are rounded to the millisecond.
 func (p *tablePrinter) statusRows(v api.Status) error {
 	t := newTable(p.w, false)
 	t.row("node", v.Node)
@@ -288,8 +289,15 @@ func orDash(s string) string {
 	return s
 }
 
+// formatFloat formats a figure for a piped table: rounded to three decimals (a millisecond, for
+// seconds), without trailing zeros. The API's figures are raw floats such as 11.872239326999999;
+// scripts reading rows want 11.872, and -o json keeps the API's value.
 func formatFloat(f float64) string {
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	r := math.Round(f*1000) / 1000
+	if r == 0 {
+		r = 0 // no "-0"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 // table writes rows: aligned by a tabwriter on a terminal, tab-separated otherwise.
