@@ -120,7 +120,7 @@ func (g *globalOptions) newClient() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{BaseURL: node, Token: token})
+	c, err := client.New(client.Config{BaseURL: node, Token: token, HTTPClient: newHTTPClient()})
 	if err != nil {
 		return nil, flagErrorf("--node %q: %v", node, err)
 	}

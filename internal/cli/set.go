@@ -16,6 +16,8 @@ type setOptions struct {
 	Item  string
 	Qty   int64
 	Price priceFlag
+
+	IdempotencyKey string // --idempotency-key; empty means a new key
 }
 
 func newCmdSet(f *factory, runF func(*setOptions) error) *cobra.Command {
@@ -39,6 +41,9 @@ of two concurrent sets, the later one wins. --price also sets the unit price.`,
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
+			if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+				return err
+			}
 			qty, err := parseSetQuantity(args[2])
 			if err != nil {
 				return err
@@ -59,6 +64,7 @@ of two concurrent sets, the later one wins. --price also sets the unit price.`,
 		}
 		return flagError(cmd, err)
 	})
+	addIdempotencyKeyFlag(cmd, &opts.IdempotencyKey)
 	return cmd
 }
 
@@ -77,12 +83,14 @@ func runSet(ctx context.Context, opts *setOptions) error {
 		return err
 	}
 	qty := opts.Qty
+	key := mutationKey(opts.IdempotencyKey)
+	ctx = withIdempotencyKey(ctx, key)
 	view, err := c.SetItem(ctx, opts.Cart, opts.Item, api.SetItemRequest{
 		Quantity:       &qty,
 		UnitPriceCents: opts.Price.ptr(),
 	})
 	if err != nil {
-		return fmt.Errorf("set %s in cart %s: %w", opts.Item, opts.Cart, err)
+		return mutationError(fmt.Errorf("set %s in cart %s: %w", opts.Item, opts.Cart, err), opts.Cart, key)
 	}
 	return printCart(&opts.baseOptions, view)
 }
