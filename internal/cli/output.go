@@ -212,6 +212,14 @@ func (p *tablePrinter) benchReport(rep loadgen.Report) error {
 			c.Samples, c.Timeouts, c.Errors)
 	}
 	t.row("Convergence:", conv)
+	cleanup := fmt.Sprintf("none: the run's carts (%s...) are left in place; --cleanup clears them", loadgen.CartPrefix)
+	if cl := rep.Cleanup; cl != (loadgen.CleanupReport{}) {
+		cleanup = fmt.Sprintf("cleared %d carts on every node", cl.Carts)
+		if cl.Failed > 0 {
+			cleanup += fmt.Sprintf("; %d clears failed, leaving carts behind (cartctl list shows them)", cl.Failed)
+		}
+	}
+	t.row("Cleanup:", cleanup)
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -236,7 +244,8 @@ func (p *tablePrinter) benchReport(rep loadgen.Report) error {
 // benchRows prints a bench report as rows of tab-separated fields, each led by a key:
 // "duration_seconds", "ops", "failed", "throughput", then "error KIND COUNT" per kind of error,
 // "op NAME OPS FAILED OPS/S P50 P90 P99 MAX" per operation and for "all", and
-// "convergence SAMPLES TIMEOUTS ERRORS P50 P90 P99 MAX"; latencies in milliseconds.
+// "convergence SAMPLES TIMEOUTS ERRORS P50 P90 P99 MAX", and "cleanup CARTS FAILED" when the
+// run cleaned up; latencies in milliseconds.
 func (p *tablePrinter) benchRows(rep loadgen.Report) error {
 	t := newTable(p.w, false)
 	t.row("duration_seconds", formatFloat(rep.DurationSeconds))
@@ -258,6 +267,9 @@ func (p *tablePrinter) benchRows(rep loadgen.Report) error {
 	c := rep.Convergence
 	t.row("convergence", strconv.Itoa(c.Samples), strconv.Itoa(c.Timeouts), strconv.Itoa(c.Errors),
 		formatFloat(c.P50), formatFloat(c.P90), formatFloat(c.P99), formatFloat(c.Max))
+	if cl := rep.Cleanup; cl != (loadgen.CleanupReport{}) {
+		t.row("cleanup", strconv.Itoa(cl.Carts), strconv.Itoa(cl.Failed))
+	}
 	return t.flush()
 }
 
