@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -152,7 +153,7 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		Pprof:              o.Pprof,
 		CheckpointInterval: o.Checkpoint,
 		Logger:             logger,
-		Version:            Version,
+		Version:            buildinfo.Read().Short(),
 	}
 	if o.GossipKeyFile != "" {
 		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {

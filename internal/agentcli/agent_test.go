@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/daemon"
 	"github.com/crdtd/crdtd/internal/testbin"
 )
@@ -38,7 +39,7 @@ func TestNewCmdAgent(t *testing.T) {
 		ClusterLabel: daemon.DefaultClusterLabel,
 		Profile:      daemon.ProfileLAN,
 		MaxDrift:     daemon.DefaultMaxDrift,
-		Version:      Version,
+		Version:      buildinfo.Read().Short(),
 
 		CheckpointInterval: daemon.DefaultCheckpointInterval,
 	}
@@ -66,7 +67,7 @@ func TestNewCmdAgent(t *testing.T) {
 				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
 				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
-				CheckpointInterval: 5 * time.Second, Version: Version,
+				CheckpointInterval: 5 * time.Second, Version: buildinfo.Read().Short(),
 			}},
 		{name: "join repeated and comma-separated",
 			argv: []string{"--join", "a:1,b:2", "--join", " c:3 ", "--join", "d:4,", "--join", "[::1]:5"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -81,11 +82,15 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error.`,
   (umask 077; crdtd keygen > gossip.key)`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       buildinfo.Read().String(),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return cmdutil.FlagErrorWrap(err)
 	})
+	// Defined here so that cobra adds no -v shorthand; cobra prints the template on --version.
+	root.Flags().Bool("version", false, "print the version of crdtd")
+	root.SetVersionTemplate("crdtd {{.Version}}\n")
 	return root
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crdtd/crdtd/internal/buildinfo"
 )
 
 // runMain runs Main with args and returns the exit code, stdout and stderr.
@@ -117,6 +119,22 @@ func TestMainUsageMessages(t *testing.T) {
 		if strings.Contains(stderr, "strconv") || strings.Contains(stderr, "shorthand") {
 			t.Errorf("Main(%q) stderr shows a parser's message:\n%s", tt.args, stderr)
 		}
+	}
+}
+
+// TestMainVersion: "cartctl version" and "cartctl --version" print the same line, from the
+// build info, without reaching a node.
+func TestMainVersion(t *testing.T) {
+	t.Setenv(envNode, closedAddr(t))
+	want := "cartctl " + buildinfo.Read().String() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := runMain(t, args...)
+		if code != ExitOK || stdout != want || stderr != "" {
+			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0, %q, nothing", args, code, stdout, stderr, want)
+		}
+	}
+	if code, _, _ := runMain(t, "version", "x"); code != ExitUsage {
+		t.Errorf("version x = %d, want %d", code, ExitUsage)
 	}
 }
 
