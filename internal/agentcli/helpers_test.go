@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 			runDaemon = daemon.Run
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], &factory{Out: os.Stdout, ErrOut: os.Stderr, RunDaemon: runDaemon})
+		code := run(ctx, os.Args[1:], &factory{Out: os.Stdout, ErrOut: os.Stderr, RunDaemon: runDaemon, LookupEnv: os.LookupEnv})
 		stop()
 		os.Exit(int(code))
 	}

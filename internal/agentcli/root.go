@@ -25,6 +25,9 @@ type factory struct {
 	// AgentCommand builds the command that runs "crdtd agent" with args: selfAgentCommand
 	// outside tests.
 	AgentCommand commandFunc
+	// LookupEnv reads the environment, where the agent finds its CRDTD_* variables:
+	// os.LookupEnv outside tests. Nil reads nothing.
+	LookupEnv func(string) (string, bool)
 }
 
 // Main runs crdtd with args (without the program name), writing data to stdout and logs and
@@ -38,6 +41,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) ExitCode
 		IsTTY:        isTerminal(stdout),
 		RunDaemon:    runDaemon,
 		AgentCommand: selfAgentCommand,
+		LookupEnv:    os.LookupEnv,
 	})
 }
 
