@@ -455,7 +455,7 @@ func (c *cluster) supervise(ctx context.Context) error {
 // it was restarted MaxRestarts times within RestartWindow.
 func (c *cluster) schedule(n *clusterNode, now time.Time) {
 	w := c.opts.ErrOut
-	fmt.Fprintf(w, "%s exited unexpectedly (%s); see its log %s\n", n.Name, exitStatus(n), n.LogPath)
+	fmt.Fprintf(w, "%s exited unexpectedly (%s); see its log %s\n  command: %s\n", n.Name, exitStatus(n), n.LogPath, c.commandLine(n))
 	recent := n.restarts[:0]
 	for _, t := range n.restarts {
 		if now.Sub(t) < c.opts.RestartWindow {
@@ -464,8 +464,8 @@ func (c *cluster) schedule(n *clusterNode, now time.Time) {
 	}
 	n.restarts = recent
 	if len(n.restarts) >= c.opts.MaxRestarts {
-		fmt.Fprintf(w, "%s was restarted %d times within %v and exited again; giving up on it. To restart it by hand:\n  %s\n",
-			n.Name, len(n.restarts), c.opts.RestartWindow, c.commandLine(n))
+		fmt.Fprintf(w, "%s was restarted %d times within %v and exited again; giving up on it:"+
+			" once its log shows what is wrong, run its command above by hand\n", n.Name, len(n.restarts), c.opts.RestartWindow)
 		return
 	}
 	delay := c.opts.RestartBackoff
@@ -473,8 +473,8 @@ func (c *cluster) schedule(n *clusterNode, now time.Time) {
 		delay = min(2*delay, maxRestartBackoff)
 	}
 	n.restartAt = now.Add(delay)
-	fmt.Fprintf(w, "restarting %s in %v (restart %d of at most %d within %v); by hand it is:\n  %s\n",
-		n.Name, delay, len(n.restarts)+1, c.opts.MaxRestarts, c.opts.RestartWindow, c.commandLine(n))
+	fmt.Fprintf(w, "restarting %s in %v (restart %d of at most %d within %v)\n",
+		n.Name, delay, len(n.restarts)+1, c.opts.MaxRestarts, c.opts.RestartWindow)
 }
 
 // nextRestart returns the earliest time a node is due to restart, if any is.
@@ -489,7 +489,7 @@ func (c *cluster) nextRestart() (time.Time, bool) {
 }
 
 // restartDue starts again every node whose restart is due at now. A node that cannot be started
-// is given up on, with the command to start it by hand.
+// is given up on.
 func (c *cluster) restartDue(ctx context.Context, now time.Time) {
 	if ctx.Err() != nil {
 		return // stopping: supervise stops the cluster next
@@ -501,8 +501,7 @@ func (c *cluster) restartDue(ctx context.Context, now time.Time) {
 		n.restartAt = time.Time{}
 		n.restarts = append(n.restarts, now)
 		if err := c.start(ctx, n); err != nil {
-			fmt.Fprintf(c.opts.ErrOut, "cannot restart %s: %v; giving up on it. To restart it by hand:\n  %s\n",
-				n.Name, err, c.commandLine(n))
+			fmt.Fprintf(c.opts.ErrOut, "cannot restart %s: %v; giving up on it: run its command above by hand\n", n.Name, err)
 			continue
 		}
 		fmt.Fprintf(c.opts.ErrOut, "restarted %s (pid %d)\n", n.Name, n.cmd.Process.Pid)
