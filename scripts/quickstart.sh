@@ -6,8 +6,11 @@
 # Environment (all optional):
 #   CRDTD_BIN               use binaries from this directory instead of building
 #   CRDTD_BASE_API_PORT     API port of node1 (default 7070; nodes use +0..+2)
-#   CRDTD_BASE_GOSSIP_PORT  gossip port of node1 (default 7946)
+#   CRDTD_BASE_GOSSIP_PORT  gossip port of node1 (default 7946; nodes use +0..+2)
 #   KEEP_RUNNING=1          leave the cluster running (Ctrl-C stops it)
+#
+# On failure the cluster's directory (node logs, the cluster's output) is kept
+# and its path printed; on success it is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,29 +28,56 @@ N2="http://127.0.0.1:$((API + 1))"
 N3="http://127.0.0.1:$((API + 2))"
 DIR="$(mktemp -d -t crdtd-quickstart.XXXXXX)"
 
-"$BIN/crdtd" cluster --nodes 3 --data-dir "$DIR" --base-api-port "$API" --base-gossip-port "$GOSSIP" &
+# The cluster prints one line per node on stdout once every node serves; its
+# messages go to stderr, straight to the user.
+"$BIN/crdtd" cluster --nodes 3 --data-dir "$DIR" --base-api-port "$API" --base-gossip-port "$GOSSIP" \
+  >"$DIR/cluster.out" &
 CLUSTER=$!
 cleanup() {
+  local status=$?
   kill -TERM "$CLUSTER" 2>/dev/null || true
   wait "$CLUSTER" 2>/dev/null || true
-  rm -rf "$DIR"
+  if [[ $status -eq 0 ]]; then
+    rm -rf "$DIR"
+  else
+    echo "quickstart failed; logs kept in $DIR" >&2
+  fi
 }
 trap cleanup EXIT
 
 cartctl() { echo "+ cartctl $*" >&2; "$BIN/cartctl" "$@"; }
 
-# Wait until every node sees all three members alive.
-for _ in $(seq 1 300); do
+# fail_if_cluster_died exits at once, with the cluster's exit status, if the
+# cluster is gone: its own message (a port in use, a node that failed) is
+# already on stderr.
+fail_if_cluster_died() {
+  if ! kill -0 "$CLUSTER" 2>/dev/null; then
+    local status=0
+    wait "$CLUSTER" || status=$?
+    echo "crdtd cluster exited with status $status; its message is above" >&2
+    exit 1
+  fi
+}
+
+# Wait until the cluster reports every node serving (it gives up by itself
+# after 30 s), then until every node sees all three members alive.
+until [[ $(wc -l <"$DIR/cluster.out") -ge 3 ]]; do
+  fail_if_cluster_died
+  sleep 0.1
+done
+deadline=$((SECONDS + 30))
+while :; do
+  fail_if_cluster_died
   alive=0
   for n in "$N1" "$N2" "$N3"; do
-    if "$BIN/cartctl" --node "$n" members -o json 2>/dev/null | grep -o '"state": *"alive"' | wc -l | grep -q '^3$'; then
+    if "$BIN/cartctl" --node "$n" --timeout 2s members -o json 2>/dev/null | grep -o '"state": *"alive"' | wc -l | grep -q '^3$'; then
       alive=$((alive + 1))
     fi
   done
   [[ $alive -eq 3 ]] && break
+  ((SECONDS < deadline)) || { echo "the nodes did not all see each other within 30s" >&2; exit 1; }
   sleep 0.1
 done
-[[ $alive -eq 3 ]] || { echo "cluster did not form; logs in $DIR" >&2; exit 1; }
 
 echo
 echo "== Edit alice's cart through node1 and node2"
@@ -78,6 +108,8 @@ cartctl --node "$N3" status
 
 if [[ "${KEEP_RUNNING:-}" == 1 ]]; then
   echo
-  echo "cluster still running (API on $N1 $N2 $N3); Ctrl-C stops it"
-  wait "$CLUSTER"
+  echo "cluster still running (API on $N1 $N2 $N3; logs in $DIR); Ctrl-C stops it"
+  # Ctrl-C reaches the cluster too: the first wait returns, the second waits for it to stop.
+  trap : INT
+  wait "$CLUSTER" || wait "$CLUSTER" || true
 fi

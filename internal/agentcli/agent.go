@@ -3,6 +3,7 @@ package agentcli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +14,10 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -54,6 +57,8 @@ type agentOptions struct {
 	Pprof          bool
 	InsecureGossip bool
 	MaxConns       int
+
+	fromEnv map[string]string // flag name -> the environment variable that set it
 }
 
 // newCmdAgent returns "crdtd agent". runF, if not nil, replaces f.RunDaemon: tests capture the
@@ -78,15 +83,25 @@ set, the node runs the Go garbage collector at GOGC=200.
 
 The API binds loopback by default; a non-loopback --api-addr requires
 --api-token-file. Give every node the same --gossip-key-file (see "crdtd keygen")
-to encrypt and authenticate gossip.`,
+to encrypt and authenticate gossip.
+
+Every flag can also be set by an environment variable, CRDTD_ and the flag's
+name in upper case with - as _ (shown in brackets below); a flag on the command
+line wins over its variable, and an empty variable counts as unset.`,
 		Example: `  crdtd agent --name node1 --data-dir /var/lib/crdtd
   crdtd agent --name node2 --data-dir ./n2 --api-addr 127.0.0.1:7071 \
       --gossip-addr 127.0.0.1:7947 --join 127.0.0.1:7946 --profile local
   crdtd agent --name eu1 --gossip-addr 0.0.0.0:7946 --advertise-addr 10.0.0.5:7946 \
       --api-addr 10.0.0.5:7070 --api-token-file /etc/crdtd/token \
-      --gossip-key-file /etc/crdtd/gossip.key --join 10.0.0.6:7946,10.0.0.7:7946`,
+      --gossip-key-file /etc/crdtd/gossip.key --join 10.0.0.6:7946,10.0.0.7:7946
+  CRDTD_DATA_DIR=/var/lib/crdtd CRDTD_JOIN=10.0.0.6:7946 crdtd agent --name eu2`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fromEnv, err := setFlagsFromEnv(cmd.Flags(), f.LookupEnv)
+			if err != nil {
+				return err
+			}
+			opts.fromEnv = fromEnv
 			cfg, err := opts.config(f.ErrOut)
 			if err != nil {
 				return err
@@ -119,7 +134,58 @@ to encrypt and authenticate gossip.`,
 	fs.BoolVar(&opts.InsecureGossip, "insecure-gossip", false, "allow gossip beyond loopback without --gossip-key-file (anyone who reaches it can rewrite carts)")
 	fs.IntVar(&opts.MaxConns, "max-connections", daemon.DefaultMaxConnections, "most open API connections; at the cap the longest-idle one is closed")
 	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
+	fs.VisitAll(func(fl *pflag.Flag) { fl.Usage += " [$" + envName(fl.Name) + "]" })
 	return cmd
+}
+
+// envPrefix starts the environment variable of every agent flag.
+const envPrefix = "CRDTD_"
+
+// envName returns the environment variable that sets the agent flag name: CRDTD_ and the name
+// in upper case with - as _ (--data-dir is $CRDTD_DATA_DIR).
+func envName(name string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// setFlagsFromEnv sets each flag of fs not given on the command line from its environment
+// variable, when that is set and not empty, and returns which flags it set, by name, with their
+// variables. A value the flag refuses is a usage error naming the variable.
+func setFlagsFromEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) (map[string]string, error) {
+	if lookup == nil {
+		return nil, nil
+	}
+	set := map[string]string{}
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if err != nil || fl.Changed || fl.Name == "help" {
+			return
+		}
+		env := envName(fl.Name)
+		v, ok := lookup(env)
+		if !ok || v == "" {
+			return
+		}
+		if serr := fs.Set(fl.Name, v); serr != nil {
+			cause := serr
+			var invalid *pflag.InvalidValueError
+			if errors.As(serr, &invalid) {
+				cause = invalid.Unwrap()
+			}
+			err = flagErrorf("$%s %q: %s (it sets --%s)", env, v, cmdutil.ValueProblem(fl, cause), fl.Name)
+			return
+		}
+		set[fl.Name] = env
+	})
+	return set, err
+}
+
+// flag names the flag in an error: "--max-drift", or "--max-drift (from $CRDTD_MAX_DRIFT)" when
+// the environment set it, so the user knows where to fix it.
+func (o *agentOptions) flag(name string) string {
+	if env, ok := o.fromEnv[name]; ok {
+		return "--" + name + " (from $" + env + ")"
+	}
+	return "--" + name
 }
 
 // config turns the options into a daemon.Config, reading the key and token files. Problems with
@@ -133,13 +199,16 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		return daemon.Config{}, flagErrorf("--data-dir must not be empty")
 	}
 	if o.MaxDrift <= 0 {
-		return daemon.Config{}, flagErrorf("--max-drift must be positive, got %v", o.MaxDrift)
+		return daemon.Config{}, flagErrorf("%s must be positive, got %v", o.flag("max-drift"), o.MaxDrift)
 	}
 	if o.Checkpoint <= 0 {
-		return daemon.Config{}, flagErrorf("--checkpoint-interval must be positive, got %v", o.Checkpoint)
+		return daemon.Config{}, flagErrorf("%s must be positive, got %v", o.flag("checkpoint-interval"), o.Checkpoint)
 	}
 	join, err := parseJoin(o.Join)
 	if err != nil {
+		if env, ok := o.fromEnv["join"]; ok {
+			return daemon.Config{}, flagErrorf("%v (from $%s)", err, env)
+		}
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{
@@ -158,7 +227,7 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		MaxConnections:     o.MaxConns,
 		CheckpointInterval: o.Checkpoint,
 		Logger:             logger,
-		Version:            Version,
+		Version:            buildinfo.Read().Short(),
 	}
 	if o.GossipKeyFile != "" {
 		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {

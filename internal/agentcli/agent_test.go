@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/daemon"
 	"github.com/crdtd/crdtd/internal/testbin"
 )
@@ -38,7 +41,7 @@ func TestNewCmdAgent(t *testing.T) {
 		ClusterLabel: daemon.DefaultClusterLabel,
 		Profile:      daemon.ProfileLAN,
 		MaxDrift:     daemon.DefaultMaxDrift,
-		Version:      Version,
+		Version:      buildinfo.Read().Short(),
 
 		CheckpointInterval: daemon.DefaultCheckpointInterval,
 		MaxConnections:     daemon.DefaultMaxConnections,
@@ -67,7 +70,7 @@ func TestNewCmdAgent(t *testing.T) {
 				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
 				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
-				CheckpointInterval: 5 * time.Second, Version: Version,
+				CheckpointInterval: 5 * time.Second, Version: buildinfo.Read().Short(),
 				InsecureGossip: true, MaxConnections: 100,
 			}},
 		{name: "join repeated and comma-separated",
@@ -116,6 +119,91 @@ func TestNewCmdAgent(t *testing.T) {
 				t.Errorf("argv %q:\ngot  %+v\nwant %+v", tt.argv, *got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAgentEnv checks that CRDTD_<FLAG> variables set the agent's flags, that flags win, and
+// that a bad value is a usage error naming the variable.
+func TestAgentEnv(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := writeFile(t, dir, "gossip.key", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 16))+"\n")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		argv    []string
+		check   func(daemon.Config) bool
+		wantErr string // substring of the usage error; "" for success
+	}{
+		{name: "every kind of flag from the environment",
+			env: map[string]string{"CRDTD_NAME": "env-node", "CRDTD_DATA_DIR": "/srv/crdtd", "CRDTD_JOIN": "a:1, b:2",
+				"CRDTD_MAX_DRIFT": "30s", "CRDTD_PROFILE": "local", "CRDTD_PPROF": "true", "CRDTD_GOSSIP_KEY_FILE": keyFile,
+				"CRDTD_CHECKPOINT_INTERVAL": "5s", "CRDTD_API_ADDR": "127.0.0.1:8080"},
+			check: func(c daemon.Config) bool {
+				return c.Name == "env-node" && c.DataDir == "/srv/crdtd" && reflect.DeepEqual(c.Join, []string{"a:1", "b:2"}) &&
+					c.MaxDrift == 30*time.Second && c.Profile == daemon.ProfileLocal && c.Pprof && len(c.GossipKey) == 16 &&
+					c.CheckpointInterval == 5*time.Second && c.APIAddr == "127.0.0.1:8080"
+			}},
+		{name: "flags win", env: map[string]string{"CRDTD_NAME": "env-node", "CRDTD_JOIN": "a:1", "CRDTD_PPROF": "true"},
+			argv: []string{"--name", "flag-node", "--join", "c:3", "--pprof=false"},
+			check: func(c daemon.Config) bool {
+				return c.Name == "flag-node" && reflect.DeepEqual(c.Join, []string{"c:3"}) && !c.Pprof
+			}},
+		{name: "empty is unset", env: map[string]string{"CRDTD_DATA_DIR": "", "CRDTD_PROFILE": ""},
+			check: func(c daemon.Config) bool { return c.DataDir == defaultDataDir && c.Profile == daemon.ProfileLAN }},
+		{name: "other variables are ignored", env: map[string]string{"CRDTD_BASE_API_PORT": "x", "CRDTD_BIN": "/tmp"},
+			check: func(c daemon.Config) bool { return c.APIAddr == daemon.DefaultAPIAddr }},
+		{name: "bad duration", env: map[string]string{"CRDTD_MAX_DRIFT": "soon"},
+			wantErr: `$CRDTD_MAX_DRIFT "soon": want a duration such as 500ms, 10s or 1m30s (it sets --max-drift)`},
+		{name: "bad enum", env: map[string]string{"CRDTD_PROFILE": "wan"},
+			wantErr: `$CRDTD_PROFILE "wan": valid values are {lan|local} (it sets --profile)`},
+		{name: "bad bool", env: map[string]string{"CRDTD_PPROF": "yes please"},
+			wantErr: `$CRDTD_PPROF "yes please": want true or false (it sets --pprof)`},
+		{name: "value out of range", env: map[string]string{"CRDTD_CHECKPOINT_INTERVAL": "0s"},
+			wantErr: `--checkpoint-interval (from $CRDTD_CHECKPOINT_INTERVAL) must be positive, got 0s`},
+		{name: "bad seed", env: map[string]string{"CRDTD_JOIN": "seed.example"},
+			wantErr: `--join "seed.example": want host:port (from $CRDTD_JOIN)`},
+		{name: "a bad variable is ignored when the flag is given", env: map[string]string{"CRDTD_MAX_DRIFT": "soon"},
+			argv: []string{"--max-drift", "10s"}, check: func(c daemon.Config) bool { return c.MaxDrift == 10*time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *daemon.Config
+			f := testFactory(t)
+			f.LookupEnv = func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			cmd := newCmdAgent(f, func(_ context.Context, cfg daemon.Config) error { got = &cfg; return nil })
+			err := runTestCmd(t, cmd, tt.argv...)
+			if tt.wantErr != "" {
+				checkUsageError(t, tt.argv, err, true)
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("env %v: got error %v, want %q", tt.env, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("env %v, argv %q: %v", tt.env, tt.argv, err)
+			}
+			if got.Logger = nil; !tt.check(*got) {
+				t.Errorf("env %v, argv %q: got config %+v", tt.env, tt.argv, *got)
+			}
+		})
+	}
+}
+
+// TestAgentEnvHelp: the help of every agent flag names its variable.
+func TestAgentEnvHelp(t *testing.T) {
+	cmd := newCmdAgent(testFactory(t), nil)
+	n := 0
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		n++
+		want := " [$CRDTD_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")) + "]"
+		if !strings.HasSuffix(fl.Usage, want) {
+			t.Errorf("--%s usage %q, want it to end with %q", fl.Name, fl.Usage, want)
+		}
+	})
+	var stdout bytes.Buffer
+	if code := run(t.Context(), []string{"agent", "--help"}, &factory{Out: &stdout, ErrOut: &bytes.Buffer{}}); code != ExitOK ||
+		n < 15 || !strings.Contains(stdout.String(), "[$CRDTD_DATA_DIR]") || !strings.Contains(stdout.String(), "CRDTD_ and the flag's") {
+		t.Errorf("agent --help = %d (%d flags):\n%s\nwant the variables in the help", code, n, stdout.String())
 	}
 }
 

@@ -41,6 +41,16 @@ const (
 	readyPollInterval  = 100 * time.Millisecond
 	healthTimeout      = time.Second // per /healthz attempt
 	logTailLines       = 10          // lines of a failed node's log shown on stderr
+
+	// A node that exits while the cluster runs is restarted after defaultRestartBackoff, doubled
+	// for each restart it already had within defaultRestartWindow, up to maxRestartBackoff: a
+	// node killed once is back at once, one that keeps failing does not spin. After
+	// defaultMaxRestarts restarts within the window the cluster gives up on it, since something
+	// (its disk, its port) needs a person.
+	defaultRestartBackoff = 500 * time.Millisecond
+	maxRestartBackoff     = 10 * time.Second
+	defaultMaxRestarts    = 5
+	defaultRestartWindow  = time.Minute
 )
 
 // commandFunc returns the command that runs this program with args (the first being "agent").
@@ -71,18 +81,24 @@ type clusterOptions struct {
 	GossipKeyFile  string
 	LogLevel       string
 
-	ReadyTimeout time.Duration // not a flag: tests shorten it
-	StopTimeout  time.Duration // not a flag: tests shorten it
+	ReadyTimeout   time.Duration // not a flag: tests shorten it
+	StopTimeout    time.Duration // not a flag: tests shorten it
+	RestartBackoff time.Duration // not a flag: tests shorten it
+	MaxRestarts    int           // not a flag: tests lower it
+	RestartWindow  time.Duration // not a flag
 }
 
 func newCmdCluster(f *factory, runF func(*clusterOptions) error) *cobra.Command {
 	opts := &clusterOptions{
-		Out:          f.Out,
-		ErrOut:       f.ErrOut,
-		IsTTY:        f.IsTTY,
-		Command:      f.AgentCommand,
-		ReadyTimeout: defaultReadyTimeout,
-		StopTimeout:  defaultStopTimeout,
+		Out:            f.Out,
+		ErrOut:         f.ErrOut,
+		IsTTY:          f.IsTTY,
+		Command:        f.AgentCommand,
+		ReadyTimeout:   defaultReadyTimeout,
+		StopTimeout:    defaultStopTimeout,
+		RestartBackoff: defaultRestartBackoff,
+		MaxRestarts:    defaultMaxRestarts,
+		RestartWindow:  defaultRestartWindow,
 	}
 	cmd := &cobra.Command{
 		Use:   "cluster",
@@ -94,7 +110,13 @@ stops every node.
 Node K is named nodeK, serves its API on port --base-api-port+K-1 and gossips on
 --base-gossip-port+K-1; it keeps its data in DIR/nodeK and its log in
 DIR/nodeK.log, so a restarted cluster keeps its carts. Every node joins node1.
-A node that dies is reported on stderr; the others keep running.`,
+
+A node that exits while the cluster runs is reported on stderr with its exit
+status and the command that restarts it by hand, and is restarted after a
+pause that doubles with each restart; after 5 restarts within a minute the
+cluster gives up on it and says so. The others keep running. The nodes inherit
+the environment, so CRDTD_* variables set the agent flags the cluster does not
+pass itself (such as --log-format).`,
 		Example: `  crdtd cluster
   crdtd cluster --nodes 5 --data-dir /tmp/carts --base-api-port 8080 --base-gossip-port 8946
   cartctl --node http://127.0.0.1:7071 show alice`,
@@ -152,7 +174,11 @@ type clusterNode struct {
 	DataDir    string
 	LogPath    string
 
-	cmd *exec.Cmd // set once started; its ProcessState once received from cluster.exits
+	args []string // of "crdtd agent"
+
+	cmd       *exec.Cmd   // set once started; its ProcessState once received from cluster.exits
+	restarts  []time.Time // when the node was restarted, within the restart window
+	restartAt time.Time   // when it is due to restart; zero when no restart is pending
 }
 
 // cluster supervises the agent processes. It is used by one goroutine; the only other goroutines
@@ -191,9 +217,12 @@ func runCluster(ctx context.Context, opts *clusterOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &cluster{opts: opts, nodes: nodes, exits: make(chan *clusterNode, len(nodes)), cancel: cancel}
+	for _, n := range nodes {
+		n.args = c.agentArgs(n, keyFile)
+	}
 	fmt.Fprintf(opts.ErrOut, "Starting %d nodes in %s ...\n", len(nodes), dir)
 	for _, n := range nodes {
-		if err := c.start(ctx, n, keyFile); err != nil {
+		if err := c.start(ctx, n); err != nil {
 			c.stop()
 			return err
 		}
@@ -264,19 +293,8 @@ func probe(network, addr string) error {
 	return ln.Close()
 }
 
-// start starts n's agent process. Once it has started, a goroutine waits for it and sends n on
-// c.exits. Cancelling ctx sends the process SIGTERM, and SIGKILL after StopTimeout.
-func (c *cluster) start(ctx context.Context, n *clusterNode, keyFile string) error {
-	if err := os.MkdirAll(n.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory of %s: %v", n.Name, err)
-	}
-	logFile, err := os.OpenFile(n.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open log of %s: %v", n.Name, err)
-	}
-	defer logFile.Close() // the child has its own descriptor
-	fmt.Fprintf(logFile, "--- crdtd cluster: starting %s at %s\n", n.Name, time.Now().Format(time.RFC3339))
-
+// agentArgs returns the arguments of n's "crdtd agent" command.
+func (c *cluster) agentArgs(n *clusterNode, keyFile string) []string {
 	args := []string{"agent",
 		"--name", n.Name,
 		"--data-dir", n.DataDir,
@@ -291,7 +309,23 @@ func (c *cluster) start(ctx context.Context, n *clusterNode, keyFile string) err
 	if keyFile != "" {
 		args = append(args, "--gossip-key-file", keyFile)
 	}
-	cmd, err := c.opts.Command(ctx, args)
+	return args
+}
+
+// start starts n's agent process. Once it has started, a goroutine waits for it and sends n on
+// c.exits. Cancelling ctx sends the process SIGTERM, and SIGKILL after StopTimeout.
+func (c *cluster) start(ctx context.Context, n *clusterNode) error {
+	if err := os.MkdirAll(n.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory of %s: %v", n.Name, err)
+	}
+	logFile, err := os.OpenFile(n.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log of %s: %v", n.Name, err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+	fmt.Fprintf(logFile, "--- crdtd cluster: starting %s at %s\n", n.Name, time.Now().Format(time.RFC3339))
+
+	cmd, err := c.opts.Command(ctx, n.args)
 	if err != nil {
 		return err
 	}
@@ -386,10 +420,17 @@ func (c *cluster) printTable() error {
 	return nil
 }
 
-// supervise reports nodes that exit on their own and returns when ctx is done, after stopping
-// the others, or with an error when no node is left.
+// supervise restarts nodes that exit on their own, with backoff and up to MaxRestarts within
+// RestartWindow each, and returns when ctx is done, after stopping the others, or with an error
+// when no node is left running or due to restart.
 func (c *cluster) supervise(ctx context.Context) error {
 	for {
+		var due <-chan time.Time
+		var timer *time.Timer
+		if at, ok := c.nextRestart(); ok {
+			timer = time.NewTimer(time.Until(at))
+			due = timer.C
+		}
 		select {
 		case <-ctx.Done():
 			c.stop()
@@ -397,12 +438,100 @@ func (c *cluster) supervise(ctx context.Context) error {
 			return nil
 		case n := <-c.exits:
 			c.exited()
-			fmt.Fprintf(c.opts.ErrOut, "%s exited unexpectedly (%s); see its log %s\n", n.Name, exitStatus(n), n.LogPath)
-			if c.running == 0 {
-				return errors.New("every node of the cluster has exited")
-			}
+			c.schedule(n, time.Now())
+		case now := <-due:
+			c.restartDue(ctx, now)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if _, pending := c.nextRestart(); c.running == 0 && !pending {
+			return errors.New("every node of the cluster has exited")
 		}
 	}
+}
+
+// schedule reports that n exited on its own at now and sets its restart, or gives up on it when
+// it was restarted MaxRestarts times within RestartWindow.
+func (c *cluster) schedule(n *clusterNode, now time.Time) {
+	w := c.opts.ErrOut
+	fmt.Fprintf(w, "%s exited unexpectedly (%s); see its log %s\n  command: %s\n", n.Name, exitStatus(n), n.LogPath, c.commandLine(n))
+	recent := n.restarts[:0]
+	for _, t := range n.restarts {
+		if now.Sub(t) < c.opts.RestartWindow {
+			recent = append(recent, t)
+		}
+	}
+	n.restarts = recent
+	if len(n.restarts) >= c.opts.MaxRestarts {
+		fmt.Fprintf(w, "%s was restarted %d times within %v and exited again; giving up on it:"+
+			" once its log shows what is wrong, run its command above by hand\n", n.Name, len(n.restarts), c.opts.RestartWindow)
+		return
+	}
+	delay := c.opts.RestartBackoff
+	for range len(n.restarts) {
+		delay = min(2*delay, maxRestartBackoff)
+	}
+	n.restartAt = now.Add(delay)
+	fmt.Fprintf(w, "restarting %s in %v (restart %d of at most %d within %v)\n",
+		n.Name, delay, len(n.restarts)+1, c.opts.MaxRestarts, c.opts.RestartWindow)
+}
+
+// nextRestart returns the earliest time a node is due to restart, if any is.
+func (c *cluster) nextRestart() (time.Time, bool) {
+	var next time.Time
+	for _, n := range c.nodes {
+		if !n.restartAt.IsZero() && (next.IsZero() || n.restartAt.Before(next)) {
+			next = n.restartAt
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// restartDue starts again every node whose restart is due at now. A node that cannot be started
+// is given up on.
+func (c *cluster) restartDue(ctx context.Context, now time.Time) {
+	if ctx.Err() != nil {
+		return // stopping: supervise stops the cluster next
+	}
+	for _, n := range c.nodes {
+		if n.restartAt.IsZero() || n.restartAt.After(now) {
+			continue
+		}
+		n.restartAt = time.Time{}
+		n.restarts = append(n.restarts, now)
+		if err := c.start(ctx, n); err != nil {
+			fmt.Fprintf(c.opts.ErrOut, "cannot restart %s: %v; giving up on it: run its command above by hand\n", n.Name, err)
+			continue
+		}
+		fmt.Fprintf(c.opts.ErrOut, "restarted %s (pid %d)\n", n.Name, n.cmd.Process.Pid)
+	}
+}
+
+// commandLine returns the command that runs n's agent, quoted for a POSIX shell, for a person to
+// run by hand.
+func (c *cluster) commandLine(n *clusterNode) string {
+	words := []string{"crdtd"}
+	if n.cmd != nil && n.cmd.Path != "" {
+		words[0] = n.cmd.Path
+	}
+	words = append(words, n.args...)
+	for i, w := range words {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote returns s as one word of a POSIX shell command line: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // stop sends SIGTERM to every running node (by cancelling their context) and waits until all

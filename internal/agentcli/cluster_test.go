@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,6 +230,107 @@ func TestClusterRun(t *testing.T) {
 	tc.agents.checkAllGone(t)
 }
 
+// TestClusterRestartsKilledNode kills one node of a running cluster with SIGKILL: the cluster
+// reports it with the command to restart it by hand, and restarts it on the same ports.
+func TestClusterRestartsKilledNode(t *testing.T) {
+	tc := startTestCluster(t, 2, nil, func(o *clusterOptions) { o.RestartBackoff = 50 * time.Millisecond })
+	rows := tc.rows(t, 2)
+	before := tc.fakeRecord(t, "node2")
+	pid, err := strconv.Atoi(before["pid"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testbin.WaitFor(t, 20*time.Second, "node2 to serve again", func() bool {
+		if tc.fakeRecord(t, "node2")["pid"] == before["pid"] {
+			return false
+		}
+		resp, err := http.Get(rows[1][1] + "/healthz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	after := tc.fakeRecord(t, "node2")
+	stderr := tc.stderr.String()
+	command := strings.Join([]string{shellQuote(os.Args[0]), "agent", "--name", "node2", "--data-dir", filepath.Join(tc.dir, "node2"),
+		"--api-addr", after["api"], "--gossip-addr", after["gossip"], "--profile", "local", "--log-level", "info",
+		"--join", rows[0][2]}, " ")
+	for _, want := range []string{
+		"node2 exited unexpectedly (signal: killed); see its log " + rows[1][4] + "\n  command: " + command + "\n" +
+			"restarting node2 in 50ms (restart 1 of at most 5 within 1m0s)\n",
+		"restarted node2 (pid " + after["pid"] + ")\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, want)
+		}
+	}
+	if after["api"] != before["api"] || after["gossip"] != before["gossip"] || after["join"] != before["join"] {
+		t.Errorf("node2 restarted with %v, want the config it had: %v", after, before)
+	}
+	tc.cancel()
+	if code := tc.wait(t); code != ExitOK {
+		t.Errorf("cluster = %d after cancel, want %d; stderr:\n%s", code, ExitOK, tc.stderr.String())
+	}
+	tc.agents.checkAllGone(t)
+}
+
+// TestClusterGivesUp: a node that keeps failing is restarted MaxRestarts times, with growing
+// pauses, then given up on; a cluster with no node left exits 1.
+func TestClusterGivesUp(t *testing.T) {
+	tc := startTestCluster(t, 1, []string{fakeModeEnv("node1") + "=fail-restart"}, func(o *clusterOptions) {
+		o.RestartBackoff = 10 * time.Millisecond
+		o.MaxRestarts = 2
+	})
+	tc.rows(t, 1)
+	pid, err := strconv.Atoi(tc.fakeRecord(t, "node1")["pid"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := tc.wait(t); code != ExitFailure {
+		t.Errorf("cluster = %d, want %d", code, ExitFailure)
+	}
+	stderr := tc.stderr.String()
+	for _, want := range []string{
+		"node1 exited unexpectedly (signal: killed)",
+		"restarting node1 in 10ms (restart 1 of at most 2 within 1m0s)",
+		"node1 exited unexpectedly (exit status 1)",
+		"restarting node1 in 20ms (restart 2 of at most 2 within 1m0s)",
+		"  command: " + shellQuote(os.Args[0]) + " agent --name node1 --data-dir " + filepath.Join(tc.dir, "node1") + " ",
+		"node1 was restarted 2 times within 1m0s and exited again; giving up on it: once its log shows what is wrong," +
+			" run its command above by hand\n",
+		"Error: every node of the cluster has exited\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, want)
+		}
+	}
+	tc.agents.checkAllGone(t)
+}
+
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/usr/bin/crdtd", "/usr/bin/crdtd"},
+		{"127.0.0.1:7070", "127.0.0.1:7070"},
+		{"--join=a:1,b:2", "--join=a:1,b:2"},
+		{"/tmp/my carts", "'/tmp/my carts'"},
+		{"it's", `'it'\''s'`},
+		{"", "''"},
+		{"$HOME", "'$HOME'"},
+	}
+	for _, tt := range tests {
+		if got := shellQuote(tt.in); got != tt.want {
+			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestClusterStartupFailure(t *testing.T) {
 	tc := startTestCluster(t, 3, []string{fakeModeEnv("node2") + "=fail"}, nil)
 	if code := tc.wait(t); code != ExitFailure {
@@ -378,11 +480,32 @@ func TestClusterRealAgents(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), `"quantity":2`)
 	})
+
+	// Killed, node2 is restarted on its data directory: it serves the cart from its log.
+	if err := tc.agents.process(t, "node2").Kill(); err != nil { // started before the table was printed
+		t.Fatal(err)
+	}
+	testbin.WaitFor(t, 30*time.Second, "node2 to serve the cart again after SIGKILL", func() bool {
+		if !strings.Contains(tc.stderr.String(), "restarted node2 (pid ") {
+			return false
+		}
+		resp, err := http.Get(rows[1][1] + "/v1/carts/alice")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `"quantity":2`)
+	})
+	if got := tc.stderr.String(); !strings.Contains(got, "node2 exited unexpectedly (signal: killed)") {
+		t.Errorf("stderr:\n%s\nwant the kill of node2 reported", got)
+	}
+
 	tc.cancel()
 	if code := tc.wait(t); code != ExitOK {
 		t.Errorf("cluster = %d after cancel, want %d; stderr:\n%s", code, ExitOK, tc.stderr.String())
 	}
-	if got := tc.stderr.String(); strings.Contains(got, "stopped with") || strings.Contains(got, "killed") {
+	if got := tc.stderr.String(); strings.Contains(got, "stopped with") || strings.Contains(got, "did not stop") {
 		t.Errorf("stderr:\n%s\nwant every node to stop cleanly", got)
 	}
 	tc.agents.checkAllGone(t)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,8 +31,9 @@ import (
 const fakeAgentEnv = "AGENTCLI_FAKE_AGENT"
 
 // fakeModeEnv returns the variable that selects the behaviour of the fake agent named name:
-// "fail" (exit 1 at once), "hang" (never serve) or "stubborn" (serve, ignore SIGTERM). Unset, it
-// serves GET /healthz until stopped and exits 1 on GET /crash.
+// "fail" (exit 1 at once), "hang" (never serve), "stubborn" (serve, ignore SIGTERM) or
+// "fail-restart" (serve when first started, exit 1 at once when started again on the same data
+// directory). Unset, it serves GET /healthz until stopped and exits 1 on GET /crash.
 func fakeModeEnv(name string) string { return "AGENTCLI_FAKE_" + strings.ToUpper(name) }
 
 func TestMain(m *testing.M) {
@@ -41,7 +43,7 @@ func TestMain(m *testing.M) {
 			runDaemon = daemon.Run
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], &factory{Out: os.Stdout, ErrOut: os.Stderr, RunDaemon: runDaemon})
+		code := run(ctx, os.Args[1:], &factory{Out: os.Stdout, ErrOut: os.Stderr, RunDaemon: runDaemon, LookupEnv: os.LookupEnv})
 		stop()
 		os.Exit(int(code))
 	}
@@ -51,12 +53,15 @@ func TestMain(m *testing.M) {
 // fakeDaemon stands in for daemon.Run in a fake agent process. It records its pid and config in
 // the data directory for the test to check.
 func fakeDaemon(ctx context.Context, cfg daemon.Config) error {
+	mode := os.Getenv(fakeModeEnv(cfg.Name))
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "fake")); err == nil && mode == "fail-restart" {
+		return errors.New("fake agent: cannot start again")
+	}
 	record := fmt.Sprintf("pid=%d\nname=%s\napi=%s\ngossip=%s\njoin=%s\nprofile=%s\nkey=%d\n",
 		os.Getpid(), cfg.Name, cfg.APIAddr, cfg.GossipAddr, strings.Join(cfg.Join, ","), cfg.Profile, len(cfg.GossipKey))
 	if err := os.WriteFile(filepath.Join(cfg.DataDir, "fake"), []byte(record), 0o600); err != nil {
 		return err
 	}
-	mode := os.Getenv(fakeModeEnv(cfg.Name))
 	switch mode {
 	case "fail":
 		return errors.New("fake agent: boom")
@@ -105,6 +110,21 @@ func (a *fakeAgents) command(ctx context.Context, args []string) (*exec.Cmd, err
 	defer a.mu.Unlock()
 	a.cmds = append(a.cmds, cmd)
 	return cmd, nil
+}
+
+// process returns the latest process started for the node named name. Call it only when that
+// process has surely started (the cluster printed its table, or reported the restart).
+func (a *fakeAgents) process(t *testing.T, name string) *os.Process {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.cmds) - 1; i >= 0; i-- {
+		if cmd := a.cmds[i]; slices.Contains(cmd.Args, name) && cmd.Process != nil {
+			return cmd.Process
+		}
+	}
+	t.Fatalf("no process started for %s", name)
+	return nil
 }
 
 // checkAllGone fails the test unless every fake agent started has been waited for: the command

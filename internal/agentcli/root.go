@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/cmdutil"
 	"github.com/crdtd/crdtd/internal/daemon"
 )
@@ -24,6 +25,9 @@ type factory struct {
 	// AgentCommand builds the command that runs "crdtd agent" with args: selfAgentCommand
 	// outside tests.
 	AgentCommand commandFunc
+	// LookupEnv reads the environment, where the agent finds its CRDTD_* variables:
+	// os.LookupEnv outside tests. Nil reads nothing.
+	LookupEnv func(string) (string, bool)
 }
 
 // Main runs crdtd with args (without the program name), writing data to stdout and logs and
@@ -37,6 +41,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) ExitCode
 		IsTTY:        isTerminal(stdout),
 		RunDaemon:    runDaemon,
 		AgentCommand: selfAgentCommand,
+		LookupEnv:    os.LookupEnv,
 	})
 }
 
@@ -81,11 +86,15 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error.`,
   (umask 077; crdtd keygen > gossip.key)`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       buildinfo.Read().String(),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return cmdutil.FlagErrorWrap(err)
 	})
+	// Defined here so that cobra adds no -v shorthand; cobra prints the template on --version.
+	root.Flags().Bool("version", false, "print the version of crdtd")
+	root.SetVersionTemplate("crdtd {{.Version}}\n")
 	return root
 }
 

@@ -14,8 +14,10 @@ type addOptions struct {
 
 	Cart  string
 	Item  string
-	Qty   int64
+	Qty   quantityFlag
 	Price priceFlag
+
+	IdempotencyKey string // --idempotency-key; empty means a new key
 }
 
 func newCmdAdd(f *factory, runF func(*addOptions) error) *cobra.Command {
@@ -37,8 +39,8 @@ Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
-			if opts.Qty < 1 || opts.Qty > api.MaxAddQuantity {
-				return flagErrorf("--qty %d out of range 1..%d", opts.Qty, api.MaxAddQuantity)
+			if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -46,8 +48,10 @@ Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
 			return runAdd(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().Int64VarP(&opts.Qty, "qty", "n", 1, "how many to add")
+	opts.Qty = quantityFlag{N: 1, Min: 1, Max: api.MaxAddQuantity}
+	cmd.Flags().VarP(&opts.Qty, "qty", "n", fmt.Sprintf("how many to add, 1..%d", api.MaxAddQuantity))
 	cmd.Flags().Var(&opts.Price, "price", "set the unit price, a decimal such as 1.25")
+	addIdempotencyKeyFlag(cmd, &opts.IdempotencyKey)
 	return cmd
 }
 
@@ -56,13 +60,15 @@ func runAdd(ctx context.Context, opts *addOptions) error {
 	if err != nil {
 		return err
 	}
+	key := mutationKey(opts.IdempotencyKey)
+	ctx = withIdempotencyKey(ctx, key)
 	view, err := c.AddItem(ctx, opts.Cart, api.AddItemRequest{
 		Item:           opts.Item,
-		Quantity:       opts.Qty,
+		Quantity:       opts.Qty.N,
 		UnitPriceCents: opts.Price.ptr(),
 	})
 	if err != nil {
-		return fmt.Errorf("add %s to cart %s: %w", opts.Item, opts.Cart, err)
+		return mutationError(fmt.Errorf("add %s to cart %s: %w", opts.Item, opts.Cart, err), opts.Cart, key)
 	}
 	return printCart(&opts.baseOptions, view)
 }

@@ -37,6 +37,7 @@ type benchOptions struct {
 	Seed               uint64        // seeds the workers' choices of operation, cart and item
 	Retries            int           // retries per operation after a transient failure
 	OpTimeout          time.Duration // bound of one operation, retries included (global --timeout)
+	Cleanup            bool          // clear the run's carts on every node at the end
 
 	// Token returns the nodes' bearer token, from --token-file or $CARTCTL_TOKEN; set by
 	// complete, called when the run starts.
@@ -84,12 +85,18 @@ many nodes on one machine, raise it so that the polling does not take the CPU
 the nodes need to replicate (50 nodes polled every millisecond is 49,000
 reads a second).
 
+Every cart a run writes is named bench-...; other carts are never touched. The
+run leaves its carts in place unless --cleanup is given, which clears each of
+them on every node at the end (also after Ctrl-C). To clear an earlier run's
+carts: cartctl list | grep '^bench-' | xargs -n1 cartctl clear
+
 A progress line is drawn on stderr when it is a terminal. Ctrl-C stops the run
 early and prints the report of what ran.`,
 		Example: `  cartctl bench
   cartctl bench --nodes http://127.0.0.1:7070,http://127.0.0.1:7071 -c 64 -d 30s
   cartctl bench -n 100000 --mix add=100 --convergence-samples 0 -o json
-  cartctl bench --rate 2000 -d 1m --carts 10000 --items 5`,
+  cartctl bench --rate 2000 -d 1m --carts 10000 --items 5
+  cartctl bench -d 30s --cleanup`,
 		Args: requireArgs(),
 		// Replaces the root's hook, which would cap the whole run with --timeout.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,6 +126,7 @@ early and prints the report of what ran.`,
 	fs.DurationVar(&opts.ConvergencePoll, "convergence-poll", d.ConvergencePoll, "pause between two reads of one node while waiting for a marker (the measurement's resolution)")
 	fs.Uint64Var(&opts.Seed, "seed", defaultBenchSeed, "seed of the random choices")
 	fs.IntVar(&opts.Retries, "retries", d.Retries, "retries of an operation after a transient failure")
+	fs.BoolVar(&opts.Cleanup, "cleanup", false, "clear the run's carts (bench-...) on every node at the end")
 	return cmd
 }
 
@@ -202,6 +210,7 @@ func (o *benchOptions) config(token string) loadgen.Config {
 		Seed:               o.Seed,
 		Retries:            o.Retries,
 		OpTimeout:          o.OpTimeout,
+		Cleanup:            o.Cleanup,
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1

@@ -33,6 +33,7 @@ func TestNewCmdBench(t *testing.T) {
 		Retries            int
 		OpTimeout          time.Duration
 		Output             string
+		Cleanup            bool
 	}
 	defaults := args{
 		Nodes: defaultNode, Concurrency: 16, Duration: 10 * time.Second, Carts: 100, Items: 20,
@@ -59,6 +60,7 @@ func TestNewCmdBench(t *testing.T) {
 				a.Concurrency, a.Duration, a.Carts, a.Items, a.Rate = 64, 30*time.Second, 5, 10000, 2000.5
 				a.ConvergenceSamples, a.Seed, a.Retries, a.OpTimeout, a.Output = 0, 42, 0, 2*time.Second, "json"
 			})},
+		{argv: []string{"--cleanup"}, want: with(func(a *args) { a.Cleanup = true })},
 		{argv: []string{"--convergence-poll", "20ms"}, want: with(func(a *args) { a.ConvergencePoll = 20 * time.Millisecond })},
 		{argv: []string{"-n", "300"}, want: with(func(a *args) { a.Duration, a.Requests = 0, 300 })},
 		{argv: []string{"--mix", "add=100"}, want: with(func(a *args) { a.Mix = benchMix{100, 0, 0, 0} })},
@@ -99,7 +101,7 @@ func TestNewCmdBench(t *testing.T) {
 			Nodes: strings.Join(got.Nodes, ","), Concurrency: got.Concurrency, Duration: got.Duration,
 			Requests: got.Requests, Carts: got.Carts, Items: got.Items, Mix: got.Mix, Rate: got.Rate,
 			ConvergenceSamples: got.ConvergenceSamples, ConvergencePoll: got.ConvergencePoll, Seed: got.Seed, Retries: got.Retries,
-			OpTimeout: got.OpTimeout, Output: got.Output,
+			OpTimeout: got.OpTimeout, Output: got.Output, Cleanup: got.Cleanup,
 		}
 		if g != tt.want {
 			t.Errorf("argv %q:\ngot  %+v\nwant %+v", tt.argv, g, tt.want)
@@ -140,18 +142,22 @@ func TestBenchReportOutput(t *testing.T) {
 		{"piped", false, formatTable},
 		{"json", false, formatJSON},
 	}
-	for _, m := range modes {
-		t.Run(m.suffix, func(t *testing.T) {
-			var out bytes.Buffer
-			p, err := newPrinter(m.format, &out, m.tty)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.benchReport(rep); err != nil {
-				t.Fatal(err)
-			}
-			assertGolden(t, "bench_"+m.suffix, out.String())
-		})
+	cleaned := rep
+	cleaned.Cleanup = loadgen.CleanupReport{Carts: 298, Failed: 2}
+	for name, rep := range map[string]loadgen.Report{"bench": rep, "bench_cleanup": cleaned} {
+		for _, m := range modes {
+			t.Run(name+"_"+m.suffix, func(t *testing.T) {
+				var out bytes.Buffer
+				p, err := newPrinter(m.format, &out, m.tty)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.benchReport(rep); err != nil {
+					t.Fatal(err)
+				}
+				assertGolden(t, name+"_"+m.suffix, out.String())
+			})
+		}
 	}
 }
 
@@ -288,10 +294,48 @@ func TestBenchConfig(t *testing.T) {
 		t.Errorf("config of %+v:\ngot  %+v\nwant %+v", opts, got, want)
 	}
 
-	opts.Retries, opts.ConvergenceSamples, opts.ErrTTY = 2, 10, true
+	opts.Retries, opts.ConvergenceSamples, opts.ErrTTY, opts.Cleanup = 2, 10, true, true
 	got := opts.config("")
-	if got.Retries != 2 || got.ConvergenceSamples != 10 || got.Progress != io.Writer(&stderr) {
-		t.Errorf("config with 2 retries, 10 samples, stderr a terminal: retries %d, samples %d, progress %v; want 2, 10, stderr",
-			got.Retries, got.ConvergenceSamples, got.Progress)
+	if got.Retries != 2 || got.ConvergenceSamples != 10 || got.Progress != io.Writer(&stderr) || !got.Cleanup {
+		t.Errorf("config with 2 retries, 10 samples, stderr a terminal, cleanup: retries %d, samples %d, progress %v, cleanup %v; want 2, 10, stderr, true",
+			got.Retries, got.ConvergenceSamples, got.Progress, got.Cleanup)
+	}
+}
+
+// TestBenchCleanup runs bench --cleanup on a real cluster: afterwards no node lists a cart, and
+// the report says how many carts were cleared.
+func TestBenchCleanup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	t.Setenv(envNode, "")
+	t.Setenv(envToken, "")
+	urls := startBenchCluster(t, 2)
+	code, stdout, stderr := runMain(t, "bench", "--nodes", strings.Join(urls, ","),
+		"-n", "300", "-c", "4", "--carts", "20", "--convergence-samples", "5", "--cleanup", "-o", "json")
+	if code != ExitOK || stderr != "" {
+		t.Fatalf("bench --cleanup: code %d, stderr:\n%s", code, stderr)
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("bench -o json printed invalid JSON: %v\n%s", err, stdout)
+	}
+	if want := (loadgen.CleanupReport{Carts: 25}); rep.Cleanup != want {
+		t.Errorf("cleanup %+v, want %+v: 20 carts and 5 convergence carts", rep.Cleanup, want)
+	}
+	// Each node cleared what it had seen; the clears of the others reach it by gossip.
+	for _, u := range urls {
+		var left string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, left, _ = runMain(t, "--node", u, "list")
+			if left == "" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if left != "" {
+			t.Errorf("node %s still lists carts after bench --cleanup:\n%s", u, left)
+		}
 	}
 }

@@ -11,6 +11,8 @@ type clearOptions struct {
 	baseOptions
 
 	Cart string
+
+	IdempotencyKey string // --idempotency-key; empty means a new key
 }
 
 func newCmdClear(f *factory, runF func(*clearOptions) error) *cobra.Command {
@@ -30,12 +32,16 @@ Items added concurrently on other nodes, not yet seen here, remain.`,
 			if err := checkIDs(args, "cart"); err != nil {
 				return err
 			}
+			if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return runClear(cmd.Context(), opts)
 		},
 	}
+	addIdempotencyKeyFlag(cmd, &opts.IdempotencyKey)
 	return cmd
 }
 
@@ -44,9 +50,11 @@ func runClear(ctx context.Context, opts *clearOptions) error {
 	if err != nil {
 		return err
 	}
+	key := mutationKey(opts.IdempotencyKey)
+	ctx = withIdempotencyKey(ctx, key)
 	view, err := c.ClearCart(ctx, opts.Cart)
 	if err != nil {
-		return fmt.Errorf("clear cart %s: %w", opts.Cart, err)
+		return mutationError(fmt.Errorf("clear cart %s: %w", opts.Cart, err), opts.Cart, key)
 	}
 	return printCart(&opts.baseOptions, view)
 }

@@ -27,6 +27,8 @@ func TestNewCmdAdd(t *testing.T) {
 		{argv: []string{"alice", "apple", "--qty", "0"}, wantErr: true},
 		{argv: []string{"alice", "apple", "--qty", "1000001"}, wantErr: true},
 		{argv: []string{"alice", "apple", "--qty", "two"}, wantErr: true},
+		{argv: []string{"alice", "apple", "--qty", "-1"}, wantErr: true},
+		{argv: []string{"alice", "apple", "-n", "1.5"}, wantErr: true},
 		{argv: []string{"alice", "apple", "--price", "1.255"}, wantErr: true},
 		{argv: []string{"alice", "apple", "--price", "-1"}, wantErr: true},
 		{argv: []string{"alice", "apple", "--bogus"}, wantErr: true},
@@ -42,7 +44,7 @@ func TestNewCmdAdd(t *testing.T) {
 		if tt.wantErr || err != nil {
 			continue
 		}
-		g := args{Cart: got.Cart, Item: got.Item, Output: got.Output, Qty: got.Qty, Price: got.Price}
+		g := args{Cart: got.Cart, Item: got.Item, Output: got.Output, Qty: got.Qty.N, Price: got.Price}
 		if g != tt.want {
 			t.Errorf("argv %q: got %+v, want %+v", tt.argv, g, tt.want)
 		}
@@ -66,6 +68,8 @@ func TestNewCmdSet(t *testing.T) {
 			want: args{Cart: "alice", Item: "apple", Qty: 7, Price: priceFlag{Cents: 300, Given: true}}},
 		{argv: []string{"alice", "apple"}, wantErr: true},
 		{argv: []string{"alice", "apple", "-1"}, wantErr: true},
+		{argv: []string{"alice", "apple", "-1", "--price", "2"}, wantErr: true},
+		{argv: []string{"alice", "apple", "--", "-1"}, wantErr: true},
 		{argv: []string{"alice", "apple", "1000001"}, wantErr: true},
 		{argv: []string{"alice", "apple", "2.5"}, wantErr: true},
 		{argv: []string{"alice", "apple", "1", "2"}, wantErr: true},
@@ -208,14 +212,14 @@ func TestNewCmdCompletion(t *testing.T) {
 
 func TestAddRun(t *testing.T) {
 	runModes(t, "add", func(base baseOptions) error {
-		return runAdd(t.Context(), &addOptions{baseOptions: base, Cart: "alice", Item: "cherry", Qty: 12,
+		return runAdd(t.Context(), &addOptions{baseOptions: base, Cart: "alice", Item: "cherry", Qty: quantityFlag{N: 12},
 			Price: priceFlag{Cents: 5, Given: true}})
 	})
 }
 
 func TestAddRunKeepsPrice(t *testing.T) {
 	runModes(t, "add_keep_price", func(base baseOptions) error {
-		return runAdd(t.Context(), &addOptions{baseOptions: base, Cart: "alice", Item: "apple", Qty: 1})
+		return runAdd(t.Context(), &addOptions{baseOptions: base, Cart: "alice", Item: "apple", Qty: quantityFlag{N: 1}})
 	})
 }
 

@@ -56,6 +56,8 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 
 	var flagErr *FlagError
 	var apiErr *client.APIError
+	var unsure *unsureError
+	code := ExitFailure
 	switch {
 	case errors.As(err, &flagErr) || strings.HasPrefix(err.Error(), "unknown command "):
 		if cmd != nil {
@@ -64,9 +66,12 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 		return ExitUsage
 	case errors.Is(err, client.ErrUnreachable):
 		fmt.Fprintln(stderr, "Is crdtd running there? Point --node or $CARTCTL_NODE at a running node.")
-		return ExitUnreachable
+		code = ExitUnreachable
 	case errors.As(err, &apiErr) && apiErr.Code == api.CodeUnauthorized:
 		fmt.Fprintln(stderr, "The node requires a token: pass --token-file or set $CARTCTL_TOKEN.")
 	}
-	return ExitFailure
+	if errors.As(err, &unsure) {
+		printRetryHint(stderr, unsure)
+	}
+	return code
 }

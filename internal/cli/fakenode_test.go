@@ -30,13 +30,13 @@ var (
 	}}
 	fakeStatus = api.Status{
 		Node: "n1", Replica: "r-4f1c2a", APIAddr: "127.0.0.1:7070", GossipAddr: "127.0.0.1:7946",
-		Version: "v0.1.0", UptimeSeconds: 3723.25, Ready: true, Carts: 2, Digest: "0123456789abcdef",
+		Version: "v0.1.0", UptimeSeconds: 3723.254817, Ready: true, Carts: 2, Digest: "0123456789abcdef",
 		Members: api.MemberCounts{Alive: 2, Suspect: 1},
 		Peers: []api.PeerStatus{
 			{Name: "n2", Replica: "r-9b0e77", State: "alive", DigestAgrees: true,
-				DigestCheckedSecondsAgo: 1.2, HeartbeatStalenessSeconds: 0.4},
+				DigestCheckedSecondsAgo: 1.2, HeartbeatStalenessSeconds: 0.4000004},
 			{Name: "node-three", Replica: "r-03d5e1", State: "suspect", DigestAgrees: false,
-				DigestCheckedSecondsAgo: 12.75, HeartbeatStalenessSeconds: -1},
+				DigestCheckedSecondsAgo: 11.872239326999999, HeartbeatStalenessSeconds: -1},
 		},
 	}
 )

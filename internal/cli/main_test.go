@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crdtd/crdtd/internal/buildinfo"
 )
 
 // runMain runs Main with args and returns the exit code, stdout and stderr.
@@ -45,7 +47,8 @@ func TestMainExitCodes(t *testing.T) {
 		{name: "unknown command", args: []string{"shwo"}, want: ExitUsage, wantStderr: `unknown command "shwo"`},
 		{name: "unknown flag", args: []string{"list", "--colour"}, want: ExitUsage, wantStderr: "unknown flag: --colour"},
 		{name: "bad enum", args: []string{"list", "-o", "yaml"}, want: ExitUsage, wantStderr: "valid values are {table|json}"},
-		{name: "bad quantity", args: []string{"add", "alice", "apple", "--qty", "0"}, want: ExitUsage, wantStderr: "--qty 0 out of range"},
+		{name: "bad quantity", args: []string{"add", "alice", "apple", "--qty", "0"}, want: ExitUsage,
+			wantStderr: `Error: --qty "0": want a whole number in 1..1000000` + "\n"},
 		{name: "bad node", args: []string{"--node", "ftp://x", "list"}, want: ExitUsage, wantStderr: "scheme must be http or https"},
 		{name: "unreachable", args: []string{"--node", closed, "list"}, want: ExitUnreachable,
 			wantStderr: "node unreachable"},
@@ -57,6 +60,10 @@ func TestMainExitCodes(t *testing.T) {
 			want: ExitOK, wantStdout: "alice\nbob\n"},
 		{name: "mutation prints cart", args: []string{"--node", node.srv.URL, "-o", "json", "add", "bob", "kiwi", "--price", "0.5"},
 			want: ExitOK, wantStdout: `"item": "kiwi",` + "\n      \"quantity\": 1,\n      \"unit_price_cents\": 50,"},
+		{name: "price without units", args: []string{"--node", node.srv.URL, "-o", "json", "set", "bob", "pear", "2", "--price", ".5"},
+			want: ExitOK, wantStdout: `"item": "pear",` + "\n      \"quantity\": 2,\n      \"unit_price_cents\": 50,"},
+		{name: "price without cents", args: []string{"--node", node.srv.URL, "-o", "json", "set", "bob", "pear", "2", "--price", "5."},
+			want: ExitOK, wantStdout: `"item": "pear",` + "\n      \"quantity\": 2,\n      \"unit_price_cents\": 500,"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +84,57 @@ func TestMainExitCodes(t *testing.T) {
 				t.Errorf("Main(%q) failed but wrote to stdout:\n%s", tt.args, stdout)
 			}
 		})
+	}
+}
+
+// TestMainUsageMessages checks the messages of usage errors a new user meets: each names the
+// argument or flag and what it wants, never a parser's internals.
+func TestMainUsageMessages(t *testing.T) {
+	t.Setenv(envNode, "")
+	t.Setenv(envToken, "")
+	tests := []struct {
+		args []string
+		want string // the first line of stderr
+	}{
+		{args: []string{"set", "alice", "apple", "-1"}, want: `Error: quantity "-1": want a whole number in 0..1000000`},
+		{args: []string{"set", "alice", "apple", "-25", "--price", "2"}, want: `Error: quantity "-25": want a whole number in 0..1000000`},
+		{args: []string{"set", "alice", "apple", "--", "-1"}, want: `Error: quantity "-1": want a whole number in 0..1000000`},
+		{args: []string{"set", "alice", "apple", "1.5"}, want: `Error: quantity "1.5": want a whole number in 0..1000000`},
+		{args: []string{"add", "alice", "apple", "--qty", "abc"}, want: `Error: --qty "abc": want a whole number in 1..1000000`},
+		{args: []string{"add", "alice", "apple", "-n", "-3"}, want: `Error: --qty "-3": want a whole number in 1..1000000`},
+		{args: []string{"add", "alice", "apple", "--qty=2000000"}, want: `Error: --qty "2000000": want a whole number in 1..1000000`},
+		{args: []string{"show", "-1"}, want: "Error: -1 is not a flag of cartctl show, and no argument takes a negative number" +
+			" (to pass an ID that starts with -, put -- before it: cartctl show -- -1)"},
+		{args: []string{"add", "alice", "apple", "--price", "1.255"}, want: `Error: --price "1.255": more than two decimal places`},
+		{args: []string{"add", "alice", "apple", "--price", "."}, want: `Error: --price ".": want a decimal such as 1.25`},
+		{args: []string{"bench", "-c", "abc"}, want: `Error: --concurrency "abc": want a whole number`},
+		{args: []string{"list", "--timeout", "soon"}, want: `Error: --timeout "soon": want a duration such as 500ms, 10s or 1m30s`},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runMain(t, tt.args...)
+		first, _, _ := strings.Cut(stderr, "\n")
+		if code != ExitUsage || stdout != "" || first != tt.want {
+			t.Errorf("Main(%q) = %d, stdout %q, stderr:\n%s\nwant %d, no stdout, first line %q", tt.args, code, stdout, stderr, ExitUsage, tt.want)
+		}
+		if strings.Contains(stderr, "strconv") || strings.Contains(stderr, "shorthand") {
+			t.Errorf("Main(%q) stderr shows a parser's message:\n%s", tt.args, stderr)
+		}
+	}
+}
+
+// TestMainVersion: "cartctl version" and "cartctl --version" print the same line, from the
+// build info, without reaching a node.
+func TestMainVersion(t *testing.T) {
+	t.Setenv(envNode, closedAddr(t))
+	want := "cartctl " + buildinfo.Read().String() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := runMain(t, args...)
+		if code != ExitOK || stdout != want || stderr != "" {
+			t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0, %q, nothing", args, code, stdout, stderr, want)
+		}
+	}
+	if code, _, _ := runMain(t, "version", "x"); code != ExitUsage {
+		t.Errorf("version x = %d, want %d", code, ExitUsage)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func (p *tablePrinter) status(v api.Status) error {
 
 // statusRows prints the status as key-tab-value rows, then one row per peer starting with "peer":
 // name, state, digest agreement (true/false), seconds since the digest check, heartbeat
-// staleness in seconds (-1 if never seen), replica.
+// staleness in seconds (-1 if never seen), replica. Seconds are rounded to the millisecond.
 func (p *tablePrinter) statusRows(v api.Status) error {
 	t := newTable(p.w, false)
 	t.row("node", v.Node)
@@ -211,6 +212,14 @@ func (p *tablePrinter) benchReport(rep loadgen.Report) error {
 			c.Samples, c.Timeouts, c.Errors)
 	}
 	t.row("Convergence:", conv)
+	cleanup := fmt.Sprintf("none: the run's carts (%s...) are left in place; --cleanup clears them", loadgen.CartPrefix)
+	if cl := rep.Cleanup; cl != (loadgen.CleanupReport{}) {
+		cleanup = fmt.Sprintf("cleared %d carts on every node", cl.Carts)
+		if cl.Failed > 0 {
+			cleanup += fmt.Sprintf("; %d clears failed, leaving carts behind (cartctl list shows them)", cl.Failed)
+		}
+	}
+	t.row("Cleanup:", cleanup)
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -235,7 +244,8 @@ func (p *tablePrinter) benchReport(rep loadgen.Report) error {
 // benchRows prints a bench report as rows of tab-separated fields, each led by a key:
 // "duration_seconds", "ops", "failed", "throughput", then "error KIND COUNT" per kind of error,
 // "op NAME OPS FAILED OPS/S P50 P90 P99 MAX" per operation and for "all", and
-// "convergence SAMPLES TIMEOUTS ERRORS P50 P90 P99 MAX"; latencies in milliseconds.
+// "convergence SAMPLES TIMEOUTS ERRORS P50 P90 P99 MAX", and "cleanup CARTS FAILED" when the
+// run cleaned up; latencies in milliseconds.
 func (p *tablePrinter) benchRows(rep loadgen.Report) error {
 	t := newTable(p.w, false)
 	t.row("duration_seconds", formatFloat(rep.DurationSeconds))
@@ -257,6 +267,9 @@ func (p *tablePrinter) benchRows(rep loadgen.Report) error {
 	c := rep.Convergence
 	t.row("convergence", strconv.Itoa(c.Samples), strconv.Itoa(c.Timeouts), strconv.Itoa(c.Errors),
 		formatFloat(c.P50), formatFloat(c.P90), formatFloat(c.P99), formatFloat(c.Max))
+	if cl := rep.Cleanup; cl != (loadgen.CleanupReport{}) {
+		t.row("cleanup", strconv.Itoa(cl.Carts), strconv.Itoa(cl.Failed))
+	}
 	return t.flush()
 }
 
@@ -288,8 +301,15 @@ func orDash(s string) string {
 	return s
 }
 
+// formatFloat formats a figure for a piped table: rounded to three decimals (a millisecond, for
+// seconds), without trailing zeros. The API's figures are raw floats such as 11.872239326999999;
+// scripts reading rows want 11.872, and -o json keeps the API's value.
 func formatFloat(f float64) string {
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	r := math.Round(f*1000) / 1000
+	if r == 0 {
+		r = 0 // no "-0"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 // table writes rows: aligned by a tabwriter on a terminal, tab-separated otherwise.

@@ -63,3 +63,18 @@ func TestNewPrinterUnknownFormat(t *testing.T) {
 		t.Error("newPrinter(yaml): got nil error, want one")
 	}
 }
+
+func TestFormatFloat(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{11.872239326999999, "11.872"}, {0.4000004, "0.4"}, {3723.2505, "3723.251"}, {2, "2"},
+		{-1, "-1"}, {-0.0001, "0"}, {0.0005, "0.001"}, {1e9 + 0.1234, "1000000000.123"},
+	}
+	for _, tt := range tests {
+		if got := formatFloat(tt.in); got != tt.want {
+			t.Errorf("formatFloat(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

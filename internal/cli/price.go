@@ -9,25 +9,37 @@ import (
 	"github.com/crdtd/crdtd/api"
 )
 
-// ParsePrice parses a price written as a decimal number of currency units, such as "1.25", "3"
-// or "0.5", into integer cents, exactly: no floating point is involved. It accepts digits with at
-// most two after an optional decimal point, and rejects signs, exponents, separators, spaces,
-// and values above [api.MaxPriceCents].
+// ParsePrice parses a price written as a decimal number of currency units, such as "1.25", "3",
+// "0.5" or ".5", into integer cents, exactly: no floating point is involved. It accepts digits
+// with at most two after an optional decimal point; either side of the point may be empty
+// (".5" is 50 cents, "5." is 500), but not both. It rejects signs, exponents, separators,
+// spaces, and values above [api.MaxPriceCents].
 func ParsePrice(s string) (cents int64, err error) {
-	if s == "" {
-		return 0, errors.New("empty price")
+	cents, err = parsePrice(s)
+	if err != nil {
+		return 0, fmt.Errorf("price %q: %v", s, err)
 	}
-	units, frac, hasPoint := strings.Cut(s, ".")
-	if units == "" || !allDigits(units) || (hasPoint && (frac == "" || !allDigits(frac))) {
-		return 0, fmt.Errorf("price %q: want a decimal such as 1.25", s)
+	return cents, nil
+}
+
+// parsePrice is ParsePrice with errors that say only what is wrong, for callers that name the
+// value themselves.
+func parsePrice(s string) (int64, error) {
+	units, frac, _ := strings.Cut(s, ".")
+	if units == "" && frac == "" || !allDigits(units) || !allDigits(frac) {
+		return 0, errors.New("want a decimal such as 1.25")
 	}
 	if len(frac) > 2 {
-		return 0, fmt.Errorf("price %q: more than two decimal places", s)
+		return 0, errors.New("more than two decimal places")
 	}
+	tooHigh := fmt.Errorf("above the maximum %s", FormatCents(api.MaxPriceCents))
 	const maxUnits = api.MaxPriceCents / 100
-	u, err := strconv.ParseInt(units, 10, 64)
-	if err != nil || u > maxUnits {
-		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(api.MaxPriceCents))
+	var u int64
+	if units != "" {
+		var err error
+		if u, err = strconv.ParseInt(units, 10, 64); err != nil || u > maxUnits {
+			return 0, tooHigh
+		}
 	}
 	var f int64
 	if frac != "" {
@@ -36,13 +48,14 @@ func ParsePrice(s string) (cents int64, err error) {
 			f *= 10
 		}
 	}
-	cents = u*100 + f
+	cents := u*100 + f
 	if cents > api.MaxPriceCents {
-		return 0, fmt.Errorf("price %q: above the maximum %s", s, FormatCents(api.MaxPriceCents))
+		return 0, tooHigh
 	}
 	return cents, nil
 }
 
+// allDigits reports whether s holds only ASCII digits; the empty string does.
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -72,7 +85,7 @@ type priceFlag struct {
 }
 
 func (p *priceFlag) Set(s string) error {
-	c, err := ParsePrice(s)
+	c, err := parsePrice(s)
 	if err != nil {
 		return err
 	}

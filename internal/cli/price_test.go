@@ -18,6 +18,11 @@ func TestParsePrice(t *testing.T) {
 		{"0.0", 0},
 		{"0.00", 0},
 		{"0.5", 50},
+		{".5", 50},
+		{".05", 5},
+		{"5.", 500},
+		{"0.", 0},
+		{".0", 0},
 		{"0.05", 5},
 		{"1.25", 125},
 		{"3", 300},
@@ -33,7 +38,7 @@ func TestParsePrice(t *testing.T) {
 		}
 	}
 	invalid := []string{
-		"", " ", "1.255", "1.2.3", "-1", "+1", "-0.5", "1e3", "1E3", "NaN", "Inf", "0x10", ".5", "1.",
+		"", " ", "1.255", "1.2.3", "-1", "+1", "-0.5", "1e3", "1E3", "NaN", "Inf", "0x10", ".", "..5", "5..", ".5.", "-.5", "+.5", ". 5", ".555",
 		" 1", "1 ", "1,00", "1_000", "10000000000.01", "10000000001", "99999999999999999999999",
 		"１", "1.2a", "$1", "١",
 	}
@@ -74,9 +79,12 @@ func TestPriceRoundTrip(t *testing.T) {
 func TestParsePriceCanonical(t *testing.T) {
 	// Any accepted spelling reads as the same cents as its canonical form.
 	rapid.Check(t, func(t *rapid.T) {
-		units := rapid.StringMatching(`[0-9]{1,11}`).Draw(t, "units")
-		frac := rapid.StringMatching(`(\.[0-9]{1,2})?`).Draw(t, "frac")
+		units := rapid.StringMatching(`[0-9]{0,11}`).Draw(t, "units")
+		frac := rapid.StringMatching(`(\.[0-9]{0,2})?`).Draw(t, "frac")
 		s := units + frac
+		if s == "" || s == "." {
+			return
+		}
 		got, err := ParsePrice(s)
 		if err != nil {
 			if !strings.Contains(err.Error(), "maximum") {

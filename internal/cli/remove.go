@@ -12,6 +12,8 @@ type removeOptions struct {
 
 	Cart string
 	Item string
+
+	IdempotencyKey string // --idempotency-key; empty means a new key
 }
 
 func newCmdRemove(f *factory, runF func(*removeOptions) error) *cobra.Command {
@@ -33,12 +35,16 @@ node, not yet seen here, survives it. Removing an absent item is not an error.`,
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
+			if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return runRemove(cmd.Context(), opts)
 		},
 	}
+	addIdempotencyKeyFlag(cmd, &opts.IdempotencyKey)
 	return cmd
 }
 
@@ -47,9 +53,11 @@ func runRemove(ctx context.Context, opts *removeOptions) error {
 	if err != nil {
 		return err
 	}
+	key := mutationKey(opts.IdempotencyKey)
+	ctx = withIdempotencyKey(ctx, key)
 	view, err := c.RemoveItem(ctx, opts.Cart, opts.Item)
 	if err != nil {
-		return fmt.Errorf("remove %s from cart %s: %w", opts.Item, opts.Cart, err)
+		return mutationError(fmt.Errorf("remove %s from cart %s: %w", opts.Item, opts.Cart, err), opts.Cart, key)
 	}
 	return printCart(&opts.baseOptions, view)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/internal/buildinfo"
 	"github.com/crdtd/crdtd/internal/cmdutil"
 )
 
@@ -47,6 +48,7 @@ func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
 		newCmdStatus(f, nil),
 		newCmdBench(f, nil),
 		newCmdCompletion(f, nil),
+		newCmdVersion(f, nil),
 	} {
 		root.AddCommand(cmd)
 	}
@@ -72,6 +74,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
   cartctl status`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       buildinfo.Read().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if g.Timeout <= 0 {
 				return flagErrorf("--timeout must be positive, got %v", g.Timeout)
@@ -83,9 +86,10 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return flagErrorWrap(err)
-	})
+	root.SetFlagErrorFunc(flagError)
+	// Defined here so that cobra adds no -v shorthand; cobra prints the template on --version.
+	root.Flags().Bool("version", false, "print the version of cartctl")
+	root.SetVersionTemplate("cartctl {{.Version}}\n")
 	addGlobalFlags(root, g)
 	return root
 }
@@ -122,7 +126,7 @@ func (g *globalOptions) newClient() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{BaseURL: node, Token: token})
+	c, err := client.New(client.Config{BaseURL: node, Token: token, HTTPClient: newHTTPClient()})
 	if err != nil {
 		return nil, flagErrorf("--node %q: %v", node, err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +16,8 @@ type setOptions struct {
 	Item  string
 	Qty   int64
 	Price priceFlag
+
+	IdempotencyKey string // --idempotency-key; empty means a new key
 }
 
 func newCmdSet(f *factory, runF func(*setOptions) error) *cobra.Command {
@@ -40,9 +41,12 @@ of two concurrent sets, the later one wins. --price also sets the unit price.`,
 			if err := checkIDs(args, "cart", "item"); err != nil {
 				return err
 			}
-			qty, err := strconv.ParseInt(args[2], 10, 64)
-			if err != nil || qty < 0 || qty > api.MaxSetQuantity {
-				return flagErrorf("quantity %q: want a whole number in 0..%d", args[2], api.MaxSetQuantity)
+			if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+				return err
+			}
+			qty, err := parseSetQuantity(args[2])
+			if err != nil {
+				return err
 			}
 			opts.Qty = qty
 			if runF != nil {
@@ -52,7 +56,25 @@ of two concurrent sets, the later one wins. --price also sets the unit price.`,
 		},
 	}
 	cmd.Flags().Var(&opts.Price, "price", "also set the unit price, a decimal such as 1.25")
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// "set alice apple -1": pflag stops at -1, taking it for a flag, after CART and ITEM.
+		if arg, ok := negativeNumberArg(err); ok && len(cmd.Flags().Args()) == 2 {
+			_, err := parseSetQuantity(arg)
+			return err
+		}
+		return flagError(cmd, err)
+	})
+	addIdempotencyKeyFlag(cmd, &opts.IdempotencyKey)
 	return cmd
+}
+
+// parseSetQuantity parses the QTY argument of set: a usage error unless it is 0..MaxSetQuantity.
+func parseSetQuantity(s string) (int64, error) {
+	qty, err := parseQuantity(s, 0, api.MaxSetQuantity)
+	if err != nil {
+		return 0, flagErrorf("quantity %q: %v", s, err)
+	}
+	return qty, nil
 }
 
 func runSet(ctx context.Context, opts *setOptions) error {
@@ -61,12 +83,14 @@ func runSet(ctx context.Context, opts *setOptions) error {
 		return err
 	}
 	qty := opts.Qty
+	key := mutationKey(opts.IdempotencyKey)
+	ctx = withIdempotencyKey(ctx, key)
 	view, err := c.SetItem(ctx, opts.Cart, opts.Item, api.SetItemRequest{
 		Quantity:       &qty,
 		UnitPriceCents: opts.Price.ptr(),
 	})
 	if err != nil {
-		return fmt.Errorf("set %s in cart %s: %w", opts.Item, opts.Cart, err)
+		return mutationError(fmt.Errorf("set %s in cart %s: %w", opts.Item, opts.Cart, err), opts.Cart, key)
 	}
 	return printCart(&opts.baseOptions, view)
 }

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // consecutiveFreePorts returns a base port such that base..base+n-1 are
@@ -62,5 +66,52 @@ func TestQuickstartScript(t *testing.T) {
 	}
 	if strings.Contains(s, "stopped with exit status") {
 		t.Fatalf("a node did not stop cleanly:\n%s", s)
+	}
+}
+
+// TestQuickstartPortTaken runs the quickstart with node1's API port taken by another program:
+// crdtd cluster refuses at once, and the script must fail within seconds with the cluster's
+// message, keep its directory and say where, instead of polling for minutes and deleting it.
+func TestQuickstartPortTaken(t *testing.T) {
+	needBinaries(t)
+	api := consecutiveFreePorts(t, 3)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // accepts connections and never answers, like a stuck program
+	tmp := t.TempDir()
+
+	// A generous bound, so that a regression fails here instead of hanging the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "../../scripts/quickstart.sh")
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(cmd.Environ(),
+		"CRDTD_BIN="+bin.Dir,
+		"TMPDIR="+tmp,
+		fmt.Sprintf("CRDTD_BASE_API_PORT=%d", api),
+		fmt.Sprintf("CRDTD_BASE_GOSSIP_PORT=%d", consecutiveFreePorts(t, 3)),
+	)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(start)
+	s := string(out)
+	if err == nil {
+		t.Fatalf("quickstart succeeded with node1's API port taken:\n%s", s)
+	}
+	if elapsed > 10*time.Second {
+		t.Errorf("quickstart took %v to fail, want a few seconds:\n%s", elapsed.Round(time.Millisecond), s)
+	}
+	want := fmt.Sprintf("Error: API port of node1 is not free: listen tcp 127.0.0.1:%d: bind: address already in use", api)
+	if !strings.Contains(s, want) || !strings.Contains(s, "crdtd cluster exited with status 1") {
+		t.Errorf("quickstart output:\n%s\nwant the cluster's message %q and its exit status", s, want)
+	}
+	m := regexp.MustCompile(`quickstart failed; logs kept in (\S+)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("quickstart output:\n%s\nwant it to say where the logs are kept", s)
+	}
+	if fi, err := os.Stat(m[1]); err != nil || !fi.IsDir() || !strings.HasPrefix(m[1], tmp) {
+		t.Errorf("logs said to be kept in %s, under %s: stat %v", m[1], tmp, err)
 	}
 }

@@ -12,6 +12,11 @@ import (
 	"github.com/crdtd/crdtd/client"
 )
 
+// CartPrefix starts the name of every cart a run writes: the workers' carts are CartPrefix0,
+// CartPrefix1, ... and the convergence carts CartPrefix + "conv-RUN-K". Other carts are never
+// touched, so a cluster's own carts and a run's leftovers are told apart by name.
+const CartPrefix = "bench-"
+
 // Limits of a [Config]. They keep a mistyped number from exhausting the machine the run shares
 // with the nodes it measures.
 const (
@@ -46,7 +51,7 @@ type Config struct {
 	// Requests is the number of operations to run instead of a Duration. 0 means a timed run.
 	Requests int64
 
-	// Carts is the number of distinct carts, named bench-0, bench-1, ... 0 means 100: few enough
+	// Carts is the number of distinct carts, named bench-0, bench-1, ... ([CartPrefix]). 0 means 100: few enough
 	// that writes to one cart meet on different nodes, which is what convergence is about.
 	Carts int
 
@@ -85,6 +90,14 @@ type Config struct {
 	// OpTimeout bounds one operation, retries included. 0 means 10 s, cartctl's --timeout: a node
 	// that hangs fails the operation, not the run.
 	OpTimeout time.Duration
+
+	// Cleanup, when set, clears every cart the run wrote once the load has ended: the carts
+	// [CartPrefix]0 ... of the workers and the convergence carts. Each cart is cleared on every
+	// node, because a clear removes only what the node running it has seen, and every write of
+	// the run was acknowledged by, so seen on, one of the Nodes. It runs also when ctx ended the
+	// load early; each clear is bounded by OpTimeout. The default leaves the carts in place, for
+	// a look at what the load did.
+	Cleanup bool
 
 	// Progress, when not nil, receives a progress line redrawn in place every 250 ms with a
 	// carriage return and an ANSI erase, and erased at the end: give it a terminal. Nil draws

@@ -44,6 +44,11 @@
 // pause is the figure's resolution, and polling costs the nodes CPU: 50 nodes polled every
 // millisecond is 49,000 reads a second, so raise the pause for large clusters on one machine.
 //
+// # Cleaning up
+//
+// A run writes only carts whose names start with [CartPrefix] ("bench-"), and leaves them in
+// place unless [Config.Cleanup] is set, which clears each of them on every node at the end.
+//
 // # The client side
 //
 // The load generator usually shares a small machine with the nodes it measures, so every

@@ -27,6 +27,14 @@ type Report struct {
 	Latency         Latency             `json:"latency_ms"` // of successful operations
 	ByOp            map[string]OpReport `json:"by_op"`      // operations with a share of the mix, by Op.String
 	Convergence     ConvergenceReport   `json:"convergence_ms"`
+	Cleanup         CleanupReport       `json:"cleanup,omitzero"` // absent unless Config.Cleanup
+}
+
+// CleanupReport says what [Config.Cleanup] did: Carts carts were cleared on every node, and
+// Failed clears of a cart on a node failed, leaving that cart behind (see [CartPrefix]).
+type CleanupReport struct {
+	Carts  int `json:"carts"`
+	Failed int `json:"failed"`
 }
 
 // Latency is a distribution of latencies in milliseconds: percentiles by the nearest-rank method

@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	defer pool.closeIdle()
 	r := &run{
 		cfg:   cfg,
-		carts: numbered("bench-", cfg.Carts),
+		carts: numbered(CartPrefix, cfg.Carts),
 		items: numbered("item-", cfg.Items),
 		runID: strings.ToLower(rand.Text()[:10]),
 		rec:   newRecorder(maxLatencySamples, cfg.Seed),
@@ -94,7 +94,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	close(stopProgress)
 	progressWG.Wait()
 
-	return r.report(elapsed, ctx.Err() != nil), nil
+	rep := r.report(elapsed, ctx.Err() != nil)
+	if cfg.Cleanup {
+		rep.Cleanup = r.cleanup(ctx)
+	}
+	return rep, nil
 }
 
 // run is one run of the load. Workers claim operation numbers from next; the sampler, when there
@@ -119,6 +123,45 @@ type run struct {
 	conv convergence // written by the sampler only; read after it ends
 }
 
+// cleanup clears every cart the run wrote on every node, with up to Concurrency clears in
+// flight, and reports how it went. It goes on when ctx has ended: an interrupted run is the one
+// most likely to leave carts behind. Call it once the workers and the sampler have ended.
+func (r *run) cleanup(ctx context.Context) CleanupReport {
+	ctx = context.WithoutCancel(ctx)
+	carts := append(slices.Clone(r.carts), r.conv.carts...)
+	failed := make([]atomic.Bool, len(carts)) // a clear of the cart failed on some node
+	var next atomic.Int64                     // next (cart, node) pair to clear
+	var failedClears atomic.Int64
+	var wg sync.WaitGroup
+	jobs := len(carts) * len(r.clients)
+	for range min(r.cfg.Concurrency, jobs) {
+		wg.Go(func() {
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= jobs {
+					return
+				}
+				i, node := j/len(r.clients), j%len(r.clients)
+				cctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+				_, err := r.clients[node].ClearCart(cctx, carts[i])
+				cancel()
+				if err != nil {
+					failed[i].Store(true)
+					failedClears.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rep := CleanupReport{Failed: int(failedClears.Load())}
+	for i := range carts {
+		if !failed[i].Load() {
+			rep.Carts++
+		}
+	}
+	return rep
+}
+
 // sampling reports whether the run measures convergence: it needs markers and two nodes.
 func (r *run) sampling() bool {
 	return r.cfg.ConvergenceSamples > 0 && len(r.clients) > 1
@@ -129,6 +172,7 @@ type convergence struct {
 	times    []time.Duration // acknowledgment to seen on every node
 	timeouts int             // markers not seen everywhere within convergenceDeadline
 	failed   int             // marker writes that failed
+	carts    []string        // carts of the markers written, or maybe written: for the cleanup
 }
 
 // numbered returns prefix0, prefix1, ... prefix(n-1).
@@ -241,9 +285,10 @@ func (r *run) sampleDue(k, n int, loadDone <-chan struct{}) bool {
 func (r *run) sample(ctx context.Context, k int) {
 	origin := k % len(r.clients)
 	// A cart per marker keeps each poll's answer small however many markers the run writes.
-	cart := fmt.Sprintf("bench-conv-%s-%d", r.runID, k)
+	cart := fmt.Sprintf("%sconv-%s-%d", CartPrefix, r.runID, k)
 	marker := fmt.Sprintf("bench-marker-%s-%d", r.runID, k)
 
+	r.conv.carts = append(r.conv.carts, cart) // a failed write may still have been applied
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	_, err := r.clients[origin].AddItem(wctx, cart, api.AddItemRequest{Item: marker, Quantity: 1})
 	cancel()

@@ -25,17 +25,24 @@ type fakeCarts struct {
 	mu    sync.Mutex
 	carts map[string]map[string]int64 // cart -> item -> quantity
 
-	requests atomic.Int64
-	failAdds atomic.Bool // answer every add with 503
+	requests   atomic.Int64
+	failAdds   atomic.Bool            // answer every add with 503
+	failClears atomic.Bool            // answer every clear with 503
+	nodes      int                    // nodes started
+	clears     map[string]map[int]int // cart -> node number -> clears received; under mu
 }
 
 func newFakeCarts() *fakeCarts {
-	return &fakeCarts{carts: map[string]map[string]int64{}}
+	return &fakeCarts{carts: map[string]map[string]int64{}, clears: map[string]map[int]int{}}
 }
 
 // node starts one node of the fake cluster and returns its URL.
 func (f *fakeCarts) node(t *testing.T) string {
 	t.Helper()
+	f.mu.Lock()
+	n := f.nodes
+	f.nodes++
+	f.mu.Unlock()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/carts/{cart}", f.handle(func(map[string]int64, *http.Request) {}))
 	mux.HandleFunc("POST /v1/carts/{cart}/items", f.handle(func(lines map[string]int64, r *http.Request) {
@@ -53,6 +60,14 @@ func (f *fakeCarts) node(t *testing.T) string {
 	mux.HandleFunc("DELETE /v1/carts/{cart}/items/{item}", f.handle(func(lines map[string]int64, r *http.Request) {
 		delete(lines, r.PathValue("item"))
 	}))
+	mux.HandleFunc("DELETE /v1/carts/{cart}", f.handle(func(lines map[string]int64, r *http.Request) {
+		clear(lines)
+		cart := r.PathValue("cart")
+		if f.clears[cart] == nil {
+			f.clears[cart] = map[int]int{}
+		}
+		f.clears[cart][n]++
+	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -62,7 +77,8 @@ func (f *fakeCarts) node(t *testing.T) string {
 func (f *fakeCarts) handle(op func(map[string]int64, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f.requests.Add(1)
-		if r.Method == http.MethodPost && f.failAdds.Load() {
+		if r.Method == http.MethodPost && f.failAdds.Load() ||
+			r.Method == http.MethodDelete && r.PathValue("item") == "" && f.failClears.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"try later"}}`))
 			return
@@ -193,5 +209,93 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 	if _, err := Run(t.Context(), Config{Nodes: []string{"http://127.0.0.1:1"}, Concurrency: -1}); err == nil ||
 		!strings.Contains(err.Error(), "concurrency") {
 		t.Errorf("Run with concurrency -1: got %v, want an error about the concurrency", err)
+	}
+}
+
+// written returns the carts that hold or held lines, and the number of lines they hold now.
+func (f *fakeCarts) written() (carts []string, lines int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for cart, l := range f.carts {
+		carts = append(carts, cart)
+		lines += len(l)
+	}
+	return carts, lines
+}
+
+func TestRunCleanup(t *testing.T) {
+	f := newFakeCarts()
+	nodes := []string{f.node(t), f.node(t), f.node(t)}
+	rep, err := Run(t.Context(), Config{Nodes: nodes, Concurrency: 4, Requests: 300, Carts: 20, ConvergenceSamples: 10,
+		Mix: Mix{OpAdd: 100}, Cleanup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (CleanupReport{Carts: 20 + 10}); rep.Cleanup != want {
+		t.Errorf("cleanup %+v, want %+v: the 20 carts and 10 convergence carts", rep.Cleanup, want)
+	}
+	carts, lines := f.written()
+	if lines != 0 {
+		t.Errorf("%d lines left after the cleanup, want none", lines)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, cart := range carts {
+		if !strings.HasPrefix(cart, CartPrefix) {
+			t.Errorf("the run wrote cart %q, outside %s*", cart, CartPrefix)
+		}
+		if want := map[int]int{0: 1, 1: 1, 2: 1}; !maps.Equal(f.clears[cart], want) {
+			t.Errorf("cart %s cleared %v times by node, want %v: once on each node", cart, f.clears[cart], want)
+		}
+	}
+	if len(carts) != 30 {
+		t.Errorf("the run wrote %d carts, want 30", len(carts))
+	}
+}
+
+// TestRunCleanupInterrupted: an interrupted run, the likeliest to leave carts behind, still
+// clears them.
+func TestRunCleanupInterrupted(t *testing.T) {
+	f := newFakeCarts()
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	rep, err := Run(ctx, Config{Nodes: []string{f.node(t)}, Duration: time.Minute, Concurrency: 2, Carts: 5, Cleanup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, lines := f.written(); !rep.Interrupted || rep.Cleanup != (CleanupReport{Carts: 5}) || lines != 0 {
+		t.Errorf("interrupted %v, cleanup %+v, %d lines left; want an interrupted run whose 5 carts were cleared",
+			rep.Interrupted, rep.Cleanup, lines)
+	}
+}
+
+func TestRunCleanupFailures(t *testing.T) {
+	f := newFakeCarts()
+	f.failClears.Store(true)
+	rep, err := Run(t.Context(), Config{Nodes: []string{f.node(t), f.node(t)}, Requests: 20, Carts: 3, Retries: -1,
+		ConvergenceSamples: -1, Cleanup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (CleanupReport{Failed: 6}); rep.Cleanup != want {
+		t.Errorf("cleanup %+v with every clear refused, want %+v", rep.Cleanup, want)
+	}
+}
+
+// TestRunWithoutCleanup: by default a run clears nothing, and its JSON report has no cleanup.
+func TestRunWithoutCleanup(t *testing.T) {
+	f := newFakeCarts()
+	rep, err := Run(t.Context(), Config{Nodes: []string{f.node(t)}, Requests: 50, Carts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.clears) != 0 || strings.Contains(string(b), `"cleanup"`) {
+		t.Errorf("clears %v, report %s; want no clears and no cleanup in the report", f.clears, b)
 	}
 }
