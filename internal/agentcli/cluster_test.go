@@ -406,6 +406,20 @@ func TestClusterPortInUse(t *testing.T) {
 			if tt.api < 1 || tt.gossip < 1 || (tt.api < tt.gossip+3 && tt.gossip < tt.api+3) {
 				t.Skipf("port ranges %d and %d unusable here", tt.api, tt.gossip)
 			}
+			// The ports around the busy one are other processes' to take
+			// too (ephemeral ports); if one is, the error names another
+			// node and says nothing about this test's case.
+			for p := range 3 {
+				for _, port := range []int{tt.api + p, tt.gossip + p} {
+					if port == busyTCP || port == busyUDP {
+						continue
+					}
+					addr := fmt.Sprintf("127.0.0.1:%d", port)
+					if probe("tcp", addr) != nil || probe("udp", addr) != nil {
+						t.Skipf("port %d, next to the busy one, is in use by another process", port)
+					}
+				}
+			}
 			f := testFactory(t)
 			dir := filepath.Join(t.TempDir(), "c")
 			code := run(t.Context(), []string{"cluster", "--data-dir", dir,
