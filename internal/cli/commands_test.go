@@ -256,6 +256,19 @@ func TestShowRunUnknownPrice(t *testing.T) {
 	})
 }
 
+// TestStatusRunNotReady: a node that has not joined says why, on a
+// terminal and piped.
+func TestStatusRunNotReady(t *testing.T) {
+	saved := fakeStatus
+	t.Cleanup(func() { fakeStatus = saved })
+	fakeStatus.Ready = false
+	fakeStatus.NotReady = "not joined: no seed reachable: EOF (the seed hung up: wrong or missing gossip key, or a different cluster label?)"
+	fakeStatus.Warnings = []string{"gossip is not encrypted and listens beyond loopback"}
+	runModes(t, "status_not_ready", func(base baseOptions) error {
+		return runStatus(t.Context(), &statusOptions{baseOptions: base})
+	})
+}
+
 func TestShowRunUnknownCart(t *testing.T) {
 	runModes(t, "show_empty", func(base baseOptions) error {
 		return runShow(t.Context(), &showOptions{baseOptions: base, Cart: "nobody"})

@@ -123,7 +123,15 @@ func (p *tablePrinter) status(v api.Status) error {
 	t.row("Gossip:", orDash(v.GossipAddr))
 	t.row("Version:", orDash(v.Version))
 	t.row("Uptime:", formatSeconds(v.UptimeSeconds))
-	t.row("Carts:", strconv.Itoa(v.Carts))
+	if v.Ready {
+		t.row("Ready:", "yes")
+	} else {
+		t.row("Ready:", "no: "+orDash(v.NotReady))
+	}
+	for _, w := range v.Warnings {
+		t.row("Warning:", w)
+	}
+	t.row("Carts:", fmt.Sprintf("%d (and %d emptied)", v.Carts, v.EmptyCarts))
 	t.row("Digest:", orDash(v.Digest))
 	m := v.Members
 	t.row("Members:", fmt.Sprintf("%d alive, %d suspect, %d dead, %d left", m.Alive, m.Suspect, m.Dead, m.Left))
@@ -164,7 +172,15 @@ func (p *tablePrinter) statusRows(v api.Status) error {
 	t.row("gossip_addr", v.GossipAddr)
 	t.row("version", v.Version)
 	t.row("uptime_seconds", formatFloat(v.UptimeSeconds))
+	t.row("ready", strconv.FormatBool(v.Ready))
+	if v.NotReady != "" {
+		t.row("not_ready", v.NotReady)
+	}
+	for _, w := range v.Warnings {
+		t.row("warning", w)
+	}
 	t.row("carts", strconv.Itoa(v.Carts))
+	t.row("empty_carts", strconv.Itoa(v.EmptyCarts))
 	t.row("digest", v.Digest)
 	t.row("members_alive", strconv.Itoa(v.Members.Alive))
 	t.row("members_suspect", strconv.Itoa(v.Members.Suspect))
