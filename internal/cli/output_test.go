@@ -10,7 +10,7 @@ import (
 func TestStatusWithoutPeers(t *testing.T) {
 	var out bytes.Buffer
 	p := &tablePrinter{w: &out, tty: true}
-	st := api.Status{Node: "solo", Replica: "r-1", UptimeSeconds: 0.25, Digest: "00", Members: api.MemberCounts{Alive: 1}}
+	st := api.Status{Node: "solo", Replica: "r-1", UptimeSeconds: 0.25, Ready: true, Digest: "00", Members: api.MemberCounts{Alive: 1}}
 	if err := p.status(st); err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,8 @@ API:      -
 Gossip:   -
 Version:  -
 Uptime:   250ms
-Carts:    0
+Ready:    yes
+Carts:    0 (and 0 emptied)
 Digest:   00
 Members:  1 alive, 0 suspect, 0 dead, 0 left
 Peers:    none
