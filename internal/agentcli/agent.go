@@ -305,15 +305,23 @@ func readToken(path string, logger *slog.Logger) (string, error) {
 	return token, nil
 }
 
-// readSecretFile reads a small file holding a secret and warns if other users may read it.
+// readSecretFile reads a small file holding a secret. It refuses a file
+// that users other than its owner may read or write (group or others), and
+// warns about a file its group may read: a key or token anyone on the host
+// can read is no secret.
 func readSecretFile(path string, logger *slog.Logger) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o006 != 0 {
-		logger.Warn("secret file is accessible to other users; chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+		switch perm := fi.Mode().Perm(); {
+		case perm&0o007 != 0, perm&0o020 != 0:
+			return nil, fmt.Errorf("%s has mode %s: other users may read or change the secret; chmod 600 it", path, perm)
+		case perm&0o040 != 0:
+			logger.Warn("secret file is readable by its group; chmod 600 it unless that is meant", "file", path, "mode", perm.String())
+		}
 	}
 	b, err := io.ReadAll(io.LimitReader(fh, maxSecretBytes+1))
 	if err != nil {

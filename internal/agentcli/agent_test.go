@@ -216,6 +216,10 @@ func TestAgentSecretsNeverPrinted(t *testing.T) {
 	if err := os.Chmod(openToken, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	groupToken := writeFile(t, dir, "group.token", "group-token-7d6e5f\n")
+	if err := os.Chmod(groupToken, 0o640); err != nil {
+		t.Fatal(err)
+	}
 	badKey := writeFile(t, dir, "key", "c2VjcmV0LWtleS1ieXRlcyE\n") // unpadded base64: invalid
 
 	tests := []struct {
@@ -227,8 +231,10 @@ func TestAgentSecretsNeverPrinted(t *testing.T) {
 	}{
 		{name: "token with white space", argv: []string{"agent", "--api-token-file", badToken}, want: ExitUsage,
 			secret: "en-9f8e7d", wantStderr: "contains white space"},
-		{name: "token readable by others", argv: []string{"agent", "--api-token-file", openToken}, want: ExitOK,
+		{name: "token readable by others", argv: []string{"agent", "--api-token-file", openToken}, want: ExitUsage,
 			secret: "open-token-4c3b2a", wantStderr: "chmod 600"},
+		{name: "token readable by its group", argv: []string{"agent", "--api-token-file", groupToken}, want: ExitOK,
+			secret: "group-token-7d6e5f", wantStderr: "chmod 600"},
 		{name: "undecodable key", argv: []string{"agent", "--gossip-key-file", badKey}, want: ExitUsage,
 			secret: "c2VjcmV0", wantStderr: "parse gossip key"},
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -511,4 +512,20 @@ func TestConnectionCap(t *testing.T) {
 		require.Equal(t, 200, resp.StatusCode)
 		require.LessOrEqual(t, d.conns.open(), max, "open connections beyond the cap")
 	}
+}
+
+// TestDataDirOthersMayWriteRefused: a data directory other users may write
+// is refused at start, with the fix in the message.
+func TestDataDirOthersMayWriteRefused(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	cfg := testConfig(t, "perm")
+	cfg.DataDir = dir
+	_, err := Start(t.Context(), cfg)
+	require.ErrorIs(t, err, ErrConfig)
+	require.ErrorContains(t, err, "chmod 700")
+	require.NoError(t, os.Chmod(dir, 0o700))
+	d, err := Start(t.Context(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +116,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		done:        make(chan struct{}),
 	}
 
+	if err := checkDataDirMode(cfg.DataDir, d.log); err != nil {
+		return nil, err
+	}
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)
 	}
@@ -247,6 +251,25 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 		d.cfg.TuneGossip(gc)
 	}
 	return gc, nil
+}
+
+// checkDataDirMode refuses an existing data directory that users other
+// than its owner may write (they could replace the data file, or the log,
+// with carts of their making), and warns when others may read it (every
+// cart, and the idempotency results, are in it). A new directory is
+// created 0700 by the store.
+func checkDataDirMode(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return nil // the store creates it, or reports what is wrong
+	}
+	switch perm := fi.Mode().Perm(); {
+	case perm&0o022 != 0:
+		return fmt.Errorf("%w: data directory %s has mode %s: other users may change it; chmod 700 it", ErrConfig, dir, perm)
+	case perm&0o005 != 0:
+		log.Warn("the data directory is readable by other users; chmod 700 it", "dir", dir, "mode", perm.String())
+	}
+	return nil
 }
 
 func splitHostPort(hp string) (string, int, error) {
