@@ -43,8 +43,9 @@ func (s *Store) LookupIdempotency(key string) (result []byte, ok bool, err error
 		return result, true, nil
 	}
 	s.idemMu.Lock()
-	created, ok := s.idemIndex[key]
+	e, ok := s.idemIndex[key]
 	s.idemMu.Unlock()
+	created := e.created
 	if !ok || created < cutoff {
 		return nil, false, nil // absent, or expired and not pruned yet
 	}
@@ -71,26 +72,34 @@ func timeKey(created int64, key []byte) []byte {
 	return append(k, key...)
 }
 
+// idemEntry is what the index knows of a stored key: when it was created,
+// and how many bytes its entry takes (key and result).
+type idemEntry struct {
+	created int64 // unix ns; idemGone in a transaction's changes if deleted
+	size    int64
+}
+
 // idemTx tracks one transaction's changes to the idempotency index; they
 // are applied to the index only once the transaction has committed.
 type idemTx struct {
-	changes map[string]int64 // key -> created; idemGone if deleted
-	count   int              // keys stored, counting this transaction
+	changes map[string]idemEntry
+	count   int   // keys stored, counting this transaction
+	bytes   int64 // bytes of keys and results stored, counting this transaction
 	started bool
 	pruned  int
 }
 
 const idemGone = -1
 
-// lookup returns key's created time as of this transaction.
-func (s *Store) idemLookupTx(it *idemTx, key string) (int64, bool) {
-	if c, ok := it.changes[key]; ok {
-		return c, c != idemGone
+// lookup returns key's entry as of this transaction.
+func (s *Store) idemLookupTx(it *idemTx, key string) (idemEntry, bool) {
+	if e, ok := it.changes[key]; ok {
+		return e, e.created != idemGone
 	}
 	s.idemMu.Lock()
 	defer s.idemMu.Unlock()
-	c, ok := s.idemIndex[key]
-	return c, ok
+	e, ok := s.idemIndex[key]
+	return e, ok
 }
 
 func (s *Store) idemBegin(it *idemTx) {
@@ -98,9 +107,9 @@ func (s *Store) idemBegin(it *idemTx) {
 		return
 	}
 	it.started = true
-	it.changes = make(map[string]int64)
+	it.changes = make(map[string]idemEntry)
 	s.idemMu.Lock()
-	it.count = len(s.idemIndex)
+	it.count, it.bytes = len(s.idemIndex), s.idemBytes
 	s.idemMu.Unlock()
 }
 
@@ -110,9 +119,10 @@ func (s *Store) putIdempotencyTx(tx *bolt.Tx, key string, result []byte, created
 	byTime := tx.Bucket(bucketIdemTime)
 	k := []byte(key)
 	if old, ok := s.idemLookupTx(it, key); ok {
-		if err := byTime.Delete(timeKey(old, k)); err != nil {
+		if err := byTime.Delete(timeKey(old.created, k)); err != nil {
 			return err
 		}
+		it.bytes -= old.size
 	} else {
 		it.count++
 	}
@@ -120,39 +130,44 @@ func (s *Store) putIdempotencyTx(tx *bolt.Tx, key string, result []byte, created
 	if err := byTime.Put(timeKey(c, k), result); err != nil {
 		return err
 	}
-	it.changes[key] = c
+	e := idemEntry{created: c, size: int64(len(key) + len(result))}
+	it.changes[key] = e
+	it.bytes += e.size
 	return nil
 }
 
 // pruneIdempotencyTx deletes up to pruneBatch of the oldest entries that
-// are expired or beyond the size bound.
+// are expired or beyond the bounds on count and bytes.
 func (s *Store) pruneIdempotencyTx(tx *bolt.Tx, now time.Time, it *idemTx) error {
 	s.idemBegin(it)
 	byTime := tx.Bucket(bucketIdemTime)
 	cutoff := now.Add(-s.opts.IdempotencyTTL).UnixNano()
-	limit := s.opts.MaxIdempotencyKeys
+	limit, maxBytes := s.opts.MaxIdempotencyKeys, s.opts.MaxIdempotencyBytes
 
 	var victims [][]byte
+	var victimBytes int64
 	c := byTime.Cursor()
-	for k, _ := c.First(); k != nil && len(victims) < pruneBatch; k, _ = c.Next() {
+	for k, v := c.First(); k != nil && len(victims) < pruneBatch; k, v = c.Next() {
 		if len(k) < 8 {
 			return fmt.Errorf("%w: idempotency entry key of %d bytes", errMalformed, len(k))
 		}
-		if int64(binary.BigEndian.Uint64(k)) >= cutoff && it.count-len(victims) <= limit {
+		if int64(binary.BigEndian.Uint64(k)) >= cutoff && it.count-len(victims) <= limit && it.bytes-victimBytes <= maxBytes {
 			break
 		}
 		victims = append(victims, bytes.Clone(k))
+		victimBytes += int64(len(k) - 8 + len(v))
 	}
 	for _, k := range victims {
 		if err := byTime.Delete(k); err != nil {
 			return err
 		}
 		key, created := string(k[8:]), int64(binary.BigEndian.Uint64(k))
-		if cur, ok := s.idemLookupTx(it, key); ok && cur == created {
-			it.changes[key] = idemGone
+		if cur, ok := s.idemLookupTx(it, key); ok && cur.created == created {
+			it.changes[key] = idemEntry{created: idemGone}
 		}
 	}
 	it.count -= len(victims)
+	it.bytes -= victimBytes
 	it.pruned = len(victims)
 	return nil
 }
@@ -164,27 +179,32 @@ func (s *Store) idemCommitted(it *idemTx) {
 	}
 	s.idemMu.Lock()
 	defer s.idemMu.Unlock()
-	for k, c := range it.changes {
-		if c == idemGone {
+	for k, e := range it.changes {
+		if e.created == idemGone {
 			delete(s.idemIndex, k)
 		} else {
-			s.idemIndex[k] = c
+			s.idemIndex[k] = e
 		}
 	}
+	s.idemBytes = it.bytes
 	s.stats.idemKeys.Store(uint64(len(s.idemIndex)))
+	s.stats.idemBytes.Store(uint64(max(0, it.bytes)))
 }
 
 // loadIdemIndex builds the index from the bucket, in one pass over its keys.
 func (s *Store) loadIdemIndex() error {
-	index := make(map[string]int64)
+	index := make(map[string]idemEntry)
+	var total int64
 	err := guard(func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketIdemTime).Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			for k, v := c.First(); k != nil; k, v = c.Next() {
 				if len(k) < 9 {
 					return fmt.Errorf("idempotency entry key of %d bytes", len(k))
 				}
-				index[string(k[8:])] = int64(binary.BigEndian.Uint64(k))
+				e := idemEntry{created: int64(binary.BigEndian.Uint64(k)), size: int64(len(k) - 8 + len(v))}
+				index[string(k[8:])] = e
+				total += e.size
 			}
 			return nil
 		})
@@ -192,8 +212,9 @@ func (s *Store) loadIdemIndex() error {
 	if err != nil {
 		return &CorruptError{Path: s.path, Err: err}
 	}
-	s.idemIndex = index
+	s.idemIndex, s.idemBytes = index, total
 	s.stats.idemKeys.Store(uint64(len(index)))
+	s.stats.idemBytes.Store(uint64(total))
 	return nil
 }
 

@@ -176,3 +176,35 @@ func TestOpenMigratesFormat1(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestIdempotencyPruneByBytes: past MaxIdempotencyBytes the oldest keys go
+// first, whatever their count, so that large results cannot grow the data
+// file without end; the table's size is reported.
+func TestIdempotencyPruneByBytes(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyBytes = 10_000
+	opts.now = clock.now
+	dir := t.TempDir()
+	s := newTestStore(t, dir, opts)
+	result := make([]byte, 1000)
+	var keys []string
+	for i := range 30 {
+		k := fmt.Sprintf("big-%02d", i)
+		keys = append(keys, k)
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: k, IdempotencyResult: result}))
+		clock.advance(time.Second)
+	}
+	st := s.Stats()
+	must.True(t, st.IdempotencyBytes <= 10_000, "table holds %d bytes, bound 10,000", st.IdempotencyBytes)
+	kept := present(t, s, keys...)
+	must.Equal(t, keys[len(keys)-len(kept):], kept, "the newest keys are kept")
+	must.True(t, len(kept) >= 9, "only %d keys of about 1 KB kept under a 10 KB bound", len(kept))
+
+	// The sizes come back with the index after a restart.
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, opts)
+	must.Equal(t, st.IdempotencyBytes, s.Stats().IdempotencyBytes)
+}

@@ -17,11 +17,12 @@ const (
 
 // Defaults used for zero [Options] fields.
 const (
-	DefaultCommitDelay        time.Duration = 0
-	DefaultMaxBatch                         = 1000
-	DefaultLockTimeout                      = time.Second
-	DefaultIdempotencyTTL                   = 24 * time.Hour
-	DefaultMaxIdempotencyKeys               = 100_000
+	DefaultCommitDelay         time.Duration = 0
+	DefaultMaxBatch                          = 1000
+	DefaultLockTimeout                       = time.Second
+	DefaultIdempotencyTTL                    = 24 * time.Hour
+	DefaultMaxIdempotencyKeys                = 100_000
+	DefaultMaxIdempotencyBytes int64         = 64 << 20
 )
 
 // Options configures [Open]. The zero value is ready to use: every zero field
@@ -69,6 +70,12 @@ type Options struct {
 	// keys are pruned first. Default 100,000 (a few MiB of results).
 	MaxIdempotencyKeys int
 
+	// MaxIdempotencyBytes bounds the bytes of keys and results the table
+	// holds; past it the oldest keys are pruned first, so that clients
+	// sending many keys with large results cannot grow the data file
+	// without end. Default 64 MiB.
+	MaxIdempotencyBytes int64
+
 	// SkipCheck skips bbolt's full consistency check at Open. The check reads
 	// every page once (about as long as loading all objects), and turns a
 	// damaged file into a [*CorruptError] at startup rather than a failure
@@ -101,6 +108,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("negative IdempotencyTTL %v", o.IdempotencyTTL)
 	case o.MaxIdempotencyKeys < 0:
 		return o, fmt.Errorf("negative MaxIdempotencyKeys %d", o.MaxIdempotencyKeys)
+	case o.MaxIdempotencyBytes < 0:
+		return o, fmt.Errorf("negative MaxIdempotencyBytes %d", o.MaxIdempotencyBytes)
 	}
 	if o.MaxBatch == 0 {
 		o.MaxBatch = DefaultMaxBatch
@@ -113,6 +122,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxIdempotencyKeys == 0 {
 		o.MaxIdempotencyKeys = DefaultMaxIdempotencyKeys
+	}
+	if o.MaxIdempotencyBytes == 0 {
+		o.MaxIdempotencyBytes = DefaultMaxIdempotencyBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -41,6 +41,8 @@ type Stats struct {
 	LargestBatch int
 	// IdempotencyKeys is the number of idempotency keys stored now.
 	IdempotencyKeys uint64
+	// IdempotencyBytes is the bytes of the keys and results stored now.
+	IdempotencyBytes uint64
 	// IdempotencyPruned is the number of idempotency keys pruned.
 	IdempotencyPruned uint64
 
@@ -65,6 +67,7 @@ type Stats struct {
 type statsRecorder struct {
 	failed      atomic.Uint64
 	idemKeys    atomic.Uint64
+	idemBytes   atomic.Uint64
 	checkpoints atomic.Uint64
 
 	// mu guards the fields below it.
@@ -128,6 +131,7 @@ func (s *Store) Stats() Stats {
 		TxLatency:         append([]uint64(nil), r.latency[:]...),
 		LargestBatch:      r.maxBatch,
 		IdempotencyKeys:   r.idemKeys.Load(),
+		IdempotencyBytes:  r.idemBytes.Load(),
 		IdempotencyPruned: r.pruned,
 		Logged:            r.logged,
 		LogSyncs:          r.logSyncs,

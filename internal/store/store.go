@@ -60,10 +60,12 @@ type Store struct {
 
 	stats statsRecorder
 
-	// idemIndex maps each stored idempotency key to its creation time (see
-	// idempotency.go); the committer updates it after each commit.
+	// idemIndex maps each stored idempotency key to its creation time and
+	// size, and idemBytes sums the sizes (see idempotency.go); the committer
+	// updates them after each commit.
 	idemMu    sync.Mutex
-	idemIndex map[string]int64
+	idemIndex map[string]idemEntry
+	idemBytes int64
 
 	// wal is the write-ahead log of local changes ([Store.Log]); replay
 	// holds the records found in it at Open until [Store.Replay].
