@@ -43,6 +43,7 @@ func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
 		newCmdRemove(f, nil),
 		newCmdClear(f, nil),
 		newCmdShow(f, nil),
+		newCmdWatch(f, nil),
 		newCmdList(f, nil),
 		newCmdMembers(f, nil),
 		newCmdStatus(f, nil),

@@ -26,6 +26,7 @@ var allowedMethods = map[string][]string{
 	"/v1/carts/{cart}/items":        {"POST"},
 	"/v1/carts/{cart}/items/{item}": {"GET", "HEAD", "PUT", "DELETE"},
 	"/v1/carts/{cart}/sync":         {"POST"},
+	"/v1/carts/{cart}/events":       {"GET", "HEAD"},
 	"/v1/members":                   {"GET", "HEAD"},
 	"/v1/status":                    {"GET", "HEAD"},
 }
@@ -45,6 +46,7 @@ func (d *Daemon) newServer() *http.Server {
 	route("PUT /v1/carts/{cart}/items/{item}", d.handleSetItem)
 	route("DELETE /v1/carts/{cart}/items/{item}", d.handleRemoveItem)
 	route("POST /v1/carts/{cart}/sync", d.handleSync)
+	route("GET /v1/carts/{cart}/events", d.handleEvents)
 	route("GET /v1/members", d.handleMembers)
 	route("GET /v1/status", d.handleStatus)
 
@@ -123,6 +125,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap returns the wrapped writer, so that an http.ResponseController
+// reaches its Flush and deadlines (event streams need them).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // instrument counts requests and their latency by route pattern.
 func (d *Daemon) instrument(next http.Handler) http.Handler {

@@ -34,6 +34,9 @@ type object struct {
 	// Guarded by carts.mu.
 	cart *cart.Cart
 	enc  []byte // canonical encoding of cart, nil when stale; never modified
+	// changes counts the changes installed or merged into cart since the
+	// node started: the id of the cart's events (events.go).
+	changes uint64
 }
 
 // encodingLocked returns o's canonical encoding, reusing the cached one:
@@ -57,9 +60,12 @@ type carts struct {
 	self    crdt.ReplicaID // this node's replica: only it mints its dots
 	clock   *nodeClock
 	metrics *metrics
-	// changed is called, outside the lock, after a remote merge changed a
-	// cart, so that the node persists it soon.
-	changed func()
+	// changed is called, outside the lock, after a local write or device
+	// sync was installed in cart id (merged false) or a peer's state or
+	// delta changed it (merged true): the node wakes the cart's event
+	// streams, and persists a merged cart soon. It must not block: merge
+	// runs inside gossip callbacks.
+	changed func(id string, merged bool)
 
 	// mu guards the fields below and every object's cart.
 	mu  sync.Mutex
@@ -74,7 +80,7 @@ type carts struct {
 	dirty map[string]struct{}
 }
 
-func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, changed func()) *carts {
+func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, changed func(id string, merged bool)) *carts {
 	return &carts{
 		self:    self,
 		clock:   clock,
@@ -121,6 +127,19 @@ func (cs *carts) view(id string) cart.View {
 		return cart.View{Lines: []cart.Line{}}
 	}
 	return o.cart.View()
+}
+
+// versionedView returns a cart's current view and how many changes it has
+// had on this node, read together, so that an event stream can tell
+// whether it has sent this view already.
+func (cs *carts) versionedView(id string) (cart.View, uint64) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	o := cs.all[id]
+	if o == nil {
+		return cart.View{Lines: []cart.Line{}}, 0
+	}
+	return o.cart.View(), o.changes
 }
 
 // page returns up to limit IDs of carts with at least one visible line,
@@ -201,6 +220,7 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 	changed := o.cart.Merge(in)
 	if changed {
 		o.enc = nil
+		o.changes++
 		cs.dirty[id] = struct{}{}
 		cs.noteLocked(id, o)
 	}
@@ -209,7 +229,7 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 		cs.clock.observe(latest)
 	}
 	if changed {
-		cs.changed()
+		cs.changed(id, true)
 		cs.metrics.merged.WithLabelValues(info.Channel.String()).Inc()
 		if info.Channel == gossip.ChannelDelta && !info.OriginTime.IsZero() {
 			cs.metrics.replicationLag.Observe(max(0, cs.clock.now().Sub(info.OriginTime).Seconds()))
@@ -351,11 +371,13 @@ func (cs *carts) dropIfEmpty(id string, o *object) {
 // the write was being logged. The caller holds o.writeMu.
 func (cs *carts) install(id string, o *object, delta *cart.Cart) {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
 	o.cart.Merge(delta)
 	o.enc = nil
+	o.changes++
 	cs.dirty[id] = struct{}{}
 	cs.noteLocked(id, o)
+	cs.mu.Unlock()
+	cs.changed(id, false)
 }
 
 // replay merges a delta found in the write-ahead log at startup into the

@@ -74,6 +74,18 @@ type Config struct {
 	// of idle connections cannot use up its file descriptors (which gossip
 	// needs too) or lock out /healthz. Default 4096.
 	MaxConnections int
+	// MaxEventStreams caps the event streams (GET /v1/carts/{cart}/events)
+	// open at once; beyond it a new stream is answered 503 with
+	// Retry-After. A stream holds a connection that is never idle, so the
+	// connection cap cannot reclaim it: the default, 1024 or a quarter of
+	// MaxConnections if that is less, leaves most connections to requests
+	// and /healthz. It may be at most half of MaxConnections.
+	MaxEventStreams int
+	// EventKeepAlive is how long an event stream may go without sending
+	// anything before the node sends a comment line, so that proxies and
+	// load balancers do not close it as idle. Default 15 s, below the
+	// 30-60 s idle timeouts common in proxies.
+	EventKeepAlive time.Duration
 	// InsecureGossip allows a gossip bind or advertise address beyond
 	// loopback without GossipKey. Without a key anyone who reaches the
 	// gossip port can join and rewrite every cart, whatever APIToken says,
@@ -110,6 +122,8 @@ const (
 	DefaultHeartbeatInterval  = time.Second
 	DefaultShutdownTimeout    = 5 * time.Second
 	DefaultMaxConnections     = 4096
+	DefaultMaxEventStreams    = 1024
+	DefaultEventKeepAlive     = 15 * time.Second
 	DefaultCheckpointInterval = time.Second
 	DefaultCheckpointLogBytes = 64 << 20
 )
@@ -148,6 +162,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
+	if c.MaxEventStreams == 0 {
+		c.MaxEventStreams = max(1, min(DefaultMaxEventStreams, c.MaxConnections/4))
+	}
+	if c.EventKeepAlive == 0 {
+		c.EventKeepAlive = DefaultEventKeepAlive
+	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
 	}
@@ -160,7 +180,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Profile != ProfileLAN && c.Profile != ProfileLocal {
 		return c, fmt.Errorf("%w: profile %q (want lan or local)", ErrConfig, c.Profile)
 	}
-	if c.MaxDrift < 0 || c.HeartbeatInterval < 0 || c.ShutdownTimeout < 0 || c.CheckpointInterval < 0 || c.CheckpointLogBytes < 0 {
+	if c.MaxDrift < 0 || c.HeartbeatInterval < 0 || c.ShutdownTimeout < 0 || c.CheckpointInterval < 0 || c.CheckpointLogBytes < 0 ||
+		c.EventKeepAlive < 0 {
 		return c, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	for _, a := range []struct{ name, addr string }{{"gossip", c.GossipAddr}, {"api", c.APIAddr}} {
@@ -178,6 +199,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxConnections < 0 {
 		return c, fmt.Errorf("%w: max connections %d is negative", ErrConfig, c.MaxConnections)
+	}
+	if c.MaxEventStreams < 0 {
+		return c, fmt.Errorf("%w: max event streams %d is negative", ErrConfig, c.MaxEventStreams)
+	}
+	if c.MaxEventStreams > max(1, c.MaxConnections/2) {
+		return c, fmt.Errorf("%w: max event streams %d is more than half of max connections %d: "+
+			"a stream holds its connection, and requests need the rest", ErrConfig, c.MaxEventStreams, c.MaxConnections)
 	}
 	if len(c.GossipKey) == 0 && !c.InsecureGossip {
 		for _, a := range []struct{ name, addr string }{{"bind", c.GossipAddr}, {"advertise", c.AdvertiseAddr}} {

@@ -14,6 +14,8 @@
 //     would reject for clock drift;
 //   - delegate (delegate.go): the gossip.Delegate, a router by key prefix
 //     over carts and heartbeats;
+//   - broker (events.go): wakes the event streams of a cart when the cart
+//     table reports a change to it;
 //   - the HTTP handlers (api.go, handlers_*.go) and the write path
 //     (write.go), which are methods of the Daemon that owns the parts.
 //

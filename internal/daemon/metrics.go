@@ -24,6 +24,8 @@ type metrics struct {
 	syncRequests      *prometheus.CounterVec
 	syncBytes         *prometheus.CounterVec
 	syncSeconds       prometheus.Histogram
+	eventStreams      prometheus.Gauge
+	eventsSent        prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -75,6 +77,13 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 	})
 	m.registry.MustRegister(m.syncRequests, m.syncBytes, m.syncSeconds)
+	m.eventStreams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "crdtd_event_streams", Help: "Event streams (GET /v1/carts/{cart}/events) open now.",
+	})
+	m.eventsSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crdtd_events_sent_total", Help: "Cart views sent on event streams, the first view of each stream included.",
+	})
+	m.registry.MustRegister(m.eventStreams, m.eventsSent)
 	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds, m.checkpointSeconds,
 		m.decodeErrors, m.rejected, m.merged, m.replicationLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
