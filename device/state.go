@@ -345,6 +345,8 @@ func (r *stateReader) uint() (uint64, error) {
 	switch {
 	case c <= 0x7f:
 		return uint64(c), nil
+	case c >= 0xe0:
+		return 0, r.fail("negative number %d", int8(c))
 	case c >= 0xcc && c <= 0xcf:
 		return r.be(1 << (c - 0xcc))
 	case c >= 0xd0 && c <= 0xd3:
