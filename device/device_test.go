@@ -17,7 +17,14 @@ import (
 	"github.com/crdtd/crdtd/device"
 )
 
-func newTestDevice(tb testing.TB, store device.Storage, clk *fakeClock) *device.Device {
+// tester is what the helpers need of a *testing.T or a *rapid.T.
+type tester interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+func newTestDevice(tb tester, store device.Storage, clk *fakeClock) *device.Device {
 	tb.Helper()
 	if clk == nil {
 		clk = newFakeClock()
@@ -29,7 +36,7 @@ func newTestDevice(tb testing.TB, store device.Storage, clk *fakeClock) *device.
 	return d
 }
 
-func must(tb testing.TB, err error) {
+func must(tb tester, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)

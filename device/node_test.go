@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/crdtd/crdtd/api"
@@ -45,7 +44,7 @@ func newFakeNode() *fakeNode { return &fakeNode{carts: map[string]*cart.Cart{}} 
 
 // client returns a client of n that does not retry, so that a lost request
 // or answer reaches the device.
-func (n *fakeNode) client(tb testing.TB) *client.Client {
+func (n *fakeNode) client(tb tester) *client.Client {
 	tb.Helper()
 	c, err := client.New(client.Config{BaseURL: "http://node.test", HTTPClient: &http.Client{Transport: n}, Retries: -1})
 	if err != nil {
