@@ -2,6 +2,7 @@ package device_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,9 +26,9 @@ func openFile(t *testing.T, path string) *device.FileStorage {
 }
 
 // TestReloadContinues: a device reloaded from its file has its ID, carts
-// and pending changes; its next edits get new dots and later timestamps,
-// even when the wall clock went back; and a sync then delivers both the
-// old pending changes and the new ones.
+// and pending changes; its clock restarts past its saved mark even when the
+// wall clock went back; its next edits get new dots; and a sync then
+// delivers both the old pending changes and the new ones.
 func TestReloadContinues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "device.state")
 	node := newFakeNode()
@@ -59,10 +60,8 @@ func TestReloadContinues(t *testing.T) {
 	if got := d2.CartState("c").MaxSeq(d2.ID()); got != seq+1 {
 		t.Errorf("new edit got seq %d, want %d: dots continue, never reused", got, seq+1)
 	}
-	// The set made after the reload is later than the one before it, an
-	// hour of wall clock notwithstanding.
 	if got := d2.CartState("c").Quantity("apple"); got != 3 {
-		t.Errorf("got %d apples, want 3: the later set wins", got)
+		t.Errorf("got %d apples, want 3: a set replaces the sets it saw", got)
 	}
 	must(t, d2.Sync(t.Context(), node.client(t), "c"))
 	if got, want := lines(node.cart("c").View()), "apple=3@125 pear=1@?"; got != want {
@@ -73,26 +72,63 @@ func TestReloadContinues(t *testing.T) {
 	}
 }
 
-// TestClockRestartsPastWhatItSaw: a device that saw a timestamp from a
-// device whose clock runs ahead orders its own later edits after it, also
-// after a reload.
+// TestClockRestartsPastWhatItSaw: a device at noon that synced a price set
+// at 12:30 (by a device whose clock runs ahead) then sets a price, with or
+// without a restart in between. Its price must win over one set
+// concurrently at 12:15, which it never saw: its change came after the
+// 12:30 one, and so after everything that one beat. A clock that did not
+// observe the answer, or restarted from the wall, would stamp it noon and
+// let the 12:15 price come back.
 func TestClockRestartsPastWhatItSaw(t *testing.T) {
-	node := newFakeNode()
-	fast := newFakeClock()
-	fast.advance(30 * time.Minute)
-	ahead := newTestDevice(t, &device.MemoryStorage{}, fast)
-	must(t, ahead.SetQuantity("c", "apple", 7))
-	must(t, ahead.Sync(t.Context(), node.client(t), "c"))
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%t", restart), func(t *testing.T) {
+			node := newFakeNode()
+			ahead, behind := newFakeClock(), newFakeClock()
+			ahead.advance(30 * time.Minute)
+			behind.advance(15 * time.Minute)
+			x := newTestDevice(t, &device.MemoryStorage{}, ahead)
+			must(t, x.SetPrice("c", "apple", 10))
+			must(t, x.Sync(t.Context(), node.client(t), "c"))
 
+			store := &device.MemoryStorage{}
+			d := newTestDevice(t, store, nil) // noon
+			must(t, d.Sync(t.Context(), node.client(t), "c"))
+			if restart {
+				d = newTestDevice(t, store, nil)
+			}
+
+			z := newTestDevice(t, &device.MemoryStorage{}, behind)
+			must(t, z.SetPrice("c", "apple", 20)) // concurrent with everything below
+			must(t, z.Sync(t.Context(), node.client(t), "c"))
+
+			must(t, d.SetPrice("c", "apple", 30))
+			must(t, d.Add("c", "apple", 1, nil)) // a line with prices only is not shown
+			must(t, d.Sync(t.Context(), node.client(t), "c"))
+			for name, v := range map[string]cart.View{"device": d.View("c"), "node": node.cart("c").View()} {
+				if got, want := lines(v), "apple=1@30"; got != want {
+					t.Errorf("%s: got %q, want %q: the price set after seeing 12:30 wins", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestClockRestartsPastItsCarts: even when the saved high-water mark is
+// lost (here: zero), the clock restarts past the latest timestamp in the
+// device's carts.
+func TestClockRestartsPastItsCarts(t *testing.T) {
+	src := newTestDevice(t, &device.MemoryStorage{}, nil)
+	must(t, src.SetPrice("c", "apple", 10))
+	latest := src.CartState("c").Latest()
+	stateBytes, err := src.CartState("c").MarshalBinary()
+	must(t, err)
 	store := &device.MemoryStorage{}
-	d := newTestDevice(t, store, nil)
-	must(t, d.Sync(t.Context(), node.client(t), "c"))
-	d = newTestDevice(t, store, nil) // reload
-	must(t, d.SetPrice("c", "apple", 10))
-	must(t, d.SetQuantity("c", "apple", 2)) // causally after the 7
-	must(t, d.Sync(t.Context(), node.client(t), "c"))
-	if got := node.cart("c").Quantity("apple"); got != 2 {
-		t.Errorf("got %d apples, want 2: a set made after seeing another wins", got)
+	must(t, store.Save(state(t, "crdtd-device", 1, string(src.ID()), []any{0, 0}, []any{[]any{"c", stateBytes, []any{}}})))
+	clk := newFakeClock()
+	clk.advance(-time.Hour)
+	d := newTestDevice(t, store, clk)
+	if got := d.Clock(); got.Compare(latest) < 0 {
+		t.Errorf("clock restarted at %v, before the cart's latest %v", got, latest)
 	}
 }
 
