@@ -24,6 +24,7 @@ import (
 // the connection was refused or dropped, the name did not resolve, or the attempt timed out. An
 // error that wraps it says nothing about whether a mutation was applied; retrying the same call
 // is safe only because the client sends an Idempotency-Key, and a new call gets a new key.
+// [Client.Sync] needs no key: resending a device's sync body is safe by construction.
 var ErrUnreachable = errors.New("node unreachable")
 
 // ErrInvalidID is wrapped by the error [ValidateID] and the [Client] methods return for a cart or
@@ -326,6 +327,32 @@ func (c *Client) Health(ctx context.Context) (api.Health, error) {
 	return out, nil
 }
 
+// Sync sends a device's sync body for cart (POST /v1/carts/{cart}/sync, Content-Type
+// [api.SyncContentType]) and returns the node's answer body. Both bodies are opaque here: the
+// device package builds the request and merges the answer. A sync carries no Idempotency-Key and
+// needs none: it is idempotent by construction, so it is retried, with the same body, exactly
+// when other calls are. A refused push is an [*APIError] (422 sync_refused, 413, 415, 400); an
+// error wrapping [ErrUnreachable] says nothing about whether the node applied the push, and
+// sending the same body again, to this node or another, is safe.
+func (c *Client) Sync(ctx context.Context, cart string, body []byte) ([]byte, error) {
+	if err := validateID("cart", cart); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	var answer []byte
+	err := c.send(ctx, request{
+		method: http.MethodPost, path: "/v1/carts/" + pathSegment(cart) + "/sync", body: body,
+		contentType: api.SyncContentType, accept: api.SyncContentType,
+		decode: func(data []byte) error { answer = data; return nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return answer, nil
+}
+
 // do sends one logical call: it marshals in, makes up to 1+retries attempts, and unmarshals a 2xx
 // body into out. Mutations carry one Idempotency-Key across all their attempts.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -336,25 +363,49 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return fmt.Errorf("%s %s: encode request: %v", method, path, err)
 		}
 	}
-	u := *c.base
-	escaped, query, _ := strings.Cut(path, "?")
-	u.RawPath = c.base.EscapedPath() + escaped
-	p, err := url.PathUnescape(u.RawPath)
-	if err != nil {
-		return fmt.Errorf("%s %s: %v", method, path, err)
-	}
-	u.Path = p
-	u.RawQuery = query
-	target := u.String()
-
 	var key string
 	if method != http.MethodGet {
 		key = rand.Text() // 26 characters of [A-Z2-7], 128 random bits
 	}
 
+	decode := func(data []byte) error {
+		if out == nil {
+			return nil
+		}
+		return json.Unmarshal(data, out)
+	}
+	return c.send(ctx, request{method: method, path: path, key: key, body: body, contentType: "application/json",
+		accept: "application/json", decode: decode})
+}
+
+// request is one logical call as send makes it.
+type request struct {
+	method, path string
+	key          string // Idempotency-Key, the same on every attempt; "" sends none
+	body         []byte // nil sends none
+	contentType  string // of body
+	accept       string
+	// decode reads a 2xx answer's body; a failure is reported, not retried.
+	decode func([]byte) error
+}
+
+// send makes up to 1+retries attempts of req, retrying only when the node may not have answered
+// or answered 503.
+func (c *Client) send(ctx context.Context, req request) error {
+	u := *c.base
+	escaped, query, _ := strings.Cut(req.path, "?")
+	u.RawPath = c.base.EscapedPath() + escaped
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("%s %s: %v", req.method, req.path, err)
+	}
+	u.Path = p
+	u.RawQuery = query
+	target := u.String()
+
 	var last attemptResult
 	for attempt := 1; ; attempt++ {
-		last = c.attempt(ctx, method, target, key, body, out)
+		last = c.attempt(ctx, target, req)
 		last.attempts = attempt
 		if last.err == nil {
 			return nil
@@ -366,7 +417,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			break
 		}
 	}
-	return last.final(ctx, method, u.Redacted())
+	return last.final(ctx, req.method, u.Redacted())
 }
 
 // attemptResult is the outcome of one HTTP exchange.
@@ -403,21 +454,21 @@ func (r attemptResult) final(ctx context.Context, method, target string) error {
 	return fmt.Errorf("%s %s: %v", method, target, r.err)
 }
 
-func (c *Client) attempt(ctx context.Context, method, target, key string, body []byte, out any) attemptResult {
+func (c *Client) attempt(ctx context.Context, target string, call request) attemptResult {
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if call.body != nil {
+		rd = bytes.NewReader(call.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	req, err := http.NewRequestWithContext(ctx, call.method, target, rd)
 	if err != nil {
 		return attemptResult{err: err}
 	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", call.accept)
+	if call.body != nil {
+		req.Header.Set("Content-Type", call.contentType)
 	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
+	if call.key != "" {
+		req.Header.Set("Idempotency-Key", call.key)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -440,10 +491,8 @@ func (c *Client) attempt(ctx context.Context, method, target, key string, body [
 			retry: resp.StatusCode == http.StatusServiceUnavailable,
 		}
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return attemptResult{err: fmt.Errorf("decode response: %v", err)}
-		}
+	if err := call.decode(data); err != nil {
+		return attemptResult{err: fmt.Errorf("decode response: %v", err)}
 	}
 	return attemptResult{}
 }

@@ -223,6 +223,16 @@ func TestClientCalls(t *testing.T) {
 			wantReq: recorded{Method: "GET", Path: "/v1/status"},
 		},
 		{
+			name:  "sync",
+			reply: "\x93\x01\xc4\x00\xc4\x00", // opaque to the client
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.Sync(ctx, "alice", []byte("\x94\x01\xa2d-"))
+			},
+			want: []byte("\x93\x01\xc4\x00\xc4\x00"),
+			wantReq: recorded{Method: "POST", Path: "/v1/carts/alice/sync", ContentType: api.SyncContentType,
+				Body: "\x94\x01\xa2d-"},
+		},
+		{
 			name:    "health",
 			reply:   `{"status":"ok"}`,
 			call:    func(ctx context.Context, c *client.Client) (any, error) { return c.Health(ctx) },
@@ -676,5 +686,91 @@ func TestListCartsFollowsPages(t *testing.T) {
 	limit := strconv.Itoa(api.MaxPageSize)
 	if want := []string{"|" + limit, "b|" + limit, "d|" + limit}; !slices.Equal(afters, want) {
 		t.Errorf("pages asked (after|limit): got %v, want %v", afters, want)
+	}
+}
+
+// TestSyncRetries: a sync whose connection drops after the node read it is sent again, with the
+// same body and without an Idempotency-Key (merging the same push twice changes nothing); a
+// refused push is an APIError, not retried.
+func TestSyncRetries(t *testing.T) {
+	body := []byte("\x94\x01\xa9d-0123abcd\xc4\x01\x01\xc4\x01\x01")
+	var accepts []string
+	var mu sync.Mutex
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		mu.Lock()
+		accepts = append(accepts, r.Header.Get("Accept"))
+		mu.Unlock()
+		switch n {
+		case 1:
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			_ = conn.Close()
+		case 2:
+			w.Header().Set("Content-Type", api.SyncContentType)
+			_, _ = w.Write([]byte("answer"))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = io.WriteString(w, `{"error":{"code":"sync_refused","message":"sync refused: push carries changes of another replica"}}`)
+		}
+	})
+	c := newTestClient(t, rec.srv.URL, nil)
+	got, err := c.Sync(t.Context(), "alice", body)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if string(got) != "answer" {
+		t.Errorf("got answer %q, want %q", got, "answer")
+	}
+	reqs := rec.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("got %d attempts, want 2", len(reqs))
+	}
+	for i, r := range reqs {
+		if r.Key != "" {
+			t.Errorf("attempt %d sent Idempotency-Key %q, want none", i+1, r.Key)
+		}
+		if r.Body != string(body) {
+			t.Errorf("attempt %d sent body %q, want %q", i+1, r.Body, body)
+		}
+		if accepts[i] != api.SyncContentType {
+			t.Errorf("attempt %d sent Accept %q, want %q", i+1, accepts[i], api.SyncContentType)
+		}
+	}
+
+	_, err = c.Sync(t.Context(), "alice", body)
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 422 || apiErr.Code != api.CodeSyncRefused {
+		t.Fatalf("got %v, want a 422 sync_refused APIError", err)
+	}
+	if n := len(rec.requests()); n != 3 {
+		t.Errorf("got %d attempts in all, want 3: a refused push is not retried", n)
+	}
+}
+
+func TestSyncUnreachable(t *testing.T) {
+	c := newTestClient(t, closedAddr(t), func(cfg *client.Config) { cfg.Retries = 1 })
+	_, err := c.Sync(t.Context(), "alice", []byte{0x90})
+	if !errors.Is(err, client.ErrUnreachable) {
+		t.Fatalf("got %v, want an error wrapping ErrUnreachable", err)
+	}
+	if !strings.Contains(err.Error(), "POST http://") || !strings.Contains(err.Error(), "/v1/carts/alice/sync") {
+		t.Errorf("error %q does not name the call", err)
+	}
+}
+
+func TestSyncInvalidCartIsNotSent(t *testing.T) {
+	rec := newRecorder(t, reply(""))
+	c := newTestClient(t, rec.srv.URL, nil)
+	for _, id := range []string{"", "..", "a/b"} {
+		if _, err := c.Sync(t.Context(), id, []byte{0x90}); !errors.Is(err, client.ErrInvalidID) {
+			t.Errorf("Sync(%q): got %v, want an error wrapping ErrInvalidID", id, err)
+		}
+	}
+	if n := len(rec.requests()); n != 0 {
+		t.Errorf("got %d requests, want 0", n)
 	}
 }
