@@ -221,7 +221,6 @@ func (r *stateReader) replica(d *Device) (string, *replica, error) {
 	if err := c.UnmarshalBinary(state); err != nil {
 		return "", nil, r.fail("cart %s: %v", cartID, err)
 	}
-	ctx := c.Context()
 	nb, err := r.arrayLen(4)
 	if err != nil {
 		return "", nil, err
@@ -248,7 +247,7 @@ func (r *stateReader) replica(d *Device) (string, *replica, error) {
 		if err := delta.UnmarshalBinary(in); err != nil {
 			return "", nil, r.fail("cart %s: pending change: %v", cartID, err)
 		}
-		if !cart.IsEmptyDelta(delta, &ctx) {
+		if c.Changes(delta) {
 			return "", nil, r.fail("cart %s: a pending change is not in the cart", cartID)
 		}
 		if rep.edits > math.MaxInt-int(edits) {
