@@ -76,8 +76,8 @@
 //	                 from node name, origin node name, key, origin time,
 //	                 uvarint part count (1..64), parts (each a delta or a
 //	                 full state, merged in order).
-//	repair (type 2): version, from node name, uvarint entry count,
-//	                 entries of key and full state.
+//	repair (type 2): version, from node name, uvarint entry count (at
+//	                 most 65,536), entries of key and full state.
 //	digest (type 3): version, from node name, uvarint key count, 32-byte
 //	                 bitmap of non-zero buckets, then each non-zero bucket
 //	                 hash as big-endian uint64. Sent only through

@@ -36,6 +36,12 @@ const (
 	maxKeyLen      = 1024     // object keys
 	maxParts       = 64       // deltas carried in one delta message
 	digestBuckets  = 256
+	// maxRepairEntries bounds the entries of one repair message: a default
+	// 1 MiB chunk of entries of 16 bytes or more (a short key and a small
+	// state) holds no more. Senders start a new chunk when they reach it.
+	// Without the bound a 20 MB message of 3-byte entries asked the
+	// decoder for 7 million of them (266 MB).
+	maxRepairEntries = (1 << 20) / 16
 )
 
 // Errors returned by the decoders; always wrapped with context.
@@ -324,7 +330,7 @@ func decodeRepair(buf []byte) (repairMsg, error) {
 		return m, fmt.Errorf("decode repair: %w", err)
 	}
 	m.From = r.string(maxNameLen)
-	n := r.count(maxMessageSize/3, 3) // key len, key byte, data len at least
+	n := r.count(maxRepairEntries, 3) // key len, key byte, data len at least
 	if r.err == nil {
 		m.Entries = make([]repairEntry, n)
 		for i := range m.Entries {

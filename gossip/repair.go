@@ -136,7 +136,7 @@ func (n *Node) runRepair(j repairJob, lim *rateLimiter) {
 			continue
 		}
 		es := repairEntrySize(k, data)
-		if size > 0 && size+es > n.cfg.MaxRepairChunk {
+		if size > 0 && (size+es > n.cfg.MaxRepairChunk || len(chunk.Entries) == maxRepairEntries) {
 			if !flush() {
 				return
 			}
