@@ -72,10 +72,16 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 	}
 }
 
-// badMessage logs and counts a malformed message.
+// badMessage counts a malformed message and logs it, at most once a second
+// per message type and reason (see warnLimited).
 func (n *Node) badMessage(peer string, t msgType, size int, err error) {
 	n.stats.decodeErrors.Add(1)
-	n.log.Warn("dropped malformed message", "peer", peer, "msg_type", t.String(), "bytes", size, "err", err)
+	kind := "other"
+	if t > msgInvalid && t <= msgDigest {
+		kind = t.String()
+	}
+	n.warnLimited("malformed "+kind+": "+reasonOf(err), "dropped malformed message",
+		"peer", peer, "msg_type", t.String(), "bytes", size, "err", err)
 }
 
 // GetBroadcasts hands memberlist queued deltas to piggyback on its packets.
@@ -204,7 +210,8 @@ func (n *Node) handleDelta(m deltaMsg, size int) {
 		c, err := n.del.Merge(m.Key, p, info)
 		if err != nil {
 			n.stats.mergeErrors.Add(1)
-			n.log.Warn("delta rejected", "peer", m.From, "origin", m.Origin, "key", m.Key, "msg_type", msgDelta.String(), "bytes", len(p), "err", err)
+			n.warnLimited("rejected Delta", "delta rejected", "peer", m.From, "origin", m.Origin, "key", m.Key,
+				"msg_type", msgDelta.String(), "bytes", len(p), "err", err)
 			break
 		}
 		changed = changed || c
@@ -233,15 +240,25 @@ func (n *Node) pushReachesAll() bool {
 }
 
 // handleRepair merges full states from anti-entropy; they are not relayed.
+// Entries the Delegate rejects are each counted, and the message gets one
+// warning naming the first of them: a message can hold tens of thousands.
 func (n *Node) handleRepair(m repairMsg, size int) {
 	n.stats.objectsRecvRepair.Add(uint64(len(m.Entries)))
 	n.stats.bytesRecvRepair.Add(uint64(size))
 	info := MergeInfo{Channel: ChannelRepair, Peer: m.From}
-	for _, e := range m.Entries {
+	var (
+		rejected int
+		first    *repairEntry
+		firstErr error
+	)
+	for i, e := range m.Entries {
 		changed, err := n.del.Merge(e.Key, e.Data, info)
 		if err != nil {
 			n.stats.mergeErrors.Add(1)
-			n.log.Warn("repair rejected", "peer", m.From, "key", e.Key, "msg_type", msgRepair.String(), "bytes", len(e.Data), "err", err)
+			if rejected == 0 {
+				first, firstErr = &m.Entries[i], err
+			}
+			rejected++
 			continue
 		}
 		if changed {
@@ -249,5 +266,9 @@ func (n *Node) handleRepair(m repairMsg, size int) {
 			n.stats.merged.Add(1)
 			n.markDirty(e.Key)
 		}
+	}
+	if rejected > 0 {
+		n.warnLimited("rejected Repair", "repair rejected", "peer", m.From, "msg_type", msgRepair.String(),
+			"rejected", rejected, "entries", len(m.Entries), "key", first.Key, "bytes", len(first.Data), "err", firstErr)
 	}
 }

@@ -66,6 +66,18 @@
 // the change instead. Shutdown stops every goroutine gossip started and
 // waits for them.
 //
+// # Logs
+//
+// Gossip logs to [Config].Logger, memberlist's lines too, with the
+// attribute subsystem=memberlist and memberlist's [DEBUG], [WARN] and [ERR]
+// prefixes mapped to levels. Bad remote input (malformed messages, states
+// the Delegate rejects, input memberlist refuses) is logged at Warn or
+// Error at most once a second per kind of line; the next line of a kind
+// says how many were suppressed, and the counters in [Stats] count every
+// one. A repair message whose entries the Delegate rejects gets one line,
+// not one per entry. Once Leave or Shutdown has begun, memberlist's errors
+// about its closed sockets are logged at Debug.
+//
 // # Wire format
 //
 // Every message is one type byte followed by a payload whose first byte is

@@ -54,6 +54,17 @@ var (
 	errInvalid   = errors.New("invalid field")
 )
 
+// reasonOf names the decode error sentinel err wraps, for grouping log
+// lines: the full text varies with what a peer sent.
+func reasonOf(err error) string {
+	for _, e := range []error{errTruncated, errVersion, errType, errTooLarge, errTrailing, errInvalid} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "other"
+}
+
 // channel byte inside a delta message: how the sender sent it.
 const (
 	sentBroadcast = 0

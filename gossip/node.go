@@ -158,6 +158,8 @@ type Node struct {
 	peerDigests map[string]PeerDigest
 
 	stats stats
+	// warnLimit limits gossip's warnings about bad remote input.
+	warnLimit *logLimiter
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -203,6 +205,7 @@ func New(cfg *Config) (*Node, error) {
 		dirtyCh:     make(chan struct{}, 1),
 		known:       make(map[string]*knownPeer),
 		peerDigests: make(map[string]PeerDigest),
+		warnLimit:   newLogLimiter(time.Now),
 		stop:        make(chan struct{}),
 	}
 	n.queue = &memberlist.TransmitLimitedQueue{
@@ -225,7 +228,7 @@ func New(cfg *Config) (*Node, error) {
 	mc.Delegate = &mlDelegate{n: n}
 	mc.Events = &mlEvents{n: n}
 	if mc.Logger == nil && mc.LogOutput == nil {
-		mc.Logger = newMemberlistLogger(n.log)
+		mc.Logger = n.memberlistLogger()
 	}
 	ml, err := memberlist.Create(&mc)
 	if err != nil {

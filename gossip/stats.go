@@ -47,6 +47,11 @@ type Stats struct {
 	// ReliableQueued counts deltas too large for a packet that were handed
 	// to the reliable-send worker.
 	ReliableQueued uint64
+	// TransportErrors counts the warnings and errors memberlist reported,
+	// whether or not the log limit let the line through: mostly input it
+	// refused before gossip saw it (a wrong key or label, a malformed
+	// packet or stream), also failed sends to unreachable peers.
+	TransportErrors uint64
 }
 
 // stats holds the live counters; fields mirror Stats.
@@ -69,6 +74,7 @@ type stats struct {
 	decodeErrors, mergeErrors, sendErrors                               atomic.Uint64
 	droppedInbound, droppedOutbound, droppedReliable, droppedBroadcasts atomic.Uint64
 	reconnectAttempts, reliableQueued                                   atomic.Uint64
+	transportErrors                                                     atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -93,5 +99,6 @@ func (s *stats) snapshot() Stats {
 		DroppedInbound: s.droppedInbound.Load(), DroppedOutbound: s.droppedOutbound.Load(),
 		DroppedReliable: s.droppedReliable.Load(), DroppedBroadcasts: s.droppedBroadcasts.Load(),
 		ReconnectAttempts: s.reconnectAttempts.Load(), ReliableQueued: s.reliableQueued.Load(),
+		TransportErrors: s.transportErrors.Load(),
 	}
 }
