@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -119,4 +120,21 @@ func (n *Node) warnLimited(kind, msg string, args ...any) {
 		args = append(args, "suppressed", suppressed)
 	}
 	n.log.Warn(msg, args...)
+}
+
+// oneLine flattens a multi-line error, such as the "2 errors occurred:\n\t*
+// ..." of memberlist's Join, to one line for a log attribute or an error
+// string.
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	if m, ok := err.(interface{ WrappedErrors() []error }); ok {
+		var parts []string
+		for _, e := range m.WrappedErrors() {
+			parts = append(parts, oneLine(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

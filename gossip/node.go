@@ -281,16 +281,19 @@ func (n *Node) Join(ctx context.Context, seeds []string) (int, error) {
 		k, err := n.ml.Join(seeds)
 		if k > 0 {
 			if err != nil {
-				n.log.Debug("some seeds unreachable", "err", err)
+				n.log.Debug("some seeds unreachable", "err", oneLine(err))
 			}
 			return k, nil
 		}
-		n.log.Warn("no seed reachable", "seeds", seeds, "err", err)
+		// Debug: the caller reports a failed Join (the daemon once per
+		// retry period, and in /readyz); this loop retries every few
+		// hundred milliseconds.
+		n.log.Debug("no seed reachable", "seeds", seeds, "err", oneLine(err))
 		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return 0, fmt.Errorf("join %v: %v (%w)", seeds, err, ctx.Err())
+			return 0, fmt.Errorf("join %v: %s (%w)", seeds, oneLine(err), ctx.Err())
 		case <-n.stop:
 			t.Stop()
 			return 0, fmt.Errorf("join %v: node is shut down", seeds)
