@@ -109,14 +109,9 @@ func (n *Node) runRepair(j repairJob, lim *rateLimiter) {
 	}
 	n.stats.repairRounds.Add(1)
 	n.stats.divergentBuckets.Add(uint64(len(j.buckets)))
-	keys := n.digest.keysIn(j.buckets)
-	chunk := repairMsg{From: n.cfg.Name}
-	size := 0
-	flush := func() bool {
-		if len(chunk.Entries) == 0 {
-			return true
-		}
-		msg := chunk.encode()
+	chunk := repairChunker{from: n.cfg.Name, maxBytes: n.cfg.MaxRepairChunk}
+	chunk.run(n.digest.keysIn(j.buckets), n.del.State, func(m *repairMsg) bool {
+		msg := m.encode()
 		if !lim.wait(len(msg)) {
 			return false
 		}
@@ -125,26 +120,43 @@ func (n *Node) runRepair(j repairJob, lim *rateLimiter) {
 			n.log.Debug("repair send", "peer", j.peer, "bytes", len(msg), "err", err)
 			return false
 		}
-		n.stats.objectsSentRepair.Add(uint64(len(chunk.Entries)))
+		n.stats.objectsSentRepair.Add(uint64(len(m.Entries)))
 		n.stats.bytesSentRepair.Add(uint64(len(msg)))
-		chunk.Entries, size = nil, 0
 		return true
-	}
+	})
+}
+
+// repairChunker cuts the states of keys into repair messages of at most
+// maxBytes and maxRepairEntries entries (an object larger than maxBytes
+// goes alone).
+type repairChunker struct {
+	from     string
+	maxBytes int
+}
+
+// run reads each key's state and calls send with every full chunk and the
+// last one, until send returns false.
+func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), send func(*repairMsg) bool) {
+	chunk := repairMsg{From: c.from}
+	size := 0
 	for _, k := range keys {
-		data, ok := n.del.State(k)
+		data, ok := state(k)
 		if !ok {
 			continue
 		}
 		es := repairEntrySize(k, data)
-		if size > 0 && (size+es > n.cfg.MaxRepairChunk || len(chunk.Entries) == maxRepairEntries) {
-			if !flush() {
+		if size > 0 && (size+es > c.maxBytes || len(chunk.Entries) == maxRepairEntries) {
+			if !send(&chunk) {
 				return
 			}
+			chunk.Entries, size = nil, 0
 		}
 		chunk.Entries = append(chunk.Entries, repairEntry{Key: k, Data: data})
 		size += es
 	}
-	flush()
+	if len(chunk.Entries) > 0 {
+		send(&chunk)
+	}
 }
 
 // rateLimiter spaces sends so that on average at most rate bytes per

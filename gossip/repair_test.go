@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 )
 
 func TestDecodeRepairEntryCap(t *testing.T) {
@@ -36,25 +35,28 @@ func TestDecodeRepairEntryCap(t *testing.T) {
 	}
 }
 
-// TestRepairChunksRespectEntryCap repairs more tiny objects than one
-// repair message may carry, with chunks large enough to hold them all: the
-// sender must split by count, or the receiver refuses the chunk.
+// TestRepairChunksRespectEntryCap cuts more tiny objects than one repair
+// message may carry into chunks large enough to hold them all: the chunker
+// must split by count, or the receiver refuses the chunk.
 func TestRepairChunksRespectEntryCap(t *testing.T) {
-	c := newTestCluster(t, func(_ int, cfg *Config) {
-		cfg.MaxRepairChunk = 8 << 20
-		cfg.RepairBytesPerSecond = 64 << 20
-		cfg.DisableDeltas = true
-	})
-	full := newSetDelegate()
-	for i := range maxRepairEntries + 500 {
-		full.add(fmt.Sprint("k", i), "x")
+	keys := make([]string, maxRepairEntries+500)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
 	}
-	c.start(0, full, 0)
-	c.start(1, newSetDelegate(), 0)
-	c.join(c.nodes[1], 0)
-	c.waitConverged(30*time.Second, 0, 1)
-	if got := c.nodes[1].Stats().DecodeErrors + c.nodes[0].Stats().DecodeErrors; got != 0 {
-		t.Fatalf("got %d decode errors, want 0", got)
+	state := func(string) ([]byte, bool) { return []byte{'x'}, true }
+	got := 0
+	chunks := 0
+	repairChunker{from: "a", maxBytes: 8 << 20}.run(keys, state, func(m *repairMsg) bool {
+		chunks++
+		d, err := decodeRepair(m.encode())
+		if err != nil {
+			t.Fatalf("chunk %d of %d entries: %v", chunks, len(m.Entries), err)
+		}
+		got += len(d.Entries)
+		return true
+	})
+	if got != len(keys) || chunks != 2 {
+		t.Fatalf("got %d entries in %d chunks, want %d in 2", got, chunks, len(keys))
 	}
 }
 
