@@ -27,6 +27,8 @@ type inbound struct {
 	typ    msgType
 	delta  deltaMsg
 	repair repairMsg
+	offer  *offerMsg // 2 KiB; a pointer keeps the queue's elements small
+	want   wantMsg
 	size   int
 }
 
@@ -52,6 +54,12 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 
 	case msgRepair:
 		in.repair, err = decodeRepair(buf)
+	case msgOffer:
+		var o offerMsg
+		o, err = decodeOffer(buf)
+		in.offer = &o
+	case msgWant:
+		in.want, err = decodeWant(buf)
 	default:
 		err = errType
 	}
@@ -77,7 +85,7 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 func (n *Node) badMessage(peer string, t msgType, size int, err error) {
 	n.stats.decodeErrors.Add(1)
 	kind := "other"
-	if t > msgInvalid && t <= msgDigest {
+	if t > msgInvalid && t <= msgWant {
 		kind = t.String()
 	}
 	n.warnLimited("malformed "+kind+": "+reasonOf(err), "dropped malformed message",
@@ -150,6 +158,9 @@ func (n *Node) observe(t memberlist.NodeEventType, nd *memberlist.Node) {
 			p.State = "left"
 		}
 		p.goneAt = time.Now()
+		// Digest state is kept for alive members only.
+		delete(n.peerDigests, m.Name)
+		n.offers.forget(m.Name)
 	}
 }
 
@@ -167,7 +178,19 @@ func (n *Node) alivePeers() []*memberlist.Node {
 	return out
 }
 
-// inboundWorker merges received deltas and repairs into the Delegate.
+// alivePeer returns a copy of the alive peer called name, or nil.
+func (n *Node) alivePeer(name string) *memberlist.Node {
+	n.pmu.Lock()
+	defer n.pmu.Unlock()
+	if p := n.known[name]; p != nil && p.goneAt.IsZero() {
+		c := p.node
+		return &c
+	}
+	return nil
+}
+
+// inboundWorker merges received deltas and repairs into the Delegate and
+// answers repair offers and wants.
 func (n *Node) inboundWorker() {
 	for {
 		select {
@@ -180,6 +203,10 @@ func (n *Node) inboundWorker() {
 				n.handleDelta(in.delta, in.size)
 			case msgRepair:
 				n.handleRepair(in.repair, in.size)
+			case msgOffer:
+				n.handleOffer(*in.offer, in.size)
+			case msgWant:
+				n.handleWant(in.want, in.size)
 			}
 		}
 	}
