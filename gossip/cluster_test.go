@@ -3,10 +3,12 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -339,5 +341,37 @@ func TestJoinUnreachableSeed(t *testing.T) {
 	defer cancel()
 	if _, err := c.nodes[0].Join(ctx, []string{"127.0.0.1:1"}); err == nil {
 		t.Fatal("got nil error joining an unreachable seed")
+	}
+}
+
+// TestJoinRetryLogs: while no seed answers, Join logs each retry at Debug
+// on one line, and returns a one-line error.
+func TestJoinRetryLogs(t *testing.T) {
+	h := newRecordingHandler(slog.LevelDebug)
+	c := newTestCluster(t, func(_ int, cfg *Config) {
+		cfg.Logger = slog.New(h)
+		cfg.Memberlist.TCPTimeout = 100 * time.Millisecond
+	})
+	c.grow(1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := c.nodes[0].Join(ctx, []string{"127.0.0.1:1", "127.0.0.1:2"})
+	if err == nil {
+		t.Fatal("got nil error joining unreachable seeds")
+	}
+	if strings.ContainsAny(err.Error(), "\n\t") {
+		t.Errorf("Join error spans lines: %q", err)
+	}
+	retries := h.records(func(r logRecord) bool { return r.msg == "no seed reachable" })
+	if len(retries) == 0 {
+		t.Fatal("no retry logged")
+	}
+	for _, r := range retries {
+		if r.level != slog.LevelDebug || strings.ContainsAny(r.attrs["err"], "\n\t") {
+			t.Errorf("got retry line at %v with err %q, want Debug on one line", r.level, r.attrs["err"])
+		}
+	}
+	for _, r := range h.records(func(r logRecord) bool { return r.level >= slog.LevelWarn && r.attrs[subsystemKey] == "" }) {
+		t.Errorf("gossip logged %v %q %v for an unreachable seed; the caller reports it", r.level, r.msg, r.attrs)
 	}
 }

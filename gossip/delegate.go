@@ -27,6 +27,8 @@ type inbound struct {
 	typ    msgType
 	delta  deltaMsg
 	repair repairMsg
+	offer  *offerMsg // 2 KiB; a pointer keeps the queue's elements small
+	want   wantMsg
 	size   int
 }
 
@@ -52,6 +54,12 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 
 	case msgRepair:
 		in.repair, err = decodeRepair(buf)
+	case msgOffer:
+		var o offerMsg
+		o, err = decodeOffer(buf)
+		in.offer = &o
+	case msgWant:
+		in.want, err = decodeWant(buf)
 	default:
 		err = errType
 	}
@@ -72,10 +80,16 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 	}
 }
 
-// badMessage logs and counts a malformed message.
+// badMessage counts a malformed message and logs it, at most once a second
+// per message type and reason (see warnLimited).
 func (n *Node) badMessage(peer string, t msgType, size int, err error) {
 	n.stats.decodeErrors.Add(1)
-	n.log.Warn("dropped malformed message", "peer", peer, "msg_type", t.String(), "bytes", size, "err", err)
+	kind := "other"
+	if t > msgInvalid && t <= msgWant {
+		kind = t.String()
+	}
+	n.warnLimited("malformed "+kind+": "+reasonOf(err), "dropped malformed message",
+		"peer", peer, "msg_type", t.String(), "bytes", size, "err", err)
 }
 
 // GetBroadcasts hands memberlist queued deltas to piggyback on its packets.
@@ -144,6 +158,9 @@ func (n *Node) observe(t memberlist.NodeEventType, nd *memberlist.Node) {
 			p.State = "left"
 		}
 		p.goneAt = time.Now()
+		// Digest state is kept for alive members only.
+		delete(n.peerDigests, m.Name)
+		n.offers.forget(m.Name)
 	}
 }
 
@@ -161,7 +178,19 @@ func (n *Node) alivePeers() []*memberlist.Node {
 	return out
 }
 
-// inboundWorker merges received deltas and repairs into the Delegate.
+// alivePeer returns a copy of the alive peer called name, or nil.
+func (n *Node) alivePeer(name string) *memberlist.Node {
+	n.pmu.Lock()
+	defer n.pmu.Unlock()
+	if p := n.known[name]; p != nil && p.goneAt.IsZero() {
+		c := p.node
+		return &c
+	}
+	return nil
+}
+
+// inboundWorker merges received deltas and repairs into the Delegate and
+// answers repair offers and wants.
 func (n *Node) inboundWorker() {
 	for {
 		select {
@@ -174,6 +203,10 @@ func (n *Node) inboundWorker() {
 				n.handleDelta(in.delta, in.size)
 			case msgRepair:
 				n.handleRepair(in.repair, in.size)
+			case msgOffer:
+				n.handleOffer(*in.offer, in.size)
+			case msgWant:
+				n.handleWant(in.want, in.size)
 			}
 		}
 	}
@@ -204,7 +237,8 @@ func (n *Node) handleDelta(m deltaMsg, size int) {
 		c, err := n.del.Merge(m.Key, p, info)
 		if err != nil {
 			n.stats.mergeErrors.Add(1)
-			n.log.Warn("delta rejected", "peer", m.From, "origin", m.Origin, "key", m.Key, "msg_type", msgDelta.String(), "bytes", len(p), "err", err)
+			n.warnLimited("rejected Delta", "delta rejected", "peer", m.From, "origin", m.Origin, "key", m.Key,
+				"msg_type", msgDelta.String(), "bytes", len(p), "err", err)
 			break
 		}
 		changed = changed || c
@@ -233,15 +267,25 @@ func (n *Node) pushReachesAll() bool {
 }
 
 // handleRepair merges full states from anti-entropy; they are not relayed.
+// Entries the Delegate rejects are each counted, and the message gets one
+// warning naming the first of them: a message can hold tens of thousands.
 func (n *Node) handleRepair(m repairMsg, size int) {
 	n.stats.objectsRecvRepair.Add(uint64(len(m.Entries)))
 	n.stats.bytesRecvRepair.Add(uint64(size))
 	info := MergeInfo{Channel: ChannelRepair, Peer: m.From}
-	for _, e := range m.Entries {
+	var (
+		rejected int
+		first    *repairEntry
+		firstErr error
+	)
+	for i, e := range m.Entries {
 		changed, err := n.del.Merge(e.Key, e.Data, info)
 		if err != nil {
 			n.stats.mergeErrors.Add(1)
-			n.log.Warn("repair rejected", "peer", m.From, "key", e.Key, "msg_type", msgRepair.String(), "bytes", len(e.Data), "err", err)
+			if rejected == 0 {
+				first, firstErr = &m.Entries[i], err
+			}
+			rejected++
 			continue
 		}
 		if changed {
@@ -249,5 +293,9 @@ func (n *Node) handleRepair(m repairMsg, size int) {
 			n.stats.merged.Add(1)
 			n.markDirty(e.Key)
 		}
+	}
+	if rejected > 0 {
+		n.warnLimited("rejected Repair", "repair rejected", "peer", m.From, "msg_type", msgRepair.String(),
+			"rejected", rejected, "entries", len(m.Entries), "key", first.Key, "bytes", len(first.Data), "err", firstErr)
 	}
 }

@@ -43,10 +43,17 @@
 //     replaces it and anti-entropy delivers the rest.
 //   - Anti-entropy repairs everything else: at every memberlist push/pull
 //     (PushPullInterval, and at Join) both ends exchange a 256-bucket digest
-//     of their objects (at most 2.1 KiB, whatever the data size) and send
-//     each other, by SendReliable and under a byte-rate cap, the full states
-//     of the objects in the buckets that differ. Receivers merge these and do
-//     not relay them.
+//     of their objects (at most 2.1 KiB, whatever the data size). Each end
+//     offers the other the buckets that differ, with its own bucket hashes
+//     and a nonce; the other answers with the offered buckets whose hash
+//     differs from its own, echoing the nonce; and only then does the
+//     offering end send, by SendReliable and under a byte-rate cap, the full
+//     states of the objects in those buckets. Receivers merge these and do
+//     not relay them. The round trip is there because memberlist does not
+//     say who sent a digest, and any holder of the cluster key can write any
+//     name into one: objects go only to an alive member, at the address
+//     memberlist knows for it, that received the offer and asked for them.
+//     Digests naming anyone else are dropped and counted.
 //   - The reconnect loop re-joins seeds and peers that went dead or left, so
 //     partitions heal even after memberlist forgot the other side.
 //
@@ -66,6 +73,18 @@
 // the change instead. Shutdown stops every goroutine gossip started and
 // waits for them.
 //
+// # Logs
+//
+// Gossip logs to [Config].Logger, memberlist's lines too, with the
+// attribute subsystem=memberlist and memberlist's [DEBUG], [WARN] and [ERR]
+// prefixes mapped to levels. Bad remote input (malformed messages, states
+// the Delegate rejects, input memberlist refuses) is logged at Warn or
+// Error at most once a second per kind of line; the next line of a kind
+// says how many were suppressed, and the counters in [Stats] count every
+// one. A repair message whose entries the Delegate rejects gets one line,
+// not one per entry. Once Leave or Shutdown has begun, memberlist's errors
+// about its closed sockets are logged at Debug.
+//
 // # Wire format
 //
 // Every message is one type byte followed by a payload whose first byte is
@@ -76,12 +95,19 @@
 //	                 from node name, origin node name, key, origin time,
 //	                 uvarint part count (1..64), parts (each a delta or a
 //	                 full state, merged in order).
-//	repair (type 2): version, from node name, uvarint entry count,
-//	                 entries of key and full state.
+//	repair (type 2): version, from node name, uvarint entry count (at
+//	                 most 65,536), entries of key and full state.
 //	digest (type 3): version, from node name, uvarint key count, 32-byte
 //	                 bitmap of non-zero buckets, then each non-zero bucket
 //	                 hash as big-endian uint64. Sent only through
 //	                 memberlist's LocalState/MergeRemoteState.
+//	offer  (type 4): version, from node name, nonce (big-endian uint64),
+//	                 32-byte bitmap of offered buckets (at least one), then
+//	                 the sender's hash of each, big-endian uint64 (0 where it
+//	                 holds nothing).
+//	want   (type 5): version, from node name, the nonce of the offer it
+//	                 answers, 32-byte bitmap of the buckets wanted (maybe
+//	                 none).
 //
 // Decoding is bounded: the message size is checked first, every length and
 // count is checked against the bytes left before anything is allocated, and

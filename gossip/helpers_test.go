@@ -133,6 +133,9 @@ type faultNet struct {
 	partitioned atomic.Bool
 	lossPermil  atomic.Int32
 	streamBytes atomic.Int64 // bytes both ways over streams this network's nodes dialed
+	// closeDelay holds a transport's Shutdown after its sockets closed,
+	// widening the window in which memberlist still uses them.
+	closeDelay atomic.Int64 // nanoseconds
 }
 
 func newFaultNet() *faultNet { return &faultNet{group: make(map[string]string)} }
@@ -177,6 +180,12 @@ func (t *faultTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Ti
 	}
 
 	return t.NetTransport.WriteToAddress(b, a)
+}
+
+func (t *faultTransport) Shutdown() error {
+	err := t.NetTransport.Shutdown()
+	time.Sleep(time.Duration(t.net.closeDelay.Load()))
+	return err
 }
 
 func (t *faultTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {

@@ -23,6 +23,12 @@ const (
 	msgRepair
 	// msgDigest is the anti-entropy digest exchanged by LocalState.
 	msgDigest
+	// msgOffer offers a peer the objects of the buckets where its digest
+	// differed from ours.
+	msgOffer
+	// msgWant answers an offer with the buckets whose objects the peer
+	// wants.
+	msgWant
 )
 
 // wireVersion is the version byte that leads every payload.
@@ -36,6 +42,12 @@ const (
 	maxKeyLen      = 1024     // object keys
 	maxParts       = 64       // deltas carried in one delta message
 	digestBuckets  = 256
+	// maxRepairEntries bounds the entries of one repair message: a default
+	// 1 MiB chunk of entries of 16 bytes or more (a short key and a small
+	// state) holds no more. Senders start a new chunk when they reach it.
+	// Without the bound a 20 MB message of 3-byte entries asked the
+	// decoder for 7 million of them (266 MB).
+	maxRepairEntries = (1 << 20) / 16
 )
 
 // Errors returned by the decoders; always wrapped with context.
@@ -47,6 +59,17 @@ var (
 	errTrailing  = errors.New("trailing bytes")
 	errInvalid   = errors.New("invalid field")
 )
+
+// reasonOf names the decode error sentinel err wraps, for grouping log
+// lines: the full text varies with what a peer sent.
+func reasonOf(err error) string {
+	for _, e := range []error{errTruncated, errVersion, errType, errTooLarge, errTrailing, errInvalid} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "other"
+}
 
 // channel byte inside a delta message: how the sender sent it.
 const (
@@ -84,6 +107,62 @@ type digestMsg struct {
 	From    string
 	Keys    uint64
 	Buckets [digestBuckets]uint64
+}
+
+// bucketSet is a set of digest buckets: a 256-bit bitmap, as on the wire.
+type bucketSet [digestBuckets / 8]byte
+
+func (s *bucketSet) add(b uint8)      { s[b/8] |= 1 << (b % 8) }
+func (s *bucketSet) has(b uint8) bool { return s[b/8]&(1<<(b%8)) != 0 }
+
+// len returns the number of buckets in s.
+func (s *bucketSet) len() int {
+	n := 0
+	for _, c := range s {
+		n += bits.OnesCount8(c)
+	}
+	return n
+}
+
+// list returns the buckets in s, ascending.
+func (s *bucketSet) list() []uint8 {
+	out := make([]uint8, 0, s.len())
+	for i := range digestBuckets {
+		if s.has(uint8(i)) {
+			out = append(out, uint8(i))
+		}
+	}
+	return out
+}
+
+// subsetOf reports whether every bucket of s is in o.
+func (s *bucketSet) subsetOf(o *bucketSet) bool {
+	for i := range s {
+		if s[i]&^o[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// offerMsg offers a peer the objects of the buckets where the peer's digest
+// differed from ours. Hashes holds our hash of each offered bucket (0 where
+// we hold nothing). The peer answers with a wantMsg echoing Nonce; only
+// then are objects sent (see onRemoteDigest).
+type offerMsg struct {
+	From    string
+	Nonce   uint64
+	Buckets bucketSet
+	Hashes  [digestBuckets]uint64 // for the buckets in Buckets; others 0
+}
+
+// wantMsg answers an offer: of the offered buckets, those whose hash
+// differs from the sender's own, so it wants their objects. It may be
+// empty.
+type wantMsg struct {
+	From    string
+	Nonce   uint64
+	Buckets bucketSet
 }
 
 // --- encoding ---
@@ -159,6 +238,26 @@ func (m *digestMsg) encode() []byte {
 		}
 	}
 	return b
+}
+
+func (m *offerMsg) encode() []byte {
+	b := make([]byte, 0, 2+1+len(m.From)+8+len(m.Buckets)+8*m.Buckets.len())
+	b = append(b, byte(msgOffer), wireVersion)
+	b = appendString(b, m.From)
+	b = binary.BigEndian.AppendUint64(b, m.Nonce)
+	b = append(b, m.Buckets[:]...)
+	for _, i := range m.Buckets.list() {
+		b = binary.BigEndian.AppendUint64(b, m.Hashes[i])
+	}
+	return b
+}
+
+func (m *wantMsg) encode() []byte {
+	b := make([]byte, 0, 2+1+len(m.From)+8+len(m.Buckets))
+	b = append(b, byte(msgWant), wireVersion)
+	b = appendString(b, m.From)
+	b = binary.BigEndian.AppendUint64(b, m.Nonce)
+	return append(b, m.Buckets[:]...)
 }
 
 // --- bounded decoding ---
@@ -324,7 +423,7 @@ func decodeRepair(buf []byte) (repairMsg, error) {
 		return m, fmt.Errorf("decode repair: %w", err)
 	}
 	m.From = r.string(maxNameLen)
-	n := r.count(maxMessageSize/3, 3) // key len, key byte, data len at least
+	n := r.count(maxRepairEntries, 3) // key len, key byte, data len at least
 	if r.err == nil {
 		m.Entries = make([]repairEntry, n)
 		for i := range m.Entries {
@@ -377,6 +476,68 @@ func decodeDigest(buf []byte) (digestMsg, error) {
 	}
 	if m.From == "" {
 		return digestMsg{}, fmt.Errorf("decode digest: empty sender: %w", errInvalid)
+	}
+	return m, nil
+}
+
+// bucketSet reads a 32-byte bucket bitmap.
+func (r *reader) bucketSet() bucketSet {
+	var s bucketSet
+	for i := range s {
+		s[i] = r.byte()
+	}
+	return s
+}
+
+// decodeOffer decodes a msgOffer.
+func decodeOffer(buf []byte) (offerMsg, error) {
+	var m offerMsg
+	r, err := header(buf, msgOffer)
+	if err != nil {
+		return m, fmt.Errorf("decode offer: %w", err)
+	}
+	m.From = r.string(maxNameLen)
+	m.Nonce = r.uint64()
+	m.Buckets = r.bucketSet()
+	n := m.Buckets.len()
+	if r.err == nil && len(r.b) != 8*n {
+		r.fail(fmt.Errorf("%d buckets in %d bytes: %w", n, len(r.b), errInvalid))
+	}
+	if r.err == nil {
+		for _, i := range m.Buckets.list() {
+			m.Hashes[i] = r.uint64()
+		}
+	}
+	if err := r.done(); err != nil {
+		return offerMsg{}, fmt.Errorf("decode offer: %w", err)
+	}
+	switch {
+	case m.From == "":
+		err = fmt.Errorf("empty sender: %w", errInvalid)
+	case n == 0:
+		err = fmt.Errorf("no buckets: %w", errInvalid)
+	}
+	if err != nil {
+		return offerMsg{}, fmt.Errorf("decode offer: %w", err)
+	}
+	return m, nil
+}
+
+// decodeWant decodes a msgWant.
+func decodeWant(buf []byte) (wantMsg, error) {
+	var m wantMsg
+	r, err := header(buf, msgWant)
+	if err != nil {
+		return m, fmt.Errorf("decode want: %w", err)
+	}
+	m.From = r.string(maxNameLen)
+	m.Nonce = r.uint64()
+	m.Buckets = r.bucketSet()
+	if err := r.done(); err != nil {
+		return wantMsg{}, fmt.Errorf("decode want: %w", err)
+	}
+	if m.From == "" {
+		return wantMsg{}, fmt.Errorf("decode want: empty sender: %w", errInvalid)
 	}
 	return m, nil
 }

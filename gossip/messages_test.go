@@ -53,6 +53,70 @@ func TestDigestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestOfferWantRoundTrip(t *testing.T) {
+	o := offerMsg{From: "node-a", Nonce: 0xfeedface12345678}
+	for _, b := range []uint8{0, 7, 8, 200, 255} {
+		o.Buckets.add(b)
+		o.Hashes[b] = uint64(b) * 0x9e3779b97f4a7c15
+	}
+	o.Hashes[0] = 0 // an offered bucket may be empty on our side
+	got, err := decodeOffer(o.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != o {
+		t.Fatalf("got %+v, want %+v", got, o)
+	}
+	if n := len(o.encode()); n != 2+7+8+32+5*8 {
+		t.Errorf("offer of 5 buckets: got %d bytes, want %d", n, 2+7+8+32+5*8)
+	}
+	for _, w := range []wantMsg{{From: "b", Nonce: 1, Buckets: o.Buckets}, {From: "b", Nonce: 2}} {
+		got, err := decodeWant(w.encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != w {
+			t.Fatalf("got %+v, want %+v", got, w)
+		}
+	}
+}
+
+func TestDecodeOfferWantMalformed(t *testing.T) {
+	var o offerMsg
+	o.From, o.Nonce = "a", 9
+	o.Buckets.add(3)
+	o.Hashes[3] = 42
+	valid := o.encode()
+	w := (&wantMsg{From: "a", Nonce: 9, Buckets: o.Buckets}).encode()
+	tests := []struct {
+		name   string
+		decode func([]byte) error
+		buf    []byte
+		want   error
+	}{
+		{"offer missing hash", offerErr, valid[:len(valid)-8], errInvalid},
+		{"offer extra hash", offerErr, append(append([]byte(nil), valid...), 1, 2, 3, 4, 5, 6, 7, 8), errInvalid},
+		{"offer no buckets", offerErr, (&offerMsg{From: "a"}).encode(), errInvalid},
+		{"offer no sender", offerErr, (&offerMsg{Buckets: o.Buckets, Hashes: o.Hashes}).encode(), errInvalid},
+		{"offer short bitmap", offerErr, valid[:14], errTruncated},
+		{"offer as want", wantErr, valid, errType},
+		{"want trailing", wantErr, append(append([]byte(nil), w...), 0), errTrailing},
+		{"want short", wantErr, w[:len(w)-1], errTruncated},
+		{"want no sender", wantErr, (&wantMsg{}).encode(), errInvalid},
+		{"want version 2", wantErr, append([]byte{byte(msgWant), 2}, w[2:]...), errVersion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.decode(tt.buf); !errors.Is(err, tt.want) {
+				t.Fatalf("decode %x: got %v, want %v", tt.buf, err, tt.want)
+			}
+		})
+	}
+}
+
+func offerErr(b []byte) error { _, err := decodeOffer(b); return err }
+func wantErr(b []byte) error  { _, err := decodeWant(b); return err }
+
 // hugeCount is a uvarint claiming 50,000,000 entries.
 func hugeCount() []byte { return binary.AppendUvarint(nil, 50_000_000) }
 
@@ -179,6 +243,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add(d.encode())
 	f.Add(append([]byte{byte(msgDelta), wireVersion, 0}, hugeCount()...))
 	f.Add(encodeMeta(map[string]string{"api": "a:1"}, true))
+	o := offerMsg{From: "a", Nonce: 1}
+	o.Buckets.add(5)
+	o.Hashes[5] = 77
+	f.Add(o.encode())
+	f.Add((&wantMsg{From: "a", Nonce: 1, Buckets: o.Buckets}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeDelta(b); err == nil {
 			m2, err := decodeDelta(m.encode())
@@ -196,12 +265,22 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("digest re-encode: %v", err)
 			}
 		}
+		if m, err := decodeOffer(b); err == nil {
+			if m2, err := decodeOffer(m.encode()); err != nil || m2 != m {
+				t.Fatalf("offer re-encode: %v", err)
+			}
+		}
+		if m, err := decodeWant(b); err == nil {
+			if m2, err := decodeWant(m.encode()); err != nil || m2 != m {
+				t.Fatalf("want re-encode: %v", err)
+			}
+		}
 		_, _ = decodeMeta(b)
 	})
 }
 
 func TestMsgTypeString(t *testing.T) {
-	for typ, want := range map[msgType]string{msgDelta: "Delta", msgRepair: "Repair", msgDigest: "Digest", 77: "msgType(77)"} {
+	for typ, want := range map[msgType]string{msgDelta: "Delta", msgRepair: "Repair", msgDigest: "Digest", msgOffer: "Offer", msgWant: "Want", 77: "msgType(77)"} {
 		if got := typ.String(); got != want {
 			t.Errorf("msgType(%d).String() = %q, want %q", typ, got, want)
 		}

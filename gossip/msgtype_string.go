@@ -12,11 +12,13 @@ func _() {
 	_ = x[msgDelta-1]
 	_ = x[msgRepair-2]
 	_ = x[msgDigest-3]
+	_ = x[msgOffer-4]
+	_ = x[msgWant-5]
 }
 
-const _msgType_name = "InvalidDeltaRepairDigest"
+const _msgType_name = "InvalidDeltaRepairDigestOfferWant"
 
-var _msgType_index = [...]uint8{0, 7, 12, 18, 24}
+var _msgType_index = [...]uint8{0, 7, 12, 18, 24, 29, 33}
 
 func (i msgType) String() string {
 	idx := int(i) - 0

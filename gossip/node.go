@@ -104,7 +104,10 @@ type Member struct {
 }
 
 // PeerDigest is what this node learnt about a peer's digest at the last
-// push/pull exchange with it.
+// push/pull exchange that named it as the sender. memberlist does not tell
+// who is at the other end of an exchange, so this is what a node holding
+// the cluster key claimed; gossip repairs nothing on that word alone (see
+// [Stats].RepairOffers).
 type PeerDigest struct {
 	Root    uint64    // peer's root hash
 	Keys    int       // number of keys the peer holds
@@ -141,6 +144,8 @@ type Node struct {
 	inBytes  atomic.Int64
 	relCh    chan []byte
 	repairCh chan repairJob
+	ctrlCh   chan controlMsg // repair offers and wants to send
+	offers   offerTable      // repair offers sent and not yet answered
 
 	// rmu guards repairBusy: peers with a repair queued or running.
 	rmu        sync.Mutex
@@ -158,6 +163,8 @@ type Node struct {
 	peerDigests map[string]PeerDigest
 
 	stats stats
+	// warnLimit limits gossip's warnings about bad remote input.
+	warnLimit *logLimiter
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -198,11 +205,13 @@ func New(cfg *Config) (*Node, error) {
 		inCh:        make(chan inbound, c.InboundQueue),
 		relCh:       make(chan []byte, c.ReliableQueue),
 		repairCh:    make(chan repairJob, 64),
+		ctrlCh:      make(chan controlMsg, 64),
 		repairBusy:  make(map[string]bool),
 		dirty:       make(map[string]struct{}),
 		dirtyCh:     make(chan struct{}, 1),
 		known:       make(map[string]*knownPeer),
 		peerDigests: make(map[string]PeerDigest),
+		warnLimit:   newLogLimiter(time.Now),
 		stop:        make(chan struct{}),
 	}
 	n.queue = &memberlist.TransmitLimitedQueue{
@@ -228,7 +237,7 @@ func New(cfg *Config) (*Node, error) {
 		mc.Conflict = &mlConflict{name: c.Name, report: c.NameConflict}
 	}
 	if mc.Logger == nil && mc.LogOutput == nil {
-		mc.Logger = newMemberlistLogger(n.log)
+		mc.Logger = n.memberlistLogger()
 	}
 	ml, err := memberlist.Create(&mc)
 	if err != nil {
@@ -247,6 +256,7 @@ func New(cfg *Config) (*Node, error) {
 	}
 	n.wg.Go(n.reliableWorker)
 	n.wg.Go(n.repairWorker)
+	n.wg.Go(n.controlWorker)
 	n.wg.Go(n.reconnectLoop)
 	return n, nil
 }
@@ -281,16 +291,19 @@ func (n *Node) Join(ctx context.Context, seeds []string) (int, error) {
 		k, err := n.ml.Join(seeds)
 		if k > 0 {
 			if err != nil {
-				n.log.Debug("some seeds unreachable", "err", err)
+				n.log.Debug("some seeds unreachable", "err", oneLine(err))
 			}
 			return k, nil
 		}
-		n.log.Warn("no seed reachable", "seeds", seeds, "err", err)
+		// Debug: the caller reports a failed Join (the daemon once per
+		// retry period, and in /readyz); this loop retries every few
+		// hundred milliseconds.
+		n.log.Debug("no seed reachable", "seeds", seeds, "err", oneLine(err))
 		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return 0, fmt.Errorf("join %v: %v (%w)", seeds, err, ctx.Err())
+			return 0, fmt.Errorf("join %v: %s (%w)", seeds, oneLine(err), ctx.Err())
 		case <-n.stop:
 			t.Stop()
 			return 0, fmt.Errorf("join %v: node is shut down", seeds)
@@ -379,8 +392,9 @@ func (n *Node) flushDirty() {
 // are reflected within Config.DigestDelay.
 func (n *Node) Digest() (root uint64) { return n.digest.Root() }
 
-// PeerDigests returns, per peer name, what the last push/pull exchange told
-// us about its digest. The map is a fresh copy.
+// PeerDigests returns, per alive peer, what the last digest under its name
+// told us (see [PeerDigest]). The map is a fresh copy; peers that died or
+// left are not in it.
 func (n *Node) PeerDigests() map[string]PeerDigest {
 	n.pmu.Lock()
 	defer n.pmu.Unlock()

@@ -27,12 +27,19 @@ type Stats struct {
 	Combined uint64
 
 	// DigestExchanges counts remote digests received (push/pull rounds);
-	// DigestsInSync those whose root equalled ours.
-	DigestExchanges, DigestsInSync uint64
+	// DigestsInSync those whose root equalled ours. DigestsRejected counts
+	// digests dropped because the sender they name is not an alive member.
+	DigestExchanges, DigestsInSync, DigestsRejected uint64
+	// RepairOffers counts offers of differing buckets sent to peers,
+	// RepairWants their answers (each naming the buckets the peer wants, if
+	// any), and RepairRejected offers and wants dropped: from a sender that
+	// is not an alive member, or a want that answers no pending offer of
+	// ours.
+	RepairOffers, RepairWants, RepairRejected uint64
 	// RepairRounds counts repair jobs run, DivergentBuckets the buckets they
 	// covered and KeysRepaired received repair objects that changed local
-	// state. RepairsSkipped counts jobs dropped because one was already
-	// running or queued for that peer.
+	// state. RepairsSkipped counts repairs not started because one was
+	// already offered, queued or running for that peer, or a queue was full.
 	RepairRounds, DivergentBuckets, KeysRepaired, RepairsSkipped uint64
 
 	// DecodeErrors counts malformed messages dropped; MergeErrors counts
@@ -47,6 +54,11 @@ type Stats struct {
 	// ReliableQueued counts deltas too large for a packet that were handed
 	// to the reliable-send worker.
 	ReliableQueued uint64
+	// TransportErrors counts the warnings and errors memberlist reported,
+	// whether or not the log limit let the line through: mostly input it
+	// refused before gossip saw it (a wrong key or label, a malformed
+	// packet or stream), also failed sends to unreachable peers.
+	TransportErrors uint64
 }
 
 // stats holds the live counters; fields mirror Stats.
@@ -63,12 +75,14 @@ type stats struct {
 
 	published, merged, relayed, combined atomic.Uint64
 
-	digestExchanges, digestsInSync                               atomic.Uint64
+	digestExchanges, digestsInSync, digestsRejected              atomic.Uint64
+	repairOffers, repairWants, repairRejected                    atomic.Uint64
 	repairRounds, divergentBuckets, keysRepaired, repairsSkipped atomic.Uint64
 
 	decodeErrors, mergeErrors, sendErrors                               atomic.Uint64
 	droppedInbound, droppedOutbound, droppedReliable, droppedBroadcasts atomic.Uint64
 	reconnectAttempts, reliableQueued                                   atomic.Uint64
+	transportErrors                                                     atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -85,7 +99,8 @@ func (s *stats) snapshot() Stats {
 
 		Published: s.published.Load(), Merged: s.merged.Load(), Relayed: s.relayed.Load(), Combined: s.combined.Load(),
 
-		DigestExchanges: s.digestExchanges.Load(), DigestsInSync: s.digestsInSync.Load(),
+		DigestExchanges: s.digestExchanges.Load(), DigestsInSync: s.digestsInSync.Load(), DigestsRejected: s.digestsRejected.Load(),
+		RepairOffers: s.repairOffers.Load(), RepairWants: s.repairWants.Load(), RepairRejected: s.repairRejected.Load(),
 		RepairRounds: s.repairRounds.Load(), DivergentBuckets: s.divergentBuckets.Load(),
 		KeysRepaired: s.keysRepaired.Load(), RepairsSkipped: s.repairsSkipped.Load(),
 
@@ -93,5 +108,6 @@ func (s *stats) snapshot() Stats {
 		DroppedInbound: s.droppedInbound.Load(), DroppedOutbound: s.droppedOutbound.Load(),
 		DroppedReliable: s.droppedReliable.Load(), DroppedBroadcasts: s.droppedBroadcasts.Load(),
 		ReconnectAttempts: s.reconnectAttempts.Load(), ReliableQueued: s.reliableQueued.Load(),
+		TransportErrors: s.transportErrors.Load(),
 	}
 }

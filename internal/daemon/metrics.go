@@ -111,7 +111,11 @@ var (
 	descAERounds = prometheus.NewDesc("crdtd_antientropy_rounds_total",
 		"Anti-entropy repair rounds run.", nil, nil)
 	descAEExchanges = prometheus.NewDesc("crdtd_antientropy_exchanges_total",
-		"Digest exchanges with peers, by result.", []string{"result"}, nil)
+		"Digest exchanges with peers, by result: in_sync, diverged, or rejected because the sender it names is not an alive member.",
+		[]string{"result"}, nil)
+	descAEOffers = prometheus.NewDesc("crdtd_antientropy_offers_total",
+		"Repair offers: sent to peers, answered by them, and offers and answers rejected (unknown sender, or no offer of ours).",
+		[]string{"result"}, nil)
 	descAEBuckets = prometheus.NewDesc("crdtd_antientropy_divergent_buckets_total",
 		"Digest buckets found different from a peer's.", nil, nil)
 	descAEKeys = prometheus.NewDesc("crdtd_antientropy_keys_repaired_total",
@@ -120,6 +124,9 @@ var (
 		"Gossip messages dropped because a queue was full, by queue.", []string{"queue"}, nil)
 	descGossipDecode = prometheus.NewDesc("crdtd_gossip_decode_errors_total",
 		"Malformed gossip messages dropped.", nil, nil)
+	descGossipTransport = prometheus.NewDesc("crdtd_gossip_transport_errors_total",
+		"Warnings and errors of the membership layer: mostly input it refused before gossip saw it (a wrong key or label, a malformed packet).",
+		nil, nil)
 	descMembers = prometheus.NewDesc("crdtd_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
 	descCarts = prometheus.NewDesc("crdtd_carts",
@@ -137,9 +144,9 @@ var (
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges,
-		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descMembers, descCarts, descStoreCommits,
-		descStoreLog, descStoreLogSync, descStoreLogPending} {
+	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges, descAEOffers,
+		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descGossipTransport, descMembers, descCarts,
+		descStoreCommits, descStoreLog, descStoreLogSync, descStoreLogPending} {
 		ch <- d
 	}
 }
@@ -166,6 +173,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAERounds, s.RepairRounds)
 	counter(descAEExchanges, s.DigestsInSync, "in_sync")
 	counter(descAEExchanges, s.DigestExchanges-min(s.DigestExchanges, s.DigestsInSync), "diverged")
+	counter(descAEExchanges, s.DigestsRejected, "rejected")
+	counter(descAEOffers, s.RepairOffers, "sent")
+	counter(descAEOffers, s.RepairWants, "answered")
+	counter(descAEOffers, s.RepairRejected, "rejected")
 	counter(descAEBuckets, s.DivergentBuckets)
 	counter(descAEKeys, s.KeysRepaired)
 	counter(descGossipDropped, s.DroppedInbound, "inbound")
@@ -173,6 +184,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descGossipDropped, s.DroppedReliable, "reliable")
 	counter(descGossipDropped, s.DroppedBroadcasts, "broadcast")
 	counter(descGossipDecode, s.DecodeErrors)
+	counter(descGossipTransport, s.TransportErrors)
 
 	states := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
 	for _, m := range c.gossip.Members() {
