@@ -17,8 +17,12 @@ const (
 	// CodeSyncRefused refuses a device sync whose push is not the device's own new changes,
 	// breaks a cart limit, or carries timestamps too far ahead; nothing is applied.
 	CodeSyncRefused ErrorCode = "sync_refused" // 422
-	CodeInternal    ErrorCode = "internal"     // 500
-	CodeUnavailable ErrorCode = "unavailable"  // 503
+	// CodeSyncBehind defers a device sync whose push removes changes the node has not seen yet
+	// (the device learned them from another node); nothing is applied, and a retry after
+	// Retry-After, or a sync with the other node, succeeds.
+	CodeSyncBehind  ErrorCode = "sync_behind" // 409
+	CodeInternal    ErrorCode = "internal"    // 500
+	CodeUnavailable ErrorCode = "unavailable" // 503
 )
 
 // ErrorBody is the body of every 4xx/5xx response: {"error":{"code":"...","message":"..."}}.

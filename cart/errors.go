@@ -26,6 +26,12 @@ var (
 	// replica other than its sender which the receiver has not seen: a
 	// device may only send its own new changes.
 	ErrForeignChanges = errors.New("push carries changes of another replica")
+	// ErrPushAhead reports a push that removes or replaces changes of
+	// another replica that the receiver has not seen yet: the sender
+	// learned them elsewhere. It is not an error of the sender; the push
+	// can be applied once the receiver has caught up (retry later, or sync
+	// with the replica it learned them from).
+	ErrPushAhead = errors.New("push builds on changes this replica has not seen yet")
 	// ErrPushTooLarge reports a push beyond the cart limits: more lines
 	// than MaxLines, more new changes than MaxDots, or more replicas in the
 	// cart's history than crdt.MaxReplicas.

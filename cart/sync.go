@@ -65,31 +65,48 @@ func (c *Cart) Changes(delta *Cart) bool {
 }
 
 // CheckPush checks a delta that replica from pushes to a replica holding c,
-// before it is merged: every change in it that c has not seen must be one
-// of from's own (a device may not speak for other replicas), there may be
-// at most MaxDots of those, the delta at most MaxLines lines, and the
-// cart's history may not grow beyond crdt.MaxReplicas replicas. It errors
-// with ErrForeignChanges or ErrPushTooLarge; c is not changed.
+// before it is merged. Every change in it that c has not seen must be one
+// of from's own: a change of another replica that the delta holds (an add
+// or set it claims someone else made) is ErrForeignChanges; one it only
+// names in its context (it removes or replaces something it learned
+// elsewhere, which c has not seen yet) is ErrPushAhead, which a later retry
+// clears. There may be at most MaxDots new changes, MaxLines lines in the
+// delta, and crdt.MaxReplicas replicas in the cart's history
+// (ErrPushTooLarge). c is not changed.
 func (c *Cart) CheckPush(from crdt.ReplicaID, delta *Cart) error {
 	if n := delta.m.Len(); n > MaxLines {
 		return fmt.Errorf("%w: %d lines, limit %d", ErrPushTooLarge, n, MaxLines)
 	}
 	known := c.m.Context()
 	pushed := delta.m.Context()
-	var err error
+	var ahead, foreign *crdt.Dot
 	fresh := 0
 	pushed.EachUnseen(&known, func(d crdt.Dot) bool {
-		switch {
-		case d.Replica != from:
-			err = fmt.Errorf("%w: %v is not %s's, and this replica has not seen it", ErrForeignChanges, d, from)
-		case fresh >= MaxDots:
-			err = fmt.Errorf("%w: more than %d new changes", ErrPushTooLarge, MaxDots)
+		if d.Replica != from && ahead == nil {
+			ahead = &d
 		}
 		fresh++
-		return err == nil
+		return fresh <= MaxDots
 	})
-	if err != nil {
-		return err
+	if fresh > MaxDots {
+		return fmt.Errorf("%w: more than %d new changes", ErrPushTooLarge, MaxDots)
+	}
+	if ahead != nil {
+		// Held foreign dots are forged changes; named ones are removals of
+		// changes this replica will see later.
+		delta.m.Each(func(_ string, l line) bool {
+			for d := range l.EachDot {
+				if d.Replica != from && !known.Contains(d) {
+					foreign = &d
+					return false
+				}
+			}
+			return true
+		})
+		if foreign != nil {
+			return fmt.Errorf("%w: %v is not %s's, and this replica has not seen it", ErrForeignChanges, *foreign, from)
+		}
+		return fmt.Errorf("%w: %v", ErrPushAhead, *ahead)
 	}
 	known.Merge(&pushed)
 	if n := known.Replicas(); n > crdt.MaxReplicas {

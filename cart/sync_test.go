@@ -94,6 +94,25 @@ func TestCheckPush(t *testing.T) {
 	if node.Changes(push) {
 		t.Fatal("Changes: a merged push still looks new")
 	}
+	// The laptop learns a change of the node's elsewhere and removes it; a
+	// replica that has not seen that change yet cannot take the remove.
+	other := New()
+	nodeLater, err := node.Add(nodeClk.Now(now), "fig", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop.Merge(nodeLater)
+	rmFig, err := laptop.Remove("fig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Merge(seed)
+	if err := other.CheckPush("d-laptop", rmFig); !errors.Is(err, ErrPushAhead) {
+		t.Fatalf("a remove of a change the receiver has not seen: got %v, want ErrPushAhead", err)
+	}
+	if err := node.CheckPush("d-laptop", rmFig); err != nil {
+		t.Fatalf("the same remove where the change is known: %v", err)
+	}
 	fresh, err := laptop.Add(laptopClk.Now(now), "kiwi", 1)
 	if err != nil {
 		t.Fatal(err)

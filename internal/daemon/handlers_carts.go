@@ -315,6 +315,9 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, errMediaType):
 		d.metrics.decodeErrors.WithLabelValues("http").Inc()
 		writeError(w, http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia, err.Error())
+	case errors.Is(err, errSyncBehind):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusConflict, api.CodeSyncBehind, err.Error())
 	case errors.Is(err, errBadPush):
 		writeError(w, http.StatusUnprocessableEntity, api.CodeSyncRefused, err.Error())
 	case errors.Is(err, errKeyReused):

@@ -29,6 +29,11 @@ import (
 // a device ID of the wrong form).
 var errBadPush = errors.New("sync refused")
 
+// errSyncBehind marks a push that removes changes this node has not seen
+// yet: the device learned them from another node. Gossip brings them here
+// soon; the device keeps the push and retries.
+var errSyncBehind = errors.New("this node has not yet seen changes the push builds on; retry shortly, or sync with the node the device last synced with")
+
 // deviceIDPrefix starts every device's replica ID; node replica IDs start
 // with "r-", so a device can never mint a node's dots.
 const deviceIDPrefix = "d-"
@@ -110,7 +115,13 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 	fresh, err := d.carts.checkPush(o, req.Device, req.Delta)
 	if err != nil {
 		d.carts.dropIfEmpty(id, o)
+		if errors.Is(err, errSyncBehind) {
+			return nil, false, err
+		}
 		d.metrics.rejected.WithLabelValues("sync_push").Inc()
+		if errors.Is(err, errBadPush) {
+			return nil, false, err
+		}
 		return nil, false, fmt.Errorf("%w: %v", errBadPush, err)
 	}
 	var deltaBytes []byte
@@ -162,7 +173,15 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fresh bool, err error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	// Only this node mints its own dots: a push naming more of them than it
+	// made would make it reuse one, or remove its future changes.
+	if claimed, issued := delta.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
+		return false, fmt.Errorf("%w: the push names change %d of this node, which made only %d", errBadPush, claimed, issued)
+	}
 	if err := o.cart.CheckPush(from, delta); err != nil {
+		if errors.Is(err, cart.ErrPushAhead) {
+			return false, fmt.Errorf("%w: %v", errSyncBehind, err)
+		}
 		return false, err
 	}
 	return o.cart.Changes(delta), nil

@@ -172,3 +172,54 @@ func cartViewOf(t *testing.T, d *Daemon, id string) api.CartView {
 	require.NoError(t, err)
 	return v
 }
+
+// TestSyncBehindIsRetryable: a device that learned a change on one node and
+// removed it cannot push the remove to a node that has not seen the change
+// yet: 409 sync_behind with Retry-After, nothing applied; the node it
+// learned it from takes it.
+func TestSyncBehindIsRetryable(t *testing.T) {
+	a, b := newTestNode(t, nil), newTestNode(t, nil) // not joined: b never hears of a's change
+	_, err := newTestClient(t, a, "").AddItem(t.Context(), "c", api.AddItemRequest{Item: "apple", Quantity: 1})
+	require.NoError(t, err)
+	dev := newTestDevice(t, "d-1")
+	dev.sync(a, "c")
+	rm, err := dev.cart.Remove("apple")
+	require.NoError(t, err)
+	dev.pending.Merge(rm)
+
+	req, err := http.NewRequest("POST", "http://"+b.APIAddr()+"/v1/carts/c/sync", bytes.NewReader(dev.request()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", cart.SyncContentType)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 409, resp.StatusCode, "%s", body)
+	require.Contains(t, string(body), string(api.CodeSyncBehind))
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	_, held := b.carts.counts()
+	require.Zero(t, held, "a deferred push left a cart behind")
+
+	dev.sync(a, "c")
+	require.Empty(t, cartViewOf(t, a, "c").Items)
+}
+
+// TestSyncNamingNodeDotsRefused: a push that names more of the node's own
+// changes than it made is forged: 422, nothing applied.
+func TestSyncNamingNodeDotsRefused(t *testing.T) {
+	d := newTestNode(t, nil)
+	_, err := newTestClient(t, d, "").AddItem(t.Context(), "c", api.AddItemRequest{Item: "apple", Quantity: 1})
+	require.NoError(t, err)
+	dev := newTestDevice(t, "d-1")
+	dev.sync(d, "c")
+	forged := newTestDevice(t, crdt.ReplicaID(d.ReplicaID()))
+	for range 3 {
+		forged.add("pear", 1)
+	}
+	rm, err := forged.cart.Remove("pear") // a context naming the node's dots 1..3
+	require.NoError(t, err)
+	dev.pending.Merge(rm)
+	code, body := postSync(t, d, "c", dev.request(), cart.SyncContentType)
+	require.Equal(t, 422, code, "%s", body)
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 1}}, cartViewOf(t, d, "c").Items)
+}
