@@ -529,3 +529,20 @@ func TestDataDirOthersMayWriteRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 }
+
+// TestIdempotentNoOpReplays: a remove of an absent line with a key stores
+// no cart, yet a retry with the key gets the first answer, even after the
+// cart changed.
+func TestIdempotentNoOpReplays(t *testing.T) {
+	d := newTestNode(t, nil)
+	h := map[string]string{"Idempotency-Key": "noop-1"}
+	code, first := doRequest(t, d, "DELETE", "/v1/carts/ghost/items/apple", "", h)
+	require.Equal(t, 200, code, first)
+	_, held := d.carts.counts()
+	require.Zero(t, held)
+	code, _ = doRequest(t, d, "POST", "/v1/carts/ghost/items", `{"item":"pear","quantity":1}`, nil)
+	require.Equal(t, 200, code)
+	code, again := doRequest(t, d, "DELETE", "/v1/carts/ghost/items/apple", "", h)
+	require.Equal(t, 200, code)
+	require.JSONEq(t, first, again, "the retry of a no-op got another answer")
+}

@@ -46,9 +46,17 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	if delta.IsEmpty() {
 		// Nothing to change (a remove of an absent line, a clear of an
 		// empty cart): nothing to log or send, and no empty cart to keep.
+		// A key still binds to its request and answer, so that a retry
+		// gets the same answer: that alone goes to the data file.
 		d.carts.dropIfEmpty(id, o)
-		body, _, err := respond(view)
-		return body, err
+		body, idemRec, err := respond(view)
+		if err != nil || idemKey == "" {
+			return body, err
+		}
+		if err := d.store.Commit(ctx, store.Write{IdempotencyKey: idemKey, IdempotencyResult: idemRec}); err != nil {
+			return nil, fmt.Errorf("store idempotency key of a change to cart %s: %w", id, err)
+		}
+		return body, nil
 	}
 	body, idemRec, err := respond(view)
 	if err != nil {
