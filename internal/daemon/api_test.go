@@ -546,3 +546,28 @@ func TestIdempotentNoOpReplays(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.JSONEq(t, first, again, "the retry of a no-op got another answer")
 }
+
+// TestPreferReturnMinimal: a mutation with Prefer: return=minimal answers
+// 204 with no body, is applied, and a retry with its key is 204 too; one
+// without the preference gets the current view.
+func TestPreferReturnMinimal(t *testing.T) {
+	d := newTestNode(t, nil)
+	for _, prefer := range []string{"return=minimal", "handling=lenient, return=minimal", "RETURN = minimal"} {
+		h := map[string]string{"Prefer": prefer}
+		code, body := doRequest(t, d, "POST", "/v1/carts/min/items", `{"item":"apple","quantity":1}`, h)
+		require.Equal(t, 204, code, "Prefer %q", prefer)
+		require.Empty(t, body)
+	}
+	require.Equal(t, int64(3), quantity(t, cartViewOf(t, d, "min"), "apple"))
+
+	h := map[string]string{"Prefer": "return=minimal", "Idempotency-Key": "min-1"}
+	code, _ := doRequest(t, d, "PUT", "/v1/carts/min/items/apple", `{"quantity":7}`, h)
+	require.Equal(t, 204, code)
+	code, _ = doRequest(t, d, "PUT", "/v1/carts/min/items/apple", `{"quantity":7}`, h)
+	require.Equal(t, 204, code)
+	code, body := doRequest(t, d, "PUT", "/v1/carts/min/items/apple", `{"quantity":7}`, map[string]string{"Idempotency-Key": "min-1"})
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `"quantity":7`)
+	code, _ = doRequest(t, d, "POST", "/v1/carts/min/items", `{"item":"pear","quantity":1}`, map[string]string{"Prefer": "return=representation"})
+	require.Equal(t, 200, code)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
@@ -253,11 +254,15 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 		}
 		defer release()
 		if rec != nil {
-			d.replay(w, id, rec, fp)
+			d.replay(w, r, id, rec, fp)
 			return
 		}
 	}
+	minimal := preferMinimal(r)
 	answer, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) (answer, record []byte, err error) {
+		if minimal {
+			return nil, encodeIdemRecord(fp, nil), nil // a replay answers the current view
+		}
 		if answer, err = marshalCartView(id, v); err != nil {
 			return nil, nil, err
 		}
@@ -268,16 +273,45 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 		return
 	}
 	d.metrics.operations.WithLabelValues(kind).Inc()
+	if minimal {
+		writeMinimal(w)
+		return
+	}
 	writeBody(w, http.StatusOK, answer)
+}
+
+// preferMinimal reports whether the request asks, with Prefer:
+// return=minimal (RFC 7240), for no body in a successful answer.
+func preferMinimal(r *http.Request) bool {
+	for _, h := range r.Header.Values("Prefer") {
+		for pref := range strings.SplitSeq(h, ",") {
+			name, _, _ := strings.Cut(pref, ";")
+			if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(name), " ", ""), "return=minimal") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeMinimal answers a successful mutation that asked for no body.
+func writeMinimal(w http.ResponseWriter) {
+	w.Header().Set("Preference-Applied", "return=minimal")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // replay answers a retried request from its idempotency record. When the
 // first answer was too large to keep, it answers with the cart's current
 // view, which includes the change, and says so in Idempotency-Replayed.
-func (d *Daemon) replay(w http.ResponseWriter, id string, rec []byte, fp [sha256.Size]byte) {
+func (d *Daemon) replay(w http.ResponseWriter, r *http.Request, id string, rec []byte, fp [sha256.Size]byte) {
 	answer, err := matchIdemRecord(rec, fp)
 	if err != nil {
 		d.fail(w, err)
+		return
+	}
+	if preferMinimal(r) {
+		w.Header().Set("Idempotency-Replayed", "true")
+		writeMinimal(w)
 		return
 	}
 	if answer == nil {
