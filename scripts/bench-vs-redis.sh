@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Durable writes of one crdtd node against Redis with appendfsync always,
+# side by side in one run on this machine (rates move by a quarter from one
+# hour to the next here, so only a ratio measured in the same minute means
+# anything).
+#
+#   crdtd:  wrk, POST an add of one item to a random cart among 1,000
+#   Redis:  redis-benchmark, HINCRBY on a random key among 1,000
+#
+# Installs nothing. Needs wrk, redis-server and redis-benchmark on PATH
+# (Debian: apt-get install wrk redis-server redis-tools) and builds crdtd.
+#
+# Environment (all optional):
+#   CONNS="1 16 64"   connection counts to run (one row each)
+#   DURATION=10       seconds per crdtd run; Redis runs a matching count
+#   PREFER_MINIMAL=1  also run crdtd with Prefer: return=minimal (204)
+#   CRDTD_PORT=7370 REDIS_PORT=7379
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in wrk redis-server redis-benchmark; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "bench-vs-redis: $tool not found; on Debian: apt-get install wrk redis-server redis-tools" >&2
+    exit 2
+  fi
+done
+
+CONNS=${CONNS:-"1 16 64"}
+DURATION=${DURATION:-10}
+CRDTD_PORT=${CRDTD_PORT:-7370}
+REDIS_PORT=${REDIS_PORT:-7379}
+DIR="$(mktemp -d -t crdtd-vs-redis.XXXXXX)"
+BIN="$DIR/bin"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+go build -o "$BIN/" ./cmd/crdtd
+
+"$BIN/crdtd" agent --name bench --data-dir "$DIR/data" --api-addr "127.0.0.1:$CRDTD_PORT" \
+  --gossip-addr 127.0.0.1:0 --log-level warn >"$DIR/crdtd.log" 2>&1 &
+PIDS+=($!)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always \
+  --dir "$DIR" --daemonize no >"$DIR/redis.log" 2>&1 &
+PIDS+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$CRDTD_PORT/healthz" >/dev/null 2>&1 && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$CRDTD_PORT/healthz" >/dev/null || { echo "crdtd did not start; log:" >&2; cat "$DIR/crdtd.log" >&2; exit 1; }
+redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "redis did not start; log:" >&2; cat "$DIR/redis.log" >&2; exit 1; }
+
+# One add of item "x" to a random cart among 1,000 per request.
+cat >"$DIR/add.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local minimal = os.getenv("PREFER_MINIMAL_RUN")
+if minimal == "1" then wrk.headers["Prefer"] = "return=minimal" end
+request = function()
+  return wrk.format(nil, "/v1/carts/c" .. math.random(0, 999) .. "/items", nil, '{"item":"x","quantity":1}')
+end
+LUA
+
+wrk_rate() { # conns minimal -> "rate p50 p99" (requests/s, ms)
+  local c=$1 t=$(( $1 < 2 ? 1 : 2 ))
+  PREFER_MINIMAL_RUN=$2 wrk -t "$t" -c "$c" -d "${DURATION}s" --latency -s "$DIR/add.lua" \
+    "http://127.0.0.1:$CRDTD_PORT" >"$DIR/wrk.out"
+  local rate p50 p99 non2xx
+  rate=$(awk '/Requests\/sec/ {print $2}' "$DIR/wrk.out")
+  p50=$(awk '$1=="50%" {print $2}' "$DIR/wrk.out")
+  p99=$(awk '$1=="99%" {print $2}' "$DIR/wrk.out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$DIR/wrk.out")
+  if [[ -n "$non2xx" ]]; then echo "bench-vs-redis: $non2xx non-2xx answers from crdtd" >&2; cat "$DIR/wrk.out" >&2; exit 1; fi
+  echo "$rate $p50 $p99"
+}
+
+redis_rate() { # conns -> rate
+  local c=$1 n
+  n=$(( c * 2000 < 200000 ? c * 2000 : 200000 ))
+  redis-benchmark -p "$REDIS_PORT" -c "$c" -n "$n" -r 1000 -q HINCRBY "key:__rand_int__" f 1 2>/dev/null \
+    | tr '\r' '\n' | awk '/requests per second/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9.]+$/) {print $i; exit}}'
+}
+
+printf '%-6s %12s %10s %10s %12s %7s' conns crdtd/s p50 p99 redis/s ratio
+[[ "${PREFER_MINIMAL:-}" == 1 ]] && printf ' %14s %7s' minimal/s ratio
+printf '\n'
+for c in $CONNS; do
+  read -r crate p50 p99 < <(wrk_rate "$c" 0)
+  rrate=$(redis_rate "$c")
+  ratio=$(awk -v a="$crate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')
+  printf '%-6s %12.0f %10s %10s %12.0f %7s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio"
+  if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
+    read -r mrate _ _ < <(wrk_rate "$c" 1)
+    printf ' %14.0f %7s' "$mrate" "$(awk -v a="$mrate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')"
+  fi
+  printf '\n'
+done
