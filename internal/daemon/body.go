@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/crdtd/crdtd/api"
 )
@@ -54,9 +56,6 @@ func decodeJSON[T any](b []byte) (T, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return v, fmt.Errorf("%w: empty body, want a JSON object", errBadRequest)
 	}
-	if err := checkObjectKeys(b, jsonFields(reflect.TypeFor[T]())); err != nil {
-		return v, err
-	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
@@ -65,50 +64,79 @@ func decodeJSON[T any](b []byte) (T, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return v, fmt.Errorf("%w: trailing data after the JSON object", errBadRequest)
 	}
+	// The body is valid JSON: check its top-level keys, which encoding/json
+	// matched case-insensitively and let repeat.
+	if err := checkObjectKeys(b, fieldsOf[T]()); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
-// jsonFields returns the JSON names of a struct type's fields.
-func jsonFields(t reflect.Type) map[string]bool {
-	names := make(map[string]bool, t.NumField())
+// fieldCache holds the JSON field names of each request type.
+var fieldCache sync.Map // reflect.Type -> []string
+
+// fieldsOf returns the JSON names of T's fields.
+func fieldsOf[T any]() []string {
+	t := reflect.TypeFor[T]()
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]string)
+	}
+	var names []string
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
-			names[name] = true
+			names = append(names, name)
 		}
 	}
+	fieldCache.Store(t, names)
 	return names
 }
 
-// checkObjectKeys checks that b is a JSON object whose keys are all in
-// allowed, each once, spelt exactly.
-func checkObjectKeys(b []byte, allowed map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%w: the body must be a JSON object", errBadRequest)
-	}
-	seen := make(map[string]bool, len(allowed))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
-		}
-		key, _ := tok.(string)
+// checkObjectKeys checks that the keys of the JSON object b, which
+// encoding/json has already read without error, are all in allowed, each
+// once, spelt exactly. It scans the bytes without allocating: request
+// bodies are small, and this runs on every write.
+func checkObjectKeys(b []byte, allowed []string) error {
+	var seen uint64 // bit i: allowed[i] given
+	depth, i := 0, 0
+	expectKey := false
+	for i < len(b) {
+		c := b[i]
 		switch {
-		case !allowed[key]:
-			return fmt.Errorf("%w: unknown field %s", errBadRequest, sanitize(key))
-		case seen[key]:
-			return fmt.Errorf("%w: field %q given twice", errBadRequest, key)
+		case c == '"':
+			end := i + 1
+			for end < len(b) && b[end] != '"' {
+				if b[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(b) {
+				return fmt.Errorf("%w: invalid JSON: an unterminated string", errBadRequest)
+			}
+			if depth == 1 && expectKey {
+				key := b[i+1 : end]
+				k := slices.IndexFunc(allowed, func(a string) bool { return string(key) == a })
+				switch {
+				case k < 0:
+					return fmt.Errorf("%w: unknown field %s", errBadRequest, sanitize(string(key)))
+				case seen&(1<<k) != 0:
+					return fmt.Errorf("%w: field %q given twice", errBadRequest, allowed[k])
+				}
+				seen |= 1 << k
+				expectKey = false
+			}
+			i = end + 1
+			continue
+		case c == '{' || c == '[':
+			depth++
+			expectKey = c == '{' && depth == 1
+		case c == '}' || c == ']':
+			depth--
+		case c == ',' && depth == 1:
+			expectKey = true
 		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return fmt.Errorf("%w: %s", errBadRequest, describeJSONError(err))
-		}
+		i++
 	}
 	return nil
 }
