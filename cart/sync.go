@@ -86,10 +86,10 @@ func (c *Cart) CheckPush(from crdt.ReplicaID, delta *Cart) error {
 			ahead = &d
 		}
 		fresh++
-		return fresh <= MaxDots
+		return fresh <= maxDots
 	})
-	if fresh > MaxDots {
-		return fmt.Errorf("%w: more than %d new changes", ErrPushTooLarge, MaxDots)
+	if fresh > maxDots {
+		return fmt.Errorf("%w: more than %d new changes", ErrPushTooLarge, maxDots)
 	}
 	if ahead != nil {
 		// Held foreign dots are forged changes; named ones are removals of

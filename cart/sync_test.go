@@ -121,15 +121,17 @@ func TestCheckPush(t *testing.T) {
 		t.Fatal("Changes: a new change looks seen")
 	}
 
-	big := New()
-	for i := range MaxLines + 1 {
-		if _, err := big.SetPrice(laptopClk.Now(now), fmt.Sprintf("i%d", i), 1); err != nil && !errors.Is(err, ErrTooManyLines) {
+	// A push with more new changes than a cart may hold is refused.
+	defer func(old int) { maxDots = old }(maxDots)
+	maxDots = 5
+	many, manyClk := New(), clock("d-many")
+	for i := range maxDots + 1 {
+		if _, err := many.SetPrice(manyClk.Now(now), fmt.Sprintf("i%d", i), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	big.m.Merge(&New().m) // no-op: the cart refused line MaxLines+1 locally
-	if big.m.Len() > MaxLines {
-		t.Fatalf("a local cart reached %d lines", big.m.Len())
+	if err := node.CheckPush("d-many", many); !errors.Is(err, ErrPushTooLarge) {
+		t.Fatalf("a push of more than %d new changes: got %v, want ErrPushTooLarge", maxDots, err)
 	}
 }
 
@@ -320,10 +322,9 @@ func TestSyncWireRoundTrip(t *testing.T) {
 		if got.Device != req.Device || !got.Context.Equal(&req.Context) || !got.Delta.Equal(c) {
 			t.Fatal("request changed in a round trip")
 		}
-		for cut := range len(b) {
-			if err := new(SyncRequest).UnmarshalBinary(b[:cut]); err == nil {
-				t.Fatalf("a request cut to %d of %d bytes decoded", cut, len(b))
-			}
+		cut := rapid.IntRange(0, len(b)-1).Draw(t, "cut")
+		if err := new(SyncRequest).UnmarshalBinary(b[:cut]); err == nil {
+			t.Fatalf("a request cut to %d of %d bytes decoded", cut, len(b))
 		}
 	})
 }
