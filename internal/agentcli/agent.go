@@ -121,7 +121,7 @@ line wins over its variable, and an empty variable counts as unset.`,
 	fs.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "host:port peers reach the node at, if not --gossip-addr (NAT, 0.0.0.0)")
 	fs.StringVar(&opts.APIAddr, "api-addr", daemon.DefaultAPIAddr, "host:port of the HTTP API; non-loopback requires --api-token-file")
 	fs.StringSliceVar(&opts.Join, "join", nil, "host:port gossip seeds, repeated or comma-separated")
-	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen)")
+	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen); keys on further lines are accepted too, for a key rotation")
 	fs.StringVar(&opts.APITokenFile, "api-token-file", "", "file holding the bearer token the API requires")
 	fs.StringVar(&opts.ClusterLabel, "cluster-label", daemon.DefaultClusterLabel, "label that keeps clusters sharing a network apart")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLAN), profiles, "gossip timing")
@@ -230,7 +230,7 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		Version:            buildinfo.Read().Short(),
 	}
 	if o.GossipKeyFile != "" {
-		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {
+		if cfg.GossipKey, cfg.GossipSecondaryKeys, err = readGossipKeys(o.GossipKeyFile, logger); err != nil {
 			return daemon.Config{}, err
 		}
 	}
@@ -275,17 +275,34 @@ func parseJoin(seeds []string) ([]string, error) {
 	return out, nil
 }
 
-// readGossipKey reads and decodes the key file. Errors name the file, never the key.
-func readGossipKey(path string, logger *slog.Logger) ([]byte, error) {
+// readGossipKeys reads and decodes the key file: one key per line, the first
+// the one gossip encrypts with, any others accepted as well (a key rotation
+// in progress). Blank lines and lines starting with # are skipped. Errors
+// name the file and line, never a key.
+func readGossipKeys(path string, logger *slog.Logger) (primary []byte, secondary [][]byte, err error) {
 	b, err := readSecretFile(path, logger)
 	if err != nil {
-		return nil, flagErrorf("--gossip-key-file: %v", err)
+		return nil, nil, flagErrorf("--gossip-key-file: %v", err)
 	}
-	key, err := gossip.ParseKey(b)
-	if err != nil {
-		return nil, flagErrorf("--gossip-key-file %s: %v (make one with crdtd keygen)", path, err)
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, err := gossip.ParseKey([]byte(line))
+		if err != nil {
+			return nil, nil, flagErrorf("--gossip-key-file %s line %d: %v (make one with crdtd keygen)", path, i+1, err)
+		}
+		if primary == nil {
+			primary = key
+		} else {
+			secondary = append(secondary, key)
+		}
 	}
-	return key, nil
+	if primary == nil {
+		return nil, nil, flagErrorf("--gossip-key-file %s holds no key (make one with crdtd keygen)", path)
+	}
+	return primary, secondary, nil
 }
 
 // readToken reads the API token file: its contents without surrounding white space. Errors name

@@ -29,6 +29,10 @@ func TestNewCmdAgent(t *testing.T) {
 	badBase64 := writeFile(t, dir, "bad.key", "not base64!\n")
 	shortKey := writeFile(t, dir, "short.key", base64.StdEncoding.EncodeToString([]byte("0123456789"))+"\n")
 	emptyKey := writeFile(t, dir, "empty.key", "")
+	rotationKeys := writeFile(t, dir, "rotation.key", "# new key first since the second step\n"+
+		base64.StdEncoding.EncodeToString(key16)+"\n\n"+base64.StdEncoding.EncodeToString(key32)+"\n")
+	badSecondKey := writeFile(t, dir, "bad2.key", base64.StdEncoding.EncodeToString(key16)+"\nnot base64!\n")
+	onlyComments := writeFile(t, dir, "comments.key", "# no key yet\n\n")
 	tokenFile := writeFile(t, dir, "token", "\n  s3cret-Token_1 \n")
 	emptyToken := writeFile(t, dir, "empty.token", " \n\t\n")
 	missing := dir + "/missing"
@@ -78,6 +82,8 @@ func TestNewCmdAgent(t *testing.T) {
 			want: with(func(c *daemon.Config) { c.Join = []string{"a:1", "b:2", "c:3", "d:4", "[::1]:5"} })},
 		{name: "16-byte key with white space", argv: []string{"--gossip-key-file", key16File},
 			want: with(func(c *daemon.Config) { c.GossipKey = key16 })},
+		{name: "rotation: a primary and a secondary key", argv: []string{"--gossip-key-file", rotationKeys},
+			want: with(func(c *daemon.Config) { c.GossipKey, c.GossipSecondaryKeys = key16, [][]byte{key32} })},
 		{name: "port 0", argv: []string{"--api-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0"},
 			want: with(func(c *daemon.Config) { c.APIAddr, c.GossipAddr = "127.0.0.1:0", "127.0.0.1:0" })},
 
@@ -97,6 +103,8 @@ func TestNewCmdAgent(t *testing.T) {
 		{name: "key not base64", argv: []string{"--gossip-key-file", badBase64}, wantErr: true},
 		{name: "key of 10 bytes", argv: []string{"--gossip-key-file", shortKey}, wantErr: true},
 		{name: "empty key file", argv: []string{"--gossip-key-file", emptyKey}, wantErr: true},
+		{name: "bad second key", argv: []string{"--gossip-key-file", badSecondKey}, wantErr: true},
+		{name: "key file of comments only", argv: []string{"--gossip-key-file", onlyComments}, wantErr: true},
 		{name: "key file is a directory", argv: []string{"--gossip-key-file", dir}, wantErr: true},
 		{name: "missing token file", argv: []string{"--api-token-file", missing}, wantErr: true},
 		{name: "empty token file", argv: []string{"--api-token-file", emptyToken}, wantErr: true},

@@ -47,6 +47,12 @@ type Config struct {
 	// GossipKey, if set, encrypts gossip with AES-GCM (16, 24 or 32 bytes);
 	// nodes without it can neither join, read nor inject.
 	GossipKey []byte
+	// GossipSecondaryKeys are further keys the node accepts gossip
+	// encrypted with, but never encrypts with itself: the other key of a
+	// key rotation in progress, so that nodes switched to the new key and
+	// nodes not yet switched still understand each other. Each is 16, 24
+	// or 32 bytes; they require GossipKey. Default none.
+	GossipSecondaryKeys [][]byte
 	// ClusterLabel keeps clusters sharing a network apart. Default "crdtd".
 	ClusterLabel string
 	// APIToken, if set, is required as "Authorization: Bearer <token>" on
@@ -190,6 +196,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
 		return c, fmt.Errorf("%w: gossip key is %d bytes, want 16, 24 or 32", ErrConfig, n)
+	}
+	if len(c.GossipSecondaryKeys) > 0 && len(c.GossipKey) == 0 {
+		return c, fmt.Errorf("%w: secondary gossip keys without a primary gossip key", ErrConfig)
+	}
+	for i, k := range c.GossipSecondaryKeys {
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return c, fmt.Errorf("%w: secondary gossip key %d is %d bytes, want 16, 24 or 32", ErrConfig, i+1, n)
+		}
 	}
 	return c, nil
 }

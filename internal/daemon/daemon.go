@@ -240,6 +240,11 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	mc.Label = d.cfg.ClusterLabel
 	if len(d.cfg.GossipKey) > 0 {
 		mc.SecretKey = d.cfg.GossipKey
+		if len(d.cfg.GossipSecondaryKeys) > 0 {
+			if mc.Keyring, err = gossip.NewKeyring(d.cfg.GossipKey, d.cfg.GossipSecondaryKeys...); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+			}
+		}
 	}
 	gc.Name = d.cfg.Name
 	gc.Meta = map[string]string{metaReplica: string(d.replica), metaAPI: d.APIAddr()}
