@@ -57,6 +57,8 @@ type Config struct {
 	// per node (for callers with many goroutines) and has DefaultAttemptTimeout (30 s) per
 	// attempt, so a hung node cannot stall a caller whose ctx has no deadline, and with redirects
 	// turned off, since the API never redirects and a redirected POST would lose its body.
+	// For a node whose certificate comes from a private CA, or that requires a client
+	// certificate, give a client whose Transport carries that tls.Config.
 	HTTPClient *http.Client
 
 	// Retries is how many times a request is repeated after a failure that may be transient: a
@@ -449,9 +451,10 @@ func (c *Client) attempt(ctx context.Context, method, target, key string, body [
 }
 
 // transportFailure classifies an error from sending a request or reading its response. Every
-// such failure means the node did not (completely) answer, and is worth retrying, except a TLS
-// verification failure (a configuration problem that retrying cannot fix) and a name that does
-// not exist.
+// such failure means the node did not (completely) answer, and is worth retrying, except a name
+// that does not exist and a failed TLS handshake. The latter is a configuration problem that
+// retrying cannot fix, with a node that was reached: its certificate is not trusted here, ours
+// is missing or not trusted there (the node's TLS alert), or one side speaks no TLS at all.
 func transportFailure(err error) attemptResult {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
@@ -459,7 +462,11 @@ func transportFailure(err error) attemptResult {
 	}
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) {
+	var opErr *net.OpError
+	if errors.As(err, &certErr) || errors.As(err, &recErr) ||
+		// crypto/tls reports an alert from the peer, such as "certificate required", as an
+		// OpError whose Op is "remote error" (its alert type is unexported).
+		errors.As(err, &opErr) && opErr.Op == "remote error" {
 		return attemptResult{err: err}
 	}
 	var dnsErr *net.DNSError
@@ -475,6 +482,11 @@ func decodeAPIError(status int, data []byte) *APIError {
 	var eb api.ErrorBody
 	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
 		return &APIError{StatusCode: status, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	if status == http.StatusBadRequest && bytes.HasPrefix(data, []byte("Client sent an HTTP request to an HTTPS server")) {
+		// Go's HTTPS server answers a plain HTTP request so, before any handler runs.
+		return &APIError{StatusCode: status, Code: api.CodeInvalidArgument,
+			Message: "the node serves HTTPS: use an https:// URL"}
 	}
 	return &APIError{StatusCode: status, Code: codeForStatus(status), Message: strings.ToLower(http.StatusText(status))}
 }
