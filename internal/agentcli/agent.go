@@ -47,6 +47,9 @@ type agentOptions struct {
 	Join           []string
 	GossipKeyFile  string
 	APITokenFile   string
+	APITLSCert     string
+	APITLSKey      string
+	APITLSClientCA string
 	ClusterLabel   string
 	Profile        string
 	LogLevel       string
@@ -82,8 +85,11 @@ checkpoints, closes its store and exits 0. Logs go to stderr. Unless GOGC is
 set, the node runs the Go garbage collector at GOGC=200.
 
 The API binds loopback by default; a non-loopback --api-addr requires
---api-token-file. Give every node the same --gossip-key-file (see "crdtd keygen")
-to encrypt and authenticate gossip.
+--api-token-file, and should have --api-tls-cert-file and --api-tls-key-file
+(HTTPS; the node warns without them); --api-tls-client-ca-file also requires
+client certificates. Give every node the same --gossip-key-file (see "crdtd
+keygen") to encrypt and authenticate gossip; during a key rotation the file
+holds more than one key, one per line, the first the one the node encrypts with.
 
 Every flag can also be set by an environment variable, CRDTD_ and the flag's
 name in upper case with - as _ (shown in brackets below); a flag on the command
@@ -93,6 +99,7 @@ line wins over its variable, and an empty variable counts as unset.`,
       --gossip-addr 127.0.0.1:7947 --join 127.0.0.1:7946 --profile local
   crdtd agent --name eu1 --gossip-addr 0.0.0.0:7946 --advertise-addr 10.0.0.5:7946 \
       --api-addr 10.0.0.5:7070 --api-token-file /etc/crdtd/token \
+      --api-tls-cert-file /etc/crdtd/api.crt --api-tls-key-file /etc/crdtd/api.key \
       --gossip-key-file /etc/crdtd/gossip.key --join 10.0.0.6:7946,10.0.0.7:7946
   CRDTD_DATA_DIR=/var/lib/crdtd CRDTD_JOIN=10.0.0.6:7946 crdtd agent --name eu2`,
 		Args: noArgs,
@@ -123,6 +130,9 @@ line wins over its variable, and an empty variable counts as unset.`,
 	fs.StringSliceVar(&opts.Join, "join", nil, "host:port gossip seeds, repeated or comma-separated")
 	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen); keys on further lines are accepted too, for a key rotation")
 	fs.StringVar(&opts.APITokenFile, "api-token-file", "", "file holding the bearer token the API requires")
+	fs.StringVar(&opts.APITLSCert, "api-tls-cert-file", "", "PEM certificate chain: serve the API over HTTPS (with --api-tls-key-file)")
+	fs.StringVar(&opts.APITLSKey, "api-tls-key-file", "", "PEM private key of --api-tls-cert-file (mode 600)")
+	fs.StringVar(&opts.APITLSClientCA, "api-tls-client-ca-file", "", "PEM CA certificates: require API clients to present a certificate they signed (mutual TLS)")
 	fs.StringVar(&opts.ClusterLabel, "cluster-label", daemon.DefaultClusterLabel, "label that keeps clusters sharing a network apart")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLAN), profiles, "gossip timing")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", "", defaultLogLevel, logLevels, "least severe level logged")
@@ -226,8 +236,18 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		InsecureGossip:     o.InsecureGossip,
 		MaxConnections:     o.MaxConns,
 		CheckpointInterval: o.Checkpoint,
+		APITLSCertFile:     o.APITLSCert,
+		APITLSKeyFile:      o.APITLSKey,
+		APITLSClientCAFile: o.APITLSClientCA,
 		Logger:             logger,
 		Version:            buildinfo.Read().Short(),
+	}
+	if o.APITLSKey != "" {
+		// The daemon reads the key at start; refuse here, as for the other
+		// secrets, a key file other users may read.
+		if _, err := readSecretFile(o.APITLSKey, logger); err != nil {
+			return daemon.Config{}, flagErrorf("%s: %v", o.flag("api-tls-key-file"), err)
+		}
 	}
 	if o.GossipKeyFile != "" {
 		if cfg.GossipKey, cfg.GossipSecondaryKeys, err = readGossipKeys(o.GossipKeyFile, logger); err != nil {
