@@ -26,6 +26,13 @@ import (
 // is safe only because the client sends an Idempotency-Key, and a new call gets a new key.
 var ErrUnreachable = errors.New("node unreachable")
 
+// ErrTLS is wrapped by the errors of [Client] methods when the node was reached but the TLS
+// handshake with it failed: its certificate is not trusted here (unknown authority, wrong name,
+// expired), it refused ours (missing, or not signed by a CA it trusts), or one side does not
+// speak TLS. The error goes on to name the cause. Nothing was applied, and retrying cannot help
+// until the configuration changes, so the client does not retry.
+var ErrTLS = errors.New("TLS handshake failed")
+
 // ErrInvalidID is wrapped by the error [ValidateID] and the [Client] methods return for a cart or
 // item ID the API would reject.
 var ErrInvalidID = errors.New("invalid ID")
@@ -376,6 +383,7 @@ type attemptResult struct {
 	err         error
 	retry       bool // the failure may be transient
 	unreachable bool // err is a transport failure: the node did not answer
+	tls         bool // err is a failed TLS handshake with a node that answered
 	attempts    int
 }
 
@@ -401,6 +409,8 @@ func (r attemptResult) final(ctx context.Context, method, target string) error {
 		return fmt.Errorf("%s %s: %v: %w", method, target, r.err, ctxErr)
 	case r.unreachable:
 		return fmt.Errorf("%s %s: %w: %v%s", method, target, ErrUnreachable, r.err, tries)
+	case r.tls:
+		return fmt.Errorf("%s %s: %w: %v", method, target, ErrTLS, r.err)
 	}
 	return fmt.Errorf("%s %s: %v", method, target, r.err)
 }
@@ -466,8 +476,10 @@ func transportFailure(err error) attemptResult {
 	if errors.As(err, &certErr) || errors.As(err, &recErr) ||
 		// crypto/tls reports an alert from the peer, such as "certificate required", as an
 		// OpError whose Op is "remote error" (its alert type is unexported).
-		errors.As(err, &opErr) && opErr.Op == "remote error" {
-		return attemptResult{err: err}
+		errors.As(err, &opErr) && opErr.Op == "remote error" ||
+		// net/http turns the RecordHeaderError of a plain HTTP answer into a string.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return attemptResult{err: err, tls: true}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {

@@ -50,8 +50,8 @@ func TestTLSFailuresAreNotRetried(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Health: got error %v, want one containing %q", err, tt.want)
 			}
-			if errors.Is(err, client.ErrUnreachable) {
-				t.Errorf("Health: got %v, which wraps ErrUnreachable; the node answered", err)
+			if errors.Is(err, client.ErrUnreachable) || !errors.Is(err, client.ErrTLS) {
+				t.Errorf("Health: got %v, want it to wrap ErrTLS and not ErrUnreachable (the node answered)", err)
 			}
 			if n := conns.Load() - before; n != 1 {
 				t.Errorf("Health made %d connections, want 1: a TLS failure was retried", n)
@@ -78,3 +78,15 @@ func TestPlainHTTPToHTTPSNode(t *testing.T) {
 // discardLog silences the test server's TLS handshake errors, which these
 // tests cause on purpose.
 func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// TestHTTPSToPlainNode: an https URL of a node that serves plain HTTP is a
+// TLS failure that says so, not an unreachable node.
+func TestHTTPSToPlainNode(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, "https://"+srv.Listener.Addr().String(), nil)
+	_, err := c.Health(t.Context())
+	if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		t.Errorf("Health over https of an http node: got %v, want ErrTLS saying the server answered in HTTP", err)
+	}
+}
