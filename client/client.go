@@ -473,10 +473,13 @@ func transportFailure(err error) attemptResult {
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	var opErr *net.OpError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) ||
+	if errors.As(err, &opErr) && opErr.Op == "remote error" {
 		// crypto/tls reports an alert from the peer, such as "certificate required", as an
-		// OpError whose Op is "remote error" (its alert type is unexported).
-		errors.As(err, &opErr) && opErr.Op == "remote error" ||
+		// OpError whose Op is "remote error" (its alert type is unexported). The error around
+		// it may name net/http's internals.
+		return attemptResult{err: opErr, tls: true}
+	}
+	if errors.As(err, &certErr) || errors.As(err, &recErr) ||
 		// net/http turns the RecordHeaderError of a plain HTTP answer into a string.
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return attemptResult{err: err, tls: true}
