@@ -14,6 +14,8 @@
 //     would reject for clock drift;
 //   - delegate (delegate.go): the gossip.Delegate, a router by key prefix
 //     over carts and heartbeats;
+//   - apiTLS (tls.go): the API's certificate and client CAs, read at start,
+//     and the warning about a certificate close to expiry;
 //   - the HTTP handlers (api.go, handlers_*.go) and the write path
 //     (write.go), which are methods of the Daemon that owns the parts.
 //
