@@ -27,6 +27,13 @@ import (
 // [Client.Sync] needs no key: resending a device's sync body is safe by construction.
 var ErrUnreachable = errors.New("node unreachable")
 
+// ErrTLS is wrapped by the errors of [Client] methods when the node was reached but the TLS
+// handshake with it failed: its certificate is not trusted here (unknown authority, wrong name,
+// expired), it refused ours (missing, or not signed by a CA it trusts), or one side does not
+// speak TLS. The error goes on to name the cause. Nothing was applied, and retrying cannot help
+// until the configuration changes, so the client does not retry.
+var ErrTLS = errors.New("TLS handshake failed")
+
 // ErrInvalidID is wrapped by the error [ValidateID] and the [Client] methods return for a cart or
 // item ID the API would reject.
 var ErrInvalidID = errors.New("invalid ID")
@@ -58,6 +65,8 @@ type Config struct {
 	// per node (for callers with many goroutines) and has DefaultAttemptTimeout (30 s) per
 	// attempt, so a hung node cannot stall a caller whose ctx has no deadline, and with redirects
 	// turned off, since the API never redirects and a redirected POST would lose its body.
+	// For a node whose certificate comes from a private CA, or that requires a client
+	// certificate, give a client whose Transport carries that tls.Config.
 	HTTPClient *http.Client
 
 	// Retries is how many times a request is repeated after a failure that may be transient: a
@@ -425,6 +434,7 @@ type attemptResult struct {
 	err         error
 	retry       bool // the failure may be transient
 	unreachable bool // err is a transport failure: the node did not answer
+	tls         bool // err is a failed TLS handshake with a node that answered
 	attempts    int
 }
 
@@ -450,6 +460,8 @@ func (r attemptResult) final(ctx context.Context, method, target string) error {
 		return fmt.Errorf("%s %s: %v: %w", method, target, r.err, ctxErr)
 	case r.unreachable:
 		return fmt.Errorf("%s %s: %w: %v%s", method, target, ErrUnreachable, r.err, tries)
+	case r.tls:
+		return fmt.Errorf("%s %s: %w: %v", method, target, ErrTLS, r.err)
 	}
 	return fmt.Errorf("%s %s: %v", method, target, r.err)
 }
@@ -498,9 +510,10 @@ func (c *Client) attempt(ctx context.Context, target string, call request) attem
 }
 
 // transportFailure classifies an error from sending a request or reading its response. Every
-// such failure means the node did not (completely) answer, and is worth retrying, except a TLS
-// verification failure (a configuration problem that retrying cannot fix) and a name that does
-// not exist.
+// such failure means the node did not (completely) answer, and is worth retrying, except a name
+// that does not exist and a failed TLS handshake. The latter is a configuration problem that
+// retrying cannot fix, with a node that was reached: its certificate is not trusted here, ours
+// is missing or not trusted there (the node's TLS alert), or one side speaks no TLS at all.
 func transportFailure(err error) attemptResult {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
@@ -508,8 +521,17 @@ func transportFailure(err error) attemptResult {
 	}
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) {
-		return attemptResult{err: err}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "remote error" {
+		// crypto/tls reports an alert from the peer, such as "certificate required", as an
+		// OpError whose Op is "remote error" (its alert type is unexported). The error around
+		// it may name net/http's internals.
+		return attemptResult{err: opErr, tls: true}
+	}
+	if errors.As(err, &certErr) || errors.As(err, &recErr) ||
+		// net/http turns the RecordHeaderError of a plain HTTP answer into a string.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return attemptResult{err: err, tls: true}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
@@ -524,6 +546,11 @@ func decodeAPIError(status int, data []byte) *APIError {
 	var eb api.ErrorBody
 	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
 		return &APIError{StatusCode: status, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	if status == http.StatusBadRequest && bytes.HasPrefix(data, []byte("Client sent an HTTP request to an HTTPS server")) {
+		// Go's HTTPS server answers a plain HTTP request so, before any handler runs.
+		return &APIError{StatusCode: status, Code: api.CodeInvalidArgument,
+			Message: "the node serves HTTPS: use an https:// URL"}
 	}
 	return &APIError{StatusCode: status, Code: codeForStatus(status), Message: strings.ToLower(http.StatusText(status))}
 }

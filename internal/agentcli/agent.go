@@ -47,6 +47,9 @@ type agentOptions struct {
 	Join           []string
 	GossipKeyFile  string
 	APITokenFile   string
+	APITLSCert     string
+	APITLSKey      string
+	APITLSClientCA string
 	ClusterLabel   string
 	Profile        string
 	LogLevel       string
@@ -82,8 +85,11 @@ checkpoints, closes its store and exits 0. Logs go to stderr. Unless GOGC is
 set, the node runs the Go garbage collector at GOGC=200.
 
 The API binds loopback by default; a non-loopback --api-addr requires
---api-token-file. Give every node the same --gossip-key-file (see "crdtd keygen")
-to encrypt and authenticate gossip.
+--api-token-file, and should have --api-tls-cert-file and --api-tls-key-file
+(HTTPS; the node warns without them); --api-tls-client-ca-file also requires
+client certificates. Give every node the same --gossip-key-file (see "crdtd
+keygen") to encrypt and authenticate gossip; during a key rotation the file
+holds more than one key, one per line, the first the one the node encrypts with.
 
 Every flag can also be set by an environment variable, CRDTD_ and the flag's
 name in upper case with - as _ (shown in brackets below); a flag on the command
@@ -93,6 +99,7 @@ line wins over its variable, and an empty variable counts as unset.`,
       --gossip-addr 127.0.0.1:7947 --join 127.0.0.1:7946 --profile local
   crdtd agent --name eu1 --gossip-addr 0.0.0.0:7946 --advertise-addr 10.0.0.5:7946 \
       --api-addr 10.0.0.5:7070 --api-token-file /etc/crdtd/token \
+      --api-tls-cert-file /etc/crdtd/api.crt --api-tls-key-file /etc/crdtd/api.key \
       --gossip-key-file /etc/crdtd/gossip.key --join 10.0.0.6:7946,10.0.0.7:7946
   CRDTD_DATA_DIR=/var/lib/crdtd CRDTD_JOIN=10.0.0.6:7946 crdtd agent --name eu2`,
 		Args: noArgs,
@@ -121,8 +128,11 @@ line wins over its variable, and an empty variable counts as unset.`,
 	fs.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "host:port peers reach the node at, if not --gossip-addr (NAT, 0.0.0.0)")
 	fs.StringVar(&opts.APIAddr, "api-addr", daemon.DefaultAPIAddr, "host:port of the HTTP API; non-loopback requires --api-token-file")
 	fs.StringSliceVar(&opts.Join, "join", nil, "host:port gossip seeds, repeated or comma-separated")
-	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen)")
+	fs.StringVar(&opts.GossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip key (see crdtd keygen); keys on further lines are accepted too, for a key rotation")
 	fs.StringVar(&opts.APITokenFile, "api-token-file", "", "file holding the bearer token the API requires")
+	fs.StringVar(&opts.APITLSCert, "api-tls-cert-file", "", "PEM certificate chain: serve the API over HTTPS (with --api-tls-key-file)")
+	fs.StringVar(&opts.APITLSKey, "api-tls-key-file", "", "PEM private key of --api-tls-cert-file (mode 600)")
+	fs.StringVar(&opts.APITLSClientCA, "api-tls-client-ca-file", "", "PEM CA certificates: require API clients to present a certificate they signed (mutual TLS)")
 	fs.StringVar(&opts.ClusterLabel, "cluster-label", daemon.DefaultClusterLabel, "label that keeps clusters sharing a network apart")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.Profile, "profile", "", string(daemon.ProfileLAN), profiles, "gossip timing")
 	cmdutil.StringEnumFlag(cmd, fs, &opts.LogLevel, "log-level", "", defaultLogLevel, logLevels, "least severe level logged")
@@ -226,11 +236,21 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		InsecureGossip:     o.InsecureGossip,
 		MaxConnections:     o.MaxConns,
 		CheckpointInterval: o.Checkpoint,
+		APITLSCertFile:     o.APITLSCert,
+		APITLSKeyFile:      o.APITLSKey,
+		APITLSClientCAFile: o.APITLSClientCA,
 		Logger:             logger,
 		Version:            buildinfo.Read().Short(),
 	}
+	if o.APITLSKey != "" {
+		// The daemon reads the key at start; refuse here, as for the other
+		// secrets, a key file other users may read.
+		if _, err := readSecretFile(o.APITLSKey, logger); err != nil {
+			return daemon.Config{}, flagErrorf("%s: %v", o.flag("api-tls-key-file"), err)
+		}
+	}
 	if o.GossipKeyFile != "" {
-		if cfg.GossipKey, err = readGossipKey(o.GossipKeyFile, logger); err != nil {
+		if cfg.GossipKey, cfg.GossipSecondaryKeys, err = readGossipKeys(o.GossipKeyFile, logger); err != nil {
 			return daemon.Config{}, err
 		}
 	}
@@ -275,17 +295,34 @@ func parseJoin(seeds []string) ([]string, error) {
 	return out, nil
 }
 
-// readGossipKey reads and decodes the key file. Errors name the file, never the key.
-func readGossipKey(path string, logger *slog.Logger) ([]byte, error) {
+// readGossipKeys reads and decodes the key file: one key per line, the first
+// the one gossip encrypts with, any others accepted as well (a key rotation
+// in progress). Blank lines and lines starting with # are skipped. Errors
+// name the file and line, never a key.
+func readGossipKeys(path string, logger *slog.Logger) (primary []byte, secondary [][]byte, err error) {
 	b, err := readSecretFile(path, logger)
 	if err != nil {
-		return nil, flagErrorf("--gossip-key-file: %v", err)
+		return nil, nil, flagErrorf("--gossip-key-file: %v", err)
 	}
-	key, err := gossip.ParseKey(b)
-	if err != nil {
-		return nil, flagErrorf("--gossip-key-file %s: %v (make one with crdtd keygen)", path, err)
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, err := gossip.ParseKey([]byte(line))
+		if err != nil {
+			return nil, nil, flagErrorf("--gossip-key-file %s line %d: %v (make one with crdtd keygen)", path, i+1, err)
+		}
+		if primary == nil {
+			primary = key
+		} else {
+			secondary = append(secondary, key)
+		}
 	}
-	return key, nil
+	if primary == nil {
+		return nil, nil, flagErrorf("--gossip-key-file %s holds no key (make one with crdtd keygen)", path)
+	}
+	return primary, secondary, nil
 }
 
 // readToken reads the API token file: its contents without surrounding white space. Errors name

@@ -29,9 +29,19 @@ func TestNewCmdAgent(t *testing.T) {
 	badBase64 := writeFile(t, dir, "bad.key", "not base64!\n")
 	shortKey := writeFile(t, dir, "short.key", base64.StdEncoding.EncodeToString([]byte("0123456789"))+"\n")
 	emptyKey := writeFile(t, dir, "empty.key", "")
+	rotationKeys := writeFile(t, dir, "rotation.key", "# new key first since the second step\n"+
+		base64.StdEncoding.EncodeToString(key16)+"\n\n"+base64.StdEncoding.EncodeToString(key32)+"\n")
+	badSecondKey := writeFile(t, dir, "bad2.key", base64.StdEncoding.EncodeToString(key16)+"\nnot base64!\n")
+	onlyComments := writeFile(t, dir, "comments.key", "# no key yet\n\n")
 	tokenFile := writeFile(t, dir, "token", "\n  s3cret-Token_1 \n")
 	emptyToken := writeFile(t, dir, "empty.token", " \n\t\n")
 	missing := dir + "/missing"
+	tlsCert := writeFile(t, dir, "api.crt", "certificate\n") // the daemon parses it, not the flags
+	tlsKey := writeFile(t, dir, "api.key", "key\n")
+	tlsKeyShared := writeFile(t, dir, "shared.key", "key\n")
+	if err := os.Chmod(tlsKeyShared, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	defaults := daemon.Config{
 		Name:         hostName(),
@@ -64,7 +74,8 @@ func TestNewCmdAgent(t *testing.T) {
 			"--advertise-addr", "10.0.0.5:8946", "--api-addr", "10.0.0.5:8080", "--join", "10.0.0.6:7946",
 			"--gossip-key-file", keyFile, "--api-token-file", tokenFile, "--cluster-label", "shop",
 			"--profile", "local", "--log-level", "debug", "--log-format", "json", "--max-drift", "30s",
-			"--clock-offset", "-2m", "--checkpoint-interval", "5s", "--insecure-gossip", "--max-connections", "100"},
+			"--clock-offset", "-2m", "--checkpoint-interval", "5s", "--insecure-gossip", "--max-connections", "100",
+			"--api-tls-cert-file", tlsCert, "--api-tls-key-file", tlsKey, "--api-tls-client-ca-file", tlsCert},
 			want: daemon.Config{
 				Name: "eu1", DataDir: "/var/lib/crdtd", GossipAddr: "0.0.0.0:8946",
 				AdvertiseAddr: "10.0.0.5:8946", APIAddr: "10.0.0.5:8080", Join: []string{"10.0.0.6:7946"},
@@ -72,12 +83,15 @@ func TestNewCmdAgent(t *testing.T) {
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
 				CheckpointInterval: 5 * time.Second, Version: buildinfo.Read().Short(),
 				InsecureGossip: true, MaxConnections: 100,
+				APITLSCertFile: tlsCert, APITLSKeyFile: tlsKey, APITLSClientCAFile: tlsCert,
 			}},
 		{name: "join repeated and comma-separated",
 			argv: []string{"--join", "a:1,b:2", "--join", " c:3 ", "--join", "d:4,", "--join", "[::1]:5"},
 			want: with(func(c *daemon.Config) { c.Join = []string{"a:1", "b:2", "c:3", "d:4", "[::1]:5"} })},
 		{name: "16-byte key with white space", argv: []string{"--gossip-key-file", key16File},
 			want: with(func(c *daemon.Config) { c.GossipKey = key16 })},
+		{name: "rotation: a primary and a secondary key", argv: []string{"--gossip-key-file", rotationKeys},
+			want: with(func(c *daemon.Config) { c.GossipKey, c.GossipSecondaryKeys = key16, [][]byte{key32} })},
 		{name: "port 0", argv: []string{"--api-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0"},
 			want: with(func(c *daemon.Config) { c.APIAddr, c.GossipAddr = "127.0.0.1:0", "127.0.0.1:0" })},
 
@@ -97,9 +111,13 @@ func TestNewCmdAgent(t *testing.T) {
 		{name: "key not base64", argv: []string{"--gossip-key-file", badBase64}, wantErr: true},
 		{name: "key of 10 bytes", argv: []string{"--gossip-key-file", shortKey}, wantErr: true},
 		{name: "empty key file", argv: []string{"--gossip-key-file", emptyKey}, wantErr: true},
+		{name: "bad second key", argv: []string{"--gossip-key-file", badSecondKey}, wantErr: true},
+		{name: "key file of comments only", argv: []string{"--gossip-key-file", onlyComments}, wantErr: true},
 		{name: "key file is a directory", argv: []string{"--gossip-key-file", dir}, wantErr: true},
 		{name: "missing token file", argv: []string{"--api-token-file", missing}, wantErr: true},
 		{name: "empty token file", argv: []string{"--api-token-file", emptyToken}, wantErr: true},
+		{name: "missing TLS key file", argv: []string{"--api-tls-cert-file", tlsCert, "--api-tls-key-file", missing}, wantErr: true},
+		{name: "TLS key others may read", argv: []string{"--api-tls-cert-file", tlsCert, "--api-tls-key-file", tlsKeyShared}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,11 +155,13 @@ func TestAgentEnv(t *testing.T) {
 		{name: "every kind of flag from the environment",
 			env: map[string]string{"CRDTD_NAME": "env-node", "CRDTD_DATA_DIR": "/srv/crdtd", "CRDTD_JOIN": "a:1, b:2",
 				"CRDTD_MAX_DRIFT": "30s", "CRDTD_PROFILE": "local", "CRDTD_PPROF": "true", "CRDTD_GOSSIP_KEY_FILE": keyFile,
-				"CRDTD_CHECKPOINT_INTERVAL": "5s", "CRDTD_API_ADDR": "127.0.0.1:8080"},
+				"CRDTD_CHECKPOINT_INTERVAL": "5s", "CRDTD_API_ADDR": "127.0.0.1:8080",
+				"CRDTD_API_TLS_CERT_FILE": "/etc/crdtd/api.crt", "CRDTD_API_TLS_CLIENT_CA_FILE": "/etc/crdtd/clients.crt"},
 			check: func(c daemon.Config) bool {
 				return c.Name == "env-node" && c.DataDir == "/srv/crdtd" && reflect.DeepEqual(c.Join, []string{"a:1", "b:2"}) &&
 					c.MaxDrift == 30*time.Second && c.Profile == daemon.ProfileLocal && c.Pprof && len(c.GossipKey) == 16 &&
-					c.CheckpointInterval == 5*time.Second && c.APIAddr == "127.0.0.1:8080"
+					c.CheckpointInterval == 5*time.Second && c.APIAddr == "127.0.0.1:8080" &&
+					c.APITLSCertFile == "/etc/crdtd/api.crt" && c.APITLSClientCAFile == "/etc/crdtd/clients.crt"
 			}},
 		{name: "flags win", env: map[string]string{"CRDTD_NAME": "env-node", "CRDTD_JOIN": "a:1", "CRDTD_PPROF": "true"},
 			argv: []string{"--name", "flag-node", "--join", "c:3", "--pprof=false"},

@@ -202,7 +202,7 @@ func runCluster(ctx context.Context, opts *clusterOptions) error {
 		if keyFile, err = filepath.Abs(opts.GossipKeyFile); err != nil {
 			return flagErrorf("--gossip-key-file: %v", err)
 		}
-		if _, err := readGossipKey(keyFile, slog.New(slog.DiscardHandler)); err != nil {
+		if _, _, err := readGossipKeys(keyFile, slog.New(slog.DiscardHandler)); err != nil {
 			return err
 		}
 	}

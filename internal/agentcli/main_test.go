@@ -75,6 +75,10 @@ func TestMainRealDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	local := []string{"--api-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--log-level", "error"}
+	notPEM := filepath.Join(t.TempDir(), "api.pem")
+	if err := os.WriteFile(notPEM, []byte("not PEM\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -85,6 +89,11 @@ func TestMainRealDaemon(t *testing.T) {
 			want: ExitUsage, wantStderr: "an API token is required"},
 		{name: "corrupt data file", args: append([]string{"agent", "--data-dir", dataDir}, local...),
 			want: ExitFailure, wantStderr: "Error: data file " + filepath.Join(dataDir, "crdtd.db") + " is corrupt or unreadable"},
+		{name: "TLS certificate without key", args: append([]string{"agent", "--data-dir", t.TempDir(), "--api-tls-cert-file", "/etc/crdtd/api.crt"}, local...),
+			want: ExitUsage, wantStderr: "API TLS needs both a certificate and a key file"},
+		{name: "TLS certificate that is not one", args: append([]string{"agent", "--data-dir", t.TempDir(),
+			"--api-tls-cert-file", notPEM, "--api-tls-key-file", notPEM}, local...),
+			want: ExitUsage, wantStderr: "API TLS certificate " + notPEM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

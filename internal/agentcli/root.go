@@ -63,6 +63,7 @@ func newCmdRoot(f *factory) *cobra.Command {
 		newCmdAgent(f, nil),
 		newCmdCluster(f, nil),
 		newCmdKeygen(f, nil),
+		newCmdResetReplica(f, nil),
 		newCmdVersion(f, nil),
 	} {
 		root.AddCommand(cmd)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,9 @@ type benchOptions struct {
 	// Token returns the nodes' bearer token, from --token-file or $CARTCTL_TOKEN; set by
 	// complete, called when the run starts.
 	Token func() (string, error)
+	// TLS returns the TLS settings for https nodes, from --ca-file, --cert-file and --key-file
+	// or their variables; set by complete, called when the run starts.
+	TLS func() (*tls.Config, error)
 }
 
 func newCmdBench(f *factory, runF func(*benchOptions) error) *cobra.Command {
@@ -178,6 +182,11 @@ func (o *benchOptions) complete(cmd *cobra.Command) error {
 	if fl := cmd.Flag("token-file"); fl != nil {
 		g.TokenFile = fl.Value.String()
 	}
+	for name, v := range map[string]*string{"ca-file": &g.CAFile, "cert-file": &g.CertFile, "key-file": &g.KeyFile} {
+		if fl := cmd.Flag(name); fl != nil {
+			*v = fl.Value.String()
+		}
+	}
 	if len(o.Nodes) == 0 {
 		o.Nodes = []string{g.node()}
 	}
@@ -189,15 +198,17 @@ func (o *benchOptions) complete(cmd *cobra.Command) error {
 		o.Nodes[i] = n
 	}
 	o.Token = g.token
+	o.TLS = g.tlsConfig
 	return nil
 }
 
 // config maps the options to the load generator's Config. The flags' 0 retries and 0 samples
 // mean none, where loadgen's 0 means its default.
-func (o *benchOptions) config(token string) loadgen.Config {
+func (o *benchOptions) config(token string, tc *tls.Config) loadgen.Config {
 	cfg := loadgen.Config{
 		Nodes:              o.Nodes,
 		Token:              token,
+		TLS:                tc,
 		Concurrency:        o.Concurrency,
 		Duration:           o.Duration,
 		Requests:           o.Requests,
@@ -233,7 +244,13 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := loadgen.Run(ctx, opts.config(token))
+	var tc *tls.Config
+	if opts.TLS != nil {
+		if tc, err = opts.TLS(); err != nil {
+			return err
+		}
+	}
+	rep, err := loadgen.Run(ctx, opts.config(token, tc))
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

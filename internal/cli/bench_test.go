@@ -290,12 +290,12 @@ func TestBenchConfig(t *testing.T) {
 		Mix: loadgen.Mix{100, 0, 0, 0}, Rate: 50, ConvergenceSamples: -1, ConvergencePoll: 20 * time.Millisecond,
 		Seed: 9, Retries: -1, OpTimeout: 2 * time.Second,
 	}
-	if got := opts.config("tok"); !reflect.DeepEqual(got, want) {
+	if got := opts.config("tok", nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("config of %+v:\ngot  %+v\nwant %+v", opts, got, want)
 	}
 
 	opts.Retries, opts.ConvergenceSamples, opts.ErrTTY, opts.Cleanup = 2, 10, true, true
-	got := opts.config("")
+	got := opts.config("", nil)
 	if got.Retries != 2 || got.ConvergenceSamples != 10 || got.Progress != io.Writer(&stderr) || !got.Cleanup {
 		t.Errorf("config with 2 retries, 10 samples, stderr a terminal, cleanup: retries %d, samples %d, progress %v, cleanup %v; want 2, 10, stderr, true",
 			got.Retries, got.ConvergenceSamples, got.Progress, got.Cleanup)

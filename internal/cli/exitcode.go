@@ -67,6 +67,9 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 	case errors.Is(err, client.ErrUnreachable):
 		fmt.Fprintln(stderr, "Is crdtd running there? Point --node or $CARTCTL_NODE at a running node.")
 		code = ExitUnreachable
+	case errors.Is(err, client.ErrTLS):
+		// A node that fails the handshake was reached: a failure, not ExitUnreachable.
+		fmt.Fprintln(stderr, tlsHint(err))
 	case errors.As(err, &apiErr) && apiErr.Code == api.CodeUnauthorized:
 		fmt.Fprintln(stderr, "The node requires a token: pass --token-file or set $CARTCTL_TOKEN.")
 	}
@@ -74,4 +77,18 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 		printRetryHint(stderr, unsure)
 	}
 	return code
+}
+
+// tlsHint says what to change after a failed TLS handshake, from the cause that err names.
+func tlsHint(err error) string {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "certificate required"):
+		return "The node requires a client certificate: pass --cert-file and --key-file (or $" + envCertFile + " and $" + envKeyFile + ")."
+	case strings.Contains(msg, "remote error"):
+		return "The node refused the client certificate: use one signed by a CA it trusts (its --api-tls-client-ca-file)."
+	case strings.Contains(msg, "server gave HTTP response"):
+		return "The node serves plain HTTP: use an http:// URL."
+	}
+	return "The node's certificate is not trusted here: pass --ca-file (or $" + envCAFile + ") with the CA that signed it,\n" +
+		"and reach the node by a name or address its certificate lists."
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -76,10 +77,14 @@ func (t keyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // newHTTPClient returns the HTTP client of cartctl's API clients: package client's defaults (an
-// attempt timeout, no redirects) over a keyTransport.
-func newHTTPClient() *http.Client {
+// attempt timeout, no redirects) over a keyTransport, with tc (if not nil) for https nodes.
+func newHTTPClient(tc *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil {
+		tr.TLSClientConfig = tc
+	}
 	return &http.Client{
-		Transport: keyTransport{base: http.DefaultTransport.(*http.Transport).Clone()},
+		Transport: keyTransport{base: tr},
 		Timeout:   client.DefaultAttemptTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the API never redirects; a redirected POST loses its body

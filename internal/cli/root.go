@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +23,9 @@ const (
 	defaultTimeout = 10 * time.Second
 	envNode        = "CARTCTL_NODE"
 	envToken       = "CARTCTL_TOKEN"
+	envCAFile      = "CARTCTL_CA_FILE"
+	envCertFile    = "CARTCTL_CERT_FILE"
+	envKeyFile     = "CARTCTL_KEY_FILE"
 	maxTokenBytes  = 64 << 10
 )
 
@@ -28,6 +33,9 @@ const (
 type globalOptions struct {
 	Node      string
 	TokenFile string
+	CAFile    string
+	CertFile  string
+	KeyFile   string
 	Output    string
 	Timeout   time.Duration
 
@@ -66,13 +74,18 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		Long: `cartctl edits shopping carts on any crdtd node and inspects the cluster.
 
 Every node accepts writes, even when cut off from the others; all nodes converge
-to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE.
+to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE. For a
+node serving HTTPS with a private CA give --ca-file; for one that requires
+client certificates, --cert-file and --key-file.
 
-Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
+Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable. A node
+that answers but fails the TLS handshake (its certificate not trusted, ours
+missing or refused) is a failure (1), not unreachable: it is there, and only
+a change of certificates or flags helps.`,
 		Example: `  cartctl add alice apple --qty 2 --price 1.25
   cartctl show alice
   CARTCTL_NODE=127.0.0.1:7071 cartctl show alice -o json
-  cartctl status`,
+  cartctl --node https://10.0.0.5:7070 --ca-file ca.crt --token-file token status`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildinfo.Read().String(),
@@ -102,6 +115,12 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 		fmt.Sprintf("API address of the node, as URL or host:port (default $%s, then %s)", envNode, defaultNode))
 	fs.StringVar(&g.TokenFile, "token-file", "",
 		fmt.Sprintf("file holding the node's bearer token (default: the token in $%s)", envToken))
+	fs.StringVar(&g.CAFile, "ca-file", "",
+		fmt.Sprintf("PEM CA certificates to trust for an https node instead of the system's (default $%s)", envCAFile))
+	fs.StringVar(&g.CertFile, "cert-file", "",
+		fmt.Sprintf("PEM client certificate, for a node that requires one; with --key-file (default $%s)", envCertFile))
+	fs.StringVar(&g.KeyFile, "key-file", "",
+		fmt.Sprintf("PEM private key of --cert-file (default $%s)", envKeyFile))
 	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
 }
@@ -127,7 +146,11 @@ func (g *globalOptions) newClient() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{BaseURL: node, Token: token, HTTPClient: newHTTPClient()})
+	tc, err := g.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(client.Config{BaseURL: node, Token: token, HTTPClient: newHTTPClient(tc)})
 	if err != nil {
 		return nil, flagErrorf("--node %q: %v", node, err)
 	}
@@ -157,4 +180,45 @@ func (g *globalOptions) token() (string, error) {
 		return "", fmt.Errorf("token file %s is empty", g.TokenFile)
 	}
 	return token, nil
+}
+
+// tlsConfig returns the TLS settings for https nodes from --ca-file, --cert-file and --key-file
+// or their variables, or nil for Go's defaults (the system's CAs, no client certificate). A
+// certificate without its key, or the reverse, is a usage error; a file that cannot be read or
+// holds no certificate is a failure naming the file.
+func (g *globalOptions) tlsConfig() (*tls.Config, error) {
+	caFile, certFile, keyFile := orEnv(g.CAFile, envCAFile), orEnv(g.CertFile, envCertFile), orEnv(g.KeyFile, envKeyFile)
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, flagErrorf("a client certificate needs both --cert-file and --key-file ($%s, $%s)", envCertFile, envKeyFile)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %v", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate %s with key %s: %v", certFile, keyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// orEnv returns v, or the value of the environment variable env if v is empty.
+func orEnv(v, env string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(env)
 }

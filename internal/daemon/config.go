@@ -47,11 +47,32 @@ type Config struct {
 	// GossipKey, if set, encrypts gossip with AES-GCM (16, 24 or 32 bytes);
 	// nodes without it can neither join, read nor inject.
 	GossipKey []byte
+	// GossipSecondaryKeys are further keys the node accepts gossip
+	// encrypted with, but never encrypts with itself: the other key of a
+	// key rotation in progress, so that nodes switched to the new key and
+	// nodes not yet switched still understand each other. Each is 16, 24
+	// or 32 bytes; they require GossipKey. Default none.
+	GossipSecondaryKeys [][]byte
 	// ClusterLabel keeps clusters sharing a network apart. Default "crdtd".
 	ClusterLabel string
 	// APIToken, if set, is required as "Authorization: Bearer <token>" on
 	// every API request except /healthz.
 	APIToken string
+	// APITLSCertFile and APITLSKeyFile, if set, serve the API over HTTPS
+	// (TLS 1.2 or later, HTTP/1.1) with the PEM certificate chain and
+	// private key in these files, read once at start: a renewed
+	// certificate takes effect when the node restarts. Both or neither.
+	// Default neither, plain HTTP: fine on loopback, but beyond it the
+	// bearer token and every cart cross the network readable by anyone on
+	// the path, so the node then warns at start and in /v1/status.
+	APITLSCertFile string
+	APITLSKeyFile  string
+	// APITLSClientCAFile, if set, makes the API require a client
+	// certificate signed by one of the PEM CA certificates in this file
+	// (mutual TLS) on every connection, /healthz included. It requires
+	// APITLSCertFile. Default none: clients are told apart by APIToken
+	// alone, which a client certificate adds to rather than replaces.
+	APITLSClientCAFile string
 	// Profile selects gossip timing. Default ProfileLAN.
 	Profile Profile
 	// MaxDrift is how far ahead of local time a remote timestamp may be
@@ -197,6 +218,12 @@ func (c Config) withDefaults() (Config, error) {
 	if !isLoopback(c.APIAddr) && c.APIToken == "" {
 		return c, fmt.Errorf("%w: API address %s is not loopback: an API token is required (--api-token-file)", ErrConfig, c.APIAddr)
 	}
+	if (c.APITLSCertFile == "") != (c.APITLSKeyFile == "") {
+		return c, fmt.Errorf("%w: API TLS needs both a certificate and a key file (--api-tls-cert-file, --api-tls-key-file)", ErrConfig)
+	}
+	if c.APITLSClientCAFile != "" && c.APITLSCertFile == "" {
+		return c, fmt.Errorf("%w: an API client CA file requires API TLS: give --api-tls-cert-file and --api-tls-key-file", ErrConfig)
+	}
 	if c.MaxConnections < 0 {
 		return c, fmt.Errorf("%w: max connections %d is negative", ErrConfig, c.MaxConnections)
 	}
@@ -218,6 +245,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
 		return c, fmt.Errorf("%w: gossip key is %d bytes, want 16, 24 or 32", ErrConfig, n)
+	}
+	if len(c.GossipSecondaryKeys) > 0 && len(c.GossipKey) == 0 {
+		return c, fmt.Errorf("%w: secondary gossip keys without a primary gossip key", ErrConfig)
+	}
+	for i, k := range c.GossipSecondaryKeys {
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return c, fmt.Errorf("%w: secondary gossip key %d is %d bytes, want 16, 24 or 32", ErrConfig, i+1, n)
+		}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Daemon struct {
 	apiListener net.Listener
 	conns       *connLimiter // apiListener, capped
 	server      *http.Server
+	tls         *apiTLS // nil: the API serves plain HTTP
 
 	idem        idempotency
 	persistKick chan struct{}
@@ -120,6 +122,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := checkDataDirMode(cfg.DataDir, d.log); err != nil {
 		return nil, err
 	}
+	if d.tls, err = loadAPITLS(cfg); err != nil {
+		return nil, err
+	}
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)
 	}
@@ -181,7 +186,11 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.cancel = cancel
 	d.server = d.newServer()
 	d.wg.Go(func() {
-		if err := d.server.Serve(d.apiListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		ln := d.apiListener
+		if d.tls != nil {
+			ln = tls.NewListener(ln, d.tls.config)
+		}
+		if err := d.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("api server", "err", err)
 		}
 	})
@@ -194,7 +203,14 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.log.Warn("gossip is not encrypted and listens beyond loopback: anyone who reaches it can rewrite carts; "+
 			"give --gossip-key-file", "gossip", d.GossipAddr())
 	}
-	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(),
+	if d.tls == nil && !isLoopback(d.APIAddr()) {
+		d.log.Warn("the API listens beyond loopback without TLS: the bearer token and carts cross the network in the clear; "+
+			"give --api-tls-cert-file and --api-tls-key-file", "api", d.APIAddr())
+	}
+	if w := d.tls.warning(time.Now()); w != "" {
+		d.log.Warn(w, "file", cfg.APITLSCertFile)
+	}
+	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(), "api_scheme", d.tls.scheme(),
 		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.carts.count())
 	return d, nil
 }
@@ -242,6 +258,11 @@ func (d *Daemon) gossipConfig() (*gossip.Config, error) {
 	mc.Label = d.cfg.ClusterLabel
 	if len(d.cfg.GossipKey) > 0 {
 		mc.SecretKey = d.cfg.GossipKey
+		if len(d.cfg.GossipSecondaryKeys) > 0 {
+			if mc.Keyring, err = gossip.NewKeyring(d.cfg.GossipKey, d.cfg.GossipSecondaryKeys...); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+			}
+		}
 	}
 	gc.Name = d.cfg.Name
 	gc.Meta = map[string]string{metaReplica: string(d.replica), metaAPI: d.APIAddr()}

@@ -16,6 +16,8 @@
 //     over carts and heartbeats;
 //   - broker (events.go): wakes the event streams of a cart when the cart
 //     table reports a change to it;
+//   - apiTLS (tls.go): the API's certificate and client CAs, read at start,
+//     and the warning about a certificate close to expiry;
 //   - the HTTP handlers (api.go, handlers_*.go) and the write path
 //     (write.go), which are methods of the Daemon that owns the parts.
 //

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/crdtd/crdtd/api"
 )
@@ -78,6 +79,13 @@ func (d *Daemon) warnings() []string {
 	if len(d.cfg.GossipKey) == 0 && !isLoopback(d.GossipAddr()) {
 		w = append(w, "gossip is not encrypted and listens beyond loopback: anyone who reaches "+
 			d.GossipAddr()+" can rewrite carts; give --gossip-key-file")
+	}
+	if d.tls == nil && !isLoopback(d.APIAddr()) {
+		w = append(w, "the API listens beyond loopback without TLS: the bearer token and carts cross the network "+
+			"in the clear; give --api-tls-cert-file and --api-tls-key-file")
+	}
+	if cw := d.tls.warning(time.Now()); cw != "" {
+		w = append(w, cw)
 	}
 	return w
 }

@@ -262,6 +262,9 @@ type node struct {
 	gossipAddr string
 	logPath    string
 	baseArgs   []string
+	// env, if not nil, is added to the environment of the agent, from
+	// which every CRDTD_* variable of the test process is removed first.
+	env []string
 
 	// mu guards the fields below.
 	mu     sync.Mutex
@@ -279,6 +282,9 @@ func (n *node) start(c *cluster, extra ...string) error {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", n.ns, bin.Crdtd}, args...)...)
 	} else {
 		cmd = exec.Command(bin.Crdtd, args...)
+	}
+	if n.env != nil {
+		cmd.Env = append(environWithout("CRDTD_"), n.env...)
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -319,6 +325,18 @@ func (n *node) start(c *cluster, extra ...string) error {
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
+}
+
+// environWithout returns the test process's environment without the
+// variables whose names start with prefix.
+func environWithout(prefix string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, prefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func (n *node) pid() int {

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"strings"
@@ -22,8 +23,11 @@ type pool struct {
 	noViews *http.Client
 }
 
-func newPool(idlePerHost int) *pool {
+func newPool(idlePerHost int, tc *tls.Config) *pool {
 	fallback := http.DefaultTransport.(*http.Transport).Clone() // for https nodes
+	if tc != nil {
+		fallback.TLSClientConfig = tc
+	}
 	fallback.MaxIdleConns = 0
 	fallback.MaxIdleConnsPerHost = idlePerHost
 	tr := newTransport(fallback, idlePerHost)

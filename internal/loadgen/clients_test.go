@@ -37,7 +37,7 @@ const aliceJSON = `{"cart":"alice","items":[{"item":"apple","quantity":2,"unit_p
 // its view, over kept-alive connections, while the sampler's clients get the view.
 func TestWorkersSkipViews(t *testing.T) {
 	srv, conns := viewServer(t, http.StatusOK, aliceJSON)
-	p := newPool(4)
+	p := newPool(4, nil)
 	t.Cleanup(p.closeIdle)
 
 	c, err := p.client(srv.URL, "", -1, false)
@@ -88,7 +88,7 @@ func TestWorkersSkipViewsFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := viewServer(t, tt.status, tt.body)
-			p := newPool(4)
+			p := newPool(4, nil)
 			t.Cleanup(p.closeIdle)
 			c, err := p.client(srv.URL, "", -1, false)
 			if err != nil {

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ type Config struct {
 
 	// Token is the bearer token sent to every node; empty sends none.
 	Token string
+
+	// TLS is the TLS configuration for https nodes: the CAs to trust and the client certificate
+	// to present. Nil means Go's defaults (the system's CAs, no client certificate).
+	TLS *tls.Config
 
 	// Concurrency is the number of workers, each with one operation in flight. 0 means 16,
 	// several requests in flight for each core of a small node.

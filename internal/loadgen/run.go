@@ -35,7 +35,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, fmt.Errorf("load config: %v", err)
 	}
-	pool := newPool(cfg.Concurrency + len(cfg.Nodes) + 1)
+	pool := newPool(cfg.Concurrency+len(cfg.Nodes)+1, cfg.TLS)
 	defer pool.closeIdle()
 	r := &run{
 		cfg:   cfg,

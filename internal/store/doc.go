@@ -4,7 +4,8 @@
 // client requests, and beside it a write-ahead log of recent local changes.
 //
 // A [Store] hands out a replica ID that is generated once, when the data file
-// is created, and never reused.
+// is created, and never reused. [ResetReplicaID] replaces it with a fresh one,
+// for a data directory restored from a backup.
 //
 // There are two ways to make a change durable:
 //
