@@ -35,6 +35,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		ErrOut: stderr,
 		IsTTY:  isTerminal(stdout),
 		Client: g.newClient,
+		Device: g.openDevice,
 	}
 	root := newCmdRoot(f, g)
 	root.SetArgs(args)

@@ -30,6 +30,7 @@ type globalOptions struct {
 	TokenFile string
 	Output    string
 	Timeout   time.Duration
+	Device    string // --device: the state file of a device replica; see device.go
 
 	cancel context.CancelFunc // releases the --timeout context; set when a command runs
 }
@@ -68,11 +69,15 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 Every node accepts writes, even when cut off from the others; all nodes converge
 to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE.
 
+With --device PATH or $CARTCTL_DEVICE, add, set, remove, clear, show and list
+work offline on a device's own replica of its carts, kept in PATH.
+
 Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
 		Example: `  cartctl add alice apple --qty 2 --price 1.25
   cartctl show alice
   CARTCTL_NODE=127.0.0.1:7071 cartctl show alice -o json
-  cartctl status`,
+  cartctl status
+  cartctl --device ~/.cartctl-device add alice apple   # offline`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildinfo.Read().String(),
@@ -104,6 +109,8 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 		fmt.Sprintf("file holding the node's bearer token (default: the token in $%s)", envToken))
 	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
+	fs.StringVar(&g.Device, "device", "",
+		fmt.Sprintf("edit and show carts in this device's own replica, offline (default $%s)", envDevice))
 }
 
 // release cancels the --timeout context of the command that ran, if any.
