@@ -74,5 +74,9 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 	if errors.As(err, &unsure) {
 		printRetryHint(stderr, unsure)
 	}
+	var unsynced *syncError
+	if errors.As(err, &unsynced) {
+		printKeptHint(stderr, unsynced)
+	}
 	return code
 }

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,6 +98,44 @@ func (n *fakeSyncNode) handle(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(answer)
 }
 
+// script queues error answers for the next requests.
+func (n *fakeSyncNode) script(replies ...syncReply) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.replies = append(n.replies, replies...)
+}
+
+// count returns how many sync requests arrived.
+func (n *fakeSyncNode) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.requests
+}
+
+// view returns the node's cart id as the API shows it: "apple=2@125 bread=1@?".
+func (n *fakeSyncNode) view(id string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.carts[id]
+	if c == nil {
+		c = cart.New()
+	}
+	return compact(c.View())
+}
+
+// compact renders a view compactly: "apple=2@125 bread=1@?".
+func compact(v cart.View) string {
+	var parts []string
+	for _, l := range v.Lines {
+		price := "?"
+		if l.Priced {
+			price = fmt.Sprint(l.UnitPriceCents)
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d@%s", l.Item, l.Quantity, price))
+	}
+	return strings.Join(parts, " ")
+}
+
 func (n *fakeSyncNode) client(t *testing.T) *client.Client {
 	t.Helper()
 	c, err := client.New(client.Config{BaseURL: n.srv.URL, Retries: -1})
@@ -103,6 +143,11 @@ func (n *fakeSyncNode) client(t *testing.T) *client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func (n *fakeSyncNode) clientFunc(t *testing.T) func() (*client.Client, error) {
+	t.Helper()
+	return func() (*client.Client, error) { return n.client(t), nil }
 }
 
 // otherDevice makes changes on a second, in-memory device and syncs them to the node: the

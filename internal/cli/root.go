@@ -46,6 +46,7 @@ func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
 		newCmdShow(f, nil),
 		newCmdWatch(f, nil),
 		newCmdList(f, nil),
+		newCmdSync(f, nil),
 		newCmdMembers(f, nil),
 		newCmdStatus(f, nil),
 		newCmdBench(f, nil),
@@ -70,14 +71,16 @@ Every node accepts writes, even when cut off from the others; all nodes converge
 to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE.
 
 With --device PATH or $CARTCTL_DEVICE, add, set, remove, clear, show and list
-work offline on a device's own replica of its carts, kept in PATH.
+work offline on a device's own replica of its carts, kept in PATH; cartctl sync
+exchanges its changes with a node.
 
 Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable.`,
 		Example: `  cartctl add alice apple --qty 2 --price 1.25
   cartctl show alice
   CARTCTL_NODE=127.0.0.1:7071 cartctl show alice -o json
   cartctl status
-  cartctl --device ~/.cartctl-device add alice apple   # offline`,
+  cartctl --device ~/.cartctl-device add alice apple   # offline
+  cartctl --device ~/.cartctl-device sync`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildinfo.Read().String(),
@@ -110,7 +113,7 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
 	fs.StringVar(&g.Device, "device", "",
-		fmt.Sprintf("edit and show carts in this device's own replica, offline (default $%s)", envDevice))
+		fmt.Sprintf("edit and show carts in this device's own replica, offline; sync sends them to --node (default $%s)", envDevice))
 }
 
 // release cancels the --timeout context of the command that ran, if any.
