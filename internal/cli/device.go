@@ -49,11 +49,30 @@ func (d *localDevice) Close() error { return d.store.Close() }
 // view returns cart as the device holds it, in the API's shape.
 func (d *localDevice) view(cart string) api.CartView { return cartview.Of(cart, d.View(cart)) }
 
+// deviceFlag is the value of --device. Given, even empty, it wins over $CARTCTL_DEVICE, so that
+// --device "" reaches the node while the environment names a device.
+type deviceFlag struct {
+	Path  string
+	Given bool // the flag was given
+}
+
+// Set records the path given.
+func (f *deviceFlag) Set(s string) error {
+	f.Path, f.Given = s, true
+	return nil
+}
+
+// String returns the path given.
+func (f *deviceFlag) String() string { return f.Path }
+
+// Type names the value in help: a path.
+func (f *deviceFlag) Type() string { return "path" }
+
 // openDevice opens the device named by --device or $CARTCTL_DEVICE, or returns nil when neither
-// is set. It is the factory's Device function.
+// names one. It is the factory's Device function.
 func (g *globalOptions) openDevice() (*localDevice, error) {
-	path := g.Device
-	if path == "" {
+	path := g.Device.Path
+	if !g.Device.Given {
 		path = os.Getenv(envDevice)
 	}
 	if path == "" {

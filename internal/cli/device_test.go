@@ -191,6 +191,10 @@ func TestMainDevice(t *testing.T) {
 	if code != ExitOK || stdout != "bob\n" {
 		t.Errorf("list with --device: got %d, stdout %q; want bob", code, stdout)
 	}
+	code, stdout, _ = runMain(t, "--device", "", "--timeout", "100ms", "list")
+	if code != ExitUnreachable || stdout != "" {
+		t.Errorf(`--device "" list: got %d, stdout %q; want the node (unreachable here), not $%s's device`, code, stdout, envDevice)
+	}
 	code, stdout, _ = runMain(t, "clear", "alice")
 	if code != ExitOK || stdout != "" {
 		t.Errorf("clear: got %d, stdout %q; want 0 and an empty cart", code, stdout)

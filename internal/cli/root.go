@@ -30,7 +30,7 @@ type globalOptions struct {
 	TokenFile string
 	Output    string
 	Timeout   time.Duration
-	Device    string // --device: the state file of a device replica; see device.go
+	Device    deviceFlag // --device: the state file of a device replica; see device.go
 
 	cancel context.CancelFunc // releases the --timeout context; set when a command runs
 }
@@ -112,8 +112,8 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 		fmt.Sprintf("file holding the node's bearer token (default: the token in $%s)", envToken))
 	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
-	fs.StringVar(&g.Device, "device", "",
-		fmt.Sprintf("edit and show carts in this device's own replica, offline; sync sends them to --node (default $%s)", envDevice))
+	fs.Var(&g.Device, "device",
+		fmt.Sprintf("edit and show carts in this device's own replica, offline; sync sends them to --node (default $%s; \"\" for none)", envDevice))
 }
 
 // release cancels the --timeout context of the command that ran, if any.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/device"
+	"github.com/crdtd/crdtd/internal/daemon"
 )
 
 // TestMainSyncNeedsDevice: sync without a device is a usage error.
@@ -252,5 +254,54 @@ func TestSyncRunGoesOn(t *testing.T) {
 	}
 	if got, want := out.String(), "bob\t1\t1\tfalse\ndave\t0\t1\tfalse\n"; got != want {
 		t.Errorf("got:\n%s\nwant the carts after the refused one:\n%s", got, want)
+	}
+}
+
+// TestSyncNode syncs a device with an in-process node: what the device made offline reaches
+// the node, what the node had reaches the device, and afterwards show prints the same bytes on
+// both, in every format.
+func TestSyncNode(t *testing.T) {
+	t.Setenv(envNode, "")
+	t.Setenv(envToken, "")
+	t.Setenv(envDevice, testDevicePath(t))
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		Name: "sync1", DataDir: t.TempDir(), GossipAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		ClusterLabel: fmt.Sprintf("sync-test-%d", time.Now().UnixNano()), Profile: daemon.ProfileLocal,
+		ShutdownTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	node := "http://" + d.APIAddr()
+
+	for _, args := range [][]string{
+		{"add", "erin", "apple", "--qty", "2", "--price", "1.25"},
+		{"add", "erin", "fig", "--qty", "3"},
+		{"set", "erin", "apple", "5", "--price", "0.99"},
+	} {
+		if code, _, errOut := runMain(t, args...); code != ExitOK {
+			t.Fatalf("device %q: exit %d: %s", args, code, errOut)
+		}
+	}
+	if code, _, errOut := runMain(t, "--device", "", "--node", node, "add", "erin", "kiwi", "--price", "0.40"); code != ExitOK {
+		t.Fatalf("node add: exit %d: %s", code, errOut)
+	}
+	code, stdout, stderr := runMain(t, "--node", node, "sync")
+	if code != ExitOK || stdout != "erin\t3\t3\ttrue\n" || stderr != "" {
+		t.Fatalf("sync: got %d, stdout %q, stderr %q; want erin's 3 changes pushed, the kiwi received", code, stdout, stderr)
+	}
+	for _, format := range outputFormats {
+		_, onNode, _ := runMain(t, "--device", "", "--node", node, "-o", format, "show", "erin")
+		t.Setenv(envNode, closedAddr(t))
+		_, onDevice, _ := runMain(t, "-o", format, "show", "erin")
+		t.Setenv(envNode, "")
+		if onDevice != onNode || !strings.Contains(onNode, "kiwi") {
+			t.Errorf("-o %s: device shows\n%s\nnode shows\n%s\nwant the same, with the kiwi", format, onDevice, onNode)
+		}
+	}
+	code, stdout, _ = runMain(t, "--node", node, "sync", "erin")
+	if code != ExitOK || stdout != "erin\t0\t3\tfalse\n" {
+		t.Errorf("second sync: got %d, stdout %q; want erin up to date", code, stdout)
 	}
 }
