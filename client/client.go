@@ -340,7 +340,8 @@ func (c *Client) Health(ctx context.Context) (api.Health, error) {
 // [api.SyncContentType]) and returns the node's answer body. Both bodies are opaque here: the
 // device package builds the request and merges the answer. A sync carries no Idempotency-Key and
 // needs none: it is idempotent by construction, so it is retried, with the same body, exactly
-// when other calls are. A refused push is an [*APIError] (422 sync_refused, 413, 415, 400); an
+// when other calls are. A refused push is an [*APIError] (422 sync_refused, 413, 415, 400); a
+// deferred one is a 409 sync_behind whose RetryAfter says when to send it again; an
 // error wrapping [ErrUnreachable] says nothing about whether the node applied the push, and
 // sending the same body again, to this node or another, is safe.
 func (c *Client) Sync(ctx context.Context, cart string, body []byte) ([]byte, error) {
@@ -499,7 +500,7 @@ func (c *Client) attempt(ctx context.Context, target string, call request) attem
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return attemptResult{
-			err:   decodeAPIError(resp.StatusCode, data),
+			err:   decodeAPIError(resp.StatusCode, resp.Header, data),
 			retry: resp.StatusCode == http.StatusServiceUnavailable,
 		}
 	}
@@ -541,18 +542,41 @@ func transportFailure(err error) attemptResult {
 }
 
 // decodeAPIError builds the error for a non-2xx response from its body, falling back to the
-// status when the body is not an [ErrorBody] (a proxy's HTML page, say).
-func decodeAPIError(status int, data []byte) *APIError {
+// status when the body is not an [ErrorBody] (a proxy's HTML page, say), and from its
+// Retry-After header.
+func decodeAPIError(status int, h http.Header, data []byte) *APIError {
+	e := &APIError{StatusCode: status, RetryAfter: retryAfter(h.Get("Retry-After"), time.Now())}
 	var eb api.ErrorBody
 	if err := json.Unmarshal(data, &eb); err == nil && eb.Error.Code != "" {
-		return &APIError{StatusCode: status, Code: eb.Error.Code, Message: eb.Error.Message}
+		e.Code, e.Message = eb.Error.Code, eb.Error.Message
+		return e
 	}
 	if status == http.StatusBadRequest && bytes.HasPrefix(data, []byte("Client sent an HTTP request to an HTTPS server")) {
 		// Go's HTTPS server answers a plain HTTP request so, before any handler runs.
-		return &APIError{StatusCode: status, Code: api.CodeInvalidArgument,
-			Message: "the node serves HTTPS: use an https:// URL"}
+		e.Code, e.Message = api.CodeInvalidArgument, "the node serves HTTPS: use an https:// URL"
+		return e
 	}
-	return &APIError{StatusCode: status, Code: codeForStatus(status), Message: strings.ToLower(http.StatusText(status))}
+	e.Code, e.Message = codeForStatus(status), strings.ToLower(http.StatusText(status))
+	return e
+}
+
+// maxRetryAfter caps the wait a Retry-After header may ask for, so that a wrong clock or a
+// hostile answer cannot park a caller for days.
+const maxRetryAfter = time.Hour
+
+// retryAfter parses a Retry-After value (RFC 9110 section 10.2.3: a number of seconds, or an
+// HTTP date) into a wait from now; 0 for none, a date in the past, or a value it cannot read.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
 }
 
 func codeForStatus(status int) api.ErrorCode {

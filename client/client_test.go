@@ -774,3 +774,44 @@ func TestSyncInvalidCartIsNotSent(t *testing.T) {
 		t.Errorf("got %d requests, want 0", n)
 	}
 }
+
+// TestRetryAfter: a refusal's Retry-After reaches the caller as APIError.RetryAfter (seconds or
+// an HTTP date, capped at an hour), and a 409 sync_behind is the caller's to retry: the client
+// makes one attempt.
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		header   string
+		min, max time.Duration
+	}{
+		{header: "", min: 0, max: 0},
+		{header: "1", min: time.Second, max: time.Second},
+		{header: "0", min: 0, max: 0},
+		{header: "86400", min: time.Hour, max: time.Hour},
+		{header: "-1", min: 0, max: 0},
+		{header: "soon", min: 0, max: 0},
+		{header: time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat), min: 28 * time.Second, max: 30 * time.Second},
+		{header: "Mon, 02 Jan 2006 15:04:05 GMT", min: 0, max: 0}, // in the past
+	}
+	for _, tt := range tests {
+		rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+			if tt.header != "" {
+				w.Header().Set("Retry-After", tt.header)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"error":{"code":"sync_behind","message":"retry shortly"}}`)
+		})
+		c := newTestClient(t, rec.srv.URL, nil)
+		_, err := c.Sync(t.Context(), "alice", []byte{0x90})
+		var apiErr *client.APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != api.CodeSyncBehind {
+			t.Fatalf("Retry-After %q: got %v, want a sync_behind APIError", tt.header, err)
+		}
+		if apiErr.RetryAfter < tt.min || apiErr.RetryAfter > tt.max {
+			t.Errorf("Retry-After %q: got RetryAfter %v, want %v..%v", tt.header, apiErr.RetryAfter, tt.min, tt.max)
+		}
+		if n := len(rec.requests()); n != 1 {
+			t.Errorf("Retry-After %q: got %d attempts, want 1", tt.header, n)
+		}
+	}
+}

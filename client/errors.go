@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/crdtd/crdtd/api"
 )
@@ -13,6 +14,10 @@ type APIError struct {
 	StatusCode int
 	Code       api.ErrorCode
 	Message    string
+	// RetryAfter is how long the node asked the caller to wait before trying again, from a
+	// Retry-After header (a 409 sync_behind, a 503); 0 when it sent none. A caller that retries
+	// on its own waits at least this long.
+	RetryAfter time.Duration
 }
 
 // Error returns the message followed by the code and HTTP status.

@@ -125,7 +125,7 @@ func (w *watcher) stream(ctx context.Context) (res attemptResult, delivered bool
 		if err != nil {
 			return failure(err), false
 		}
-		return attemptResult{err: decodeAPIError(resp.StatusCode, data), retry: resp.StatusCode == http.StatusServiceUnavailable}, false
+		return attemptResult{err: decodeAPIError(resp.StatusCode, resp.Header, data), retry: resp.StatusCode == http.StatusServiceUnavailable}, false
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return attemptResult{err: fmt.Errorf("answer is %q, not an event stream", resp.Header.Get("Content-Type"))}, false

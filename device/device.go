@@ -187,6 +187,28 @@ func (d *Device) SetQuantity(cartID, item string, q uint64) error {
 	})
 }
 
+// Set sets item's quantity in cart to q (0..cart.MaxQuantity) and, when
+// priceCents is not nil, its unit price too, as one change: what a node's
+// PUT of both does. A quantity of 0 removes the line, so it cannot go with
+// a price ([cart.ErrInvalidPrice]).
+func (d *Device) Set(cartID, item string, q uint64, priceCents *int64) error {
+	if q == 0 && priceCents != nil {
+		return fmt.Errorf("cart %s: %s: %w: quantity 0 removes the line; it cannot also set a price", cartID, item, cart.ErrInvalidPrice)
+	}
+	return d.edit(cartID, item, func(c *cart.Cart, ts func() crdt.Timestamp) (*cart.Cart, error) {
+		delta, err := c.SetQuantity(ts(), item, q)
+		if err != nil || priceCents == nil {
+			return delta, err
+		}
+		price, err := c.SetPrice(ts(), item, *priceCents)
+		if err != nil {
+			return nil, err
+		}
+		delta.Merge(price)
+		return delta, nil
+	})
+}
+
 // SetPrice sets item's unit price in cart, in cents (0..cart.MaxPriceCents).
 func (d *Device) SetPrice(cartID, item string, cents int64) error {
 	return d.edit(cartID, item, func(c *cart.Cart, ts func() crdt.Timestamp) (*cart.Cart, error) {

@@ -109,6 +109,24 @@ func TestEdits(t *testing.T) {
 			wantPending: 5, wantCarts: []string{"c"},
 		},
 		{
+			name: "set with price is one change",
+			edits: func(d *device.Device) error {
+				return errors.Join(d.Add("c", "apple", 2, nil), d.Set("c", "apple", 7, cents(30)))
+			},
+			wantLines:   "apple=7@30",
+			wantPending: 2, wantCarts: []string{"c"},
+		},
+		{
+			name:    "set to 0 with a price is refused whole",
+			edits:   func(d *device.Device) error { return d.Set("c", "apple", 0, cents(30)) },
+			wantErr: cart.ErrInvalidPrice,
+		},
+		{
+			name:    "set with a bad price is refused whole",
+			edits:   func(d *device.Device) error { return d.Set("c", "apple", 3, cents(-1)) },
+			wantErr: cart.ErrInvalidPrice,
+		},
+		{
 			name: "clear",
 			edits: func(d *device.Device) error {
 				return errors.Join(d.Add("c", "apple", 2, nil), d.Add("c", "pear", 1, nil), d.Clear("c"))

@@ -49,7 +49,7 @@ fails with [ErrReplicaReused].
 
 # Offline, and exactly once
 
-Edits ([Device.Add], [Device.SetQuantity], [Device.SetPrice],
+Edits ([Device.Add], [Device.Set], [Device.SetQuantity], [Device.SetPrice],
 [Device.Remove], [Device.Clear]) change the device's replica and are saved
 to its [Storage] before they return; none needs the network. Each also
 joins the edit's delta to the cart's pending changes. [Device.Sync] sends

@@ -56,6 +56,14 @@ Adds on different nodes add up: two concurrent adds of 1 apple make 2 apples.
 }
 
 func runAdd(ctx context.Context, opts *addOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		if err := dev.Add(opts.Cart, opts.Item, uint64(opts.Qty.N), opts.Price.ptr()); err != nil {
+			return fmt.Errorf("add %s to cart %s: %w", opts.Item, opts.Cart, err)
+		}
+		return printCart(&opts.baseOptions, dev.view(opts.Cart))
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err

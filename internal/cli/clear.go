@@ -46,6 +46,14 @@ Items added concurrently on other nodes, not yet seen here, remain.`,
 }
 
 func runClear(ctx context.Context, opts *clearOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		if err := dev.Clear(opts.Cart); err != nil {
+			return fmt.Errorf("clear cart %s: %w", opts.Cart, err)
+		}
+		return printCart(&opts.baseOptions, dev.view(opts.Cart))
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		ErrOut: stderr,
 		IsTTY:  isTerminal(stdout),
 		Client: g.newClient,
+		Device: g.openDevice,
 	}
 	root := newCmdRoot(f, g)
 	root.SetArgs(args)
@@ -75,6 +76,10 @@ func reportError(cmd *cobra.Command, err error, stderr io.Writer) ExitCode {
 	}
 	if errors.As(err, &unsure) {
 		printRetryHint(stderr, unsure)
+	}
+	var unsynced *syncError
+	if errors.As(err, &unsynced) {
+		printKeptHint(stderr, unsynced)
 	}
 	return code
 }

@@ -17,6 +17,10 @@ type factory struct {
 	// Client returns a client for the node chosen by the global flags. It is called when a
 	// command runs, after flags are parsed, and errors if they are unusable.
 	Client func() (*client.Client, error)
+
+	// Device opens the device replica chosen by --device or $CARTCTL_DEVICE, or returns nil and
+	// no error when neither is set: the commands then work on the node. The caller closes it.
+	Device func() (*localDevice, error)
 }
 
 // baseOptions is the part of every command's options that comes from the factory and the global
@@ -27,10 +31,11 @@ type baseOptions struct {
 	IsTTY  bool
 	Output string // output format: "table" or "json"
 	Client func() (*client.Client, error)
+	Device func() (*localDevice, error) // nil: no device, as when it returns nil
 }
 
 func newBaseOptions(f *factory) baseOptions {
-	return baseOptions{Out: f.Out, ErrOut: f.ErrOut, IsTTY: f.IsTTY, Output: formatTable, Client: f.Client}
+	return baseOptions{Out: f.Out, ErrOut: f.ErrOut, IsTTY: f.IsTTY, Output: formatTable, Client: f.Client, Device: f.Device}
 }
 
 func (o *baseOptions) printer() (printer, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/crdtd/crdtd/api"
 )
 
 type listOptions struct {
@@ -17,7 +19,9 @@ func newCmdList(f *factory, runF func(*listOptions) error) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the carts a node knows",
-		Long:    `List the names of all carts the node knows, one per line, sorted.`,
+		Long: `List the names of all carts the node knows, one per line, sorted.
+
+With --device, list the carts the device holds with at least one line.`,
 		Example: `  cartctl list
   cartctl list -o json`,
 		Args: requireArgs(),
@@ -33,6 +37,11 @@ func newCmdList(f *factory, runF func(*listOptions) error) *cobra.Command {
 }
 
 func runList(ctx context.Context, opts *listOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		return printCartList(&opts.baseOptions, deviceCarts(dev))
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err
@@ -41,6 +50,22 @@ func runList(ctx context.Context, opts *listOptions) error {
 	if err != nil {
 		return fmt.Errorf("list carts: %w", err)
 	}
+	return printCartList(&opts.baseOptions, list)
+}
+
+// deviceCarts lists the device's carts as a node lists its own: those with at least one line,
+// sorted. A cart the device emptied is still held, and synced by a bare cartctl sync.
+func deviceCarts(dev *localDevice) api.CartList {
+	list := api.CartList{Carts: []string{}}
+	for _, id := range dev.Carts() {
+		if len(dev.View(id).Lines) > 0 {
+			list.Carts = append(list.Carts, id)
+		}
+	}
+	return list
+}
+
+func printCartList(opts *baseOptions, list api.CartList) error {
 	p, err := opts.printer()
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type printer interface {
 	members(api.MemberList) error
 	status(api.Status) error
 	benchReport(loadgen.Report) error
+	syncReport(syncReport) error
 }
 
 func newPrinter(format string, w io.Writer, tty bool) (printer, error) {
@@ -64,6 +65,10 @@ func (p *jsonPrinter) status(v api.Status) error      { return p.print(v) }
 // benchReport prints the report's own JSON, whose field names scripts rely on.
 func (p *jsonPrinter) benchReport(v loadgen.Report) error { return p.print(v) }
 
+// syncReport prints what a device's sync did; the API has no JSON for it (a sync speaks
+// msgpack), so its field names are cartctl's own, and stable.
+func (p *jsonPrinter) syncReport(v syncReport) error { return p.print(v) }
+
 // tablePrinter prints tables. On a terminal the columns are aligned and have a header; piped, each
 // row is its fields joined by tabs, with no header and no summary rows, so that cut, awk and
 // sort see only data (gh's convention). Use -o json for everything else.
@@ -95,6 +100,20 @@ func (p *tablePrinter) cartList(v api.CartList) error {
 	t := newTable(p.w, p.tty)
 	for _, c := range v.Carts {
 		t.row(c)
+	}
+	return t.flush()
+}
+
+// syncReport prints a line per cart saying what happened on a terminal; piped, a row per cart:
+// name, changes pushed, lines now, whether the node's answer changed the device's cart.
+func (p *tablePrinter) syncReport(v syncReport) error {
+	t := newTable(p.w, p.tty)
+	for _, r := range v.Carts {
+		if p.tty {
+			t.row(r.Cart, r.summary())
+		} else {
+			t.row(r.Cart, strconv.Itoa(r.Pushed), strconv.Itoa(r.Lines), strconv.FormatBool(r.Received))
+		}
 	}
 	return t.flush()
 }

@@ -49,6 +49,14 @@ node, not yet seen here, survives it. Removing an absent item is not an error.`,
 }
 
 func runRemove(ctx context.Context, opts *removeOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		if err := dev.Remove(opts.Cart, opts.Item); err != nil {
+			return fmt.Errorf("remove %s from cart %s: %w", opts.Item, opts.Cart, err)
+		}
+		return printCart(&opts.baseOptions, dev.view(opts.Cart))
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ type globalOptions struct {
 	KeyFile   string
 	Output    string
 	Timeout   time.Duration
+	Device    deviceFlag // --device: the state file of a device replica; see device.go
 
 	cancel context.CancelFunc // releases the --timeout context; set when a command runs
 }
@@ -53,6 +54,7 @@ func newCmdRoot(f *factory, g *globalOptions) *cobra.Command {
 		newCmdShow(f, nil),
 		newCmdWatch(f, nil),
 		newCmdList(f, nil),
+		newCmdSync(f, nil),
 		newCmdMembers(f, nil),
 		newCmdStatus(f, nil),
 		newCmdBench(f, nil),
@@ -78,6 +80,10 @@ to the same carts. Point cartctl at a node with --node or $CARTCTL_NODE. For a
 node serving HTTPS with a private CA give --ca-file; for one that requires
 client certificates, --cert-file and --key-file.
 
+With --device PATH or $CARTCTL_DEVICE, add, set, remove, clear, show and list
+work offline on a device's own replica of its carts, kept in PATH; cartctl sync
+exchanges its changes with a node.
+
 Exit status: 0 success, 1 failure, 2 usage error, 3 node unreachable. A node
 that answers but fails the TLS handshake (its certificate not trusted, ours
 missing or refused) is a failure (1), not unreachable: it is there, and only
@@ -85,7 +91,9 @@ a change of certificates or flags helps.`,
 		Example: `  cartctl add alice apple --qty 2 --price 1.25
   cartctl show alice
   CARTCTL_NODE=127.0.0.1:7071 cartctl show alice -o json
-  cartctl --node https://10.0.0.5:7070 --ca-file ca.crt --token-file token status`,
+  cartctl --node https://10.0.0.5:7070 --ca-file ca.crt --token-file token status
+  cartctl --device ~/.cartctl-device add alice apple   # offline
+  cartctl --device ~/.cartctl-device sync`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       buildinfo.Read().String(),
@@ -123,6 +131,8 @@ func addGlobalFlags(root *cobra.Command, g *globalOptions) {
 		fmt.Sprintf("PEM private key of --cert-file (default $%s)", envKeyFile))
 	cmdutil.StringEnumFlag(root, fs, &g.Output, "output", "o", formatTable, outputFormats, "output format")
 	fs.DurationVar(&g.Timeout, "timeout", defaultTimeout, "give up on the node after this long")
+	fs.Var(&g.Device, "device",
+		fmt.Sprintf("edit and show carts in this device's own replica, offline; sync sends them to --node (default $%s; \"\" for none)", envDevice))
 }
 
 // release cancels the --timeout context of the command that ran, if any.

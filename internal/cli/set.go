@@ -78,6 +78,14 @@ func parseSetQuantity(s string) (int64, error) {
 }
 
 func runSet(ctx context.Context, opts *setOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		if err := dev.Set(opts.Cart, opts.Item, uint64(opts.Qty), opts.Price.ptr()); err != nil {
+			return fmt.Errorf("set %s in cart %s: %w", opts.Item, opts.Cart, err)
+		}
+		return printCart(&opts.baseOptions, dev.view(opts.Cart))
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err

@@ -21,7 +21,10 @@ func newCmdShow(f *factory, runF func(*showOptions) error) *cobra.Command {
 		Long: `Show a cart as this node sees it: each item with its quantity, unit price and
 subtotal, and the total. An unknown cart is shown empty.
 
-Piped, the table has no header and no total line; use -o json for the total.`,
+Piped, the table has no header and no total line; use -o json for the total.
+
+With --device, show the device's own replica of the cart; on a terminal, also
+how many of its changes wait for a sync with a node.`,
 		Example: `  cartctl show alice
   cartctl show alice -o json`,
 		Args:              requireArgs("CART"),
@@ -42,6 +45,14 @@ Piped, the table has no header and no total line; use -o json for the total.`,
 }
 
 func runShow(ctx context.Context, opts *showOptions) error {
+	if ok, err := withDevice(&opts.baseOptions, func(dev *localDevice) error {
+		if err := printCart(&opts.baseOptions, dev.view(opts.Cart)); err != nil {
+			return err
+		}
+		return printPending(&opts.baseOptions, dev, opts.Cart)
+	}); ok {
+		return err
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err

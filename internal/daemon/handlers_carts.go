@@ -12,6 +12,7 @@ import (
 	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/internal/cartview"
 	"github.com/crdtd/crdtd/internal/store"
 )
 
@@ -372,15 +373,5 @@ func (d *Daemon) fail(w http.ResponseWriter, err error) {
 	}
 }
 
-func cartView(id string, v cart.View) api.CartView {
-	out := api.CartView{Cart: id, Items: make([]api.Line, 0, len(v.Lines)), TotalCents: v.TotalCents,
-		UnpricedItems: v.Unpriced, Overflow: v.Overflow}
-	for _, l := range v.Lines {
-		line := api.Line{Item: l.Item, Quantity: int64(l.Quantity)}
-		if l.Priced {
-			line.UnitPriceCents, line.SubtotalCents = &l.UnitPriceCents, &l.SubtotalCents
-		}
-		out.Items = append(out.Items, line)
-	}
-	return out
-}
+// cartView is the API view of cart id; cartctl prints a device's replica with the same function.
+func cartView(id string, v cart.View) api.CartView { return cartview.Of(id, v) }

@@ -39,7 +39,9 @@ type report struct {
 	MergeRejected      float64   `json:"merge_rejected_total"`
 	DecodeErrors       float64   `json:"decode_errors_total"`
 	SuspicionTimeoutMS int64     `json:"suspicion_timeout_ms"`
-	Anomalies          []string  `json:"anomalies,omitempty"`
+	// Devices reports the device replicas' adds and syncs (devices_test.go).
+	Devices   deviceReport `json:"devices"`
+	Anomalies []string     `json:"anomalies,omitempty"`
 }
 
 func (r *report) anomaly(format string, args ...any) {
@@ -87,8 +89,14 @@ func lineOf(v api.CartView, item string) (api.Line, bool) {
 //   - unexpected: a present item with no add/set>0 that may have been
 //     applied, a quantity above the largest set plus every add, or a price
 //     nobody set.
-func check(rep *report, ops []*op, final map[string]api.CartView) {
+//
+// Device carts: see checkDeviceAdds.
+func check(rep *report, ops []*op, devAdds []*devAdd, final map[string]api.CartView) {
 	seen := map[string]bool{} // cart/item of the history
+	for _, a := range devAdds {
+		seen[a.cart+"/"+a.item] = true
+	}
+	checkDeviceAdds(rep, devAdds, final)
 	byItem := map[string][]*op{}
 	clears := map[string][]*op{}
 	for _, o := range ops {

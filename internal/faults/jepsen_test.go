@@ -288,6 +288,7 @@ func TestJepsen(t *testing.T) {
 		stopWork()
 		wg.Wait()
 		c.healAll(t)
+		rep.Devices.Unflushed = w.flushDevices(rand.New(rand.NewPCG(seed, uint64(3+round))))
 		views, took, ok := c.converge(t, 60*time.Second)
 		rep.Rounds++
 		rep.ConvergeSeconds = append(rep.ConvergeSeconds, took.Seconds())
@@ -306,8 +307,10 @@ func TestJepsen(t *testing.T) {
 	}
 	rep.Converged = final != nil
 	if final != nil {
-		check(rep, h.snapshot(), final)
+		check(rep, h.snapshot(), w.dev.snapshot(), final)
+		w.compareDeviceViews(rep, final)
 	}
+	rep.Devices.fill(w.dev, len(w.phones))
 	rep.Replays, rep.ReplayMismatches = h.replays.Load(), h.replayBad.Load()
 	rep.Kills, rep.Partitions = s.kills.Load(), s.partitions.Load()
 	rep.PausesShort, rep.PausesLong = s.pausesShort.Load(), s.pausesLong.Load()
@@ -333,12 +336,22 @@ func TestJepsen(t *testing.T) {
 	if !rep.Converged {
 		t.Fatal("the cluster did not converge")
 	}
-	if rep.Lost != 0 || rep.Unexpected != 0 || rep.Resurrected != 0 || rep.BadAck != 0 || rep.ReplayMismatches != 0 {
+	if rep.Lost != 0 || rep.Unexpected != 0 || rep.Resurrected != 0 || rep.BadAck != 0 || rep.ReplayMismatches != 0 ||
+		rep.Devices.anomalies() != 0 {
 		if v, ok := h.badReplay.Load().(string); ok {
 			t.Logf("replay mismatch: %s", v)
 		}
-		t.Errorf("got lost=%d unexpected=%d resurrected=%d bad_ack=%d replay_mismatches=%d, want all 0; anomalies:\n%s",
-			rep.Lost, rep.Unexpected, rep.Resurrected, rep.BadAck, rep.ReplayMismatches, strings.Join(rep.Anomalies, "\n"))
+		if v, ok := w.dev.lastRefusal.Load().(string); ok {
+			t.Logf("device sync refused: %s", v)
+		}
+		d := rep.Devices
+		t.Errorf("got lost=%d unexpected=%d resurrected=%d bad_ack=%d replay_mismatches=%d; devices: lost=%d doubled=%d wrong_price=%d "+
+			"view_mismatches=%d refused=%d replica_reused=%d edit_errors=%d; want all 0; anomalies:\n%s",
+			rep.Lost, rep.Unexpected, rep.Resurrected, rep.BadAck, rep.ReplayMismatches, d.Lost, d.Doubled, d.WrongPrice,
+			d.ViewMismatches, d.Refused, d.ReplicaReused, d.EditErrors, strings.Join(rep.Anomalies, "\n"))
+	}
+	if rep.Devices.AddsAcked == 0 || rep.Devices.LostAnswersOK == 0 {
+		t.Errorf("devices: %d adds acknowledged, %d lost answers resent; want some of each", rep.Devices.AddsAcked, rep.Devices.LostAnswersOK)
 	}
 	if rep.Acknowledged < wantOps || rep.Kills < int64(wantKills) || rep.Partitions < int64(wantParts) {
 		t.Errorf("got %d acknowledged ops, %d kills, %d partitions; want at least %d, %d, %d",

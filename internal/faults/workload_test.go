@@ -106,6 +106,8 @@ type workload struct {
 	slots    []*slot
 	seq      atomic.Int64
 	nodes    int
+	phones   []*phone  // device replicas (devices_test.go)
+	dev      *devStats // what they did
 }
 
 const (
@@ -114,7 +116,14 @@ const (
 )
 
 func newWorkload(c *cluster, h *history, rnd *rand.Rand) *workload {
-	w := &workload{c: c, h: h, setCarts: 16, nodes: len(c.nodes)}
+	w := &workload{c: c, h: h, setCarts: 16, nodes: len(c.nodes), dev: &devStats{}}
+	for i := range numPhones {
+		p, err := newPhone(i)
+		if err != nil {
+			c.t.Fatalf("new device: %v", err)
+		}
+		w.phones = append(w.phones, p)
+	}
 	for ci := range 4 {
 		for _, base := range []string{"apple", "pear", "plum", "fig"} {
 			s := &slot{cart: fmt.Sprintf("%s%d", regCartPrefix, ci), base: base, home: rnd.IntN(w.nodes)}
@@ -128,9 +137,12 @@ func newWorkload(c *cluster, h *history, rnd *rand.Rand) *workload {
 // run runs one worker until ctx is done.
 func (w *workload) run(ctx context.Context, worker int, rnd *rand.Rand) {
 	for ctx.Err() == nil {
-		if rnd.IntN(100) < 55 {
+		switch r := rnd.IntN(100); {
+		case r < devOpShare:
+			w.deviceOp(ctx, rnd)
+		case r < 55:
 			w.setAdd(ctx, worker, rnd)
-		} else {
+		default:
 			w.register(ctx, worker, rnd)
 		}
 	}
