@@ -104,3 +104,13 @@ func TestDecodeSizeLimit(t *testing.T) {
 		t.Errorf("%d bytes: got %v, want ErrCorrupt for size", len(over), err)
 	}
 }
+
+func TestReaderStringLimit(t *testing.T) {
+	in := []byte{0xa3, 'a', 'b', 'c'}
+	if s, err := (&Reader{b: in}).String(3); err != nil || s != "abc" {
+		t.Errorf("String(3) of a 3-byte string: got %q, %v; want \"abc\"", s, err)
+	}
+	if s, err := (&Reader{b: in}).String(2); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("String(2) of a 3-byte string: got %q, %v; want ErrCorrupt", s, err)
+	}
+}
