@@ -114,3 +114,16 @@ func TestReaderStringLimit(t *testing.T) {
 		t.Errorf("String(2) of a 3-byte string: got %q, %v; want ErrCorrupt", s, err)
 	}
 }
+
+func TestReaderTimestampLogicalLimit(t *testing.T) {
+	enc := func(logical []byte) []byte {
+		return append(append([]byte{0x93, 0x01}, logical...), 0xa1, 'r')
+	}
+	ts, err := (&Reader{b: enc([]byte{0xce, 0xff, 0xff, 0xff, 0xff})}).Timestamp()
+	if err != nil || ts.Logical != math.MaxUint32 {
+		t.Errorf("logical MaxUint32: got %v, %v; want it decoded", ts, err)
+	}
+	if _, err := (&Reader{b: enc([]byte{0xcf, 0, 0, 0, 1, 0, 0, 0, 0})}).Timestamp(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("logical MaxUint32+1: got %v, want ErrCorrupt", err)
+	}
+}

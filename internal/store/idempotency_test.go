@@ -176,3 +176,22 @@ func TestOpenMigratesFormat1(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestIdempotencyTTLBoundary: a key is remembered for exactly
+// IdempotencyTTL, whether committed or only logged, and pruned only after.
+func TestIdempotencyTTLBoundary(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := idemStore(t, t.TempDir(), clock)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "committed", IdempotencyResult: []byte("c")}))
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d"), IdempotencyKey: "logged", IdempotencyResult: []byte("l")})
+
+	clock.advance(time.Hour) // exactly the TTL
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
+	must.Zero(t, s.Stats().IdempotencyPruned, "pruned at exactly the TTL")
+	must.Equal(t, []string{"committed", "logged"}, present(t, s, "committed", "logged"), "at exactly the TTL")
+
+	clock.advance(time.Nanosecond)
+	must.Len(t, present(t, s, "committed", "logged"), 0, "1ns past the TTL")
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 2}))
+	must.Equal(t, uint64(1), s.Stats().IdempotencyPruned, "pruned 1ns past the TTL (the logged key is pruned by a checkpoint)")
+}
