@@ -157,3 +157,22 @@ func TestValueLimitsAtTheBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionDefaults: each zero field takes its default, and a set field
+// is kept.
+func TestOptionDefaults(t *testing.T) {
+	zero, err := Options{}.withDefaults()
+	must.NoError(t, err)
+	must.Equal(t, DefaultMaxBatch, zero.MaxBatch)
+	must.Equal(t, time.Duration(DefaultLockTimeout), zero.LockTimeout)
+	must.Equal(t, time.Duration(DefaultIdempotencyTTL), zero.IdempotencyTTL)
+	must.Equal(t, DefaultMaxIdempotencyKeys, zero.MaxIdempotencyKeys)
+	must.True(t, zero.Logger != nil && zero.now != nil && zero.syncLog != nil, "nil logger, clock or sync after defaults")
+	set := Options{MaxBatch: 3, LockTimeout: 5 * time.Millisecond, IdempotencyTTL: time.Minute, MaxIdempotencyKeys: 7}
+	got, err := set.withDefaults()
+	must.NoError(t, err)
+	must.Equal(t, 3, got.MaxBatch)
+	must.Equal(t, 5*time.Millisecond, got.LockTimeout)
+	must.Equal(t, time.Minute, got.IdempotencyTTL)
+	must.Equal(t, 7, got.MaxIdempotencyKeys)
+}
