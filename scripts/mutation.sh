@@ -24,7 +24,10 @@
 #                        (default v0.6.0)
 #
 # Tests run with -short (rapid's property tests then run 100 cases each; the
-# process-level suites are skipped). Every mutator gremlins has is enabled,
+# process-level suites are skipped), and rapid does not shrink a failing
+# case for more than a second or write fail files: a mutant is killed as
+# soon as a property fails, and shrinking (30 s by default) would spend
+# most of the run on mutants already known dead. Every mutator gremlins has is enabled,
 # not just its defaults: the defaults never invert a logical operator or a
 # loop's break and continue, and those are the mutants that find missing
 # tests. No mutator deletes a call or reorders statements, so a suite can
@@ -62,7 +65,7 @@ for pkg in "${packages[@]}"; do
   name="${pkg//\//_}"
   echo "+ gremlins unleash ./$pkg (log: $OUT/$name.log)"
   start=$(date +%s)
-  GOFLAGS=-short gremlins unleash \
+  RAPID_SHRINKTIME=1s RAPID_NOFAILFILE=true GOFLAGS=-short gremlins unleash \
     --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" \
     "${mutators[@]}" --output "$OUT/$name.json" "./$pkg" >"$OUT/$name.log" 2>&1 || {
       echo "gremlins failed on $pkg; see $OUT/$name.log" >&2
