@@ -75,3 +75,23 @@ func sum(xs []uint64) uint64 {
 	}
 	return n
 }
+
+func TestParseSegmentName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    uint64
+		ok   bool
+	}{
+		{segmentName(1), 1, true},
+		{segmentName(12345), 12345, true},
+		{"crdtd-0000000000000000.wal", 0, false}, // segments are numbered from 1
+		{"crdtd-x.wal", 0, false},
+		{"crdtd-0000000000000001.wal.tmp", 0, false},
+		{"other-0000000000000001.wal", 0, false},
+	} {
+		n, ok := parseSegmentName(tc.name)
+		if ok != tc.ok || (ok && n != tc.n) {
+			t.Errorf("parseSegmentName(%q) = %d, %v; want %d, %v", tc.name, n, ok, tc.n, tc.ok)
+		}
+	}
+}
