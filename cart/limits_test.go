@@ -260,3 +260,72 @@ func priceMut(p pricing) func(func() crdt.Dot) crdt.Mutation[line] {
 		return mu
 	}
 }
+
+// TestLineTimestampTieBreaksByDot: two assignments with one timestamp
+// (a caller that reused a reading) are ordered by dot, the greater winning,
+// so every replica picks the same one.
+func TestLineTimestampTieBreaksByDot(t *testing.T) {
+	for _, order := range [][2]uint64{{1, 2}, {2, 1}} {
+		var ln line
+		ln.sets.Set(dot("a", order[0]), assignment{q: order[0], wall: 5})
+		ln.sets.Set(dot("a", order[1]), assignment{q: order[1], wall: 5})
+		ln.prices.Set(dot("a", 10+order[0]), pricing{cents: int64(order[0]), wall: 5})
+		ln.prices.Set(dot("a", 10+order[1]), pricing{cents: int64(order[1]), wall: 5})
+		if q, _ := ln.quantity(); q != 2 {
+			t.Errorf("sets a:1=1 and a:2=2 at one timestamp (added %v): quantity %d, want 2", order, q)
+		}
+		if p, _ := ln.price(); p != 2 {
+			t.Errorf("prices a:11=1 and a:12=2 at one timestamp (added %v): price %d, want 2", order, p)
+		}
+	}
+}
+
+func TestIsEmpty(t *testing.T) {
+	ts := crdt.Timestamp{Wall: 1, Replica: "dev"}
+	c := New()
+	if !c.IsEmpty() {
+		t.Error("new cart: IsEmpty false, want true")
+	}
+	if _, err := c.Add(ts, "apple", 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.IsEmpty() {
+		t.Error("cart with a line: IsEmpty true, want false")
+	}
+	if _, err := c.Remove("apple"); err != nil {
+		t.Fatal(err)
+	}
+	if c.IsEmpty() {
+		t.Error("cart that saw an add and its remove: IsEmpty true, want false (its context is not empty)")
+	}
+}
+
+// TestCloneForItemIsIndependent edits a CloneForItem copy, the item and
+// another line, and checks the original is untouched.
+func TestCloneForItemIsIndependent(t *testing.T) {
+	ts := crdt.Timestamp{Wall: 1, Replica: "dev"}
+	c := New()
+	for _, it := range []string{"apple", "pear"} {
+		if _, err := c.Add(ts, it, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := c.MarshalBinary()
+	cp := c.CloneForItem("apple")
+	if !cp.Equal(c) {
+		t.Fatal("CloneForItem: copy differs from the original")
+	}
+	ts.Wall++
+	if _, err := cp.Add(ts, "apple", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.SetQuantity(ts, "pear", 7); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := c.MarshalBinary(); string(after) != string(before) {
+		t.Error("editing a CloneForItem copy changed the original")
+	}
+	if cp.Quantity("apple") != 3 || cp.Quantity("pear") != 7 {
+		t.Errorf("copy: apple %d, pear %d; want 3, 7", cp.Quantity("apple"), cp.Quantity("pear"))
+	}
+}

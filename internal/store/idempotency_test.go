@@ -208,3 +208,100 @@ func TestIdempotencyPruneByBytes(t *testing.T) {
 	s = newTestStore(t, dir, opts)
 	must.Equal(t, st.IdempotencyBytes, s.Stats().IdempotencyBytes)
 }
+
+// TestIdempotencyTTLBoundary: a key is remembered for exactly
+// IdempotencyTTL, whether committed or only logged, and pruned only after.
+func TestIdempotencyTTLBoundary(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := idemStore(t, t.TempDir(), clock)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "committed", IdempotencyResult: []byte("c")}))
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d"), IdempotencyKey: "logged", IdempotencyResult: []byte("l")})
+
+	clock.advance(time.Hour) // exactly the TTL
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 1}))
+	must.Zero(t, s.Stats().IdempotencyPruned, "pruned at exactly the TTL")
+	must.Equal(t, []string{"committed", "logged"}, present(t, s, "committed", "logged"), "at exactly the TTL")
+
+	clock.advance(time.Nanosecond)
+	must.Len(t, present(t, s, "committed", "logged"), 0, "1ns past the TTL")
+	must.NoError(t, s.Commit(t.Context(), Write{HLC: 2}))
+	must.Equal(t, uint64(1), s.Stats().IdempotencyPruned, "pruned 1ns past the TTL (the logged key is pruned by a checkpoint)")
+}
+
+// TestIdempotencyPruneBySizeBoundary: MaxIdempotencyKeys keys are all
+// kept; one more prunes exactly one.
+func TestIdempotencyPruneBySizeBoundary(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := idemStore(t, t.TempDir(), clock) // MaxIdempotencyKeys 5
+	for i := range 5 {
+		clock.advance(time.Second)
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: fmt.Sprintf("k%d", i)}))
+	}
+	must.Equal(t, uint64(5), s.Stats().IdempotencyKeys, "keys at exactly the limit")
+	must.Zero(t, s.Stats().IdempotencyPruned, "pruned at exactly the limit")
+	clock.advance(time.Second)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k5"}))
+	must.Equal(t, uint64(5), s.Stats().IdempotencyKeys, "keys one past the limit")
+	must.Equal(t, []string{"k1", "k2", "k3", "k4", "k5"}, present(t, s, "k0", "k1", "k2", "k3", "k4", "k5"), "the oldest is pruned")
+}
+
+// format1File writes a data file in format 1's layout, with the
+// key-ordered idempotency bucket's entries given (nil: no such bucket).
+func format1File(t *testing.T, dir string, entries map[string][]byte) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	must.NoError(t, err)
+	must.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket(bucketMeta)
+		_, _ = tx.CreateBucket(bucketObjects)
+		_, _ = tx.CreateBucket(bucketIdemTime)
+		must.NoError(t, meta.Put(keyFormat, u64(1)))
+		must.NoError(t, meta.Put(keyReplicaID, []byte("r-00000000000000aa")))
+		must.NoError(t, meta.Put([]byte("idempotency_count"), u64(uint64(len(entries)))))
+		if entries != nil {
+			idem, _ := tx.CreateBucket([]byte("idempotency"))
+			for k, v := range entries {
+				must.NoError(t, idem.Put([]byte(k), v))
+			}
+		}
+		return nil
+	}))
+	must.NoError(t, db.Close())
+}
+
+func TestOpenMigratesFormat1Edges(t *testing.T) {
+	t.Run("empty result", func(t *testing.T) {
+		dir := t.TempDir()
+		created := time.Now().Add(-time.Minute).UnixNano()
+		format1File(t, dir, map[string][]byte{"req": u64(uint64(created))}) // 8 bytes: created, no result
+		s := newTestStore(t, dir, testOptions(t))
+		res, ok, err := s.LookupIdempotency("req")
+		must.NoError(t, err)
+		must.True(t, ok, "a key with an empty result lost in migration")
+		must.Len(t, res, 0)
+		must.NoError(t, s.Close())
+		db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+		must.NoError(t, err)
+		defer db.Close()
+		must.NoError(t, db.View(func(tx *bolt.Tx) error {
+			must.True(t, tx.Bucket(bucketMeta).Get([]byte("idempotency_count")) == nil, "format 1's count left behind")
+			return nil
+		}))
+	})
+	t.Run("entry shorter than a time", func(t *testing.T) {
+		dir := t.TempDir()
+		format1File(t, dir, map[string][]byte{"req": {1, 2, 3, 4, 5, 6, 7}})
+		_, err := Open(dir, testOptions(t))
+		var ce *CorruptError
+		must.ErrorAs(t, err, &ce)
+		must.Contains(t, err.Error(), "is 7 bytes")
+	})
+	t.Run("bucket missing", func(t *testing.T) {
+		dir := t.TempDir()
+		format1File(t, dir, nil)
+		_, err := Open(dir, testOptions(t))
+		var ce *CorruptError
+		must.ErrorAs(t, err, &ce)
+		must.Contains(t, err.Error(), "format 1 missing")
+	})
+}

@@ -1,0 +1,129 @@
+package crdt
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// The tests in this file pin the Reader and Encoder at their boundaries,
+// from inside the package: the public decoders reach these paths only with
+// hand-made bytes.
+
+func TestEncoderKeepsFirstError(t *testing.T) {
+	first, second := errors.New("first"), errors.New("second")
+	e := newEncoder()
+	e.keep(nil)
+	e.keep(first)
+	e.keep(second)
+	e.keep(nil)
+	if _, err := e.bytes(); err != first {
+		t.Errorf("bytes() after errors first, second: got %v, want first", err)
+	}
+	if _, err := newEncoder().bytes(); err != nil {
+		t.Errorf("bytes() with no error: got %v", err)
+	}
+}
+
+func TestReaderIntegerForms(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     []byte
+		signed bool
+		want   int64 // as int64; for unsigned reads, a non-negative value
+		ok     bool
+	}{
+		{"uint from int8 0", []byte{0xd0, 0x00}, false, 0, true},
+		{"uint from int8 1", []byte{0xd0, 0x01}, false, 1, true},
+		{"uint from int8 -1", []byte{0xd0, 0xff}, false, 0, false},
+		{"uint from negative fixint", []byte{0xff}, false, 0, false},
+		{"int from uint64 MaxInt64", []byte{0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true, math.MaxInt64, true},
+		{"int from uint64 MaxInt64+1", []byte{0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0}, true, 0, false},
+		{"int from uint8 255", []byte{0xcc, 0xff}, true, 255, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Reader{b: tt.in}
+			var got int64
+			var err error
+			if tt.signed {
+				got, err = r.Int()
+			} else {
+				var u uint64
+				u, err = r.Uint()
+				got = int64(u)
+			}
+			if tt.ok && (err != nil || got != tt.want) {
+				t.Errorf("read %x: got %d, %v; want %d, no error", tt.in, got, err, tt.want)
+			}
+			if !tt.ok && !errors.Is(err, ErrCorrupt) {
+				t.Errorf("read %x: got %d, %v; want ErrCorrupt", tt.in, got, err)
+			}
+		})
+	}
+}
+
+// TestReaderArrayBound: an array header is refused, before any element is
+// read, when its elements cannot fit in what remains at minElem bytes each.
+func TestReaderArrayBound(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		minElem int
+		ok      bool
+	}{
+		{"2 of 3 bytes in 6", []byte{0x92, 0, 0, 0, 0, 0, 0}, 3, true},
+		{"2 of 3 bytes in 5", []byte{0x92, 0, 0, 0, 0, 0}, 3, false},
+		{"3 of 1 byte in 3", []byte{0x93, 0, 0, 0}, 1, true},
+		{"3 of 1 byte in 2", []byte{0x93, 0, 0}, 1, false},
+	} {
+		r := &Reader{b: tc.in}
+		n, err := r.ArrayLen(tc.minElem)
+		if tc.ok && err != nil {
+			t.Errorf("%s: got %d, %v; want no error", tc.name, n, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "cannot fit")) {
+			t.Errorf("%s: got %d, %v; want a \"cannot fit\" error", tc.name, n, err)
+		}
+	}
+}
+
+// TestDecodeSizeLimit: input of exactly MaxEncodedSize bytes is decoded
+// (here, and found corrupt for what it holds); one byte more is refused
+// for its size alone.
+func TestDecodeSizeLimit(t *testing.T) {
+	at := make([]byte, MaxEncodedSize)
+	at[0] = EncodingVersion
+	if _, err := newReader("test", at); err != nil {
+		t.Errorf("%d bytes: got %v, want a reader", len(at), err)
+	}
+	over := make([]byte, MaxEncodedSize+1)
+	over[0] = EncodingVersion
+	if _, err := newReader("test", over); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "exceeds limit") {
+		t.Errorf("%d bytes: got %v, want ErrCorrupt for size", len(over), err)
+	}
+}
+
+func TestReaderStringLimit(t *testing.T) {
+	in := []byte{0xa3, 'a', 'b', 'c'}
+	if s, err := (&Reader{b: in}).String(3); err != nil || s != "abc" {
+		t.Errorf("String(3) of a 3-byte string: got %q, %v; want \"abc\"", s, err)
+	}
+	if s, err := (&Reader{b: in}).String(2); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("String(2) of a 3-byte string: got %q, %v; want ErrCorrupt", s, err)
+	}
+}
+
+func TestReaderTimestampLogicalLimit(t *testing.T) {
+	enc := func(logical []byte) []byte {
+		return append(append([]byte{0x93, 0x01}, logical...), 0xa1, 'r')
+	}
+	ts, err := (&Reader{b: enc([]byte{0xce, 0xff, 0xff, 0xff, 0xff})}).Timestamp()
+	if err != nil || ts.Logical != math.MaxUint32 {
+		t.Errorf("logical MaxUint32: got %v, %v; want it decoded", ts, err)
+	}
+	if _, err := (&Reader{b: enc([]byte{0xcf, 0, 0, 0, 1, 0, 0, 0, 0})}).Timestamp(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("logical MaxUint32+1: got %v, want ErrCorrupt", err)
+	}
+}
