@@ -213,7 +213,7 @@ func TestRogueWithoutKey(t *testing.T) {
 	// The two honest nodes keep exchanging digests with each other; only a
 	// digest rejected by a node would be the rogue's.
 	for _, name := range []string{"crdtd_antientropy_exchanges_total", "crdtd_antientropy_offers_total"} {
-		if d := after.sum(name, `result="rejected"`) - before.sum(name, `result="rejected"`); d != 0 {
+		if d := after.sum(name, "result=rejected") - before.sum(name, "result=rejected"); d != 0 {
 			t.Errorf("%s{result=rejected} grew by %v, want 0: a digest got through", name, d)
 		}
 	}
