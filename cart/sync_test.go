@@ -366,3 +366,50 @@ func TestChangesAgreesWithMerge(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncAnswerSize: for a 10-line cart whose device is one change
+// behind, the answer (the one change, the node's context and the seen
+// dots) is much smaller than the cart. The sizes are logged for the docs.
+func TestSyncAnswerSize(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	nodeClk, err := crdt.NewHLC("r-0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := New()
+	for i := range 10 {
+		ts := nodeClk.Now(now)
+		if _, err := node.Add(ts, fmt.Sprintf("item-%02d", i), 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.SetPrice(ts, fmt.Sprintf("item-%02d", i), int64(100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	device := node.Clone()
+	if _, err := node.Add(nodeClk.Now(now), "item-03", 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := device.Context()
+	req, err := (&SyncRequest{Device: "d-0123456789abcdef", Context: ctx, Delta: New()}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, seen := node.DeltaFor(&ctx)
+	resp, err := (&SyncResponse{Delta: delta, Seen: seen}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := node.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10-line cart, device 1 change behind: request %d bytes, answer %d bytes, whole cart %d bytes", len(req), len(resp), len(full))
+	if len(resp) >= len(full) {
+		t.Errorf("answer of %d bytes is no smaller than the cart's %d", len(resp), len(full))
+	}
+	device.MergeDeltaFor(delta, &seen)
+	if !device.Equal(node) {
+		t.Fatal("the device did not reach the node's cart")
+	}
+}
