@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/crdtd/crdtd/api"
 )
 
@@ -80,4 +83,33 @@ func (d *Daemon) warnings() []string {
 			d.GossipAddr()+" can rewrite carts; give --gossip-key-file")
 	}
 	return w
+}
+
+// handleActivity serves GET /v1/activity: the running totals the cluster
+// page turns into writes per second and a replication lag chart, read from
+// the metrics without a full scrape.
+func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
+	var out api.Activity
+	ch := make(chan prometheus.Metric)
+	go func() {
+		d.metrics.operations.Collect(ch)
+		close(ch)
+	}()
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) == nil && pb.Counter != nil {
+			out.Operations += uint64(pb.Counter.GetValue())
+		}
+	}
+	var pb dto.Metric
+	if err := d.metrics.replicationLag.Write(&pb); err == nil && pb.Histogram != nil {
+		h := pb.Histogram
+		out.ReplicationLag = api.Histogram{Count: h.GetSampleCount(), Sum: h.GetSampleSum(),
+			Buckets: make([]api.HistogramBucket, 0, len(h.Bucket))}
+		for _, b := range h.Bucket {
+			out.ReplicationLag.Buckets = append(out.ReplicationLag.Buckets,
+				api.HistogramBucket{Le: b.GetUpperBound(), Count: b.GetCumulativeCount()})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
