@@ -1,0 +1,441 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/client"
+	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/daemon"
+)
+
+// The browser tests drive Debian's chromium, headless, through the app a
+// real in-process cluster serves. They skip when chromium is missing, except
+// in CI (CI=true), where a missing browser is a failure: .ci/run installs it.
+
+// chromiumPath returns the browser to drive: $CRDTD_CHROMIUM, or chromium
+// on PATH.
+func chromiumPath() string {
+	if p := os.Getenv("CRDTD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// newBrowser starts a headless chromium with a fresh profile, closed when
+// the test ends, and returns its context.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests are slow; skipped with -short")
+	}
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed, and CI must run the browser tests: apt-get install -y chromium")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium, or set CRDTD_CHROMIUM): skipping the browser tests")
+	}
+	// The machine has no network beyond loopback: these flags keep chromium
+	// from trying to reach Google's services.
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", path, err)
+	}
+	return bctx
+}
+
+// tab is one page in a browser context of its own: its own storage,
+// service workers and locks, as if on another device.
+type tab struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+}
+
+// newTab opens a tab in a fresh browser context. The test fails if the
+// page writes an error to the console or throws, whatever it tested.
+// Failed network requests are not errors: going offline makes them.
+func newTab(t *testing.T, browser context.Context, name string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab %s: %v", name, err)
+	}
+	var mu sync.Mutex
+	var bad []string
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || (m.Type == chromedp.ConsoleError && m.Source != "network") {
+				mu.Lock()
+				bad = append(bad, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range bad {
+			t.Errorf("tab %s: console: %s", name, m)
+		}
+	})
+	return &tab{t: t, name: name, ctx: ctx}
+}
+
+func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("tab %s: %s: %v", tb.name, what, err)
+	}
+}
+
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		tb.t.Fatalf("tab %s: evaluate %s: %v", tb.name, expr, err)
+	}
+	return s
+}
+
+// openCart opens the cart page and waits until the replica is loaded.
+func (tb *tab) openCart(node *daemon.Daemon, cartID string) {
+	tb.t.Helper()
+	tb.do("open cart "+cartID,
+		chromedp.Navigate("http://"+node.APIAddr()+"/carts/"+cartID),
+		chromedp.WaitVisible(chromedp.CSS("#add-form")),
+	)
+	if got, ok := tb.waitEval(`String(document.getElementById('status').dataset.pending !== undefined)`, "true", 10*time.Second); !ok {
+		tb.t.Fatalf("tab %s: the cart did not load: %s", tb.name, got)
+	}
+}
+
+// add adds an item through the add form, the way a person does: type the
+// fields, press Enter.
+func (tb *tab) add(item, qty, price string) {
+	tb.t.Helper()
+	tb.setInput(`#add-form [name="quantity"]`, qty)
+	tb.setInput(`#add-form [name="price"]`, price)
+	tb.do("add "+item, chromedp.SendKeys(chromedp.CSS(`#add-form [name="item"]`), item+"\r"))
+	// The form clears its item field once the edit is made.
+	if got, ok := tb.waitEval(`document.querySelector('#add-form [name="item"]').value`, "", 5*time.Second); !ok {
+		tb.t.Fatalf("tab %s: add %s: the form still holds %q: %s", tb.name, item, got,
+			tb.eval(`document.getElementById('error').textContent`))
+	}
+}
+
+// setField sets a line's quantity or price through its form.
+func (tb *tab) setField(item, kind, value string) {
+	tb.t.Helper()
+	form := fmt.Sprintf(`#line-rows tr[data-item=%q] form[data-kind=%q]`, item, kind)
+	tb.setInput(form+" input", value)
+	tb.do("set "+kind+" of "+item, chromedp.Click(chromedp.CSS(form+" button")))
+}
+
+// setInput replaces the value of the input sel selects, as a person who
+// selects its text and types does.
+func (tb *tab) setInput(sel, value string) {
+	tb.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.focus(); e.value = %q; return e.value; })()`, sel, value)
+	if got := tb.eval(js); got != value {
+		tb.t.Fatalf("tab %s: set %s to %q: it holds %q", tb.name, sel, value, got)
+	}
+}
+
+func (tb *tab) remove(item string) {
+	tb.t.Helper()
+	tb.do("remove "+item, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#line-rows tr[data-item=%q] button.remove`, item))))
+}
+
+func (tb *tab) clear() {
+	tb.t.Helper()
+	tb.do("clear", chromedp.Click(chromedp.CSS("#clear")))
+}
+
+// shownJS evaluates to the cart as the page shows it: one
+// item=quantity@price=subtotal per line, then the total.
+const shownJS = `(() => Array.from(document.querySelectorAll('#line-rows tr')).map(r =>
+	r.dataset.item + '=' + r.querySelector('[data-kind="quantity"] input').value + '@' +
+	(r.querySelector('[data-kind="price"] input').value || 'unknown') + '=' +
+	r.querySelector('.subtotal').textContent).concat(['total=' + document.getElementById('total').textContent]).join(' '))()`
+
+// waitEval polls the string expression expr in the page until it
+// evaluates to want or within passes, and returns the last value.
+// (chromedp's Poll compiles its predicate with new Function, which the
+// app's Content-Security-Policy rightly forbids; Runtime.evaluate is not
+// subject to it.)
+func (tb *tab) waitEval(expr, want string, within time.Duration) (last string, ok bool) {
+	tb.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		cancel()
+		if err == nil && v == want {
+			return v, true
+		}
+		last = v
+		if err != nil {
+			last = "error: " + err.Error()
+		}
+		if time.Now().After(deadline) {
+			return last, false
+		}
+		time.Sleep(25 * time.Millisecond) // a polling interval, not a wait for an outcome
+	}
+}
+
+// waitShown waits until the page shows want (see shownJS).
+func (tb *tab) waitShown(want string, within time.Duration) {
+	tb.t.Helper()
+	if got, ok := tb.waitEval(shownJS, want, within); !ok {
+		tb.t.Fatalf("tab %s: the page shows %q, want %q", tb.name, got, want)
+	}
+}
+
+// statusJS evaluates to the status line's data-online and data-pending.
+const statusJS = `(() => { const s = document.getElementById('status'); return s ? 'online=' + s.dataset.online + ' pending=' + s.dataset.pending : ''; })()`
+
+// waitStatus waits until the status line says online or not, with pending
+// changes waiting.
+func (tb *tab) waitStatus(online bool, pending int, within time.Duration) {
+	tb.t.Helper()
+	want := fmt.Sprintf("online=%v pending=%d", online, pending)
+	if got, ok := tb.waitEval(statusJS, want, within); !ok {
+		tb.t.Fatalf("tab %s: status is %q, want %q: the page says %q", tb.name, got, want,
+			tb.eval(`document.getElementById('status').textContent + ' / ' + (document.getElementById('error').hidden ? '' : document.getElementById('error').textContent)`))
+	}
+}
+
+func (tb *tab) status() string {
+	return tb.eval(`document.getElementById('status').textContent`)
+}
+
+// setOffline cuts the tab off the network, or brings it back, through
+// DevTools network emulation, service worker included.
+func (tb *tab) setOffline(offline bool) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	rules := network.EmulateNetworkConditionsByRuleParams{
+		EmulateOfflineServiceWorker: &offline,
+		MatchedNetworkConditions:    []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
+	}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, rules); err != nil {
+		tb.t.Fatalf("tab %s: emulate offline=%v: %v", tb.name, offline, err)
+	}
+	state := network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}
+	if _, err := chromedp.Call(ctx, network.OverrideNetworkState, state); err != nil {
+		tb.t.Fatalf("tab %s: override network state offline=%v: %v", tb.name, offline, err)
+	}
+}
+
+// screenshot saves a PNG of the page as a test artifact, in
+// $CRDTD_SCREENSHOT_DIR or else a directory under the system's temporary
+// directory that outlives the test, and logs where.
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("CRDTD_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "crdtd-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatalf("tab %s: screenshot: %v", tb.name, err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s", path)
+}
+
+var nodeSeq atomic.Int64
+
+// startCluster starts n in-process nodes on loopback that join the first,
+// and waits until every node sees every other alive.
+func startCluster(t *testing.T, n int, token string) []*daemon.Daemon {
+	t.Helper()
+	label := fmt.Sprintf("web-%d-%d", time.Now().UnixNano(), nodeSeq.Add(1))
+	var nodes []*daemon.Daemon
+	for i := range n {
+		cfg := daemon.Config{
+			Name:              fmt.Sprintf("node%d", nodeSeq.Add(1)),
+			DataDir:           t.TempDir(),
+			GossipAddr:        "127.0.0.1:0",
+			APIAddr:           "127.0.0.1:0",
+			ClusterLabel:      label,
+			Profile:           daemon.ProfileLocal,
+			HeartbeatInterval: 200 * time.Millisecond,
+			ShutdownTimeout:   2 * time.Second,
+			APIToken:          token,
+			Logger:            slog.New(slog.DiscardHandler),
+			TuneGossip: func(c *gossip.Config) {
+				c.Memberlist.PushPullInterval = 500 * time.Millisecond
+				c.ReconnectInterval = 500 * time.Millisecond
+			},
+		}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		d, err := daemon.Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("start node: %v", err)
+		}
+		t.Cleanup(func() { d.Close() })
+		nodes = append(nodes, d)
+	}
+	for _, d := range nodes {
+		c := apiClient(t, d, token)
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms, err := c.Members(context.Background())
+			alive := 0
+			for _, m := range ms.Members {
+				if m.State == "alive" {
+					alive++
+				}
+			}
+			return err == nil && alive == n, fmt.Sprintf("%d of %d members alive (err %v)", alive, n, err)
+		})
+	}
+	return nodes
+}
+
+func apiClient(t *testing.T, d *daemon.Daemon, token string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{BaseURL: "http://" + d.APIAddr(), Token: token, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, state)
+		}
+		time.Sleep(20 * time.Millisecond) // a polling interval, not a wait for an outcome
+	}
+}
+
+// lines renders a cart view the way the tests compare it:
+// item=quantity@price per line, price "unknown" when unset.
+func lines(v api.CartView) string {
+	var parts []string
+	for _, l := range v.Items {
+		price := "unknown"
+		if l.UnitPriceCents != nil {
+			price = fmt.Sprint(*l.UnitPriceCents)
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d@%s", l.Item, l.Quantity, price))
+	}
+	return strings.Join(parts, " ")
+}
+
+// waitCart waits until node's API shows cart as want (see lines).
+func waitCart(t *testing.T, c *client.Client, cartID, want string) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() (bool, string) {
+		v, err := c.GetCart(context.Background(), cartID)
+		return err == nil && lines(v) == want, fmt.Sprintf("cart %s on the node is %q, want %q (err %v)", cartID, lines(v), want, err)
+	})
+}
+
+// TestCartAppEditsReachAnotherNode edits a cart through the page on one
+// node and checks every edit on the other node's API: add with and
+// without a price, change a quantity and a price, remove a line, clear.
+func TestCartAppEditsReachAnotherNode(t *testing.T) {
+	nodes := startCluster(t, 2, "")
+	b := newBrowser(t)
+	page := newTab(t, b, "phone")
+	other := apiClient(t, nodes[1], "")
+
+	page.openCart(nodes[0], "alice")
+	page.waitShown("total=0.00", 5*time.Second)
+	page.add("apple", "2", "1.25")
+	page.add("pear", "1", "")
+	page.add("milk", "3", "0.99")
+	page.waitShown("apple=2@1.25=2.50 milk=3@0.99=2.97 pear=1@unknown=unknown total=5.47", 5*time.Second)
+	waitCart(t, other, "alice", "apple=2@125 milk=3@99 pear=1@unknown")
+	page.waitStatus(true, 0, 10*time.Second)
+	if s := page.status(); !strings.HasPrefix(s, "online") {
+		t.Errorf("status %q, want online", s)
+	}
+	page.screenshot("cart")
+
+	page.setField("apple", "quantity", "5")
+	page.setField("pear", "price", "2.5")
+	page.waitShown("apple=5@1.25=6.25 milk=3@0.99=2.97 pear=1@2.50=2.50 total=11.72", 5*time.Second)
+	waitCart(t, other, "alice", "apple=5@125 milk=3@99 pear=1@250")
+
+	page.remove("milk")
+	page.waitShown("apple=5@1.25=6.25 pear=1@2.50=2.50 total=8.75", 5*time.Second)
+	waitCart(t, other, "alice", "apple=5@125 pear=1@250")
+
+	page.setField("pear", "quantity", "0") // 0 removes the line
+	waitCart(t, other, "alice", "apple=5@125")
+
+	page.clear()
+	page.waitShown("total=0.00", 5*time.Second)
+	waitCart(t, other, "alice", "")
+}
