@@ -124,10 +124,13 @@ func Cents(c int64) *int64 { return &c }
 // Activity is the body of GET /v1/activity: this node's running totals, which a live view (the
 // cluster page) reads every second and turns into rates by taking differences. Operations counts
 // the local cart operations this node acknowledged, device syncs that changed a cart included
-// (crdtd_operations_total summed over kinds). ReplicationLag is crdtd_replication_lag_seconds:
-// the time from a change's origin timestamp to its application on this node.
+// (crdtd_operations_total summed over kinds); RemoteMerges the deltas and repairs from peers that
+// changed its state (crdtd_remote_merges_total summed over channels). ReplicationLag is
+// crdtd_replication_lag_seconds: the time from a change's origin timestamp to its application on
+// this node.
 type Activity struct {
 	Operations     uint64    `json:"operations_total"`
+	RemoteMerges   uint64    `json:"remote_merges_total"`
 	ReplicationLag Histogram `json:"replication_lag_seconds"`
 }
 

@@ -439,3 +439,196 @@ func TestCartAppEditsReachAnotherNode(t *testing.T) {
 	page.waitShown("total=0.00", 5*time.Second)
 	waitCart(t, other, "alice", "")
 }
+
+// TestTwoBrowsersOnTwoNodesConverge edits one cart from two browser
+// contexts (two devices, each with its own replica) on two nodes, and
+// checks that both pages and both nodes reach the cart semantics' result,
+// and that a change from elsewhere appears live.
+func TestTwoBrowsersOnTwoNodesConverge(t *testing.T) {
+	nodes := startCluster(t, 2, "")
+	b := newBrowser(t)
+	phone := newTab(t, b, "phone")
+	laptop := newTab(t, b, "laptop")
+	api0, api1 := apiClient(t, nodes[0], ""), apiClient(t, nodes[1], "")
+	phone.openCart(nodes[0], "shared")
+	laptop.openCart(nodes[1], "shared")
+
+	// Both add an apple at once: both adds count.
+	phone.add("apple", "1", "1.00")
+	laptop.add("apple", "1", "")
+	want := "apple=2@1.00=2.00 total=2.00"
+	phone.waitShown(want, 10*time.Second)
+	laptop.waitShown(want, 10*time.Second)
+
+	// A change made elsewhere appears live, through the event stream and a
+	// pull into the page's replica.
+	start := time.Now()
+	if _, err := api1.AddItem(context.Background(), "shared", api.AddItemRequest{Item: "pear", Quantity: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want = "apple=2@1.00=2.00 pear=1@unknown=unknown total=2.00"
+	phone.waitShown(want, 2*time.Second)
+	t.Logf("a change on the other node reached the page in %v", time.Since(start).Round(time.Millisecond))
+	laptop.waitShown(want, 2*time.Second)
+
+	// The laptop, cut off, adds an apple while the phone sets apples to 5:
+	// the set replaces what the phone had seen, the unseen add counts on top.
+	laptop.setOffline(true)
+	phone.setField("apple", "quantity", "5")
+	waitCart(t, api1, "shared", "apple=5@100 pear=1@unknown")
+	laptop.add("apple", "1", "")
+	laptop.waitShown("apple=3@1.00=3.00 pear=1@unknown=unknown total=3.00", 5*time.Second)
+	laptop.waitStatus(false, 1, 10*time.Second)
+	laptop.setOffline(false)
+	want = "apple=6@1.00=6.00 pear=1@unknown=unknown total=6.00"
+	laptop.waitShown(want, 15*time.Second)
+	phone.waitShown(want, 10*time.Second)
+
+	// The phone removes the pears while the laptop, cut off, adds 2: only
+	// the add the phone had not seen survives.
+	laptop.setOffline(true)
+	phone.remove("pear")
+	waitCart(t, api1, "shared", "apple=6@100")
+	laptop.add("pear", "2", "")
+	laptop.waitStatus(false, 1, 10*time.Second)
+	laptop.setOffline(false)
+	want = "apple=6@1.00=6.00 pear=2@unknown=unknown total=6.00"
+	laptop.waitShown(want, 15*time.Second)
+	phone.waitShown(want, 10*time.Second)
+	waitCart(t, api0, "shared", "apple=6@100 pear=2@unknown")
+	waitCart(t, api1, "shared", "apple=6@100 pear=2@unknown")
+	laptop.waitStatus(true, 0, 10*time.Second)
+	phone.waitStatus(true, 0, 10*time.Second)
+}
+
+// TestOfflineEditsSurviveReloadAndApplyOnce edits while offline, reloads
+// the page while still offline, and comes back: every edit reaches the
+// nodes once, none is lost, none counted twice.
+func TestOfflineEditsSurviveReloadAndApplyOnce(t *testing.T) {
+	nodes := startCluster(t, 2, "")
+	b := newBrowser(t)
+	page := newTab(t, b, "phone")
+	other := apiClient(t, nodes[1], "")
+
+	page.openCart(nodes[0], "trip")
+	page.add("apple", "1", "0.50")
+	waitCart(t, other, "trip", "apple=1@50")
+	page.waitStatus(true, 0, 10*time.Second)
+	// The service worker keeps the app's files for the reload below.
+	if got, ok := page.waitEval(`String(!!navigator.serviceWorker.controller)`, "true", 15*time.Second); !ok {
+		t.Fatalf("no service worker controls the page: %s", got)
+	}
+
+	page.setOffline(true)
+	page.add("apple", "2", "")
+	page.add("milk", "1", "1.10")
+	want := "apple=3@0.50=1.50 milk=1@1.10=1.10 total=2.60"
+	page.waitShown(want, 5*time.Second)
+	page.waitStatus(false, 2, 10*time.Second)
+	if s := page.status(); s != "offline — 2 changes waiting" {
+		t.Errorf("status %q, want %q", s, "offline — 2 changes waiting")
+	}
+	page.screenshot("cart-offline")
+
+	page.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#add-form")))
+	page.waitShown(want, 10*time.Second)
+	page.waitStatus(false, 2, 10*time.Second)
+	if v, err := other.GetCart(context.Background(), "trip"); err != nil || lines(v) != "apple=1@50" {
+		t.Fatalf("while the page is offline the node has %q (err %v), want apple=1@50", lines(v), err)
+	}
+
+	page.setOffline(false)
+	page.waitStatus(true, 0, 15*time.Second)
+	waitCart(t, other, "trip", "apple=3@50 milk=1@110")
+
+	// Reloaded online, the page sends nothing again: the replica's pending
+	// changes were dropped when the node acknowledged them, and a resend
+	// would merge as a no-op anyway.
+	page.do("reload online", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#add-form")))
+	page.waitShown(want, 10*time.Second)
+	page.waitStatus(true, 0, 10*time.Second)
+	page.add("apple", "1", "")
+	waitCart(t, other, "trip", "apple=4@50 milk=1@110")
+	page.waitShown("apple=4@0.50=2.00 milk=1@1.10=1.10 total=3.10", 5*time.Second)
+}
+
+// TestClusterPageShowsEveryMember opens the cluster page and checks that
+// it lists every member, alive, with agreeing digests, and draws the
+// replication lag of changes made on another node.
+func TestClusterPageShowsEveryMember(t *testing.T) {
+	nodes := startCluster(t, 3, "")
+	b := newBrowser(t)
+	page := newTab(t, b, "operator")
+	page.do("open the cluster page",
+		chromedp.Navigate("http://"+nodes[0].APIAddr()+"/cluster"),
+		chromedp.WaitVisible(chromedp.CSS("#members")))
+
+	var want []string
+	for _, d := range nodes {
+		st, err := apiClient(t, d, "").Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, st.Node+":alive")
+	}
+	slices.Sort(want)
+	membersJS := `Array.from(document.querySelectorAll('#member-rows tr')).map(r => r.dataset.member + ':' + r.children[2].textContent).sort().join(' ')`
+	if got, ok := page.waitEval(membersJS, strings.Join(want, " "), 10*time.Second); !ok {
+		t.Fatalf("members shown %q, want %q", got, strings.Join(want, " "))
+	}
+	digestsJS := `Array.from(document.querySelectorAll('#member-rows tr')).map(r => r.children[4].textContent).sort().join(' ')`
+	if got, ok := page.waitEval(digestsJS, "agrees agrees –", 15*time.Second); !ok {
+		t.Fatalf("digests shown %q, want the two peers agreeing", got)
+	}
+
+	// Writes on another node show up here as replication lag.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writer := apiClient(t, nodes[1], "")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ctx.Err() == nil; i++ {
+			writer.AddItem(ctx, fmt.Sprintf("load-%d", i%20), api.AddItemRequest{Item: "x", Quantity: 1})
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+	}()
+	// Three seconds of samples: a line, and a lag figure.
+	lagJS := `(() => { const l = document.querySelector('#lag-chart polyline');
+		return String(!!l && l.getAttribute('points').split(' ').length >= 3 && /\d/.test(document.getElementById('lag-now').textContent)); })()`
+	if got, ok := page.waitEval(lagJS, "true", 15*time.Second); !ok {
+		t.Errorf("no replication lag drawn: %s, lag %q", got, page.eval(`document.getElementById('lag-now').textContent`))
+	}
+	page.screenshot("cluster")
+	cancel()
+	<-done
+}
+
+// TestTokenIsAskedOnceAndSent opens the app on a node that requires an
+// API token: the page asks for it, keeps it for the tab, and uses it for
+// the sync and the event stream.
+func TestTokenIsAskedOnceAndSent(t *testing.T) {
+	const token = "s3cret-token"
+	nodes := startCluster(t, 1, token)
+	b := newBrowser(t)
+	page := newTab(t, b, "phone")
+	page.do("open the cart",
+		chromedp.Navigate("http://"+nodes[0].APIAddr()+"/carts/locked"),
+		chromedp.WaitVisible(chromedp.CSS("#token-form")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token+"\r"),
+		chromedp.WaitNotVisible(chromedp.CSS("#token-form")),
+	)
+	c := apiClient(t, nodes[0], token)
+	page.add("tea", "2", "3.00")
+	waitCart(t, c, "locked", "tea=2@300")
+	if _, err := c.AddItem(context.Background(), "locked", api.AddItemRequest{Item: "tea", Quantity: 1}); err != nil {
+		t.Fatal(err)
+	}
+	page.waitShown("tea=3@3.00=9.00 total=9.00", 5*time.Second)
+	page.waitStatus(true, 0, 10*time.Second)
+}

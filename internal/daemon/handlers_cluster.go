@@ -89,18 +89,7 @@ func (d *Daemon) warnings() []string {
 // page turns into writes per second and a replication lag chart, read from
 // the metrics without a full scrape.
 func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
-	var out api.Activity
-	ch := make(chan prometheus.Metric)
-	go func() {
-		d.metrics.operations.Collect(ch)
-		close(ch)
-	}()
-	for m := range ch {
-		var pb dto.Metric
-		if m.Write(&pb) == nil && pb.Counter != nil {
-			out.Operations += uint64(pb.Counter.GetValue())
-		}
-	}
+	out := api.Activity{Operations: counterSum(d.metrics.operations), RemoteMerges: counterSum(d.metrics.merged)}
 	var pb dto.Metric
 	if err := d.metrics.replicationLag.Write(&pb); err == nil && pb.Histogram != nil {
 		h := pb.Histogram
@@ -112,4 +101,21 @@ func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// counterSum returns the sum of a counter vector over its labels.
+func counterSum(v *prometheus.CounterVec) uint64 {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		v.Collect(ch)
+		close(ch)
+	}()
+	var sum float64
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) == nil && pb.Counter != nil {
+			sum += pb.Counter.GetValue()
+		}
+	}
+	return uint64(sum)
 }

@@ -7,7 +7,8 @@ import { apiFetch, askToken, delay } from "./api.js";
 const $ = (id) => document.getElementById(id);
 const POINTS = 60; // one minute of samples
 
-const writes = []; // writes per second, newest last
+const writes = []; // writes per second on this node, newest last
+const merges = []; // changes from peers merged per second
 const lags = []; // p99 replication lag in seconds per interval, or null
 let prev = null; // the previous activity reading, with its time
 
@@ -52,6 +53,7 @@ async function refresh() {
   if (prev) {
     const secs = (now - prev.at) / 1000;
     push(writes, Math.max(0, activity.operations_total - prev.a.operations_total) / secs);
+    push(merges, Math.max(0, activity.remote_merges_total - prev.a.remote_merges_total) / secs);
     push(lags, quantile(prev.a.replication_lag_seconds, activity.replication_lag_seconds, 0.99));
   }
   prev = { a: activity, at: now };
@@ -159,21 +161,24 @@ function quantile(a, b, q) {
 }
 
 function renderCharts() {
-  const w = writes.length ? writes[writes.length - 1] : null;
-  $("writes-now").textContent = w === null ? "–" : w.toFixed(w < 10 ? 1 : 0);
-  const l = lags.length ? lags[lags.length - 1] : null;
+  const last = (series) => (series.length ? series[series.length - 1] : null);
+  const rate = (v) => (v === null ? "–" : v.toFixed(v < 10 ? 1 : 0));
+  $("writes-now").textContent = rate(last(writes));
+  $("merges-now").textContent = rate(last(merges));
+  const l = last(lags);
   $("lag-now").textContent = l === null ? "no changes from other nodes" : duration(l);
-  chart($("writes-chart"), writes, (v) => v.toFixed(0) + "/s");
-  chart($("lag-chart"), lags, (v) => duration(v));
+  chart($("writes-chart"), [writes, merges], (v) => v.toFixed(0) + "/s");
+  chart($("lag-chart"), [lags], (v) => duration(v));
 }
 
-// chart draws series (null for a gap) as a line over the last POINTS
-// samples, scaled to its largest value, which the top label shows.
-function chart(svg, series, label) {
+// chart draws each series (null for a gap) as a line over the last POINTS
+// samples, the first solid and the second dashed, scaled to the largest
+// value, which the top label shows.
+function chart(svg, all, label) {
   const NS = "http://www.w3.org/2000/svg";
   for (const el of Array.from(svg.children)) if (el.tagName !== "desc") el.remove();
   const W = 300, H = 80, top = 14;
-  const max = Math.max(...series.filter((v) => v !== null), 0);
+  const max = Math.max(...all.flat().filter((v) => v !== null), 0);
   const axis = document.createElementNS(NS, "line");
   axis.setAttribute("x1", "0");
   axis.setAttribute("x2", String(W));
@@ -187,21 +192,33 @@ function chart(svg, series, label) {
   text.textContent = "max " + label(max);
   svg.append(axis, text);
   const step = W / (POINTS - 1);
-  const x0 = W - (series.length - 1) * step;
-  let pts = [];
-  const flush = () => {
-    if (pts.length) {
-      const line = document.createElementNS(NS, "polyline");
-      line.setAttribute("points", pts.join(" "));
-      line.setAttribute("class", "line");
-      svg.append(line);
-    }
-    pts = [];
-  };
-  series.forEach((v, i) => {
-    if (v === null) return flush();
-    const y = max > 0 ? H - 1 - (v / max) * (H - 1 - top) : H - 1;
-    pts.push((x0 + i * step).toFixed(1) + "," + y.toFixed(1));
+  all.forEach((series, n) => {
+    const cls = n === 0 ? "line" : "line second";
+    const x0 = W - (series.length - 1) * step;
+    let pts = [];
+    const flush = () => {
+      if (pts.length === 1) {
+        // A lone sample between gaps: a dot, since a line needs two.
+        const [x, y] = pts[0].split(",");
+        const dot = document.createElementNS(NS, "circle");
+        dot.setAttribute("cx", x);
+        dot.setAttribute("cy", y);
+        dot.setAttribute("r", "1.5");
+        dot.setAttribute("class", cls + " dot");
+        svg.append(dot);
+      } else if (pts.length > 1) {
+        const line = document.createElementNS(NS, "polyline");
+        line.setAttribute("points", pts.join(" "));
+        line.setAttribute("class", cls);
+        svg.append(line);
+      }
+      pts = [];
+    };
+    series.forEach((v, i) => {
+      if (v === null) return flush();
+      const y = max > 0 ? H - 1 - (v / max) * (H - 1 - top) : H - 1;
+      pts.push((x0 + i * step).toFixed(1) + "," + y.toFixed(1));
+    });
+    flush();
   });
-  flush();
 }
