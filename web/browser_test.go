@@ -410,7 +410,16 @@ func TestCartAppEditsReachAnotherNode(t *testing.T) {
 	page := newTab(t, b, "phone")
 	other := apiClient(t, nodes[1], "")
 
-	page.openCart(nodes[0], "alice")
+	// Open the cart by name from the app's first page, with the keyboard.
+	page.do("open the app",
+		chromedp.Navigate("http://"+nodes[0].APIAddr()+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#open-form")),
+		chromedp.SendKeys(chromedp.CSS("#open-name"), "alice\r"),
+		chromedp.WaitVisible(chromedp.CSS("#add-form")),
+	)
+	if loc := page.eval(`location.pathname`); loc != "/carts/alice" {
+		t.Fatalf("the page is at %s, want /carts/alice", loc)
+	}
 	page.waitShown("total=0.00", 5*time.Second)
 	page.add("apple", "2", "1.25")
 	page.add("pear", "1", "")
@@ -422,6 +431,13 @@ func TestCartAppEditsReachAnotherNode(t *testing.T) {
 		t.Errorf("status %q, want online", s)
 	}
 	page.screenshot("cart")
+	// On a phone-sized screen nothing runs off the side.
+	page.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if got, ok := page.waitEval(`String(document.documentElement.scrollWidth <= screen.width)`, "true", 5*time.Second); !ok {
+		t.Errorf("on a 390 px wide screen the page is %s px wide (%s)", page.eval(`String(document.documentElement.scrollWidth)`), got)
+	}
+	page.screenshot("cart-phone")
+	page.do("desktop viewport", chromedp.EmulateReset())
 
 	page.setField("apple", "quantity", "5")
 	page.setField("pear", "price", "2.5")

@@ -72,7 +72,6 @@ type asset struct {
 	// raw is the content, for clients that do not take gzip; for the
 	// WebAssembly, embedded only compressed, it is made on first use.
 	raw     func() []byte
-	rawSize int
 }
 
 // New prepares the embedded files for serving.
@@ -117,7 +116,7 @@ func newAsset(ctype string, b []byte) *asset {
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	zw.Write(b)
 	zw.Close()
-	return &asset{ctype: ctype, gz: buf.Bytes(), raw: func() []byte { return b }, rawSize: len(b)}
+	return &asset{ctype: ctype, gz: buf.Bytes(), raw: func() []byte { return b }}
 }
 
 func gunzip(gz []byte) []byte {

@@ -214,15 +214,22 @@ let rowSeq = 0;
 
 function newRow(item) {
   const n = ++rowSeq;
+  // The roles keep the table a table for screen readers where the phone
+  // layout (style.css) lays its rows out as grids.
   const row = document.createElement("tr");
+  row.setAttribute("role", "row");
   row.dataset.item = item;
   const name = document.createElement("th");
   name.scope = "row";
+  name.setAttribute("role", "rowheader");
   name.textContent = item;
   row.append(name, fieldCell("quantity", item, n), fieldCell("price", item, n));
   const sub = document.createElement("td");
   sub.className = "num subtotal";
+  sub.setAttribute("role", "cell");
   const rm = document.createElement("td");
+  rm.className = "actions";
+  rm.setAttribute("role", "cell");
   const btn = document.createElement("button");
   btn.type = "button";
   btn.className = "remove";
@@ -236,7 +243,8 @@ function newRow(item) {
 // fieldCell makes a small form with one labelled field and a Set button.
 function fieldCell(kind, item, n) {
   const td = document.createElement("td");
-  td.className = "num";
+  td.className = "num " + kind;
+  td.setAttribute("role", "cell");
   const form = document.createElement("form");
   form.className = "inline";
   form.dataset.kind = kind;
@@ -258,10 +266,14 @@ function fieldCell(kind, item, n) {
     input.inputMode = "decimal";
     input.placeholder = "unknown";
   }
+  const short = document.createElement("span");
+  short.className = "short-label";
+  short.setAttribute("aria-hidden", "true"); // the label above says it in full
+  short.textContent = kind === "quantity" ? "Qty" : "Price";
   const btn = document.createElement("button");
   btn.textContent = "Set";
   btn.setAttribute("aria-label", (kind === "quantity" ? "Set quantity of " : "Set price of ") + item);
-  form.append(label, input, btn);
+  form.append(label, short, input, btn);
   td.append(form);
   return td;
 }
