@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -647,4 +648,73 @@ func TestTokenIsAskedOnceAndSent(t *testing.T) {
 	}
 	page.waitShown("tea=3@3.00=9.00 total=9.00", 5*time.Second)
 	page.waitStatus(true, 0, 10*time.Second)
+}
+
+// TestSyncBehindIsRetriedQuietly has the node answer the page's syncs with
+// 409 sync_behind (it has not seen changes the push builds on yet) until
+// the test lets them through: the page says it waits for the node, shows
+// no error, keeps the change and syncs it once the node takes it.
+func TestSyncBehindIsRetriedQuietly(t *testing.T) {
+	nodes := startCluster(t, 1, "")
+	b := newBrowser(t)
+	page := newTab(t, b, "phone")
+	c := apiClient(t, nodes[0], "")
+	page.openCart(nodes[0], "later")
+	page.waitStatus(true, 0, 10*time.Second)
+
+	var allow atomic.Bool
+	var refused atomic.Int64
+	ctx, cancel := context.WithCancel(page.ctx)
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			if allow.Load() {
+				chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				continue
+			}
+			refused.Add(1)
+			chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+				RequestID:    ev.RequestID,
+				ResponseCode: 409,
+				ResponseHeaders: []*fetch.HeaderEntry{
+					{Name: "Content-Type", Value: "application/json"}, {Name: "Retry-After", Value: "1"},
+				},
+				Body: []byte(`{"error":{"code":"sync_behind","message":"this node has not yet seen changes the push builds on; retry shortly"}}`),
+			})
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	if _, err := chromedp.Call(page.ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/carts/later/sync"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	page.add("plum", "1", "")
+	want := "syncing — 1 change waiting (the node is catching up)"
+	if got, ok := page.waitEval(`document.getElementById('status').textContent`, want, 10*time.Second); !ok {
+		t.Fatalf("status %q, want %q", got, want)
+	}
+	if refused.Load() < 1 {
+		t.Fatal("no sync was refused")
+	}
+	if shown := page.eval(`document.getElementById('error').hidden ? '' : document.getElementById('error').textContent`); shown != "" {
+		t.Errorf("a deferred sync shows an error: %q", shown)
+	}
+	if v, err := c.GetCart(context.Background(), "later"); err != nil || lines(v) != "" {
+		t.Fatalf("the node has %q (err %v) before taking the push", lines(v), err)
+	}
+
+	allow.Store(true)
+	waitCart(t, c, "later", "plum=1@unknown")
+	page.waitStatus(true, 0, 10*time.Second)
+	t.Logf("%d syncs refused before the node took the change", refused.Load())
 }
