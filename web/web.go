@@ -71,7 +71,7 @@ type asset struct {
 	gz    []byte // the gzip encoding
 	// raw is the content, for clients that do not take gzip; for the
 	// WebAssembly, embedded only compressed, it is made on first use.
-	raw     func() []byte
+	raw func() []byte
 }
 
 // New prepares the embedded files for serving.
