@@ -126,6 +126,18 @@ func newTab(t *testing.T, browser context.Context, name string) *tab {
 	return &tab{t: t, name: name, ctx: ctx}
 }
 
+// sibling opens another tab in tb's browser context: the same storage, as
+// a second tab of the same browser.
+func (tb *tab) sibling(name string) *tab {
+	tb.t.Helper()
+	ctx, cancel := chromedp.NewContext(tb.ctx)
+	tb.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		tb.t.Fatalf("open tab %s: %v", name, err)
+	}
+	return &tab{t: tb.t, name: name, ctx: ctx}
+}
+
 func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
@@ -717,4 +729,38 @@ func TestSyncBehindIsRetriedQuietly(t *testing.T) {
 	waitCart(t, c, "later", "plum=1@unknown")
 	page.waitStatus(true, 0, 10*time.Second)
 	t.Logf("%d syncs refused before the node took the change", refused.Load())
+}
+
+// TestTwoTabsAreTwoDevices opens one cart in two tabs of one browser: they
+// share storage, yet each must mint its own changes (two tabs on one
+// replica ID would reuse sequence numbers and lose edits), so the second
+// tab takes a device of its own. Both adds count, and a reload gets each
+// tab's device back.
+func TestTwoTabsAreTwoDevices(t *testing.T) {
+	nodes := startCluster(t, 1, "")
+	b := newBrowser(t)
+	first := newTab(t, b, "first")
+	c := apiClient(t, nodes[0], "")
+	first.openCart(nodes[0], "tabs")
+	second := first.sibling("second")
+	second.openCart(nodes[0], "tabs")
+
+	first.add("apple", "1", "")
+	second.add("apple", "1", "")
+	waitCart(t, c, "tabs", "apple=2@unknown")
+	first.waitShown("apple=2@unknown=unknown total=0.00", 5*time.Second)
+	second.waitShown("apple=2@unknown=unknown total=0.00", 5*time.Second)
+	devicesJS := `Object.keys(localStorage).filter(k => k.startsWith('crdtd.device.')).sort().join(' ')`
+	if got := first.eval(devicesJS); got != "crdtd.device.0 crdtd.device.1" {
+		t.Fatalf("stored devices %q, want two", got)
+	}
+
+	first.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#add-form")))
+	first.waitShown("apple=2@unknown=unknown total=0.00", 10*time.Second)
+	first.add("apple", "1", "")
+	waitCart(t, c, "tabs", "apple=3@unknown")
+	second.waitShown("apple=3@unknown=unknown total=0.00", 5*time.Second)
+	if got := first.eval(devicesJS); got != "crdtd.device.0 crdtd.device.1" {
+		t.Fatalf("after a reload the stored devices are %q, want the same two", got)
+	}
 }
