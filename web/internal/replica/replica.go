@@ -37,7 +37,7 @@ const IDPrefix = "d-"
 var ErrReplicaReused = errors.New("device replica ID reused")
 
 // Device is a page's replica of the carts it opened. The zero value is not
-// usable; use New or Decode.
+// usable; use New or Decode. A Device is not safe for concurrent use.
 type Device struct {
 	id    crdt.ReplicaID
 	clock *crdt.HLC
