@@ -120,3 +120,31 @@ type Health struct {
 
 // Cents returns a pointer to c, for the optional and nullable money fields of the wire types.
 func Cents(c int64) *int64 { return &c }
+
+// Activity is the body of GET /v1/activity: this node's running totals, which a live view (the
+// cluster page) reads every second and turns into rates by taking differences. Operations counts
+// the local cart operations this node acknowledged, device syncs that changed a cart included
+// (crdtd_operations_total summed over kinds); RemoteMerges the deltas and repairs from peers that
+// changed its state (crdtd_remote_merges_total summed over channels). ReplicationLag is
+// crdtd_replication_lag_seconds: the time from a change's origin timestamp to its application on
+// this node.
+type Activity struct {
+	Operations     uint64    `json:"operations_total"`
+	RemoteMerges   uint64    `json:"remote_merges_total"`
+	ReplicationLag Histogram `json:"replication_lag_seconds"`
+}
+
+// Histogram is a cumulative histogram as Prometheus keeps one: Count observations summing to
+// Sum, and for each bucket the number of observations at most its upper bound (Le). Observations
+// above the last bound are counted in Count only.
+type Histogram struct {
+	Count   uint64            `json:"count"`
+	Sum     float64           `json:"sum"`
+	Buckets []HistogramBucket `json:"buckets"`
+}
+
+// HistogramBucket is one bucket of a [Histogram]: Count observations were at most Le.
+type HistogramBucket struct {
+	Le    float64 `json:"le"`
+	Count uint64  `json:"count"`
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/web"
 )
 
 // allowedMethods lists the methods of every API path, for 405 answers.
@@ -29,6 +30,7 @@ var allowedMethods = map[string][]string{
 	"/v1/carts/{cart}/events":       {"GET", "HEAD"},
 	"/v1/members":                   {"GET", "HEAD"},
 	"/v1/status":                    {"GET", "HEAD"},
+	"/v1/activity":                  {"GET", "HEAD"},
 }
 
 func (d *Daemon) newServer() *http.Server {
@@ -49,6 +51,13 @@ func (d *Daemon) newServer() *http.Server {
 	route("GET /v1/carts/{cart}/events", d.handleEvents)
 	route("GET /v1/members", d.handleMembers)
 	route("GET /v1/status", d.handleStatus)
+	route("GET /v1/activity", d.handleActivity)
+
+	// The browser app (app.go): open routes that serve no data.
+	route("GET /{$}", appPage("index"))
+	route("GET /carts/{cart}", appPage("index"))
+	route("GET /cluster", appPage("cluster"))
+	route("GET /assets/{name}", handleAsset)
 
 	if d.cfg.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -85,14 +94,15 @@ func (d *Daemon) newServer() *http.Server {
 }
 
 // authenticate requires the bearer token, when one is configured, on every
-// route but /healthz. The comparison takes constant time.
+// route but /healthz, /readyz and the browser app's pages and files, which
+// hold no data. The comparison takes constant time.
 func (d *Daemon) authenticate(next http.Handler) http.Handler {
 	if d.cfg.APIToken == "" {
 		return next
 	}
 	want := []byte(d.cfg.APIToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !bearerMatches(r.Header.Get("Authorization"), want) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !web.IsPublic(r.URL.Path) && !bearerMatches(r.Header.Get("Authorization"), want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crdtd"`)
 			// Close the connection: a client without the token gets one
 			// answer per connection, not a connection to keep.

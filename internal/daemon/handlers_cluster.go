@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/crdtd/crdtd/api"
 )
 
@@ -88,4 +91,39 @@ func (d *Daemon) warnings() []string {
 		w = append(w, cw)
 	}
 	return w
+}
+
+// handleActivity serves GET /v1/activity: the running totals the cluster
+// page turns into writes per second and a replication lag chart, read from
+// the metrics without a full scrape.
+func (d *Daemon) handleActivity(w http.ResponseWriter, r *http.Request) {
+	out := api.Activity{Operations: counterSum(d.metrics.operations), RemoteMerges: counterSum(d.metrics.merged)}
+	var pb dto.Metric
+	if err := d.metrics.replicationLag.Write(&pb); err == nil && pb.Histogram != nil {
+		h := pb.Histogram
+		out.ReplicationLag = api.Histogram{Count: h.GetSampleCount(), Sum: h.GetSampleSum(),
+			Buckets: make([]api.HistogramBucket, 0, len(h.Bucket))}
+		for _, b := range h.Bucket {
+			out.ReplicationLag.Buckets = append(out.ReplicationLag.Buckets,
+				api.HistogramBucket{Le: b.GetUpperBound(), Count: b.GetCumulativeCount()})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// counterSum returns the sum of a counter vector over its labels.
+func counterSum(v *prometheus.CounterVec) uint64 {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		v.Collect(ch)
+		close(ch)
+	}()
+	var sum float64
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) == nil && pb.Counter != nil {
+			sum += pb.Counter.GetValue()
+		}
+	}
+	return uint64(sum)
 }
