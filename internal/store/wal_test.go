@@ -417,3 +417,31 @@ func TestLogDamageMidSegmentIsCorruption(t *testing.T) {
 	must.ErrorAs(t, err, &ce)
 	must.Contains(t, err.Error(), "bytes after it")
 }
+
+// TestReplayAcrossSegmentsAndStrayFiles: records in several segments, with
+// unrelated files in the directory (sorting before and after the
+// segments), all come back in order.
+func TestReplayAcrossSegmentsAndStrayFiles(t *testing.T) {
+	dir := t.TempDir()
+	for i, d := range []string{"one", "two", "three"} {
+		s, err := Open(dir, testOptions(t))
+		must.NoError(t, err)
+		if i > 0 {
+			must.Len(t, replayAll(t, s), i, "replay before logging %s", d)
+		}
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte(d)})
+		must.NoError(t, s.Close())
+	}
+	for _, name := range []string{"0-stray", "crdtd-notes.txt", "zz-stray"} {
+		must.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+	s := newTestStore(t, dir, testOptions(t))
+	must.Equal(t, []replayed{{"c/a", "one"}, {"c/a", "two"}, {"c/a", "three"}}, replayAll(t, s))
+}
+
+// TestTornTailOfMaxSize: a tail of exactly maxTornTail damaged bytes is
+// still a torn write, cut off; one byte more is corruption.
+func TestTornTailOfMaxSize(t *testing.T) {
+	must.True(t, tornTail(make([]byte, maxTornTail)), "zeroed tail of maxTornTail bytes")
+	must.False(t, tornTail(make([]byte, maxTornTail+1)), "zeroed tail of maxTornTail+1 bytes")
+}
