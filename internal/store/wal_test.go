@@ -190,13 +190,21 @@ func TestLogCutsTornTail(t *testing.T) {
 			}
 			must.NoError(t, os.WriteFile(seg, data, 0o600))
 
-			s = newTestStore(t, dir, testOptions(t))
+			s, err = Open(dir, testOptions(t))
+			must.NoError(t, err)
 			got := replayAll(t, s)
 			want := []replayed{{"c/a", "kept"}}
 			if tc.intact {
 				want = append(want, replayed{"c/b", "torn"})
 			}
 			must.Equal(t, want, got)
+
+			// The tear was cut off the file, not just skipped: once a newer
+			// segment follows, a tear left in this one would be corruption.
+			logRecord(t, s, Record{Key: "c/c", Delta: []byte("after")})
+			must.NoError(t, s.Close())
+			s = newTestStore(t, dir, testOptions(t))
+			must.Equal(t, append(want, replayed{"c/c", "after"}), replayAll(t, s), "replay after a second restart")
 		})
 	}
 }
