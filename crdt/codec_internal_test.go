@@ -127,3 +127,44 @@ func TestReaderTimestampLogicalLimit(t *testing.T) {
 		t.Errorf("logical MaxUint32+1: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestSizeAtMost: the count that picks ORMap.Merge's indexed path counts
+// version-vector and cloud dots alike, at the exact limit, and does not
+// wrap around on a decoded context's huge entries.
+func TestSizeAtMost(t *testing.T) {
+	ctx := func(vv map[ReplicaID]uint64, cloud map[ReplicaID][]uint64) *CausalContext {
+		c := &CausalContext{vv: vv}
+		for r, seqs := range cloud {
+			if c.cloud == nil {
+				c.cloud = map[ReplicaID]map[uint64]struct{}{}
+			}
+			c.cloud[r] = map[uint64]struct{}{}
+			for _, s := range seqs {
+				c.cloud[r][s] = struct{}{}
+			}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		c     *CausalContext
+		limit int
+		want  bool
+	}{
+		{"empty, limit 0", ctx(nil, nil), 0, true},
+		{"a:1..3, limit 3", ctx(map[ReplicaID]uint64{"a": 3}, nil), 3, true},
+		{"a:1..3, limit 2", ctx(map[ReplicaID]uint64{"a": 3}, nil), 2, false},
+		{"a:1..3 b:1..2, limit 5", ctx(map[ReplicaID]uint64{"a": 3, "b": 2}, nil), 5, true},
+		{"a:1..3 b:1..2, limit 4", ctx(map[ReplicaID]uint64{"a": 3, "b": 2}, nil), 4, false},
+		{"a:1 cloud a:3 a:5, limit 3", ctx(map[ReplicaID]uint64{"a": 1}, map[ReplicaID][]uint64{"a": {3, 5}}), 3, true},
+		{"a:1 cloud a:3 a:5, limit 2", ctx(map[ReplicaID]uint64{"a": 1}, map[ReplicaID][]uint64{"a": {3, 5}}), 2, false},
+		{"a:1 b:1 c:1, limit 2", ctx(map[ReplicaID]uint64{"a": 1, "b": 1, "c": 1}, nil), 2, false},
+		{"a:1 b:1 c:1, limit 3", ctx(map[ReplicaID]uint64{"a": 1, "b": 1, "c": 1}, nil), 3, true},
+		{"cloud a:3 b:3, limit 1", ctx(nil, map[ReplicaID][]uint64{"a": {3}, "b": {3}}), 1, false},
+		{"two entries of 2^63, limit 10", ctx(map[ReplicaID]uint64{"a": 1 << 63, "b": 1 << 63}, nil), 10, false},
+	} {
+		if got := tc.c.sizeAtMost(tc.limit); got != tc.want {
+			t.Errorf("%s: sizeAtMost = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package crdt_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -238,5 +240,27 @@ func TestORMapEqualComparesContexts(t *testing.T) {
 	}
 	if !x.Equal(x.Clone()) {
 		t.Error("a map is not Equal to its clone")
+	}
+}
+
+// TestDecodeRejectsRepeatedDot: a store that lists one dot twice is not
+// canonical (MarshalBinary never writes it) and is refused.
+func TestDecodeRejectsRepeatedDot(t *testing.T) {
+	var m lineMap
+	lineAdd(&m, "a", "k", 1)
+	lineAdd(&m, "a", "k", 2)
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := []byte{0x92, 0x00, 0x01}, []byte{0x92, 0x00, 0x02}
+	i := bytes.LastIndex(b, second)
+	if i < 0 || !bytes.Contains(b[:i], first) {
+		t.Fatalf("encoding %x does not hold dots a:1 and a:2 as expected", b)
+	}
+	bad := append(append(append([]byte(nil), b[:i]...), first...), b[i+len(second):]...)
+	var got lineMap
+	if err := got.UnmarshalBinary(bad); !errors.Is(err, crdt.ErrCorrupt) {
+		t.Errorf("decode of a store listing a:1 twice: got %v, want ErrCorrupt", err)
 	}
 }

@@ -190,13 +190,21 @@ func TestLogCutsTornTail(t *testing.T) {
 			}
 			must.NoError(t, os.WriteFile(seg, data, 0o600))
 
-			s = newTestStore(t, dir, testOptions(t))
+			s, err = Open(dir, testOptions(t))
+			must.NoError(t, err)
 			got := replayAll(t, s)
 			want := []replayed{{"c/a", "kept"}}
 			if tc.intact {
 				want = append(want, replayed{"c/b", "torn"})
 			}
 			must.Equal(t, want, got)
+
+			// The tear was cut off the file, not just skipped: once a newer
+			// segment follows, a tear left in this one would be corruption.
+			logRecord(t, s, Record{Key: "c/c", Delta: []byte("after")})
+			must.NoError(t, s.Close())
+			s = newTestStore(t, dir, testOptions(t))
+			must.Equal(t, append(want, replayed{"c/c", "after"}), replayAll(t, s), "replay after a second restart")
 		})
 	}
 }
@@ -416,4 +424,32 @@ func TestLogDamageMidSegmentIsCorruption(t *testing.T) {
 	var ce *CorruptError
 	must.ErrorAs(t, err, &ce)
 	must.Contains(t, err.Error(), "bytes after it")
+}
+
+// TestReplayAcrossSegmentsAndStrayFiles: records in several segments, with
+// unrelated files in the directory (sorting before and after the
+// segments), all come back in order.
+func TestReplayAcrossSegmentsAndStrayFiles(t *testing.T) {
+	dir := t.TempDir()
+	for i, d := range []string{"one", "two", "three"} {
+		s, err := Open(dir, testOptions(t))
+		must.NoError(t, err)
+		if i > 0 {
+			must.Len(t, replayAll(t, s), i, "replay before logging %s", d)
+		}
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte(d)})
+		must.NoError(t, s.Close())
+	}
+	for _, name := range []string{"0-stray", "crdtd-notes.txt", "zz-stray"} {
+		must.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+	s := newTestStore(t, dir, testOptions(t))
+	must.Equal(t, []replayed{{"c/a", "one"}, {"c/a", "two"}, {"c/a", "three"}}, replayAll(t, s))
+}
+
+// TestTornTailOfMaxSize: a tail of exactly maxTornTail damaged bytes is
+// still a torn write, cut off; one byte more is corruption.
+func TestTornTailOfMaxSize(t *testing.T) {
+	must.True(t, tornTail(make([]byte, maxTornTail)), "zeroed tail of maxTornTail bytes")
+	must.False(t, tornTail(make([]byte, maxTornTail+1)), "zeroed tail of maxTornTail+1 bytes")
 }
