@@ -168,3 +168,31 @@ func TestSizeAtMost(t *testing.T) {
 		}
 	}
 }
+
+// gcounterBytes encodes a counter of n replicas r0000.., each at 1, with
+// the replica at index dup (if >= 0) named like the one before it.
+func gcounterBytes(n, dup int) []byte {
+	b := []byte{EncodingVersion, 0xdd, 0, 0, 0, 0}
+	b[2], b[3], b[4], b[5] = byte(2*n>>24), byte(2*n>>16), byte(2*n>>8), byte(2*n)
+	for i := range n {
+		id := i
+		if i == dup {
+			id = i - 1
+		}
+		b = append(b, 0xa5, 'r', byte('0'+id/1000%10), byte('0'+id/100%10), byte('0'+id/10%10), byte('0'+id%10), 0x01)
+	}
+	return b
+}
+
+func TestDecodeGCounterReplicaLimits(t *testing.T) {
+	var g GCounter
+	if err := g.UnmarshalBinary(gcounterBytes(MaxReplicas, -1)); err != nil {
+		t.Errorf("counter of MaxReplicas replicas: got %v, want it decoded", err)
+	}
+	if err := g.UnmarshalBinary(gcounterBytes(MaxReplicas+1, -1)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("counter of MaxReplicas+1 replicas: got %v, want ErrCorrupt", err)
+	}
+	if err := g.UnmarshalBinary(gcounterBytes(3, 2)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("counter naming a replica twice: got %v, want ErrCorrupt", err)
+	}
+}

@@ -321,3 +321,20 @@ func TestORMapUpdateSupersedingAnotherKey(t *testing.T) {
 		t.Errorf("after an update superseding k2's dot: k2 present %v, equal to merging the delta %v; want false, true", m.Has("k2"), m.Equal(before))
 	}
 }
+
+// TestORMapEqualComparesStores: with deltas delivered out of order, two
+// maps can share their keys and causal context and still hold different
+// dots; Equal must see that.
+func TestORMapEqualComparesStores(t *testing.T) {
+	var a, b, c lineMap
+	d1 := lineAdd(&a, "a", "k", 1)
+	d2 := lineAdd(&a, "a", "k", 2)
+	c.Merge(d1)
+	rm := c.Remove("k") // saw a:1 only
+	b.Merge(d1)
+	b.Merge(rm)
+	b.Merge(d2) // b: k holds a:2; a: k holds a:1 and a:2; both contexts {a:1, a:2}
+	if a.Equal(&b) || b.Equal(&a) {
+		t.Errorf("maps whose k holds {a:1, a:2} and {a:2} are Equal (values %d and %d)", lineValue(&a, "k"), lineValue(&b, "k"))
+	}
+}
