@@ -196,3 +196,22 @@ func TestDecodeGCounterReplicaLimits(t *testing.T) {
 		t.Errorf("counter naming a replica twice: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestPNCounterValueAtMinInt64: decrements may reach exactly MinInt64.
+func TestPNCounterValueAtMinInt64(t *testing.T) {
+	var c PNCounter
+	for range 2 {
+		if _, err := c.Dec("a", 1<<62); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := c.Value(); err != nil || v != math.MinInt64 {
+		t.Errorf("after decrements of 2^63: got %d, %v; want MinInt64", v, err)
+	}
+	if _, err := c.Inc("b", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Value(); err != nil || v != math.MinInt64+1 {
+		t.Errorf("then an increment of 1: got %d, %v; want MinInt64+1", v, err)
+	}
+}
