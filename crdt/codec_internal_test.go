@@ -168,3 +168,50 @@ func TestSizeAtMost(t *testing.T) {
 		}
 	}
 }
+
+// gcounterBytes encodes a counter of n replicas r0000.., each at 1, with
+// the replica at index dup (if >= 0) named like the one before it.
+func gcounterBytes(n, dup int) []byte {
+	b := []byte{EncodingVersion, 0xdd, 0, 0, 0, 0}
+	b[2], b[3], b[4], b[5] = byte(2*n>>24), byte(2*n>>16), byte(2*n>>8), byte(2*n)
+	for i := range n {
+		id := i
+		if i == dup {
+			id = i - 1
+		}
+		b = append(b, 0xa5, 'r', byte('0'+id/1000%10), byte('0'+id/100%10), byte('0'+id/10%10), byte('0'+id%10), 0x01)
+	}
+	return b
+}
+
+func TestDecodeGCounterReplicaLimits(t *testing.T) {
+	var g GCounter
+	if err := g.UnmarshalBinary(gcounterBytes(MaxReplicas, -1)); err != nil {
+		t.Errorf("counter of MaxReplicas replicas: got %v, want it decoded", err)
+	}
+	if err := g.UnmarshalBinary(gcounterBytes(MaxReplicas+1, -1)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("counter of MaxReplicas+1 replicas: got %v, want ErrCorrupt", err)
+	}
+	if err := g.UnmarshalBinary(gcounterBytes(3, 2)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("counter naming a replica twice: got %v, want ErrCorrupt", err)
+	}
+}
+
+// TestPNCounterValueAtMinInt64: decrements may reach exactly MinInt64.
+func TestPNCounterValueAtMinInt64(t *testing.T) {
+	var c PNCounter
+	for range 2 {
+		if _, err := c.Dec("a", 1<<62); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := c.Value(); err != nil || v != math.MinInt64 {
+		t.Errorf("after decrements of 2^63: got %d, %v; want MinInt64", v, err)
+	}
+	if _, err := c.Inc("b", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Value(); err != nil || v != math.MinInt64+1 {
+		t.Errorf("then an increment of 1: got %d, %v; want MinInt64+1", v, err)
+	}
+}

@@ -264,3 +264,77 @@ func TestDecodeRejectsRepeatedDot(t *testing.T) {
 		t.Errorf("decode of a store listing a:1 twice: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestORMapIndexedMergeVisitsEveryDot: the indexed path walks every dot of
+// the delta's context, past dots it does not hold and dots of keys the
+// delta itself carries, to the keys it must take away.
+func TestORMapIndexedMergeVisitsEveryDot(t *testing.T) {
+	setup := func() (phone, laptop *lineMap) {
+		phone, laptop = &lineMap{}, &lineMap{}
+		for i := range 12 {
+			laptop.Merge(lineAdd(phone, "phone", fmt.Sprintf("k%02d", i), 1)) // phone:i+1
+		}
+		return phone, laptop
+	}
+	t.Run("past a dot it never held", func(t *testing.T) {
+		phone, laptop := setup()
+		lineAdd(laptop, "laptop", "k03", 1) // laptop:1, never sent
+		rm := laptop.Remove("k03")          // context {laptop:1, phone:4}
+		if !crdt.FastMerge(phone, rm) {
+			t.Fatal("the remove does not take the indexed path")
+		}
+		phone.Merge(rm)
+		if phone.Has("k03") {
+			t.Error("k03 kept: the merge stopped at laptop:1, which phone never held")
+		}
+	})
+	t.Run("past a key the delta carries", func(t *testing.T) {
+		phone, laptop := setup()
+		d := lineSet(laptop, "laptop", "k00", 5) // context {laptop:1, phone:1}, carries k00
+		d.Merge(laptop.Remove("k11"))            // context adds phone:12
+		if !crdt.FastMerge(phone, d) {
+			t.Fatal("the joined delta does not take the indexed path")
+		}
+		phone.Merge(d)
+		if phone.Has("k11") || lineValue(phone, "k00") != 5 {
+			t.Errorf("got k11 present %v, k00 = %d; want k11 removed and k00 = 5", phone.Has("k11"), lineValue(phone, "k00"))
+		}
+	})
+}
+
+// TestORMapUpdateSupersedingAnotherKey: an update that (against its
+// contract) supersedes a dot of another key leaves the map exactly as
+// merging its delta does anywhere else.
+func TestORMapUpdateSupersedingAnotherKey(t *testing.T) {
+	var m lineMap
+	lineAdd(&m, "a", "k1", 1) // a:1
+	lineAdd(&m, "a", "k2", 1) // a:2
+	before := m.Clone()
+	d := m.Update("a", "k1", func(_ crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
+		var mu crdt.Mutation[crdt.DotFun[amount]]
+		mu.Add.Set(next(), 3)
+		mu.Supersede = []crdt.Dot{{Replica: "a", Seq: 2}} // k2's dot
+		return mu
+	})
+	before.Merge(d)
+	if !m.Equal(before) || m.Has("k2") {
+		t.Errorf("after an update superseding k2's dot: k2 present %v, equal to merging the delta %v; want false, true", m.Has("k2"), m.Equal(before))
+	}
+}
+
+// TestORMapEqualComparesStores: with deltas delivered out of order, two
+// maps can share their keys and causal context and still hold different
+// dots; Equal must see that.
+func TestORMapEqualComparesStores(t *testing.T) {
+	var a, b, c lineMap
+	d1 := lineAdd(&a, "a", "k", 1)
+	d2 := lineAdd(&a, "a", "k", 2)
+	c.Merge(d1)
+	rm := c.Remove("k") // saw a:1 only
+	b.Merge(d1)
+	b.Merge(rm)
+	b.Merge(d2) // b: k holds a:2; a: k holds a:1 and a:2; both contexts {a:1, a:2}
+	if a.Equal(&b) || b.Equal(&a) {
+		t.Errorf("maps whose k holds {a:1, a:2} and {a:2} are Equal (values %d and %d)", lineValue(&a, "k"), lineValue(&b, "k"))
+	}
+}
