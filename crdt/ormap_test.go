@@ -310,12 +310,12 @@ func TestORMapUpdateSupersedingAnotherKey(t *testing.T) {
 	lineAdd(&m, "a", "k1", 1) // a:1
 	lineAdd(&m, "a", "k2", 1) // a:2
 	before := m.Clone()
-	d := m.Update("a", "k1", func(_ crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
+	d := noErr(m.Update("a", "k1", func(_ crdt.DotFun[amount], next func() crdt.Dot) crdt.Mutation[crdt.DotFun[amount]] {
 		var mu crdt.Mutation[crdt.DotFun[amount]]
 		mu.Add.Set(next(), 3)
 		mu.Supersede = []crdt.Dot{{Replica: "a", Seq: 2}} // k2's dot
 		return mu
-	})
+	}))
 	before.Merge(d)
 	if !m.Equal(before) || m.Has("k2") {
 		t.Errorf("after an update superseding k2's dot: k2 present %v, equal to merging the delta %v; want false, true", m.Has("k2"), m.Equal(before))
