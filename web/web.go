@@ -1,4 +1,4 @@
-// Package web is the browser app a crdtd node serves (DESIGN §13): a cart
+// Package web is the browser app a crdtd node serves: a cart
 // app at / and /carts/{cart}, whose own replica of the cart is the cart
 // package compiled to WebAssembly, and a cluster page at /cluster. The
 // files live in static/ and are embedded, so the crdtd binary alone serves

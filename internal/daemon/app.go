@@ -8,7 +8,7 @@ import (
 	"github.com/crdtd/crdtd/web"
 )
 
-// The browser app (DESIGN §13): pages at /, /carts/{cart} and /cluster and
+// The browser app: pages at /, /carts/{cart} and /cluster and
 // their files below /assets/, all from the binary. They are open (no
 // token: see authenticate) because they hold no data; the page asks for the
 // token before it calls the API.
