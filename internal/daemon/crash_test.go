@@ -3,48 +3,13 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/internal/testbin"
 )
-
-// copyDir copies a directory tree of regular files.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, e os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if e.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	require.NoError(t, err)
-}
 
 // TestCrashRestartReplaysTheLog: the data directory of a running node,
 // copied after its writes were acknowledged and before any checkpoint, is
@@ -67,7 +32,7 @@ func TestCrashRestartReplaysTheLog(t *testing.T) {
 	require.Positive(t, d.store.LogBytes(), "the writes are not in the log")
 
 	crashed := t.TempDir()
-	copyDir(t, d.cfg.DataDir, crashed)
+	testbin.CopyTree(t, d.cfg.DataDir, crashed)
 	want := map[string]api.CartView{}
 	for i := range 4 {
 		want[fmt.Sprintf("cart-%d", i)] = cartViewOf(t, d, fmt.Sprintf("cart-%d", i))

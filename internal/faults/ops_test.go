@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -221,7 +220,7 @@ func TestOperationsLayout(t *testing.T) {
 	oldReplica := oc.status(restored).Replica
 	n.signal(syscall.SIGTERM)
 	backup := filepath.Join(t.TempDir(), "backup")
-	copyTree(t, n.dataDir, backup)
+	testbin.CopyTree(t, n.dataDir, backup)
 	if err := n.start(oc.cluster); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +234,7 @@ func TestOperationsLayout(t *testing.T) {
 	if err := os.RemoveAll(n.dataDir); err != nil {
 		t.Fatal(err)
 	}
-	copyTree(t, backup, n.dataDir)
+	testbin.CopyTree(t, backup, n.dataDir)
 	reset := exec.Command(bin.Crdtd, "reset-replica")
 	reset.Env = append(environWithout("CRDTD_"), "CRDTD_DATA_DIR="+n.dataDir)
 	out, err := reset.CombinedOutput()
@@ -296,41 +295,5 @@ func TestOperationsLayout(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
 		t.Errorf("cartctl without --ca-file: %v; want exit 1 naming the unknown authority", err)
-	}
-}
-
-// copyTree copies a directory of regular files, as an operator's backup
-// would, keeping the directory private.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, e os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if e.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatalf("copy %s to %s: %v", src, dst, err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package testbin serves the process-level tests (internal/e2e,
-// internal/faults): it builds this module's binaries once per test package
-// and finds free loopback ports. It is not imported by production code.
+// internal/faults): it builds this module's binaries once per test package,
+// finds free loopback ports and copies data directories. It is not
+// imported by production code.
 package testbin
 
 import (
