@@ -30,6 +30,11 @@ type Write struct {
 	// IdempotencyResult is the response to replay for IdempotencyKey.
 	IdempotencyResult []byte
 
+	// Index holds the index entries ([Entry]) of objects in Objects, stored
+	// in the same transaction. An object written without one, or deleted,
+	// loses its entry.
+	Index map[string]Entry
+
 	// logged holds a checkpoint's idempotency results, copied from the log
 	// with their original creation times.
 	logged []loggedIdem
@@ -47,6 +52,9 @@ func (w *Write) validate() error {
 		if len(v) > MaxValueLen {
 			return fmt.Errorf("commit object %q: %w: %d bytes, limit %d", k, ErrTooLarge, len(v), MaxValueLen)
 		}
+	}
+	if err := w.validateIndex(); err != nil {
+		return err
 	}
 	if w.IdempotencyKey == "" {
 		if w.IdempotencyResult != nil {
@@ -215,7 +223,8 @@ func (s *Store) commitBatch(batch []*request) {
 		start := time.Now()
 		err := guard(func() error {
 			return s.db.Update(func(tx *bolt.Tx) error {
-				txStats = txOutcome{hlc: s.hlc.Load()}
+				txStats = txOutcome{hlc: s.hlc.Load(), counts: s.Counts()}
+				txStats.oldCounts = txStats.counts
 				for i, r := range batch {
 					if err := s.applyTx(tx, r.w, now, &txStats); err != nil {
 						failed, failErr = i, err
@@ -246,6 +255,9 @@ func (s *Store) commitBatch(batch []*request) {
 			return
 		}
 		s.hlc.Store(txStats.hlc)
+		s.countsMu.Lock()
+		s.counts = txStats.counts
+		s.countsMu.Unlock()
 		s.idemCommitted(&txStats.idem)
 		s.stats.recordTx(len(batch), elapsed, txStats)
 		if txStats.idem.pruned > 0 {
@@ -261,8 +273,9 @@ func (s *Store) commitBatch(batch []*request) {
 // txOutcome accumulates one transaction's effects on in-memory state, which
 // is updated only once the transaction committed.
 type txOutcome struct {
-	hlc  uint64
-	idem idemTx
+	hlc               uint64
+	idem              idemTx
+	counts, oldCounts Counts
 }
 
 // applyTx applies one write inside tx.
@@ -284,6 +297,9 @@ func (s *Store) applyTx(tx *bolt.Tx, w *Write, now time.Time, out *txOutcome) er
 			return fmt.Errorf("commit object %q: %v", k, err)
 		}
 	}
+	if err := indexTx(tx, w, &out.counts); err != nil {
+		return fmt.Errorf("commit index: %v", err)
+	}
 	out.hlc = max(out.hlc, w.HLC)
 	for _, e := range w.logged {
 		if err := s.putIdempotencyTx(tx, e.key, e.result, time.Unix(0, e.created), &out.idem); err != nil {
@@ -302,6 +318,11 @@ func (s *Store) applyTx(tx *bolt.Tx, w *Write, now time.Time, out *txOutcome) er
 // idempotency keys, in the batch's transaction.
 func (s *Store) finishTx(tx *bolt.Tx, now time.Time, out *txOutcome) error {
 	meta := tx.Bucket(bucketMeta)
+	if out.counts != out.oldCounts {
+		if err := meta.Put(keyCounts, out.counts.encode()); err != nil {
+			return err
+		}
+	}
 	if out.hlc > s.hlc.Load() {
 		if err := meta.Put(keyHLC, u64(out.hlc)); err != nil {
 			return err

@@ -59,7 +59,7 @@ func ResetReplicaID(dir string, opts Options) (oldID, newID string, err error) {
 			if len(v) != 8 {
 				return fmt.Errorf("format version missing or malformed")
 			}
-			if got := binary.BigEndian.Uint64(v); got != 1 && got != formatVersion {
+			if got := binary.BigEndian.Uint64(v); got < 1 || got > formatVersion {
 				return &versionError{got: got}
 			}
 			id := meta.Get(keyReplicaID)

@@ -23,7 +23,7 @@ const FileName = "crdtd.db"
 
 // formatVersion is the storage layout this build reads and writes. Bump it
 // (and teach Open to migrate) whenever bucket layout or encodings change.
-const formatVersion = 2
+const formatVersion = 3
 
 var (
 	bucketMeta     = []byte("meta")
@@ -75,6 +75,12 @@ type Store struct {
 
 	// checkpointMu lets one checkpoint run at a time.
 	checkpointMu sync.Mutex
+
+	// counts mirrors the persisted index counts; the committer updates it
+	// after each commit. indexed says whether every object has its entry.
+	countsMu sync.Mutex
+	counts   Counts
+	indexed  atomic.Bool
 }
 
 // Open opens the store in dir, creating dir (mode 0700) and dir/crdtd.db if
@@ -278,9 +284,17 @@ func (s *Store) load() error {
 			}
 			switch got := binary.BigEndian.Uint64(v); got {
 			case formatVersion:
-			case 1:
-				if err := migrateIdemV1(tx); err != nil {
-					return fmt.Errorf("migrate format 1: %w", err)
+			case 1, 2:
+				if got == 1 {
+					if err := migrateIdemV1(tx); err != nil {
+						return fmt.Errorf("migrate format 1: %w", err)
+					}
+				}
+				// Format 3 adds the index; BuildIndex fills it.
+				for _, name := range [][]byte{bucketIndex, bucketListed} {
+					if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+						return err
+					}
 				}
 				if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
 					return err
@@ -288,6 +302,19 @@ func (s *Store) load() error {
 			default:
 				return &versionError{got: got}
 			}
+			for _, name := range [][]byte{bucketIndex, bucketListed} {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("bucket %q missing", name)
+				}
+			}
+			if v := meta.Get(keyCounts); v != nil {
+				c, err := decodeCounts(v)
+				if err != nil {
+					return err
+				}
+				s.counts = c
+			}
+			s.indexed.Store(meta.Get(keyIndexed) != nil)
 			id := meta.Get(keyReplicaID)
 			if len(id) == 0 {
 				return fmt.Errorf("replica ID missing")
@@ -320,7 +347,7 @@ func (e *versionError) Error() string { return fmt.Sprintf("format version %d", 
 // initTx lays out a new file. It runs in the same transaction that
 // checked the file was empty, so a crash leaves either nothing or all of it.
 func (s *Store) initTx(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketObjects, bucketIdemTime} {
+	for _, name := range [][]byte{bucketMeta, bucketObjects, bucketIdemTime, bucketIndex, bucketListed} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return err
 		}
@@ -336,6 +363,10 @@ func (s *Store) initTx(tx *bolt.Tx) error {
 	if err := meta.Put(keyReplicaID, []byte(id)); err != nil {
 		return err
 	}
+	if err := meta.Put(keyIndexed, []byte{1}); err != nil {
+		return err
+	}
+	s.indexed.Store(true)
 	s.replicaID = id
 	return nil
 }
