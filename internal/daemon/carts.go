@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -11,20 +10,21 @@ import (
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
-	"github.com/google/btree"
+	"github.com/crdtd/crdtd/internal/store"
 )
 
-// maxObjects bounds how many carts a node accepts from peers, so that a
-// peer cannot exhaust memory by inventing carts.
-const maxObjects = 2_000_000
+// maxObjects bounds how many carts a node holds, so that a peer cannot
+// fill its disk by inventing carts. Memory does not bound it: carts live in
+// the data file and only a bounded cache of them in memory.
+const maxObjects = 20_000_000
 
 var (
 	errUnknownKey  = errors.New("unknown object key")
 	errTooManyObjs = errors.New("too many objects")
 )
 
-// object is one cart and the lock that serializes this node's own writes to
-// it across apply, log and acknowledge.
+// object is one cart held in memory, and the lock that serializes this
+// node's own writes to it across apply, log and acknowledge.
 type object struct {
 	// writeMu is held by a local write from before it reads the cart until
 	// after its delta is applied in memory, so two local writes never mint
@@ -32,11 +32,25 @@ type object struct {
 	writeMu sync.Mutex
 
 	// Guarded by carts.mu.
+	id   string
 	cart *cart.Cart
 	enc  []byte // canonical encoding of cart, nil when stale; never modified
-	// changes counts the changes installed or merged into cart since the
-	// node started: the id of the cart's events (events.go).
-	changes uint64
+	// changes is the table-wide sequence number of the cart's last change,
+	// or of its loading into memory: the version of the cart's events
+	// (events.go). saved is changes as of the cart's last write to the data
+	// file: the cart may leave memory only when they are equal.
+	changes, saved uint64
+	// held and listed say whether the cart holds anything and has a line
+	// people see, as counted in the table; diskListed whether the data
+	// file's index lists it.
+	held, listed, diskListed bool
+	// pins counts the writers holding the object (lockForWrite): a pinned
+	// object stays in memory.
+	pins int
+	// cost is what the object is charged against the cache budget.
+	cost int64
+	// prev and next link the cache's recency list (lru.go).
+	prev, next *object
 }
 
 // encodingLocked returns o's canonical encoding, reusing the cached one:
@@ -53,13 +67,29 @@ func (o *object) encodingLocked() ([]byte, error) {
 	return o.enc, nil
 }
 
-// carts holds every cart in memory, and the set of carts changed since they
-// were last written to the data file. Local writes edit and install here;
-// remote deltas and repairs merge here. It is safe for concurrent use.
+// cartStore is what the table needs of the data file (*store.Store).
+type cartStore interface {
+	Get(key string) ([]byte, bool, error)
+	ListedAfter(prefix, after string, limit int) ([]string, bool, error)
+	Counts() store.Counts
+	Entries(fn func(key string, e store.Entry) bool) error
+}
+
+// carts is the node's table of carts: the data file holds every cart, and
+// memory a bounded cache of recently used ones together with every cart
+// changed since its last write to the data file (those never leave memory
+// before that write). Local writes edit and install here; remote deltas and
+// repairs merge here; a cart not in memory is loaded on first use. Counts
+// and the pages of listed carts come from the data file's index, corrected
+// by the carts changed since. It is safe for concurrent use.
 type carts struct {
 	self    crdt.ReplicaID // this node's replica: only it mints its dots
 	clock   *nodeClock
 	metrics *metrics
+	disk    cartStore
+	// budget is the cache size in bytes: past it, the least recently used
+	// carts that are saved and not being written leave memory.
+	budget int64
 	// changed is called, outside the lock, after a local write or device
 	// sync was installed in cart id (merged false) or a peer's state or
 	// delta changed it (merged true): the node wakes the cart's event
@@ -67,100 +97,216 @@ type carts struct {
 	// runs inside gossip callbacks.
 	changed func(id string, merged bool)
 
-	// mu guards the fields below and every object's cart.
+	// mu guards the fields below and every object's fields but writeMu.
 	mu  sync.Mutex
-	all map[string]*object // by cart ID
-	// listed holds, in order, the IDs of the carts with at least one line
-	// people see: /v1/carts pages through it, and its size is the count
-	// /v1/status reports, both without scanning every cart. Every change
-	// of a cart updates it (noteLocked).
-	listed *btree.BTreeG[string]
+	all map[string]*object // the carts in memory, by ID
+	lru lruList
+	// loading holds a channel per cart being read from the data file,
+	// closed when the read is done, so a cart is loaded once.
+	loading map[string]chan struct{}
+	seq     uint64 // the last change's sequence number
+	// nHeld and nListed count the carts that hold anything and that have
+	// a line people see: the data file's counts, plus the changes since.
+	nHeld, nListed int
+	// overlay holds the IDs of carts in memory whose listed differs from
+	// diskListed: what a page read from the index must correct.
+	overlay map[string]struct{}
 	// dirty holds the IDs of carts changed, by peers or by installed local
-	// writes, since they were last written to the data file.
+	// writes, since they were last taken for writing to the data file.
 	dirty map[string]struct{}
 }
 
-func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, changed func(id string, merged bool)) *carts {
-	return &carts{
+func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, disk cartStore, budget int64, changed func(id string, merged bool)) *carts {
+	c := disk.Counts()
+	cs := &carts{
 		self:    self,
 		clock:   clock,
 		metrics: m,
+		disk:    disk,
+		budget:  budget,
 		changed: changed,
 		all:     make(map[string]*object),
+		loading: make(map[string]chan struct{}),
+		nHeld:   c.Entries,
+		nListed: c.Listed,
+		overlay: make(map[string]struct{}),
 		dirty:   make(map[string]struct{}),
-		listed:  btree.NewOrderedG[string](32),
 	}
+	cs.lru.init()
+	return cs
 }
 
-// noteLocked records whether cart id has lines people see, after a change
-// to it. The caller holds cs.mu.
-func (cs *carts) noteLocked(id string, o *object) {
-	if o.cart.HasItems() {
-		cs.listed.ReplaceOrInsert(id)
+// noteLocked updates the counts and the overlay after a change to o's
+// cart, and gives the change its sequence number. The caller holds cs.mu.
+func (cs *carts) noteLocked(o *object) {
+	held, listed := !o.cart.IsEmpty(), o.cart.HasItems()
+	cs.nHeld += b2i(held) - b2i(o.held)
+	cs.nListed += b2i(listed) - b2i(o.listed)
+	o.held, o.listed = held, listed
+	cs.noteOverlayLocked(o)
+	cs.seq++
+	o.changes = cs.seq
+	o.enc = nil
+	cs.dirty[o.id] = struct{}{}
+}
+
+func (cs *carts) noteOverlayLocked(o *object) {
+	if o.listed != o.diskListed {
+		cs.overlay[o.id] = struct{}{}
 	} else {
-		cs.listed.Delete(id)
+		delete(cs.overlay, o.id)
 	}
 }
 
-// object returns the object for a cart, creating an empty one.
-func (cs *carts) object(id string) *object {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// locked runs fn with cs.mu held and the object of cart id in the table,
+// loading the cart from the data file if it is not in memory. An unknown
+// cart gets a new empty object if create is set; otherwise fn gets nil.
+// The table is trimmed to its budget after fn, so fn may pin the object or
+// change it to keep it in memory.
+func (cs *carts) locked(id string, create bool, fn func(o *object)) error {
+	cs.mu.Lock()
+	for {
+		if o := cs.all[id]; o != nil {
+			cs.lru.touch(o)
+			fn(o)
+			cs.evictLocked()
+			cs.mu.Unlock()
+			return nil
+		}
+		wait := cs.loading[id]
+		if wait == nil {
+			break
+		}
+		cs.mu.Unlock()
+		<-wait
+		cs.mu.Lock()
+	}
+	done := make(chan struct{})
+	cs.loading[id] = done
+	cs.mu.Unlock()
+
+	c, enc, err := cs.read(id)
+
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.objectLocked(id)
+	delete(cs.loading, id)
+	close(done)
+	if err != nil {
+		return err
+	}
+	if c == nil && !create {
+		fn(nil)
+		return nil
+	}
+	o := &object{id: id, cart: cart.New()}
+	if c != nil {
+		o.cart, o.enc = c, enc
+		o.held, o.listed = true, c.HasItems()
+		o.diskListed = o.listed
+	}
+	// A fresh number: an event stream that last saw this cart before it
+	// left memory, or saw it unknown, must read it again.
+	cs.seq++
+	o.changes, o.saved = cs.seq, cs.seq
+	o.cost = objectCost(len(enc))
+	cs.all[id] = o
+	cs.lru.pushFront(o)
+	cs.metrics.cacheLoads.Inc()
+	fn(o)
+	cs.evictLocked()
+	return nil
 }
 
-func (cs *carts) objectLocked(id string) *object {
-	o := cs.all[id]
-	if o == nil {
-		o = &object{cart: cart.New()}
-		cs.all[id] = o
+// read loads cart id from the data file: nil if it is not there.
+func (cs *carts) read(id string) (*cart.Cart, []byte, error) {
+	enc, ok, err := cs.disk.Get(cartKey(id))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read cart %s: %w", id, err)
 	}
-	return o
+	if !ok {
+		return nil, nil, nil
+	}
+	c := cart.New()
+	if err := c.UnmarshalBinary(enc); err != nil {
+		return nil, nil, fmt.Errorf("read cart %s from the data file: %w", id, err)
+	}
+	// Timestamps in the cart may come from peers whose clocks ran ahead:
+	// a write to it must still be stamped later than all of them.
+	if l := c.Latest(); !l.IsZero() {
+		cs.clock.observe(l)
+	}
+	return c, enc, nil
 }
 
 // view returns a cart's current view (empty for an unknown cart).
-func (cs *carts) view(id string) cart.View {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	o := cs.all[id]
-	if o == nil {
-		return cart.View{Lines: []cart.Line{}}
-	}
-	return o.cart.View()
+func (cs *carts) view(id string) (cart.View, error) {
+	v, _, err := cs.versionedView(id)
+	return v, err
 }
 
-// versionedView returns a cart's current view and how many changes it has
-// had on this node, read together, so that an event stream can tell
+// versionedView returns a cart's current view and the sequence number of
+// its last change, read together, so that an event stream can tell
 // whether it has sent this view already.
-func (cs *carts) versionedView(id string) (cart.View, uint64) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	o := cs.all[id]
-	if o == nil {
-		return cart.View{Lines: []cart.Line{}}, 0
-	}
-	return o.cart.View(), o.changes
+func (cs *carts) versionedView(id string) (v cart.View, changes uint64, err error) {
+	err = cs.locked(id, false, func(o *object) {
+		if o == nil {
+			v = cart.View{Lines: []cart.Line{}}
+			return
+		}
+		v, changes = o.cart.View(), o.changes
+	})
+	return v, changes, err
 }
 
 // page returns up to limit IDs of carts with at least one visible line,
 // in order, starting after the ID after ("" starts at the first), and
-// whether more follow.
-func (cs *carts) page(after string, limit int) (ids []string, more bool) {
+// whether more follow. It reads the data file's index and corrects it by
+// the carts changed since their last write there.
+func (cs *carts) page(after string, limit int) (ids []string, more bool, err error) {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	ids = make([]string, 0, min(limit, cs.listed.Len()))
-	cs.listed.AscendGreaterOrEqual(after, func(id string) bool {
-		if id == after {
-			return true
+	overlay := make(map[string]bool, len(cs.overlay))
+	hidden := 0
+	for id := range cs.overlay {
+		listed := cs.all[id].listed
+		overlay[id] = listed
+		hidden += 1 - b2i(listed)
+	}
+	cs.mu.Unlock()
+	from := cartPrefix
+	if after != "" {
+		from = cartKey(after)
+	}
+	keys, diskMore, err := cs.disk.ListedAfter(cartPrefix, from, limit+hidden)
+	if err != nil {
+		return nil, false, err
+	}
+	ids = make([]string, 0, len(keys)+len(overlay))
+	for _, k := range keys {
+		id := strings.TrimPrefix(k, cartPrefix)
+		if listed, ok := overlay[id]; !ok || listed {
+			ids = append(ids, id)
 		}
-		if len(ids) == limit {
-			more = true
-			return false
+		delete(overlay, id)
+	}
+	// A cart listed only in memory joins the page if it sorts within what
+	// was read from the index (or anywhere, if the index has no more).
+	for id, listed := range overlay {
+		if listed && id > after && (!diskMore || len(keys) == 0 || cartKey(id) < keys[len(keys)-1]) {
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
-		return true
-	})
-	return ids, more
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		return ids[:limit], true, nil
+	}
+	return ids, diskMore, nil
 }
 
 // counts returns how many carts have lines people see, and how many carts
@@ -170,14 +316,13 @@ func (cs *carts) page(after string, limit int) (ids []string, more bool) {
 func (cs *carts) counts() (withItems, held int) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.listed.Len(), len(cs.all)
+	return cs.nListed, cs.nHeld
 }
 
 // count returns the number of carts held, including empty ones.
 func (cs *carts) count() int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return len(cs.all)
+	_, held := cs.counts()
+	return held
 }
 
 // merge merges a cart state or delta from a peer.
@@ -195,36 +340,32 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 	if err := cs.clock.checkRemote(latest); err != nil {
 		return false, err
 	}
-	cs.mu.Lock()
-	o, created := cs.all[id], false
-	if o == nil {
-		if len(cs.all) >= maxObjects {
-			cs.mu.Unlock()
-			return false, fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
+	var changed bool
+	var mergeErr error
+	err := cs.locked(id, true, func(o *object) {
+		if !o.held && cs.nHeld >= maxObjects {
+			cs.dropLocked(o)
+			mergeErr = fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
+			return
 		}
-		o, created = cs.objectLocked(id), true
-	}
-	// Only this node mints its own dots, and it sends none before it holds
-	// them: state claiming more of them is forged or corrupt. Taking it
-	// would make this node's next write reuse a dot peers already hold (the
-	// write would be silently dropped everywhere) or, near the counter's
-	// end, refuse every write to the cart.
-	if claimed, issued := in.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
-		if created {
-			delete(cs.all, id) // no one else has seen it: cs.mu was held
+		// Only this node mints its own dots, and it sends none before it
+		// holds them: state claiming more of them is forged or corrupt.
+		// Taking it would make this node's next write reuse a dot peers
+		// already hold (the write would be silently dropped everywhere)
+		// or, near the counter's end, refuse every write to the cart.
+		if claimed, issued := in.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
+			cs.dropLocked(o)
+			cs.metrics.rejected.WithLabelValues("own_dots_forged").Inc()
+			mergeErr = fmt.Errorf("cart %s: state claims change %d of this node's replica, which issued only %d", id, claimed, issued)
+			return
 		}
-		cs.mu.Unlock()
-		cs.metrics.rejected.WithLabelValues("own_dots_forged").Inc()
-		return false, fmt.Errorf("cart %s: state claims change %d of this node's replica, which issued only %d", id, claimed, issued)
+		if changed = o.cart.Merge(in); changed {
+			cs.noteLocked(o)
+		}
+	})
+	if err = errors.Join(err, mergeErr); err != nil {
+		return false, err
 	}
-	changed := o.cart.Merge(in)
-	if changed {
-		o.enc = nil
-		o.changes++
-		cs.dirty[id] = struct{}{}
-		cs.noteLocked(id, o)
-	}
-	cs.mu.Unlock()
 	if !latest.IsZero() {
 		cs.clock.observe(latest)
 	}
@@ -238,57 +379,151 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 	return changed, nil
 }
 
-// state returns the canonical encoding of a cart, if it holds anything.
+// dropLocked forgets o if its cart never held anything and no writer holds
+// it, so that refused changes of new carts leave nothing behind. The
+// caller holds cs.mu.
+func (cs *carts) dropLocked(o *object) {
+	if cs.all[o.id] == o && o.cart.IsEmpty() && o.pins == 0 {
+		cs.removeLocked(o)
+	}
+}
+
+// removeLocked takes o out of memory. The caller holds cs.mu.
+func (cs *carts) removeLocked(o *object) {
+	delete(cs.all, o.id)
+	delete(cs.overlay, o.id)
+	cs.lru.remove(o)
+}
+
+// state returns the canonical encoding of a cart, if it holds anything. A
+// cart not in memory is read from the data file without caching it: the
+// repair of a bucket streams its carts through here.
 func (cs *carts) state(id string) ([]byte, bool) {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	o := cs.all[id]
-	if o == nil || o.cart.IsEmpty() {
-		return nil, false
+	if o := cs.all[id]; o != nil {
+		defer cs.mu.Unlock()
+		if o.cart.IsEmpty() {
+			return nil, false
+		}
+		b, err := o.encodingLocked()
+		return b, err == nil
 	}
-	b, err := o.encodingLocked()
+	cs.mu.Unlock()
+	b, ok, err := cs.disk.Get(cartKey(id))
 	if err != nil {
+		cs.metrics.cacheReadErrors.Inc()
 		return nil, false
 	}
-	return b, true
+	return b, ok
 }
 
-// eachID calls fn with the ID of every cart held, on a snapshot, until fn
-// returns false.
-func (cs *carts) eachID(fn func(id string) bool) {
+// eachHash calls fn with the gossip hash of every cart held, until fn
+// returns false: from the data file's index, and for carts changed since
+// their last write there, from memory. It reads no cart from the data file.
+func (cs *carts) eachHash(fn func(key string, hash uint64) bool) error {
 	cs.mu.Lock()
-	ids := slices.Collect(maps.Keys(cs.all))
+	changed := make(map[string]uint64, len(cs.dirty))
+	for _, o := range cs.all {
+		if o.changes == o.saved || o.cart.IsEmpty() {
+			continue
+		}
+		b, err := o.encodingLocked()
+		if err != nil {
+			cs.mu.Unlock()
+			return fmt.Errorf("encode cart %s: %w", o.id, err)
+		}
+		key := cartKey(o.id)
+		changed[key] = gossip.ObjectHash(key, b)
+	}
 	cs.mu.Unlock()
-	for _, id := range ids {
-		if !fn(id) {
-			return
+	stopped := false
+	err := cs.disk.Entries(func(key string, e store.Entry) bool {
+		if !strings.HasPrefix(key, cartPrefix) {
+			return true
+		}
+		h := e.Hash
+		if c, ok := changed[key]; ok {
+			h = c
+			delete(changed, key)
+		}
+		stopped = !fn(key, h)
+		return !stopped
+	})
+	if err != nil || stopped {
+		return err
+	}
+	for key, h := range changed {
+		if !fn(key, h) {
+			return nil
 		}
 	}
+	return nil
 }
 
-// takeDirty returns the encodings of the carts changed since the last call,
-// keyed by object key, for writing to the data file. A local write marks
-// its cart only once its delta is installed, so a checkpoint that calls
-// this after the write's log record was released writes a state that
-// includes it.
-func (cs *carts) takeDirty() map[string][]byte {
+// persistBatch is a set of carts taken for writing to the data file:
+// their states and index entries, and what to record once they are
+// written (saved).
+type persistBatch struct {
+	objects map[string][]byte
+	index   map[string]store.Entry
+	taken   []takenCart
+}
+
+type takenCart struct {
+	o       *object
+	changes uint64
+	listed  bool
+}
+
+// takeDirty returns the carts changed since the last call, for writing to
+// the data file. A local write marks its cart only once its delta is
+// installed, so a checkpoint that calls this after the write's log record
+// was released writes a state that includes it.
+func (cs *carts) takeDirty() *persistBatch {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if len(cs.dirty) == 0 {
-		return nil
+	b := &persistBatch{
+		objects: make(map[string][]byte, len(cs.dirty)),
+		index:   make(map[string]store.Entry, len(cs.dirty)),
 	}
-	objs := make(map[string][]byte, len(cs.dirty))
 	for id := range cs.dirty {
 		delete(cs.dirty, id)
 		o := cs.all[id]
-		if o == nil {
+		if o == nil || o.cart.IsEmpty() {
 			continue
 		}
-		if b, err := o.encodingLocked(); err == nil {
-			objs[cartKey(id)] = b
+		enc, err := o.encodingLocked()
+		if err != nil {
+			cs.metrics.cacheWriteErrors.Inc()
+			cs.dirty[id] = struct{}{}
+			continue
+		}
+		key := cartKey(id)
+		b.objects[key] = enc
+		b.index[key] = store.Entry{Hash: gossip.ObjectHash(key, enc), Listed: o.listed}
+		b.taken = append(b.taken, takenCart{o: o, changes: o.changes, listed: o.listed})
+	}
+	return b
+}
+
+// saved records that a batch is in the data file: its carts may leave
+// memory unless they changed again meanwhile.
+func (cs *carts) saved(b *persistBatch) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, t := range b.taken {
+		o := t.o
+		if cs.all[o.id] != o {
+			continue
+		}
+		o.saved = max(o.saved, t.changes)
+		o.diskListed = t.listed
+		cs.noteOverlayLocked(o)
+		if o.enc != nil {
+			cs.lru.recharge(o, objectCost(len(o.enc)))
 		}
 	}
-	return objs
+	cs.evictLocked()
 }
 
 // hasDirty reports whether carts wait to be persisted.
@@ -298,30 +533,47 @@ func (cs *carts) hasDirty() bool {
 	return len(cs.dirty) > 0
 }
 
-// markDirty queues carts for persisting again (after a failed commit).
-func (cs *carts) markDirty(keys map[string][]byte) {
+// markDirty queues the carts of a batch for persisting again (after a
+// failed commit).
+func (cs *carts) markDirty(b *persistBatch) {
+	if b == nil {
+		return
+	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	for k := range keys {
-		cs.dirty[strings.TrimPrefix(k, cartPrefix)] = struct{}{}
+	for _, t := range b.taken {
+		cs.dirty[t.o.id] = struct{}{}
 	}
 }
 
-// lockForWrite returns the cart's object with its write lock held. It
-// retries if the object was dropped (dropIfEmpty) while it waited for the
-// lock, so a write never lands in an object the table no longer holds.
-func (cs *carts) lockForWrite(id string) *object {
+// lockForWrite returns the cart's object with its write lock held and
+// pinned in memory, loading the cart from the data file if needed; release
+// both with unlockWrite. It retries if the object was dropped (dropIfEmpty)
+// while it waited for the lock, so a write never lands in an object the
+// table no longer holds.
+func (cs *carts) lockForWrite(id string) (*object, error) {
 	for {
-		o := cs.object(id)
+		var o *object
+		if err := cs.locked(id, true, func(x *object) { o = x; o.pins++ }); err != nil {
+			return nil, err
+		}
 		o.writeMu.Lock()
 		cs.mu.Lock()
 		held := cs.all[id] == o
 		cs.mu.Unlock()
 		if held {
-			return o
+			return o, nil
 		}
-		o.writeMu.Unlock()
+		cs.unlockWrite(o)
 	}
+}
+
+// unlockWrite releases what lockForWrite took.
+func (cs *carts) unlockWrite(o *object) {
+	cs.mu.Lock()
+	o.pins--
+	cs.mu.Unlock()
+	o.writeMu.Unlock()
 }
 
 // edit runs e on a copy of o's cart at ts and returns the delta and the
@@ -330,7 +582,7 @@ func (cs *carts) lockForWrite(id string) *object {
 // empty item, a clear, copies them all), so edit holds cs.mu throughout:
 // no remote merge may change the cart while the copy is in use. Copying
 // the whole cart instead was a tenth of a busy node's CPU. The caller
-// holds o.writeMu.
+// holds o through lockForWrite.
 func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.Cart, cart.View, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -356,82 +608,45 @@ func (cs *carts) isNew(o *object) bool {
 
 // dropIfEmpty forgets the object of a cart that never held anything, so
 // that refused edits of new carts leave nothing behind. The caller holds
-// o.writeMu.
-func (cs *carts) dropIfEmpty(id string, o *object) {
+// o through lockForWrite.
+func (cs *carts) dropIfEmpty(o *object) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.all[id] == o && o.cart.IsEmpty() {
-		delete(cs.all, id)
+	if cs.all[o.id] == o && o.cart.IsEmpty() {
+		cs.removeLocked(o)
 	}
 }
 
 // install applies a local write's durable delta to the cart in memory and
 // marks the cart for the next checkpoint. Merging the delta, rather than
 // swapping in the edited copy, keeps whatever peers' changes arrived while
-// the write was being logged. The caller holds o.writeMu.
-func (cs *carts) install(id string, o *object, delta *cart.Cart) {
+// the write was being logged. The caller holds o through lockForWrite.
+func (cs *carts) install(o *object, delta *cart.Cart) {
 	cs.mu.Lock()
 	o.cart.Merge(delta)
-	o.enc = nil
-	o.changes++
-	cs.dirty[id] = struct{}{}
-	cs.noteLocked(id, o)
+	cs.noteLocked(o)
 	cs.mu.Unlock()
-	cs.changed(id, false)
+	cs.changed(o.id, false)
 }
 
 // replay merges a delta found in the write-ahead log at startup into the
-// cart loaded from the data file, and marks the cart for the checkpoint
+// cart as the data file holds it, and marks the cart for the checkpoint
 // that follows.
 func (cs *carts) replay(key string, delta []byte) error {
 	id, ok := strings.CutPrefix(key, cartPrefix)
 	if !ok {
 		return fmt.Errorf("%w %q", errUnknownKey, key)
 	}
-	return cs.mergeStored(id, delta, true)
-}
-
-// load installs a cart read from the data file at startup.
-func (cs *carts) load(key string, value []byte) error {
-	id, ok := strings.CutPrefix(key, cartPrefix)
-	if !ok {
-		return nil
-	}
-	return cs.mergeStored(id, value, false)
-}
-
-// mergeStored merges a cart state or delta read from disk into the cart
-// id, marking the cart for the next write to the data file if dirty.
-func (cs *carts) mergeStored(id string, data []byte, dirty bool) error {
 	c := cart.New()
-	if err := c.UnmarshalBinary(data); err != nil {
+	if err := c.UnmarshalBinary(delta); err != nil {
 		return fmt.Errorf("cart %q: %w", id, err)
 	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	o := cs.objectLocked(id)
-	if o.cart.IsEmpty() {
-		o.cart = c // what merging into nothing gives, without the copy
-	} else {
-		o.cart.Merge(c)
+	if l := c.Latest(); !l.IsZero() {
+		cs.clock.observe(l)
 	}
-	cs.noteLocked(id, o)
-	if dirty {
-		cs.dirty[id] = struct{}{}
-	}
-	return nil
-}
-
-// latest returns the greatest timestamp in any cart, so a restarted node's
-// clock starts past everything it holds.
-func (cs *carts) latest() crdt.Timestamp {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	var t crdt.Timestamp
-	for _, o := range cs.all {
-		if l := o.cart.Latest(); l.After(t) {
-			t = l
+	return cs.locked(id, true, func(o *object) {
+		if o.cart.Merge(c) {
+			cs.noteLocked(o)
 		}
-	}
-	return t
+	})
 }

@@ -162,7 +162,8 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 		require.NoError(t, err)
 	}
 	replica := d.ReplicaID()
-	peer := d.carts.view("frank") // what a peer that saw every write holds
+	peer, err := d.carts.view("frank") // what a peer that saw every write holds
+	require.NoError(t, err)
 	peerCart := d.carts.all["frank"].cart.Clone()
 	require.NoError(t, d.Close())
 	require.NoError(t, d.Close(), "Close twice")
@@ -229,7 +230,8 @@ func TestMalformedRemoteInputIsRejected(t *testing.T) {
 		_, err := d.objects.Merge(tc.key, []byte(tc.data), gossip.MergeInfo{Channel: gossip.ChannelDelta})
 		require.Error(t, err, "key %q data %x", tc.key, tc.data)
 	}
-	ids, _ := d.carts.page("", 10)
+	ids, _, err := d.carts.page("", 10)
+	require.NoError(t, err)
 	require.Empty(t, ids)
 }
 

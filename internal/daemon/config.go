@@ -125,6 +125,12 @@ type Config struct {
 	// many bytes. Default 64 MiB, which bounds the log's disk use and the
 	// replay at startup under any write rate.
 	CheckpointLogBytes int64
+	// CacheSize is the memory, in bytes, for carts held in memory: the data
+	// file holds every cart, and past this the least recently used carts
+	// that are saved leave memory, to be read again on their next use.
+	// Carts changed since the last checkpoint stay in memory regardless.
+	// Default 256 MiB (about 300,000 two-line carts).
+	CacheSize int64
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /v1/status.
@@ -147,6 +153,7 @@ const (
 	DefaultEventKeepAlive     = 15 * time.Second
 	DefaultCheckpointInterval = time.Second
 	DefaultCheckpointLogBytes = 64 << 20
+	DefaultCacheSize          = 256 << 20
 )
 
 // ErrConfig reports an invalid Config.
@@ -194,6 +201,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CheckpointLogBytes == 0 {
 		c.CheckpointLogBytes = DefaultCheckpointLogBytes
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheSize < 0 {
+		return c, fmt.Errorf("%w: cache size %d is negative", ErrConfig, c.CacheSize)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

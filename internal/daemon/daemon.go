@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
 	"github.com/crdtd/crdtd/internal/store"
@@ -136,7 +137,13 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.clock = newNodeClock(hlc, cfg.ClockOffset, cfg.MaxDrift, d.metrics.rejected)
 	d.events = newBroker(cfg.MaxEventStreams)
-	d.carts = newCarts(d.replica, d.clock, d.metrics, d.cartChanged)
+	if !d.store.Indexed() {
+		if err := d.buildIndex(); err != nil {
+			d.store.Close()
+			return nil, err
+		}
+	}
+	d.carts = newCarts(d.replica, d.clock, d.metrics, d.store, cfg.CacheSize, d.cartChanged)
 	d.beats = newHeartbeats(d.replica, d.clock, d.metrics, d.isMemberReplica)
 	d.guard = &clockGuard{
 		clock: d.clock, beats: d.beats, maxDrift: cfg.MaxDrift, rejected: d.metrics.rejected,
@@ -144,13 +151,11 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		hasSeeds: len(cfg.Join) > 0, joined: d.joined.Load, alone: func() bool { return !d.hasAlivePeer() },
 	}
 	d.objects = &delegate{carts: d.carts, beats: d.beats, metrics: d.metrics}
-	if err := d.store.ForEach(d.carts.load); err != nil {
-		d.store.Close()
-		return nil, fmt.Errorf("load %s: %w", d.store.Path(), err)
-	}
-	// Changes logged after the last checkpoint: merge them again (merging
-	// is idempotent, so it does not matter which of them the data file
-	// already holds) and fold them into the data file before serving.
+	// Changes logged after the last checkpoint: merge them again into the
+	// carts as the data file holds them (merging is idempotent, so it does
+	// not matter which of them the data file already holds) and fold them
+	// into the data file before serving. No other cart is read: they stay
+	// on disk until used.
 	if err := d.store.Replay(d.carts.replay); err != nil {
 		d.store.Close()
 		return nil, fmt.Errorf("recover %s: %w", d.store.Path(), err)
@@ -162,9 +167,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	// Start the clock past everything this replica ever issued: the
 	// persisted high-water mark (plus one, as its logical part is not
-	// stored) and every timestamp in the loaded carts.
+	// stored). A cart read from the data file moves it past the cart's
+	// timestamps too (carts.read), before any write to the cart.
 	d.clock.restore(crdt.Timestamp{Wall: int64(d.store.HLC()) + 1})
-	d.clock.observe(d.carts.latest())
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
@@ -519,17 +524,37 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 // persistDirty writes the carts changed since the last write to the data
 // file, without touching the log.
 func (d *Daemon) persistDirty() {
-	objs := d.carts.takeDirty()
-	if len(objs) == 0 {
+	b := d.carts.takeDirty()
+	if len(b.objects) == 0 {
 		return
 	}
 	start := time.Now()
-	err := d.store.Commit(context.Background(), store.Write{Objects: objs})
+	err := d.store.Commit(context.Background(), store.Write{Objects: b.objects, Index: b.index})
 	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		d.log.Error("persist merged carts", "carts", len(objs), "err", err)
-		d.carts.markDirty(objs)
+		d.log.Error("persist merged carts", "carts", len(b.objects), "err", err)
+		d.carts.markDirty(b)
+		return
 	}
+	d.carts.saved(b)
+}
+
+// buildIndex gives every cart of a data file written by an older build its
+// index entry, once, before the node reads the index.
+func (d *Daemon) buildIndex() error {
+	start := time.Now()
+	err := d.store.BuildIndex(func(key string, state []byte) (store.Entry, error) {
+		c := cart.New()
+		if err := c.UnmarshalBinary(state); err != nil {
+			return store.Entry{}, err
+		}
+		return store.Entry{Hash: gossip.ObjectHash(key, state), Listed: c.HasItems()}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("index %s: %w", d.store.Path(), err)
+	}
+	d.log.Info("indexed the data file of an older version", "carts", d.store.Counts().Entries, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // checkpoint folds the write-ahead log into the data file (see
@@ -538,16 +563,23 @@ func (d *Daemon) checkpoint() error {
 	if d.store.LogBytes() == 0 && !d.carts.hasDirty() {
 		return nil
 	}
-	var taken map[string][]byte
+	var taken *persistBatch
 	start := time.Now()
-	err := d.store.Checkpoint(context.Background(), func() map[string][]byte {
+	err := d.store.CheckpointIndexed(context.Background(), func() (map[string][]byte, map[string]store.Entry) {
 		taken = d.carts.takeDirty()
-		return taken
+		return taken.objects, taken.index
 	})
 	d.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		d.carts.markDirty(taken)
-		return fmt.Errorf("checkpoint %d carts: %w", len(taken), err)
+		n := 0
+		if taken != nil {
+			n = len(taken.objects)
+		}
+		return fmt.Errorf("checkpoint %d carts: %w", n, err)
+	}
+	if taken != nil {
+		d.carts.saved(taken)
 	}
 	return nil
 }

@@ -58,5 +58,5 @@ func (d *delegate) State(key string) ([]byte, bool) {
 
 // Keys implements gossip.Delegate: the keys of every cart.
 func (d *delegate) Keys(fn func(key string) bool) {
-	d.carts.eachID(func(id string) bool { return fn(cartKey(id)) })
+	_ = d.carts.eachHash(func(key string, _ uint64) bool { return fn(key) })
 }

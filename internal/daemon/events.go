@@ -182,7 +182,7 @@ func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 		rc:        http.NewResponseController(w),
 		cart:      id,
 		sub:       sub,
-		view:      func() (cart.View, uint64) { return d.carts.versionedView(id) },
+		view:      func() (cart.View, uint64, error) { return d.carts.versionedView(id) },
 		keepAlive: d.cfg.EventKeepAlive,
 		sent:      d.metrics.eventsSent,
 	}
@@ -197,7 +197,7 @@ type eventStream struct {
 	rc        *http.ResponseController
 	cart      string
 	sub       *subscription
-	view      func() (cart.View, uint64) // the cart's view and change count
+	view      func() (cart.View, uint64, error) // the cart's view and last change
 	keepAlive time.Duration
 	sent      prometheus.Counter
 
@@ -268,7 +268,10 @@ func (s *eventStream) send() error {
 	case <-s.sub.dirty:
 	default:
 	}
-	v, seq := s.view()
+	v, seq, err := s.view()
+	if err != nil {
+		return err
+	}
 	if s.last != nil && seq == s.seq {
 		return nil
 	}

@@ -62,7 +62,11 @@ func (d *Daemon) handleListCarts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ids, more := d.carts.page(after, limit)
+	ids, more, err := d.carts.page(after, limit)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
 	out := api.CartList{Carts: ids}
 	if more {
 		out.Next = ids[len(ids)-1]
@@ -75,7 +79,12 @@ func (d *Daemon) handleGetCart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := marshalCartView(id, d.carts.view(id))
+	v, err := d.carts.view(id)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	b, err := marshalCartView(id, v)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -94,7 +103,12 @@ func (d *Daemon) handleGetItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := cartView(id, d.carts.view(id))
+	cv, err := d.carts.view(id)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	v := cartView(id, cv)
 	for _, l := range v.Items {
 		if l.Item == item {
 			writeJSON(w, http.StatusOK, l)
@@ -316,7 +330,11 @@ func (d *Daemon) replay(w http.ResponseWriter, r *http.Request, id string, rec [
 		return
 	}
 	if answer == nil {
-		if answer, err = marshalCartView(id, d.carts.view(id)); err != nil {
+		v, err := d.carts.view(id)
+		if err == nil {
+			answer, err = marshalCartView(id, v)
+		}
+		if err != nil {
 			d.fail(w, err)
 			return
 		}

@@ -26,6 +26,10 @@ type metrics struct {
 	syncSeconds       prometheus.Histogram
 	eventStreams      prometheus.Gauge
 	eventsSent        prometheus.Counter
+	cacheLoads        prometheus.Counter
+	cacheEvictions    prometheus.Counter
+	cacheReadErrors   prometheus.Counter
+	cacheWriteErrors  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -84,6 +88,19 @@ func newMetrics() *metrics {
 		Name: "crdtd_events_sent_total", Help: "Cart views sent on event streams, the first view of each stream included.",
 	})
 	m.registry.MustRegister(m.eventStreams, m.eventsSent)
+	m.cacheLoads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crdtd_cart_cache_loads_total", Help: "Carts read from the data file into memory (cache misses).",
+	})
+	m.cacheEvictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crdtd_cart_cache_evictions_total", Help: "Carts dropped from memory to keep the cache within --cache-size.",
+	})
+	m.cacheReadErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crdtd_cart_read_errors_total", Help: "Reads of a cart's state from the data file for gossip that failed.",
+	})
+	m.cacheWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crdtd_cart_encode_errors_total", Help: "Carts that could not be encoded for the data file (kept for the next try).",
+	})
+	m.registry.MustRegister(m.cacheLoads, m.cacheEvictions, m.cacheReadErrors, m.cacheWriteErrors)
 	m.registry.MustRegister(m.operations, m.httpRequests, m.httpSeconds, m.commitSeconds, m.checkpointSeconds,
 		m.decodeErrors, m.rejected, m.merged, m.replicationLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -129,6 +146,9 @@ var (
 		nil, nil)
 	descMembers = prometheus.NewDesc("crdtd_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
+	descCache = prometheus.NewDesc("crdtd_cart_cache",
+		"The cart cache: carts in memory, and the bytes they are charged against --cache-size.",
+		[]string{"measure"}, nil)
 	descCarts = prometheus.NewDesc("crdtd_carts",
 		"Carts held by this node: with_items have a line people see (the carts of /v1/status and /v1/carts); "+
 			"empty had all their lines removed and keep what was removed, so that no stale peer brings it back.",
@@ -145,7 +165,7 @@ var (
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGossipMessages, descGossipBytes, descAERounds, descAEExchanges, descAEOffers,
-		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descGossipTransport, descMembers, descCarts,
+		descAEBuckets, descAEKeys, descGossipDropped, descGossipDecode, descGossipTransport, descMembers, descCarts, descCache,
 		descStoreCommits, descStoreLog, descStoreLogSync, descStoreLogPending} {
 		ch <- d
 	}
@@ -196,6 +216,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	withItems, held := c.carts.counts()
 	ch <- prometheus.MustNewConstMetric(descCarts, prometheus.GaugeValue, float64(withItems), "with_items")
 	ch <- prometheus.MustNewConstMetric(descCarts, prometheus.GaugeValue, float64(held-withItems), "empty")
+	cached, cachedBytes := c.carts.cacheStats()
+	ch <- prometheus.MustNewConstMetric(descCache, prometheus.GaugeValue, float64(cached), "carts")
+	ch <- prometheus.MustNewConstMetric(descCache, prometheus.GaugeValue, float64(cachedBytes), "bytes")
 	ss := c.store.Stats()
 	counter(descStoreCommits, ss.Commits, "writes")
 	counter(descStoreCommits, ss.Transactions, "transactions")

@@ -110,11 +110,14 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 	if err := d.clock.checkRemote(latest); err != nil {
 		return nil, false, fmt.Errorf("%w: %v", errBadPush, err)
 	}
-	o := d.carts.lockForWrite(id)
-	defer o.writeMu.Unlock()
+	o, err := d.carts.lockForWrite(id)
+	if err != nil {
+		return nil, false, err
+	}
+	defer d.carts.unlockWrite(o)
 	fresh, err := d.carts.checkPush(o, req.Device, req.Delta)
 	if err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		if errors.Is(err, errSyncBehind) {
 			return nil, false, err
 		}
@@ -127,14 +130,14 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 	var deltaBytes []byte
 	if fresh {
 		if d.carts.isNew(o) && d.carts.count() > maxObjects {
-			d.carts.dropIfEmpty(id, o)
+			d.carts.dropIfEmpty(o)
 			return nil, false, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
 		}
 		if !latest.IsZero() {
 			d.clock.observe(latest)
 		}
 		if deltaBytes, err = req.Delta.MarshalBinary(); err != nil {
-			d.carts.dropIfEmpty(id, o)
+			d.carts.dropIfEmpty(o)
 			return nil, false, fmt.Errorf("encode pushed delta %s: %v", id, err)
 		}
 		rec := store.Record{Key: cartKey(id), Delta: deltaBytes, HLC: uint64(d.clock.stamp().Wall)}
@@ -142,21 +145,21 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 		release, err := d.store.Log(r.Context(), rec)
 		d.metrics.commitSeconds.Observe(time.Since(logStart).Seconds())
 		if err != nil {
-			d.carts.dropIfEmpty(id, o)
+			d.carts.dropIfEmpty(o)
 			return nil, false, fmt.Errorf("log sync to cart %s: %w", id, err)
 		}
-		d.carts.install(id, o, req.Delta)
+		d.carts.install(o, req.Delta)
 		release()
 		if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 			d.persistSoon()
 		}
 	} else {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 	}
 	known := req.Context.Clone()
 	pushed := req.Delta.Context()
 	known.Merge(&pushed)
-	delta, seen := d.carts.deltaFor(id, &known)
+	delta, seen := d.carts.deltaFor(o, &known)
 	answer, err = (&cart.SyncResponse{Delta: delta, Seen: seen}).MarshalBinary()
 	if err != nil {
 		return nil, false, fmt.Errorf("encode sync answer %s: %v", id, err)
@@ -187,13 +190,10 @@ func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fr
 	return o.cart.Changes(delta), nil
 }
 
-// deltaFor returns what a replica with context known lacks of cart id.
-func (cs *carts) deltaFor(id string, known *crdt.CausalContext) (*cart.Cart, crdt.CausalContext) {
+// deltaFor returns what a replica with context known lacks of o's cart.
+// The caller holds o through lockForWrite.
+func (cs *carts) deltaFor(o *object, known *crdt.CausalContext) (*cart.Cart, crdt.CausalContext) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	o := cs.all[id]
-	if o == nil {
-		return cart.New(), crdt.CausalContext{}
-	}
 	return o.cart.DeltaFor(known)
 }

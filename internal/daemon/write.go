@@ -26,21 +26,24 @@ type edit func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error)
 // later writes the cart's state to the data file and drops the log.
 func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKey string, respond func(cart.View) (answer, idemRecord []byte, err error)) ([]byte, error) {
 	d.guard.await(ctx)
-	o := d.carts.lockForWrite(id)
-	defer o.writeMu.Unlock()
+	o, err := d.carts.lockForWrite(id)
+	if err != nil {
+		return nil, err
+	}
+	defer d.carts.unlockWrite(o)
 
 	ts := d.clock.stamp()
 	if err := d.guard.check(ts); err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, err
 	}
 	if d.carts.isNew(o) && d.carts.count() > maxObjects {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
 	}
 	delta, view, err := d.carts.edit(o, item, ts, e)
 	if err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, err
 	}
 	if delta.IsEmpty() {
@@ -48,7 +51,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		// empty cart): nothing to log or send, and no empty cart to keep.
 		// A key still binds to its request and answer, so that a retry
 		// gets the same answer: that alone goes to the data file.
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		body, idemRec, err := respond(view)
 		if err != nil || idemKey == "" {
 			return body, err
@@ -60,12 +63,12 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	}
 	body, idemRec, err := respond(view)
 	if err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, err
 	}
 	deltaBytes, err := delta.MarshalBinary()
 	if err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, fmt.Errorf("encode delta %s: %v", id, err)
 	}
 
@@ -77,10 +80,10 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	release, err := d.store.Log(ctx, rec)
 	d.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		d.carts.dropIfEmpty(id, o)
+		d.carts.dropIfEmpty(o)
 		return nil, fmt.Errorf("log change to cart %s: %w", id, err)
 	}
-	d.carts.install(id, o, delta)
+	d.carts.install(o, delta)
 	release()
 	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 		d.persistSoon()

@@ -61,12 +61,18 @@ func (s *Store) Replay(fn func(key string, delta []byte) error) error {
 // it returns together with the logged idempotency keys and the HLC, and
 // finally deletes the covered segments.
 //
-// snapshot must return the current state of every object changed since the
+// snapshot must return the current state (and index entry) of every object changed since the
 // last successful checkpoint, including all released records' changes (it
 // may return more). Objects merged from elsewhere and not logged can be
 // written this way too. If Checkpoint fails nothing is deleted and the
 // caller should offer the objects again at the next checkpoint.
 func (s *Store) Checkpoint(ctx context.Context, snapshot func() map[string][]byte) error {
+	return s.CheckpointIndexed(ctx, func() (map[string][]byte, map[string]Entry) { return snapshot(), nil })
+}
+
+// CheckpointIndexed is [Store.Checkpoint] for objects with index entries:
+// snapshot returns them with the objects ([Write.Index]).
+func (s *Store) CheckpointIndexed(ctx context.Context, snapshot func() (map[string][]byte, map[string]Entry)) error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
 	if s.isClosed() {
@@ -77,7 +83,8 @@ func (s *Store) Checkpoint(ctx context.Context, snapshot func() map[string][]byt
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	logged, hlc := s.wal.coveredIdem(segments)
-	w := Write{Objects: snapshot(), HLC: hlc, logged: logged}
+	objects, index := snapshot()
+	w := Write{Objects: objects, Index: index, HLC: hlc, logged: logged}
 	if err := s.Commit(ctx, w); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
