@@ -60,6 +60,7 @@ type agentOptions struct {
 	Pprof          bool
 	InsecureGossip bool
 	MaxConns       int
+	CacheSize      cmdutil.ByteSize
 
 	fromEnv map[string]string // flag name -> the environment variable that set it
 }
@@ -141,6 +142,8 @@ line wins over its variable, and an empty variable counts as unset.`,
 	fs.DurationVar(&opts.ClockOffset, "clock-offset", 0, "add this to the system clock (fault injection for skew tests)")
 	_ = fs.MarkHidden("clock-offset")
 	fs.DurationVar(&opts.Checkpoint, "checkpoint-interval", daemon.DefaultCheckpointInterval, "how often writes, durable in the write-ahead log, are folded into the data file; longer saves disk writes for hot carts, shorter makes restarts replay less")
+	opts.CacheSize = daemon.DefaultCacheSize
+	fs.Var(&opts.CacheSize, "cache-size", "memory for carts in memory (every cart is in the data file; past this the least recently used leave memory until used again), e.g. 256MiB, 2GiB")
 	fs.BoolVar(&opts.InsecureGossip, "insecure-gossip", false, "allow gossip beyond loopback without --gossip-key-file (anyone who reaches it can rewrite carts)")
 	fs.IntVar(&opts.MaxConns, "max-connections", daemon.DefaultMaxConnections, "most open API connections; at the cap the longest-idle one is closed")
 	fs.BoolVar(&opts.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the API address (behind the API token, if any)")
@@ -214,6 +217,9 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 	if o.Checkpoint <= 0 {
 		return daemon.Config{}, flagErrorf("%s must be positive, got %v", o.flag("checkpoint-interval"), o.Checkpoint)
 	}
+	if o.CacheSize <= 0 {
+		return daemon.Config{}, flagErrorf("%s must be positive, got %v", o.flag("cache-size"), o.CacheSize)
+	}
 	join, err := parseJoin(o.Join)
 	if err != nil {
 		if env, ok := o.fromEnv["join"]; ok {
@@ -236,6 +242,7 @@ func (o *agentOptions) config(logOut io.Writer) (daemon.Config, error) {
 		InsecureGossip:     o.InsecureGossip,
 		MaxConnections:     o.MaxConns,
 		CheckpointInterval: o.Checkpoint,
+		CacheSize:          int64(o.CacheSize),
 		APITLSCertFile:     o.APITLSCert,
 		APITLSKeyFile:      o.APITLSKey,
 		APITLSClientCAFile: o.APITLSClientCA,

@@ -55,6 +55,7 @@ func TestNewCmdAgent(t *testing.T) {
 
 		CheckpointInterval: daemon.DefaultCheckpointInterval,
 		MaxConnections:     daemon.DefaultMaxConnections,
+		CacheSize:          daemon.DefaultCacheSize,
 	}
 	with := func(f func(*daemon.Config)) daemon.Config {
 		c := defaults
@@ -75,6 +76,7 @@ func TestNewCmdAgent(t *testing.T) {
 			"--gossip-key-file", keyFile, "--api-token-file", tokenFile, "--cluster-label", "shop",
 			"--profile", "local", "--log-level", "debug", "--log-format", "json", "--max-drift", "30s",
 			"--clock-offset", "-2m", "--checkpoint-interval", "5s", "--insecure-gossip", "--max-connections", "100",
+			"--cache-size", "2GiB",
 			"--api-tls-cert-file", tlsCert, "--api-tls-key-file", tlsKey, "--api-tls-client-ca-file", tlsCert},
 			want: daemon.Config{
 				Name: "eu1", DataDir: "/var/lib/crdtd", GossipAddr: "0.0.0.0:8946",
@@ -82,7 +84,7 @@ func TestNewCmdAgent(t *testing.T) {
 				GossipKey: key32, APIToken: "s3cret-Token_1", ClusterLabel: "shop",
 				Profile: daemon.ProfileLocal, MaxDrift: 30 * time.Second, ClockOffset: -2 * time.Minute,
 				CheckpointInterval: 5 * time.Second, Version: buildinfo.Read().Short(),
-				InsecureGossip: true, MaxConnections: 100,
+				InsecureGossip: true, MaxConnections: 100, CacheSize: 2 << 30,
 				APITLSCertFile: tlsCert, APITLSKeyFile: tlsKey, APITLSClientCAFile: tlsCert,
 			}},
 		{name: "join repeated and comma-separated",
@@ -99,6 +101,8 @@ func TestNewCmdAgent(t *testing.T) {
 		{name: "join empty port", argv: []string{"--join", "seed.example:"}, wantErr: true},
 		{name: "unknown profile", argv: []string{"--profile", "wan"}, wantErr: true},
 		{name: "unknown log level", argv: []string{"--log-level", "trace"}, wantErr: true},
+		{name: "cache size without a number", argv: []string{"--cache-size", "lots"}, wantErr: true},
+		{name: "cache size zero", argv: []string{"--cache-size", "0"}, wantErr: true},
 		{name: "unknown log format", argv: []string{"--log-format", "xml"}, wantErr: true},
 		{name: "zero max drift", argv: []string{"--max-drift", "0"}, wantErr: true},
 		{name: "negative max drift", argv: []string{"--max-drift", "-1s"}, wantErr: true},
