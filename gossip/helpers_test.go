@@ -303,6 +303,21 @@ func newTestCluster(tb testing.TB, tweak func(i int, c *Config)) *testCluster {
 // port (0 = any).
 func (c *testCluster) start(i int, d *setDelegate, port int) *Node {
 	c.t.Helper()
+	n, port := c.startWith(i, d, port)
+	if i == len(c.nodes) {
+		c.nodes = append(c.nodes, n)
+		c.dels = append(c.dels, d)
+		c.ports = append(c.ports, port)
+	} else {
+		c.nodes[i], c.dels[i], c.ports[i] = n, d, port
+	}
+	return n
+}
+
+// startWith creates node number i with any Delegate, bound to port (0 =
+// any), without adding it to c.nodes; it returns the node and its port.
+func (c *testCluster) startWith(i int, d Delegate, port int) (*Node, int) {
+	c.t.Helper()
 	cfg := testConfig(c.t)
 	cfg.Name = fmt.Sprintf("%s-%d", c.prefix, i)
 	cfg.Meta = map[string]string{"api": "127.0.0.1:" + strconv.Itoa(7000+i), "index": strconv.Itoa(i)}
@@ -334,14 +349,7 @@ func (c *testCluster) start(i int, d *setDelegate, port int) *Node {
 		}
 		_ = n.Shutdown()
 	})
-	if i == len(c.nodes) {
-		c.nodes = append(c.nodes, n)
-		c.dels = append(c.dels, d)
-		c.ports = append(c.ports, port)
-	} else {
-		c.nodes[i], c.dels[i], c.ports[i] = n, d, port
-	}
-	return n
+	return n, port
 }
 
 func (c *testCluster) addr(i int) string { return "127.0.0.1:" + strconv.Itoa(c.ports[i]) }
