@@ -114,8 +114,10 @@
 // trailing bytes are an error. Malformed input is logged at Warn, counted
 // in Stats.DecodeErrors and dropped.
 //
-// The digest: an object's hash is FNV-1a 64 over the uvarint key length,
-// the key and the state bytes, finished with the splitmix64 mixer; the
+// The digest: an object's hash ([ObjectHash]) is FNV-1a 64 over the uvarint
+// key length, the key and the state bytes, finished with the splitmix64
+// mixer; a node builds its digest at start from [Delegate].Hashes, without
+// reading any state, and from then on hashes the states it reads; the
 // bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
 // of its objects' hashes; the root hashes the 256 buckets (0 when empty).
 //

@@ -77,9 +77,11 @@ func (d *genDelegate) State(key string) ([]byte, bool) {
 	return d.made(key)
 }
 
-func (d *genDelegate) Keys(fn func(string) bool) {
+func (d *genDelegate) Hashes(fn func(string, uint64) bool) {
 	for i := range d.n {
-		if !fn(genKey(i)) {
+		k := genKey(i)
+		s, _ := d.State(k)
+		if !fn(k, ObjectHash(k, s)) {
 			return
 		}
 	}

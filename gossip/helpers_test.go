@@ -31,6 +31,7 @@ type setDelegate struct {
 	objs    map[string]map[string]struct{}
 	merges  atomic.Int64
 	repairs atomic.Int64
+	states  atomic.Int64 // State calls
 }
 
 func newSetDelegate() *setDelegate {
@@ -80,6 +81,7 @@ func (d *setDelegate) Merge(key string, data []byte, info MergeInfo) (bool, erro
 }
 
 func (d *setDelegate) State(key string) ([]byte, bool) {
+	d.states.Add(1)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s, ok := d.objs[key]
@@ -89,12 +91,15 @@ func (d *setDelegate) State(key string) ([]byte, bool) {
 	return encodeSet(s), true
 }
 
-func (d *setDelegate) Keys(fn func(string) bool) {
+func (d *setDelegate) Hashes(fn func(string, uint64) bool) {
 	d.mu.Lock()
-	keys := slices.Collect(maps.Keys(d.objs))
+	hashes := make(map[string]uint64, len(d.objs))
+	for k, s := range d.objs {
+		hashes[k] = ObjectHash(k, encodeSet(s))
+	}
 	d.mu.Unlock()
-	for _, k := range keys {
-		if !fn(k) {
+	for k, h := range hashes {
+		if !fn(k, h) {
 			return
 		}
 	}

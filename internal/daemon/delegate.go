@@ -56,7 +56,15 @@ func (d *delegate) State(key string) ([]byte, bool) {
 	return nil, false
 }
 
-// Keys implements gossip.Delegate: the keys of every cart.
-func (d *delegate) Keys(fn func(key string) bool) {
-	d.carts.eachID(func(id string) bool { return fn(cartKey(id)) })
+// Hashes implements gossip.Delegate: the key and hash of every cart, from
+// its state for now.
+func (d *delegate) Hashes(fn func(key string, hash uint64) bool) {
+	d.carts.eachID(func(id string) bool {
+		data, ok := d.carts.state(id)
+		if !ok {
+			return true
+		}
+		key := cartKey(id)
+		return fn(key, gossip.ObjectHash(key, data))
+	})
 }
