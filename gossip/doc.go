@@ -89,7 +89,9 @@
 //
 // Every message is one type byte followed by a payload whose first byte is
 // a version (currently 1). Strings and byte strings are a uvarint length
-// followed by the bytes; times are big-endian int64 Unix nanoseconds.
+// followed by the bytes; times are big-endian int64 Unix nanoseconds. Every
+// uvarint must be in its shortest form, so that each message accepted has
+// one encoding.
 //
 //	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
 //	                 from node name, origin node name, key, origin time,
