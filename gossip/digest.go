@@ -43,10 +43,16 @@ func bucketOf(key string) int {
 	return int(mix(fnvAddString(fnvOffset, key)) % digestBuckets)
 }
 
-// objectHash is the hash of one object: key and canonical state bytes, with
-// the key length in front so ("ab","c") and ("a","bc") differ. It is never 0
-// (0 means "absent").
-func objectHash(key string, state []byte) uint64 {
+// ObjectHash is the per-object hash the digest uses: a hash of key and of
+// state, the object's canonical full-state bytes (what [Delegate].State
+// returns). It is never 0. A Delegate that stores its objects' hashes, to
+// yield them from [Delegate].Hashes, must compute them with it.
+//
+// It is FNV-1a 64 over the uvarint key length, the key and the state,
+// finished with the splitmix64 mixer: the length in front makes ("ab", "c")
+// and ("a", "bc") differ. Its value is part of the wire protocol: nodes
+// compare digests built from it.
+func ObjectHash(key string, state []byte) uint64 {
 	var n [binary.MaxVarintLen64]byte
 	h := fnvAdd(fnvOffset, n[:binary.PutUvarint(n[:], uint64(len(key)))])
 	h = fnvAddString(h, key)
@@ -102,7 +108,7 @@ func newDigest() *digest {
 func (d *digest) set(key string, state []byte, ok bool) bool {
 	var h uint64
 	if ok {
-		h = objectHash(key, state)
+		h = ObjectHash(key, state)
 	}
 	return d.setHash(key, h)
 }

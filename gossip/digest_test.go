@@ -52,10 +52,10 @@ func TestDigestXOR(t *testing.T) {
 }
 
 func TestObjectHashSeparatesKeyAndState(t *testing.T) {
-	if objectHash("ab", []byte("c")) == objectHash("a", []byte("bc")) {
+	if ObjectHash("ab", []byte("c")) == ObjectHash("a", []byte("bc")) {
 		t.Fatal("key/state boundary not hashed")
 	}
-	if objectHash("", nil) == 0 {
+	if ObjectHash("", nil) == 0 {
 		t.Fatal("zero object hash")
 	}
 }
@@ -81,5 +81,32 @@ func BenchmarkDigestUpdate(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		d.set("k42", state[:i%len(state)], true)
+	}
+}
+
+// TestNewBuildsDigestFromHashes starts a node on a Delegate holding objects:
+// New must build the digest from Delegate.Hashes alone, calling State for
+// none of them, and the digest must equal one built from the states.
+func TestNewBuildsDigestFromHashes(t *testing.T) {
+	d := newSetDelegate()
+	want := newDigest()
+	for i := range 500 {
+		k := fmt.Sprint("k", i)
+		d.add(k, "v")
+		d.add(k, fmt.Sprint("w", i))
+		s, _ := d.State(k)
+		want.set(k, s, true)
+	}
+	d.states.Store(0)
+	c := newTestCluster(t, func(_ int, cfg *Config) {
+		cfg.SkipDigest = func(key string) bool { return key == "k7" }
+	})
+	n := c.start(0, d, 0)
+	if got := d.states.Load(); got != 0 {
+		t.Errorf("New called State %d times, want 0", got)
+	}
+	want.set("k7", nil, false) // SkipDigest keeps it out
+	if got, w := n.digest.snapshot(), want.snapshot(); *got != *w {
+		t.Fatalf("digest from hashes: %d keys, root %x; from states: %d keys, root %x", got.Keys, got.Root, w.Keys, w.Root)
 	}
 }

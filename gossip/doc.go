@@ -89,7 +89,9 @@
 //
 // Every message is one type byte followed by a payload whose first byte is
 // a version (currently 1). Strings and byte strings are a uvarint length
-// followed by the bytes; times are big-endian int64 Unix nanoseconds.
+// followed by the bytes; times are big-endian int64 Unix nanoseconds. Every
+// uvarint must be in its shortest form, so that each message accepted has
+// one encoding.
 //
 //	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
 //	                 from node name, origin node name, key, origin time,
@@ -114,8 +116,10 @@
 // trailing bytes are an error. Malformed input is logged at Warn, counted
 // in Stats.DecodeErrors and dropped.
 //
-// The digest: an object's hash is FNV-1a 64 over the uvarint key length,
-// the key and the state bytes, finished with the splitmix64 mixer; the
+// The digest: an object's hash ([ObjectHash]) is FNV-1a 64 over the uvarint
+// key length, the key and the state bytes, finished with the splitmix64
+// mixer; a node builds its digest at start from [Delegate].Hashes, without
+// reading any state, and from then on hashes the states it reads; the
 // bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
 // of its objects' hashes; the root hashes the 256 buckets (0 when empty).
 //

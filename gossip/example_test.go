@@ -48,11 +48,14 @@ func (s *maxStore) State(key string) ([]byte, bool) {
 	return []byte(v), ok
 }
 
-func (s *maxStore) Keys(fn func(string) bool) {
+// Hashes yields each object's hash. A store that persists its objects
+// would persist gossip.ObjectHash(key, state) next to each state and read
+// only the hashes here.
+func (s *maxStore) Hashes(fn func(string, uint64) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k := range s.objs {
-		if !fn(k) {
+	for k, v := range s.objs {
+		if !fn(k, gossip.ObjectHash(k, []byte(v))) {
 			return
 		}
 	}

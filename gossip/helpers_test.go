@@ -31,6 +31,7 @@ type setDelegate struct {
 	objs    map[string]map[string]struct{}
 	merges  atomic.Int64
 	repairs atomic.Int64
+	states  atomic.Int64 // State calls
 }
 
 func newSetDelegate() *setDelegate {
@@ -80,6 +81,7 @@ func (d *setDelegate) Merge(key string, data []byte, info MergeInfo) (bool, erro
 }
 
 func (d *setDelegate) State(key string) ([]byte, bool) {
+	d.states.Add(1)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s, ok := d.objs[key]
@@ -89,12 +91,15 @@ func (d *setDelegate) State(key string) ([]byte, bool) {
 	return encodeSet(s), true
 }
 
-func (d *setDelegate) Keys(fn func(string) bool) {
+func (d *setDelegate) Hashes(fn func(string, uint64) bool) {
 	d.mu.Lock()
-	keys := slices.Collect(maps.Keys(d.objs))
+	hashes := make(map[string]uint64, len(d.objs))
+	for k, s := range d.objs {
+		hashes[k] = ObjectHash(k, encodeSet(s))
+	}
 	d.mu.Unlock()
-	for _, k := range keys {
-		if !fn(k) {
+	for k, h := range hashes {
+		if !fn(k, h) {
 			return
 		}
 	}
@@ -303,6 +308,21 @@ func newTestCluster(tb testing.TB, tweak func(i int, c *Config)) *testCluster {
 // port (0 = any).
 func (c *testCluster) start(i int, d *setDelegate, port int) *Node {
 	c.t.Helper()
+	n, port := c.startWith(i, d, port)
+	if i == len(c.nodes) {
+		c.nodes = append(c.nodes, n)
+		c.dels = append(c.dels, d)
+		c.ports = append(c.ports, port)
+	} else {
+		c.nodes[i], c.dels[i], c.ports[i] = n, d, port
+	}
+	return n
+}
+
+// startWith creates node number i with any Delegate, bound to port (0 =
+// any), without adding it to c.nodes; it returns the node and its port.
+func (c *testCluster) startWith(i int, d Delegate, port int) (*Node, int) {
+	c.t.Helper()
 	cfg := testConfig(c.t)
 	cfg.Name = fmt.Sprintf("%s-%d", c.prefix, i)
 	cfg.Meta = map[string]string{"api": "127.0.0.1:" + strconv.Itoa(7000+i), "index": strconv.Itoa(i)}
@@ -334,14 +354,7 @@ func (c *testCluster) start(i int, d *setDelegate, port int) *Node {
 		}
 		_ = n.Shutdown()
 	})
-	if i == len(c.nodes) {
-		c.nodes = append(c.nodes, n)
-		c.dels = append(c.dels, d)
-		c.ports = append(c.ports, port)
-	} else {
-		c.nodes[i], c.dels[i], c.ports[i] = n, d, port
-	}
-	return n
+	return n, port
 }
 
 func (c *testCluster) addr(i int) string { return "127.0.0.1:" + strconv.Itoa(c.ports[i]) }

@@ -297,6 +297,13 @@ func (r *reader) uvarint() uint64 {
 		r.fail(errTruncated)
 		return 0
 	}
+	if n > 1 && r.b[n-1] == 0 {
+		// A padded uvarint (0x81 0x00 for 1) decodes, but encodes again
+		// as other bytes: accept only the shortest form, so that every
+		// message accepted is canonical.
+		r.fail(fmt.Errorf("uvarint of %d bytes for %d: %w", n, v, errInvalid))
+		return 0
+	}
 	r.b = r.b[n:]
 	return v
 }

@@ -286,3 +286,25 @@ func TestMsgTypeString(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodePaddedUvarint: a uvarint in a longer form than needed decodes
+// to the same number but encodes again as other bytes, so it is refused,
+// in messages and in node meta alike.
+func TestDecodePaddedUvarint(t *testing.T) {
+	w := (&wantMsg{From: "a", Nonce: 1}).encode()
+	padded := append([]byte{w[0], w[1], 0x81, 0x00}, w[3:]...) // name length 1 as two bytes
+	if _, err := decodeWant(w); err != nil {
+		t.Fatalf("valid want: %v", err)
+	}
+	if _, err := decodeWant(padded); !errors.Is(err, errInvalid) {
+		t.Errorf("want with a padded length: got %v, want %v", err, errInvalid)
+	}
+	meta := encodeMeta(map[string]string{"a": "b"}, false)
+	paddedMeta := append([]byte{meta[0], meta[1], 0x81, 0x00}, meta[3:]...) // entry count 1
+	if _, err := decodeMeta(meta); err != nil {
+		t.Fatalf("valid meta: %v", err)
+	}
+	if _, err := decodeMeta(paddedMeta); !errors.Is(err, errInvalid) {
+		t.Errorf("meta with a padded count: got %v, want %v", err, errInvalid)
+	}
+}

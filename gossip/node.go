@@ -45,12 +45,19 @@ type Delegate interface {
 	// before the call (a local change is applied before its Publish, a
 	// received one by the time Merge returns).
 	// Called by the local worker (digest updates, fresh deltas), the inbound
-	// workers (relays), the repair worker and, from inside Keys' fn, by New.
+	// workers (relays) and the repair worker; never by New.
 	State(key string) (data []byte, ok bool)
-	// Keys calls fn for every key held until fn returns false; used once at
-	// New to build the digest. fn calls State, so Keys must not hold a lock
-	// that State takes while it calls fn.
-	Keys(fn func(key string) bool)
+	// Hashes calls fn with every key held and its hash until fn returns
+	// false. The hash must be [ObjectHash](key, state) of the state State
+	// would return for key now; a Delegate that persists its objects can
+	// persist these hashes with them, so that a restart reads no state. New
+	// calls Hashes once and builds the digest from it without calling
+	// State; the digest keeps the key strings fn receives. A hash of 0 is
+	// ignored (ObjectHash never returns 0). A wrong hash costs repair
+	// traffic, not correctness: the peers' digests disagree on the key's
+	// bucket, and anti-entropy resends that part of it at every round, until
+	// the key changes here and gossip reads its state again.
+	Hashes(fn func(key string, hash uint64) bool)
 }
 
 // Channel says by which path merged bytes arrived.
@@ -184,7 +191,7 @@ type knownPeer struct {
 	leaving bool            // its meta said it is leaving
 }
 
-// New validates cfg, builds the digest from the Delegate's keys, creates
+// New validates cfg, builds the digest from the Delegate's hashes, creates
 // the memberlist instance (with gossip's delegates registered before it
 // starts) and starts the workers. The node is alone until [Node.Join].
 func New(cfg *Config) (*Node, error) {
@@ -219,13 +226,12 @@ func New(cfg *Config) (*Node, error) {
 		RetransmitMult: c.Memberlist.RetransmitMult,
 	}
 
-	// Build the digest before anyone can ask for it.
-	c.Delegate.Keys(func(key string) bool {
-		if !n.hashed(key) {
-			return true
+	// Build the digest before anyone can ask for it, from the Delegate's
+	// hashes: reading every state here would load every object.
+	c.Delegate.Hashes(func(key string, h uint64) bool {
+		if n.hashed(key) {
+			n.digest.setHash(key, h)
 		}
-		data, ok := c.Delegate.State(key)
-		n.digest.set(key, data, ok)
 		return true
 	})
 

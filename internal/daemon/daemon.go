@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		started: d.started, base: cfg.HeartbeatInterval, interval: d.beatInterval,
 		hasSeeds: len(cfg.Join) > 0, joined: d.joined.Load, alone: func() bool { return !d.hasAlivePeer() },
 	}
-	d.objects = &delegate{carts: d.carts, beats: d.beats, metrics: d.metrics}
+	d.objects = &delegate{carts: d.carts, beats: d.beats, metrics: d.metrics, log: d.log}
 	// Changes logged after the last checkpoint: merge them again into the
 	// carts as the data file holds them (merging is idempotent, so it does
 	// not matter which of them the data file already holds) and fold them
