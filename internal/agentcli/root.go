@@ -64,6 +64,7 @@ func newCmdRoot(f *factory) *cobra.Command {
 		newCmdCluster(f, nil),
 		newCmdKeygen(f, nil),
 		newCmdResetReplica(f, nil),
+		newCmdCheckData(f),
 		newCmdVersion(f, nil),
 	} {
 		root.AddCommand(cmd)

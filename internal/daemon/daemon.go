@@ -126,7 +126,16 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.tls, err = loadAPITLS(cfg); err != nil {
 		return nil, err
 	}
-	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger}); err != nil {
+	// Checking every page of the data file would make a restart as slow
+	// as reading every cart: a large file is checked with crdtd
+	// check-data, with the node stopped.
+	size := store.DataFileSize(cfg.DataDir)
+	skipCheck := size > store.CheckSizeLimit
+	if skipCheck {
+		d.log.Info("data file too large to check at start; check it with crdtd check-data while the node is stopped",
+			"bytes", size, "limit", store.CheckSizeLimit)
+	}
+	if d.store, err = store.Open(cfg.DataDir, store.Options{Logger: cfg.Logger, SkipCheck: skipCheck}); err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)
 	}
 	d.replica = crdt.ReplicaID(d.store.ReplicaID())
