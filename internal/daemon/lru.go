@@ -10,8 +10,8 @@ package daemon
 // encoding; objectCost charges a fixed part and a multiple of the encoded
 // size, fitted to the heap measured per cached cart (TestObjectCostModel).
 const (
-	objectFixedCost   = 640
-	objectCostPerByte = 6
+	objectFixedCost   = 1000
+	objectCostPerByte = 9
 )
 
 // objectCost is what a cart whose canonical encoding has n bytes is
