@@ -31,9 +31,9 @@ func TestCheckData(t *testing.T) {
 	}
 
 	tests := []struct {
-		name               string
-		argv               []string
-		want               ExitCode
+		name                string
+		argv                []string
+		want                ExitCode
 		wantOut, wantErrOut string
 	}{
 		{name: "sound", argv: []string{"--data-dir", "DIR"}, want: ExitOK, wantOut: "crdtd.db: sound ("},

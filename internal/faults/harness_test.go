@@ -495,7 +495,11 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	for _, n := range c.nodes {
 		n.baseArgs = []string{"agent", "--name", n.name, "--data-dir", n.dataDir, "--api-addr", n.apiAddr,
 			"--gossip-addr", n.gossipAddr, "--profile", "local", "--cluster-label", o.label,
-			"--api-token-file", tokenFile, "--join", strings.Join(seeds, ",")}
+			"--api-token-file", tokenFile, "--join", strings.Join(seeds, ","),
+			// A one-byte cart cache: a cart leaves memory as soon as it is
+			// saved, so every kill, partition and repair here also lands
+			// on carts read back from disk, mid-eviction.
+			"--cache-size", "1"}
 		if c.keyFile != "" {
 			n.baseArgs = append(n.baseArgs, "--gossip-key-file", c.keyFile)
 		} else {

@@ -60,9 +60,13 @@ func build(dir string, from, n int) error {
 			c := cart.New()
 			wall = wall.Add(time.Microsecond)
 			for _, edit := range []func() (*cart.Cart, error){
-				func() (*cart.Cart, error) { return c.Add(hlc.Now(wall), fmt.Sprintf("sku-%04d", i%9973), uint64(1+i%3)) },
+				func() (*cart.Cart, error) {
+					return c.Add(hlc.Now(wall), fmt.Sprintf("sku-%04d", i%9973), uint64(1+i%3))
+				},
 				func() (*cart.Cart, error) { return c.Add(hlc.Now(wall), fmt.Sprintf("sku-%04d", (i+1)%9973), 1) },
-				func() (*cart.Cart, error) { return c.SetPrice(hlc.Now(wall), fmt.Sprintf("sku-%04d", i%9973), int64(100+i%5000)) },
+				func() (*cart.Cart, error) {
+					return c.SetPrice(hlc.Now(wall), fmt.Sprintf("sku-%04d", i%9973), int64(100+i%5000))
+				},
 			} {
 				if _, err := edit(); err != nil {
 					return err
