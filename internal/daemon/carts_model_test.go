@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 // memStore is an in-memory data file for the cart table: objects and
 // their index entries, with the counts the real store keeps.
 type memStore struct {
+	mu      sync.Mutex
 	objects map[string][]byte
 	index   map[string]store.Entry
 }
@@ -28,11 +30,15 @@ func newMemStore() *memStore {
 }
 
 func (m *memStore) Get(key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	v, ok := m.objects[key]
 	return slices.Clone(v), ok, nil
 }
 
 func (m *memStore) ListedAfter(prefix, after string, limit int) ([]string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var keys []string
 	for k, e := range m.index {
 		if e.Listed && strings.HasPrefix(k, prefix) && k > after {
@@ -47,6 +53,8 @@ func (m *memStore) ListedAfter(prefix, after string, limit int) ([]string, bool,
 }
 
 func (m *memStore) Counts() store.Counts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var c store.Counts
 	for _, e := range m.index {
 		c.Entries++
@@ -58,8 +66,11 @@ func (m *memStore) Counts() store.Counts {
 }
 
 func (m *memStore) Entries(fn func(string, store.Entry) bool) error {
-	for _, k := range slices.Sorted(maps.Keys(m.index)) {
-		if !fn(k, m.index[k]) {
+	m.mu.Lock()
+	index := maps.Clone(m.index)
+	m.mu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(index)) {
+		if !fn(k, index[k]) {
 			break
 		}
 	}
@@ -67,6 +78,8 @@ func (m *memStore) Entries(fn func(string, store.Entry) bool) error {
 }
 
 func (m *memStore) commit(b *persistBatch) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for k, v := range b.objects {
 		m.objects[k] = slices.Clone(v)
 		m.index[k] = b.index[k]
