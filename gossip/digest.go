@@ -38,10 +38,15 @@ func mix(h uint64) uint64 {
 	return h
 }
 
+// keyHash is the mixed FNV-1a hash of a key: its low byte picks the key's
+// digest bucket and the next byte its sub-bucket.
+func keyHash(key string) uint64 { return mix(fnvAddString(fnvOffset, key)) }
+
 // bucketOf picks a key's digest bucket.
-func bucketOf(key string) int {
-	return int(mix(fnvAddString(fnvOffset, key)) % digestBuckets)
-}
+func bucketOf(key string) int { return int(keyHash(key) % digestBuckets) }
+
+// subBucketOf picks a key's sub-bucket within its bucket.
+func subBucketOf(key string) uint8 { return uint8(keyHash(key) >> 8) }
 
 // ObjectHash is the per-object hash the digest uses: a hash of key and of
 // state, the object's canonical full-state bytes (what [Delegate].State
@@ -84,7 +89,9 @@ func rootOf(b *[digestBuckets]uint64) uint64 {
 
 // digest is the anti-entropy summary of the local objects: per key a 64-bit
 // hash, XORed into one of 256 buckets chosen by the key. Updating one key is
-// O(1): XOR the old hash out and the new one in. It is safe for concurrent use.
+// O(1): XOR the old hash out and the new one in. Sub-bucket hashes are not
+// kept but computed from the keys when an offer needs them. It is safe for
+// concurrent use.
 type digest struct {
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -165,18 +172,43 @@ func (d *digest) snapshot() *snapshot {
 	return &snapshot{Root: d.rootLocked(), Keys: d.n, Buckets: d.buckets}
 }
 
-// keysIn returns the keys currently in the given buckets.
-func (d *digest) keysIn(buckets []uint8) []string {
+// subHashes returns the hashes of bucket b's sub-buckets, each the XOR of
+// its keys' object hashes. It reads every key of the bucket (about N/256
+// of them) and holds the lock meanwhile.
+func (d *digest) subHashes(b uint8) *[subBuckets]uint64 {
+	var out [subBuckets]uint64
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := 0
-	for _, b := range buckets {
-		n += len(d.keys[b])
+	for k, h := range d.keys[b] {
+		out[subBucketOf(k)] ^= h
 	}
-	out := make([]string, 0, n)
-	for _, b := range buckets {
-		for k := range d.keys[b] {
-			out = append(out, k)
+	return &out
+}
+
+// offerBucket returns bucket b as we offer it: its non-empty sub-buckets
+// and their hashes; ok=false if we hold nothing in it.
+func (d *digest) offerBucket(b uint8) (ob offerBucket, ok bool) {
+	ob.Bucket = b
+	for s, h := range d.subHashes(b) {
+		if h != 0 {
+			ob.Subs.add(uint8(s))
+			ob.Hashes = append(ob.Hashes, h)
+		}
+	}
+	return ob, len(ob.Hashes) > 0
+}
+
+// keysIn returns the keys currently in the given sub-buckets.
+func (d *digest) keysIn(parts []subSet) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for i := range parts {
+		p := &parts[i]
+		for k := range d.keys[p.Bucket] {
+			if p.Subs.has(subBucketOf(k)) {
+				out = append(out, k)
+			}
 		}
 	}
 	return out
