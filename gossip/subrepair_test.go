@@ -99,3 +99,38 @@ func TestRepairOffersEveryDifferingBucket(t *testing.T) {
 		t.Errorf("sent %d objects, want %d", got, objects)
 	}
 }
+
+// TestOffersRateLimited sends a node digests under the name of a member in
+// sync with it, as fast as it can for two seconds, each differing in every
+// bucket: the node must offer at most RepairBytesPerSecond (plus a second's
+// burst and one offer) however many digests come.
+func TestOffersRateLimited(t *testing.T) {
+	const (
+		objects = 20_000
+		rate    = 4 << 10
+	)
+	c := newTestCluster(t, func(_ int, cfg *Config) {
+		cfg.DisableDeltas = true
+		cfg.Memberlist.PushPullInterval = time.Hour
+		cfg.RepairBytesPerSecond, cfg.MaxRepairChunk = rate, rate
+	})
+	a, b := startGenPair(t, c, newGenDelegate(objects), newGenDelegate(objects))
+	waitFor(t, 20*time.Second, func() (bool, string) {
+		return a.ml.NumMembers() == 2 && b.ml.NumMembers() == 2 && repairIdle(a, b), "not joined"
+	})
+	d := &mlDelegate{n: a}
+	start := time.Now()
+	for i := 0; time.Since(start) < 2*time.Second; i++ {
+		d.MergeRemoteState(forgedDigest(b.cfg.Name, uint64(i)), false)
+		time.Sleep(time.Millisecond)
+	}
+	st := a.Stats()
+	limit := uint64(rate*(time.Since(start).Seconds()+1)) + 34<<10
+	t.Logf("%d offers of %d bytes in all, %d offers skipped as one was pending", st.RepairOffers, st.BytesSentControl, st.RepairsSkipped)
+	if st.BytesSentControl > limit {
+		t.Fatalf("sent %d bytes of offers in %v, want at most %d", st.BytesSentControl, time.Since(start), limit)
+	}
+	if st.ObjectsSentRepair != 0 {
+		t.Errorf("sent %d objects to a member in sync", st.ObjectsSentRepair)
+	}
+}
