@@ -89,17 +89,21 @@ func rootOf(b *[digestBuckets]uint64) uint64 {
 
 // digest is the anti-entropy summary of the local objects: per key a 64-bit
 // hash, XORed into one of 256 buckets chosen by the key. Updating one key is
-// O(1): XOR the old hash out and the new one in. Sub-bucket hashes are not
-// kept but computed from the keys when an offer needs them. It is safe for
-// concurrent use.
+// O(1): XOR the old hash out and the new one in, in the bucket and in one
+// of its 256 sub-buckets, chosen by the key too. It is safe for concurrent
+// use.
 type digest struct {
 	// mu guards the fields below.
 	mu      sync.Mutex
 	keys    [digestBuckets]map[string]uint64 // per bucket: key -> object hash
 	buckets [digestBuckets]uint64
-	n       int    // number of keys
-	root    uint64 // cached; valid when !dirty
-	dirty   bool
+	// subs holds every bucket's sub-bucket hashes (512 KiB whatever the
+	// number of keys): kept up to date like buckets, an offer made or
+	// answered copies them instead of reading every key of its buckets.
+	subs  [digestBuckets][subBuckets]uint64
+	n     int    // number of keys
+	root  uint64 // cached; valid when !dirty
+	dirty bool
 }
 
 func newDigest() *digest {
@@ -122,7 +126,8 @@ func (d *digest) set(key string, state []byte, ok bool) bool {
 
 // setHash records a precomputed object hash (0 = absent).
 func (d *digest) setHash(key string, h uint64) bool {
-	b := bucketOf(key)
+	kh := keyHash(key)
+	b, sub := kh%digestBuckets, uint8(kh>>8)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old, had := d.keys[b][key]
@@ -130,6 +135,7 @@ func (d *digest) setHash(key string, h uint64) bool {
 		return false
 	}
 	d.buckets[b] ^= old ^ h
+	d.subs[b][sub] ^= old ^ h
 	switch {
 	case h == 0:
 		delete(d.keys[b], key)
@@ -173,15 +179,11 @@ func (d *digest) snapshot() *snapshot {
 }
 
 // subHashes returns the hashes of bucket b's sub-buckets, each the XOR of
-// its keys' object hashes. It reads every key of the bucket (about N/256
-// of them) and holds the lock meanwhile.
+// its keys' object hashes.
 func (d *digest) subHashes(b uint8) *[subBuckets]uint64 {
-	var out [subBuckets]uint64
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for k, h := range d.keys[b] {
-		out[subBucketOf(k)] ^= h
-	}
+	out := d.subs[b]
 	return &out
 }
 

@@ -129,8 +129,7 @@
 // reading any state, and from then on hashes the states it reads; the
 // bucket is the low byte of the key's mixed FNV-1a hash, its sub-bucket the
 // next byte; a bucket, and a sub-bucket, is the XOR of its objects' hashes;
-// the root hashes the 256 buckets (0 when empty). Sub-bucket hashes are not
-// stored but computed from the keys when an offer is made or answered.
+// the root hashes the 256 buckets (0 when empty).
 //
 // Node meta (memberlist, at most 512 bytes) carries [Config].Meta: version
 // byte (2), flags byte (bit 0: leaving), uvarint entry count (at most 32),

@@ -10,8 +10,8 @@ import (
 // that differ; an offer then carries, for some of them, the offerer's hash
 // of each sub-bucket, and the want names the sub-buckets that differ, whose
 // objects alone are sent. A key's sub-bucket is chosen by other bits of the
-// same key hash as its bucket, so sub-bucket hashes are computed on demand
-// from the digest's keys and cost no memory.
+// same key hash as its bucket, so it costs no memory per key; the digest
+// keeps the sub-bucket hashes (512 KiB in all).
 const (
 	// subBuckets is the number of sub-buckets of a bucket.
 	subBuckets = 256

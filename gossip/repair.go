@@ -150,8 +150,7 @@ func newNonce() uint64 {
 
 // handleOffer answers a peer's offer with the offered sub-buckets whose
 // hash differs from ours: their objects are what we lack. It answers even
-// when that is none, so the peer may offer again. Comparing costs a read of
-// every key of the offered buckets (see digest.subHashes).
+// when that is none, so the peer may offer again.
 func (n *Node) handleOffer(m offerMsg, size int) {
 	if m.From == n.cfg.Name || n.alivePeer(m.From) == nil {
 		n.stats.repairRejected.Add(1)

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestSubBuckets checks the sub-bucket hashes computed from the digest's
-// keys: they XOR to their bucket's hash, a changed key changes its own
-// sub-bucket's hash only, and keysIn returns the keys of the sub-buckets
-// named and no others.
+// TestSubBuckets checks the digest's sub-bucket hashes: each is the XOR of
+// its keys' hashes, they XOR to their bucket's hash, a changed or removed
+// key changes its own sub-bucket's hash only, and keysIn returns the keys
+// of the sub-buckets named and no others.
 func TestSubBuckets(t *testing.T) {
 	d := newDigest()
 	for i := range 20_000 {
@@ -30,13 +30,24 @@ func TestSubBuckets(t *testing.T) {
 			key = k
 		}
 	}
-	d.set(key, []byte("w"), true)
-	after := d.subHashes(b)
-	for s := range subBuckets {
-		if changed := after[s] != before[s]; changed != (uint8(s) == subBucketOf(key)) {
-			t.Fatalf("sub-bucket %d changed=%v after %s (in sub-bucket %d) changed", s, changed, key, subBucketOf(key))
+	for _, state := range [][]byte{[]byte("w"), nil} {
+		d.set(key, state, state != nil)
+		after := d.subHashes(b)
+		for s := range subBuckets {
+			if changed := after[s] != before[s]; changed != (uint8(s) == subBucketOf(key)) {
+				t.Fatalf("sub-bucket %d changed=%v after %s (in sub-bucket %d) was set to %q", s, changed, key, subBucketOf(key), state)
+			}
+		}
+		var fromKeys [subBuckets]uint64
+		for k, h := range d.keys[b] {
+			fromKeys[subBucketOf(k)] ^= h
+		}
+		if fromKeys != *after {
+			t.Fatalf("sub-bucket hashes of bucket %d differ from the XOR of their keys' hashes", b)
 		}
 	}
+	d.set(key, []byte("w"), true)
+	after := d.subHashes(b)
 	ob, ok := d.offerBucket(b)
 	if !ok || ob.Subs.len() != len(ob.Hashes) || ob.Subs.len() == 0 || ob.Bucket != b {
 		t.Fatalf("offerBucket(%d) = %+v, %v", b, ob, ok)
