@@ -65,7 +65,8 @@ type Config struct {
 
 	// RepairBytesPerSecond caps the rate at which anti-entropy sends full
 	// states, in bytes per second, so a catching-up peer does not starve
-	// deltas and membership traffic. Default 8 MiB/s.
+	// deltas and membership traffic. Repair offers (up to about 33 KiB
+	// each) have a cap of the same rate of their own. Default 8 MiB/s.
 	RepairBytesPerSecond int
 
 	// MaxRepairChunk is the largest repair message in bytes (one SendReliable

@@ -27,7 +27,7 @@ type inbound struct {
 	typ    msgType
 	delta  deltaMsg
 	repair repairMsg
-	offer  *offerMsg // 2 KiB; a pointer keeps the queue's elements small
+	offer  offerMsg
 	want   wantMsg
 	size   int
 }
@@ -51,13 +51,10 @@ func (d *mlDelegate) NotifyMsg(buf []byte) {
 	switch in.typ {
 	case msgDelta:
 		in.delta, err = decodeDelta(buf)
-
 	case msgRepair:
 		in.repair, err = decodeRepair(buf)
 	case msgOffer:
-		var o offerMsg
-		o, err = decodeOffer(buf)
-		in.offer = &o
+		in.offer, err = decodeOffer(buf)
 	case msgWant:
 		in.want, err = decodeWant(buf)
 	default:
@@ -204,7 +201,7 @@ func (n *Node) inboundWorker() {
 			case msgRepair:
 				n.handleRepair(in.repair, in.size)
 			case msgOffer:
-				n.handleOffer(*in.offer, in.size)
+				n.handleOffer(in.offer, in.size)
 			case msgWant:
 				n.handleWant(in.want, in.size)
 			}

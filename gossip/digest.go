@@ -38,10 +38,15 @@ func mix(h uint64) uint64 {
 	return h
 }
 
+// keyHash is the mixed FNV-1a hash of a key: its low byte picks the key's
+// digest bucket and the next byte its sub-bucket.
+func keyHash(key string) uint64 { return mix(fnvAddString(fnvOffset, key)) }
+
 // bucketOf picks a key's digest bucket.
-func bucketOf(key string) int {
-	return int(mix(fnvAddString(fnvOffset, key)) % digestBuckets)
-}
+func bucketOf(key string) int { return int(keyHash(key) % digestBuckets) }
+
+// subBucketOf picks a key's sub-bucket within its bucket.
+func subBucketOf(key string) uint8 { return uint8(keyHash(key) >> 8) }
 
 // ObjectHash is the per-object hash the digest uses: a hash of key and of
 // state, the object's canonical full-state bytes (what [Delegate].State
@@ -84,15 +89,21 @@ func rootOf(b *[digestBuckets]uint64) uint64 {
 
 // digest is the anti-entropy summary of the local objects: per key a 64-bit
 // hash, XORed into one of 256 buckets chosen by the key. Updating one key is
-// O(1): XOR the old hash out and the new one in. It is safe for concurrent use.
+// O(1): XOR the old hash out and the new one in, in the bucket and in one
+// of its 256 sub-buckets, chosen by the key too. It is safe for concurrent
+// use.
 type digest struct {
 	// mu guards the fields below.
 	mu      sync.Mutex
 	keys    [digestBuckets]map[string]uint64 // per bucket: key -> object hash
 	buckets [digestBuckets]uint64
-	n       int    // number of keys
-	root    uint64 // cached; valid when !dirty
-	dirty   bool
+	// subs holds every bucket's sub-bucket hashes (512 KiB whatever the
+	// number of keys): kept up to date like buckets, an offer made or
+	// answered copies them instead of reading every key of its buckets.
+	subs  [digestBuckets][subBuckets]uint64
+	n     int    // number of keys
+	root  uint64 // cached; valid when !dirty
+	dirty bool
 }
 
 func newDigest() *digest {
@@ -115,7 +126,8 @@ func (d *digest) set(key string, state []byte, ok bool) bool {
 
 // setHash records a precomputed object hash (0 = absent).
 func (d *digest) setHash(key string, h uint64) bool {
-	b := bucketOf(key)
+	kh := keyHash(key)
+	b, sub := kh%digestBuckets, uint8(kh>>8)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old, had := d.keys[b][key]
@@ -123,6 +135,7 @@ func (d *digest) setHash(key string, h uint64) bool {
 		return false
 	}
 	d.buckets[b] ^= old ^ h
+	d.subs[b][sub] ^= old ^ h
 	switch {
 	case h == 0:
 		delete(d.keys[b], key)
@@ -165,18 +178,39 @@ func (d *digest) snapshot() *snapshot {
 	return &snapshot{Root: d.rootLocked(), Keys: d.n, Buckets: d.buckets}
 }
 
-// keysIn returns the keys currently in the given buckets.
-func (d *digest) keysIn(buckets []uint8) []string {
+// subHashes returns the hashes of bucket b's sub-buckets, each the XOR of
+// its keys' object hashes.
+func (d *digest) subHashes(b uint8) *[subBuckets]uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := 0
-	for _, b := range buckets {
-		n += len(d.keys[b])
+	out := d.subs[b]
+	return &out
+}
+
+// offerBucket returns bucket b as we offer it: its non-empty sub-buckets
+// and their hashes; ok=false if we hold nothing in it.
+func (d *digest) offerBucket(b uint8) (ob offerBucket, ok bool) {
+	ob.Bucket = b
+	for s, h := range d.subHashes(b) {
+		if h != 0 {
+			ob.Subs.add(uint8(s))
+			ob.Hashes = append(ob.Hashes, h)
+		}
 	}
-	out := make([]string, 0, n)
-	for _, b := range buckets {
-		for k := range d.keys[b] {
-			out = append(out, k)
+	return ob, len(ob.Hashes) > 0
+}
+
+// keysIn returns the keys currently in the given sub-buckets.
+func (d *digest) keysIn(parts []subSet) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for i := range parts {
+		p := &parts[i]
+		for k := range d.keys[p.Bucket] {
+			if p.Subs.has(subBucketOf(k)) {
+				out = append(out, k)
+			}
 		}
 	}
 	return out

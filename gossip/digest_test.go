@@ -32,8 +32,10 @@ func TestDigestXOR(t *testing.T) {
 	if len(diff) != 1 || int(diff[0]) != bucketOf("k5") {
 		t.Fatalf("diff %v, want [%d]", diff, bucketOf("k5"))
 	}
-	if keys := a.keysIn(diff); !contains(keys, "k5") {
-		t.Fatalf("keysIn(%v) = %v, want it to contain k5", diff, keys)
+	k5 := subSet{Bucket: diff[0]}
+	k5.Subs.add(subBucketOf("k5"))
+	if keys := a.keysIn([]subSet{k5}); !contains(keys, "k5") {
+		t.Fatalf("keysIn(%v) = %v, want it to contain k5", k5, keys)
 	}
 	a.set("k5", []byte("v5"), true)
 	if a.Root() != root {

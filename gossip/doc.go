@@ -44,16 +44,19 @@
 //   - Anti-entropy repairs everything else: at every memberlist push/pull
 //     (PushPullInterval, and at Join) both ends exchange a 256-bucket digest
 //     of their objects (at most 2.1 KiB, whatever the data size). Each end
-//     offers the other the buckets that differ, with its own bucket hashes
-//     and a nonce; the other answers with the offered buckets whose hash
-//     differs from its own, echoing the nonce; and only then does the
-//     offering end send, by SendReliable and under a byte-rate cap, the full
-//     states of the objects in those buckets. Receivers merge these and do
-//     not relay them. The round trip is there because memberlist does not
-//     say who sent a digest, and any holder of the cluster key can write any
-//     name into one: objects go only to an alive member, at the address
-//     memberlist knows for it, that received the offer and asked for them.
-//     Digests naming anyone else are dropped and counted.
+//     offers the other up to 16 of the buckets that differ, with its own
+//     hash of each of their 256 sub-buckets and a nonce; the other answers
+//     with the offered sub-buckets whose hash differs from its own, echoing
+//     the nonce; and only then does the offering end send, by SendReliable
+//     and under a byte-rate cap, the full states of the objects in those
+//     sub-buckets, and then offers the next 16 differing buckets. So one
+//     missed change costs about N/65,536 objects of N, not N/256. Receivers
+//     merge these and do not relay them. The round trip is there because
+//     memberlist does not say who sent a digest, and any holder of the
+//     cluster key can write any name into one: objects go only to an alive
+//     member, at the address memberlist knows for it, that received the
+//     offer and asked for them. Digests naming anyone else are dropped and
+//     counted.
 //   - The reconnect loop re-joins seeds and peers that went dead or left, so
 //     partitions heal even after memberlist forgot the other side.
 //
@@ -88,10 +91,10 @@
 // # Wire format
 //
 // Every message is one type byte followed by a payload whose first byte is
-// a version (currently 1). Strings and byte strings are a uvarint length
-// followed by the bytes; times are big-endian int64 Unix nanoseconds. Every
-// uvarint must be in its shortest form, so that each message accepted has
-// one encoding.
+// a version (1; 2 for offers and wants, which had no sub-buckets in 1).
+// Strings and byte strings are a uvarint length followed by the bytes;
+// times are big-endian int64 Unix nanoseconds. Every uvarint must be in its
+// shortest form, so that each message accepted has one encoding.
 //
 //	delta  (type 1): version, sent (0 broadcast, 1 direct, 2 reliable),
 //	                 from node name, origin node name, key, origin time,
@@ -103,13 +106,17 @@
 //	                 bitmap of non-zero buckets, then each non-zero bucket
 //	                 hash as big-endian uint64. Sent only through
 //	                 memberlist's LocalState/MergeRemoteState.
-//	offer  (type 4): version, from node name, nonce (big-endian uint64),
-//	                 32-byte bitmap of offered buckets (at least one), then
-//	                 the sender's hash of each, big-endian uint64 (0 where it
-//	                 holds nothing).
-//	want   (type 5): version, from node name, the nonce of the offer it
-//	                 answers, 32-byte bitmap of the buckets wanted (maybe
-//	                 none).
+//	offer  (type 4): version (2), from node name, nonce (big-endian
+//	                 uint64), bucket count byte (1..16), then each bucket
+//	                 in ascending order: its index byte, a 32-byte bitmap
+//	                 of the sub-buckets where the sender holds objects (at
+//	                 least one), and the sender's hash of each of those,
+//	                 big-endian uint64, non-zero. At most about 33 KiB.
+//	want   (type 5): version (2), from node name, the nonce of the offer it
+//	                 answers, bucket count byte (0..16), then each bucket
+//	                 in ascending order: its index byte and a 32-byte bitmap
+//	                 of the sub-buckets wanted (at least one), all of them
+//	                 offered.
 //
 // Decoding is bounded: the message size is checked first, every length and
 // count is checked against the bytes left before anything is allocated, and
@@ -120,8 +127,9 @@
 // key length, the key and the state bytes, finished with the splitmix64
 // mixer; a node builds its digest at start from [Delegate].Hashes, without
 // reading any state, and from then on hashes the states it reads; the
-// bucket is the mixed FNV-1a hash of the key modulo 256; a bucket is the XOR
-// of its objects' hashes; the root hashes the 256 buckets (0 when empty).
+// bucket is the low byte of the key's mixed FNV-1a hash, its sub-bucket the
+// next byte; a bucket, and a sub-bucket, is the XOR of its objects' hashes;
+// the root hashes the 256 buckets (0 when empty).
 //
 // Node meta (memberlist, at most 512 bytes) carries [Config].Meta: version
 // byte (2), flags byte (bit 0: leaving), uvarint entry count (at most 32),

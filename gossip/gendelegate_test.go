@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // genDelegate is a cheap Delegate for tests at scale: it holds objects
@@ -14,7 +15,7 @@ import (
 // Merge keeps the larger state (a max-register, which is a join), so a
 // state set with bump wins over the made one.
 type genDelegate struct {
-	n int
+	n atomic.Int64
 	// mu guards changed.
 	mu      sync.Mutex
 	changed map[string][]byte
@@ -23,7 +24,9 @@ type genDelegate struct {
 const genStateLen = 150
 
 func newGenDelegate(n int) *genDelegate {
-	return &genDelegate{n: n, changed: make(map[string][]byte)}
+	d := &genDelegate{changed: make(map[string][]byte)}
+	d.n.Store(int64(n))
+	return d
 }
 
 // genKey is the i-th object's key, shaped like a daemon cart key
@@ -37,13 +40,17 @@ func (d *genDelegate) made(key string) ([]byte, bool) {
 		return nil, false
 	}
 	i, err := strconv.Atoi(num)
-	if err != nil || i < 0 || i >= d.n {
+	if err != nil || i < 0 || int64(i) >= d.n.Load() {
 		return nil, false
 	}
 	b := bytes.Repeat([]byte{'a'}, genStateLen)
 	copy(b, key)
 	return b, true
 }
+
+// grow makes d hold objects up to genKey(n-1), as local changes: the
+// caller tells gossip with Updated.
+func (d *genDelegate) grow(n int) { d.n.Store(int64(n)) }
 
 // bump gives key a new state larger than any it had, as a local change,
 // and returns it.
@@ -78,7 +85,7 @@ func (d *genDelegate) State(key string) ([]byte, bool) {
 }
 
 func (d *genDelegate) Hashes(fn func(string, uint64) bool) {
-	for i := range d.n {
+	for i := range int(d.n.Load()) {
 		k := genKey(i)
 		s, _ := d.State(k)
 		if !fn(k, ObjectHash(k, s)) {

@@ -23,15 +23,16 @@ const (
 	msgRepair
 	// msgDigest is the anti-entropy digest exchanged by LocalState.
 	msgDigest
-	// msgOffer offers a peer the objects of the buckets where its digest
-	// differed from ours.
+	// msgOffer offers a peer the objects of some buckets where its digest
+	// differed from ours, with our hash of each of their sub-buckets.
 	msgOffer
-	// msgWant answers an offer with the buckets whose objects the peer
+	// msgWant answers an offer with the sub-buckets whose objects the peer
 	// wants.
 	msgWant
 )
 
-// wireVersion is the version byte that leads every payload.
+// wireVersion is the version byte that leads every payload but those of
+// offers and wants, which have offerVersion.
 const wireVersion = 1
 
 // Bounds applied to every decode. They are checked against the header and
@@ -109,62 +110,6 @@ type digestMsg struct {
 	Buckets [digestBuckets]uint64
 }
 
-// bucketSet is a set of digest buckets: a 256-bit bitmap, as on the wire.
-type bucketSet [digestBuckets / 8]byte
-
-func (s *bucketSet) add(b uint8)      { s[b/8] |= 1 << (b % 8) }
-func (s *bucketSet) has(b uint8) bool { return s[b/8]&(1<<(b%8)) != 0 }
-
-// len returns the number of buckets in s.
-func (s *bucketSet) len() int {
-	n := 0
-	for _, c := range s {
-		n += bits.OnesCount8(c)
-	}
-	return n
-}
-
-// list returns the buckets in s, ascending.
-func (s *bucketSet) list() []uint8 {
-	out := make([]uint8, 0, s.len())
-	for i := range digestBuckets {
-		if s.has(uint8(i)) {
-			out = append(out, uint8(i))
-		}
-	}
-	return out
-}
-
-// subsetOf reports whether every bucket of s is in o.
-func (s *bucketSet) subsetOf(o *bucketSet) bool {
-	for i := range s {
-		if s[i]&^o[i] != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// offerMsg offers a peer the objects of the buckets where the peer's digest
-// differed from ours. Hashes holds our hash of each offered bucket (0 where
-// we hold nothing). The peer answers with a wantMsg echoing Nonce; only
-// then are objects sent (see onRemoteDigest).
-type offerMsg struct {
-	From    string
-	Nonce   uint64
-	Buckets bucketSet
-	Hashes  [digestBuckets]uint64 // for the buckets in Buckets; others 0
-}
-
-// wantMsg answers an offer: of the offered buckets, those whose hash
-// differs from the sender's own, so it wants their objects. It may be
-// empty.
-type wantMsg struct {
-	From    string
-	Nonce   uint64
-	Buckets bucketSet
-}
-
 // --- encoding ---
 
 func appendString(b []byte, s string) []byte {
@@ -238,26 +183,6 @@ func (m *digestMsg) encode() []byte {
 		}
 	}
 	return b
-}
-
-func (m *offerMsg) encode() []byte {
-	b := make([]byte, 0, 2+1+len(m.From)+8+len(m.Buckets)+8*m.Buckets.len())
-	b = append(b, byte(msgOffer), wireVersion)
-	b = appendString(b, m.From)
-	b = binary.BigEndian.AppendUint64(b, m.Nonce)
-	b = append(b, m.Buckets[:]...)
-	for _, i := range m.Buckets.list() {
-		b = binary.BigEndian.AppendUint64(b, m.Hashes[i])
-	}
-	return b
-}
-
-func (m *wantMsg) encode() []byte {
-	b := make([]byte, 0, 2+1+len(m.From)+8+len(m.Buckets))
-	b = append(b, byte(msgWant), wireVersion)
-	b = appendString(b, m.From)
-	b = binary.BigEndian.AppendUint64(b, m.Nonce)
-	return append(b, m.Buckets[:]...)
 }
 
 // --- bounded decoding ---
@@ -367,8 +292,14 @@ func (r *reader) done() error {
 	return r.err
 }
 
-// header checks size, type and version and returns a reader over the rest.
+// header checks size, type and version (wireVersion) and returns a reader
+// over the rest.
 func header(buf []byte, want msgType) (*reader, error) {
+	return headerVersion(buf, want, wireVersion)
+}
+
+// headerVersion is header for a message type of its own version.
+func headerVersion(buf []byte, want msgType, version byte) (*reader, error) {
 	if len(buf) > maxMessageSize {
 		return nil, fmt.Errorf("message of %d bytes: %w", len(buf), errTooLarge)
 	}
@@ -378,7 +309,7 @@ func header(buf []byte, want msgType) (*reader, error) {
 	if msgType(buf[0]) != want {
 		return nil, fmt.Errorf("%v: %w", msgType(buf[0]), errType)
 	}
-	if buf[1] != wireVersion {
+	if buf[1] != version {
 		return nil, fmt.Errorf("version %d: %w", buf[1], errVersion)
 	}
 	return &reader{b: buf[2:]}, nil
@@ -483,68 +414,6 @@ func decodeDigest(buf []byte) (digestMsg, error) {
 	}
 	if m.From == "" {
 		return digestMsg{}, fmt.Errorf("decode digest: empty sender: %w", errInvalid)
-	}
-	return m, nil
-}
-
-// bucketSet reads a 32-byte bucket bitmap.
-func (r *reader) bucketSet() bucketSet {
-	var s bucketSet
-	for i := range s {
-		s[i] = r.byte()
-	}
-	return s
-}
-
-// decodeOffer decodes a msgOffer.
-func decodeOffer(buf []byte) (offerMsg, error) {
-	var m offerMsg
-	r, err := header(buf, msgOffer)
-	if err != nil {
-		return m, fmt.Errorf("decode offer: %w", err)
-	}
-	m.From = r.string(maxNameLen)
-	m.Nonce = r.uint64()
-	m.Buckets = r.bucketSet()
-	n := m.Buckets.len()
-	if r.err == nil && len(r.b) != 8*n {
-		r.fail(fmt.Errorf("%d buckets in %d bytes: %w", n, len(r.b), errInvalid))
-	}
-	if r.err == nil {
-		for _, i := range m.Buckets.list() {
-			m.Hashes[i] = r.uint64()
-		}
-	}
-	if err := r.done(); err != nil {
-		return offerMsg{}, fmt.Errorf("decode offer: %w", err)
-	}
-	switch {
-	case m.From == "":
-		err = fmt.Errorf("empty sender: %w", errInvalid)
-	case n == 0:
-		err = fmt.Errorf("no buckets: %w", errInvalid)
-	}
-	if err != nil {
-		return offerMsg{}, fmt.Errorf("decode offer: %w", err)
-	}
-	return m, nil
-}
-
-// decodeWant decodes a msgWant.
-func decodeWant(buf []byte) (wantMsg, error) {
-	var m wantMsg
-	r, err := header(buf, msgWant)
-	if err != nil {
-		return m, fmt.Errorf("decode want: %w", err)
-	}
-	m.From = r.string(maxNameLen)
-	m.Nonce = r.uint64()
-	m.Buckets = r.bucketSet()
-	if err := r.done(); err != nil {
-		return wantMsg{}, fmt.Errorf("decode want: %w", err)
-	}
-	if m.From == "" {
-		return wantMsg{}, fmt.Errorf("decode want: empty sender: %w", errInvalid)
 	}
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -53,57 +54,148 @@ func TestDigestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestOfferWantRoundTrip(t *testing.T) {
+// sampleOffer is an offer of three buckets: one with a single sub-bucket,
+// one with sub-buckets at both ends, one full.
+func sampleOffer() offerMsg {
 	o := offerMsg{From: "node-a", Nonce: 0xfeedface12345678}
-	for _, b := range []uint8{0, 7, 8, 200, 255} {
-		o.Buckets.add(b)
-		o.Hashes[b] = uint64(b) * 0x9e3779b97f4a7c15
+	for _, b := range []uint8{0, 7, 255} {
+		ob := offerBucket{Bucket: b}
+		subs := []uint8{3}
+		switch b {
+		case 7:
+			subs = []uint8{0, 8, 200, 255}
+		case 255:
+			subs = nil
+			for s := range subBuckets {
+				subs = append(subs, uint8(s))
+			}
+		}
+		for _, s := range subs {
+			ob.Subs.add(s)
+			ob.Hashes = append(ob.Hashes, (uint64(b)+1)*(uint64(s)+1)*0x9e3779b97f4a7c15)
+		}
+		o.Buckets = append(o.Buckets, ob)
 	}
-	o.Hashes[0] = 0 // an offered bucket may be empty on our side
-	got, err := decodeOffer(o.encode())
+	return o
+}
+
+func sampleWant() wantMsg {
+	w := wantMsg{From: "b", Nonce: 1, Buckets: []subSet{{Bucket: 7}, {Bucket: 255}}}
+	w.Buckets[0].Subs.add(8)
+	w.Buckets[1].Subs.add(0)
+	w.Buckets[1].Subs.add(255)
+	return w
+}
+
+func TestOfferWantRoundTrip(t *testing.T) {
+	o := sampleOffer()
+	b := o.encode()
+	got, err := decodeOffer(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != o {
+	if !reflect.DeepEqual(got, o) {
 		t.Fatalf("got %+v, want %+v", got, o)
 	}
-	if n := len(o.encode()); n != 2+7+8+32+5*8 {
-		t.Errorf("offer of 5 buckets: got %d bytes, want %d", n, 2+7+8+32+5*8)
+	// header, name, nonce, count; per bucket its index, bitmap and hashes
+	if want := 2 + 7 + 8 + 1 + 3*(1+32) + 8*(1+4+256); len(b) != want {
+		t.Errorf("offer: got %d bytes, want %d", len(b), want)
 	}
-	for _, w := range []wantMsg{{From: "b", Nonce: 1, Buckets: o.Buckets}, {From: "b", Nonce: 2}} {
+	if h := got.Buckets[1].hashes(); h[200] != o.Buckets[1].Hashes[2] || h[1] != 0 {
+		t.Errorf("hashes of bucket 7: [200]=%x [1]=%x, want %x and 0", h[200], h[1], o.Buckets[1].Hashes[2])
+	}
+	for _, w := range []wantMsg{sampleWant(), {From: "b", Nonce: 2}} {
 		got, err := decodeWant(w.encode())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != w {
+		if !reflect.DeepEqual(got, w) {
 			t.Fatalf("got %+v, want %+v", got, w)
 		}
 	}
+	if n := len(sampleWant().encode()); n != 2+2+8+1+2*33 {
+		t.Errorf("want of 2 buckets: got %d bytes, want %d", n, 2+2+8+1+2*33)
+	}
+}
+
+// TestOfferSizeBound: an offer of maxOfferBuckets full buckets, the largest
+// a node sends, stays under 34 KiB and decodes.
+func TestOfferSizeBound(t *testing.T) {
+	o := offerMsg{From: strings.Repeat("n", maxNameLen), Nonce: 1}
+	for b := range maxOfferBuckets {
+		ob := offerBucket{Bucket: uint8(b)}
+		for s := range subBuckets {
+			ob.Subs.add(uint8(s))
+			ob.Hashes = append(ob.Hashes, uint64(s)+1)
+		}
+		o.Buckets = append(o.Buckets, ob)
+	}
+	b := o.encode()
+	if len(b) > 34<<10 {
+		t.Errorf("largest offer: %d bytes, want at most 34 KiB", len(b))
+	}
+	if _, err := decodeOffer(b); err != nil {
+		t.Fatal(err)
+	}
+	o.Buckets = append(o.Buckets, offerBucket{Bucket: maxOfferBuckets, Hashes: []uint64{1}})
+	o.Buckets[maxOfferBuckets].Subs.add(0)
+	if _, err := decodeOffer(o.encode()); !errors.Is(err, errTooLarge) {
+		t.Errorf("offer of %d buckets: got %v, want %v", maxOfferBuckets+1, err, errTooLarge)
+	}
+}
+
+// patch returns a copy of b with b[i] set to v.
+func patch(b []byte, i int, v byte) []byte {
+	c := append([]byte(nil), b...)
+	c[i] = v
+	return c
 }
 
 func TestDecodeOfferWantMalformed(t *testing.T) {
 	var o offerMsg
 	o.From, o.Nonce = "a", 9
-	o.Buckets.add(3)
-	o.Hashes[3] = 42
+	o.Buckets = []offerBucket{{Bucket: 3, Hashes: []uint64{42}}, {Bucket: 5, Hashes: []uint64{43}}}
+	o.Buckets[0].Subs.add(1)
+	o.Buckets[1].Subs.add(2)
 	valid := o.encode()
-	w := (&wantMsg{From: "a", Nonce: 9, Buckets: o.Buckets}).encode()
+	const count = 2 + 2 + 8 // offset of the bucket count (name "a")
+	second := count + 1 + 33 + 8
+	w := sampleWant().encode()
+	wCount := 2 + 2 + 8
+	tooMany := wantMsg{From: "a"}
+	for b := range maxOfferBuckets + 1 {
+		tooMany.Buckets = append(tooMany.Buckets, subSet{Bucket: uint8(b)})
+		tooMany.Buckets[b].Subs.add(0)
+	}
+	v1 := append([]byte{byte(msgOffer), 1, 1, 'a'}, make([]byte, 8+32+8)...) // a version-1 offer
+	v1[len(v1)-9-32] = 1
 	tests := []struct {
 		name   string
 		decode func([]byte) error
 		buf    []byte
 		want   error
 	}{
-		{"offer missing hash", offerErr, valid[:len(valid)-8], errInvalid},
-		{"offer extra hash", offerErr, append(append([]byte(nil), valid...), 1, 2, 3, 4, 5, 6, 7, 8), errInvalid},
+		{"offer missing hash", offerErr, valid[:len(valid)-8], errTruncated},
+		{"offer extra bytes", offerErr, append(append([]byte(nil), valid...), 1, 2, 3, 4, 5, 6, 7, 8), errTrailing},
 		{"offer no buckets", offerErr, (&offerMsg{From: "a"}).encode(), errInvalid},
-		{"offer no sender", offerErr, (&offerMsg{Buckets: o.Buckets, Hashes: o.Hashes}).encode(), errInvalid},
-		{"offer short bitmap", offerErr, valid[:14], errTruncated},
+		{"offer no sender", offerErr, (&offerMsg{Buckets: o.Buckets}).encode(), errInvalid},
+		{"offer short bitmap", offerErr, valid[:count+10], errTruncated},
+		{"offer count beyond bytes", offerErr, patch(valid, count, 3), errTruncated},
+		{"offer count over cap", offerErr, patch(valid, count, maxOfferBuckets+1), errTooLarge},
+		{"offer buckets out of order", offerErr, patch(valid, second, 2), errInvalid},
+		{"offer bucket twice", offerErr, patch(valid, second, 3), errInvalid},
+		{"offer empty bucket", offerErr, (&offerMsg{From: "a", Buckets: []offerBucket{{Bucket: 1}}}).encode(), errInvalid},
+		{"offer zero hash", offerErr, (&offerMsg{From: "a", Buckets: []offerBucket{{Bucket: 1, Subs: bucketSet{1}, Hashes: []uint64{0}}}}).encode(), errInvalid},
+		{"offer version 1", offerErr, v1, errVersion},
 		{"offer as want", wantErr, valid, errType},
 		{"want trailing", wantErr, append(append([]byte(nil), w...), 0), errTrailing},
 		{"want short", wantErr, w[:len(w)-1], errTruncated},
 		{"want no sender", wantErr, (&wantMsg{}).encode(), errInvalid},
-		{"want version 2", wantErr, append([]byte{byte(msgWant), 2}, w[2:]...), errVersion},
+		{"want version 1", wantErr, append([]byte{byte(msgWant), 1}, w[2:]...), errVersion},
+		{"want empty bucket", wantErr, (&wantMsg{From: "a", Buckets: []subSet{{Bucket: 4}}}).encode(), errInvalid},
+		{"want buckets out of order", wantErr, patch(w, wCount+1+33, 6), errInvalid},
+		{"want count over cap", wantErr, tooMany.encode(), errTooLarge},
+		{"want count beyond bytes", wantErr, patch(w, wCount, 3), errTruncated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +203,30 @@ func TestDecodeOfferWantMalformed(t *testing.T) {
 				t.Fatalf("decode %x: got %v, want %v", tt.buf, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecodeOfferAllocation: an offer claiming many buckets and hashes is
+// refused before anything of the claimed size is allocated.
+func TestDecodeOfferAllocation(t *testing.T) {
+	full := bucketSet{}
+	for i := range full {
+		full[i] = 0xff
+	}
+	buf := append([]byte{byte(msgOffer), offerVersion, 1, 'a'}, make([]byte, 8)...)
+	buf = append(buf, maxOfferBuckets, 0)
+	buf = append(buf, full[:]...) // 256 hashes claimed, none present
+	buf = append(buf, make([]byte, (maxOfferBuckets-1)*33)...)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range 10 {
+		if _, err := decodeOffer(buf); !errors.Is(err, errTruncated) {
+			t.Fatalf("got %v, want %v", err, errTruncated)
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	if b := (m1.TotalAlloc - m0.TotalAlloc) / 10; b > 2<<10 {
+		t.Fatalf("got %d bytes allocated rejecting a short offer, want < 2 KiB", b)
 	}
 }
 
@@ -218,7 +334,10 @@ func TestNotifyMsgMalformed(t *testing.T) {
 	c := newTestCluster(t, nil)
 	n := c.start(0, newSetDelegate(), 0)
 	d := &mlDelegate{n: n}
-	bad := [][]byte{nil, {0}, {byte(msgDigest), 1}, {byte(msgDelta), 1, 0}, append([]byte{byte(msgRepair), 1, 1, 'a'}, hugeCount()...), {200, 1}}
+	v1Offer := append([]byte{byte(msgOffer), 1, 1, 'a'}, make([]byte, 8+32+8)...) // before sub-buckets
+	v1Offer[12] = 1
+	bad := [][]byte{nil, {0}, {byte(msgDigest), 1}, {byte(msgDelta), 1, 0}, append([]byte{byte(msgRepair), 1, 1, 'a'}, hugeCount()...), {200, 1},
+		v1Offer, {byte(msgWant), offerVersion, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 9, maxOfferBuckets + 1}}
 	for _, b := range bad {
 		d.NotifyMsg(b)
 	}
@@ -243,36 +362,37 @@ func FuzzDecode(f *testing.F) {
 	f.Add(d.encode())
 	f.Add(append([]byte{byte(msgDelta), wireVersion, 0}, hugeCount()...))
 	f.Add(encodeMeta(map[string]string{"api": "a:1"}, true))
-	o := offerMsg{From: "a", Nonce: 1}
-	o.Buckets.add(5)
-	o.Hashes[5] = 77
+	o := sampleOffer()
 	f.Add(o.encode())
-	f.Add((&wantMsg{From: "a", Nonce: 1, Buckets: o.Buckets}).encode())
+	w := sampleWant()
+	f.Add(w.encode())
+	f.Add((&wantMsg{From: "a", Nonce: 1}).encode())
+	// Whatever a decoder accepts encodes again to the same bytes: every
+	// message has one encoding.
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeDelta(b); err == nil {
-			m2, err := decodeDelta(m.encode())
-			if err != nil || !reflect.DeepEqual(m, m2) {
-				t.Fatalf("delta re-encode: %v", err)
+			if again := m.encode(); !bytes.Equal(again, b) {
+				t.Fatalf("delta %x re-encodes as %x", b, again)
 			}
 		}
 		if m, err := decodeRepair(b); err == nil {
-			if _, err := decodeRepair(m.encode()); err != nil {
-				t.Fatalf("repair re-encode: %v", err)
+			if again := m.encode(); !bytes.Equal(again, b) {
+				t.Fatalf("repair %x re-encodes as %x", b, again)
 			}
 		}
 		if m, err := decodeDigest(b); err == nil {
-			if m2, err := decodeDigest(m.encode()); err != nil || m2 != m {
-				t.Fatalf("digest re-encode: %v", err)
+			if again := m.encode(); !bytes.Equal(again, b) {
+				t.Fatalf("digest %x re-encodes as %x", b, again)
 			}
 		}
 		if m, err := decodeOffer(b); err == nil {
-			if m2, err := decodeOffer(m.encode()); err != nil || m2 != m {
-				t.Fatalf("offer re-encode: %v", err)
+			if again := m.encode(); !bytes.Equal(again, b) {
+				t.Fatalf("offer %x re-encodes as %x", b, again)
 			}
 		}
 		if m, err := decodeWant(b); err == nil {
-			if m2, err := decodeWant(m.encode()); err != nil || m2 != m {
-				t.Fatalf("want re-encode: %v", err)
+			if again := m.encode(); !bytes.Equal(again, b) {
+				t.Fatalf("want %x re-encodes as %x", b, again)
 			}
 		}
 		_, _ = decodeMeta(b)

@@ -4,14 +4,17 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
-	"sync"
+	"math/rand/v2"
+	"slices"
 	"time"
 )
 
-// repairJob asks the repair worker to send our objects in buckets to peer.
+// repairJob asks the repair worker to send peer our objects in the
+// sub-buckets parts, then to offer it the buckets rest.
 type repairJob struct {
-	peer    string
-	buckets []uint8
+	peer  string
+	parts []subSet
+	rest  []uint8
 }
 
 // maxPeerDigests bounds the PeerDigests table. It only ever holds alive
@@ -34,12 +37,13 @@ const maxPeerDigests = 1 << 14
 // the name is trusted only so far: it must be an alive member (else the
 // digest is dropped and counted in Stats.DigestsRejected), and objects are
 // not sent on the digest's word. Instead the node offers the differing
-// buckets, with its own bucket hashes and a fresh nonce, to that member at
-// the address memberlist knows for it; the member answers with the buckets
-// whose hash differs from its own, echoing the nonce, and only then does the
-// repair worker send it the objects (handleWant). A digest under a false
-// name thus costs the named member one small offer, and at most the repair
-// it needs anyway.
+// buckets, with its own hash of each of their sub-buckets and a fresh
+// nonce, to that member at the address memberlist knows for it; the member
+// answers with the sub-buckets whose hash differs from its own, echoing the
+// nonce, and only then does the repair worker send it the objects of those
+// sub-buckets (handleWant). A digest under a false name thus costs the
+// named member one offer (at most 34 KiB, sent under the repair byte-rate
+// cap), and at most the repair it needs anyway.
 func (n *Node) onRemoteDigest(buf []byte) {
 	d, err := decodeDigest(buf)
 	if err != nil {
@@ -84,17 +88,43 @@ func (n *Node) onRemoteDigest(buf []byte) {
 }
 
 // offerRepair offers peer our objects in buckets, unless an offer to it is
-// still unanswered. It never blocks. The offer holds our current bucket
-// hashes, not those of the digest we sent (lastSent): the peer compares them
-// with its own to choose what it wants of what we hold now.
+// still unanswered. It never blocks. One offer carries at most
+// maxOfferBuckets buckets, starting at a random one of buckets, so that no
+// bucket waits for ever behind others; the rest are offered once the
+// peer's want for these has been served (see repairWorker), or else at a
+// later exchange. The offer holds the hashes of our current sub-buckets,
+// not of the digest we sent (lastSent): the peer compares them with its
+// own to choose what it wants of what we hold now. Buckets where we hold
+// nothing are left out: we have nothing to send there.
 func (n *Node) offerRepair(peer string, buckets []uint8) {
-	cur := n.digest.snapshot()
-	o := offerMsg{From: n.cfg.Name, Nonce: newNonce()}
-	for _, b := range buckets {
-		o.Buckets.add(b)
-		o.Hashes[b] = cur.Buckets[b]
+	if n.offers.pending(peer, time.Now()) {
+		n.stats.repairsSkipped.Add(1)
+		return
 	}
-	if !n.offers.put(peer, o.Nonce, o.Buckets, time.Now(), n.offerTimeout()) {
+	if len(buckets) > maxOfferBuckets {
+		start := rand.IntN(len(buckets))
+		buckets = append(slices.Clone(buckets[start:]), buckets[:start]...)
+	}
+	o := offerMsg{From: n.cfg.Name, Nonce: newNonce()}
+	var rest []uint8
+	for i, b := range buckets {
+		if len(o.Buckets) == maxOfferBuckets {
+			rest = slices.Clone(buckets[i:])
+			break
+		}
+		if ob, ok := n.digest.offerBucket(b); ok {
+			o.Buckets = append(o.Buckets, ob)
+		}
+	}
+	if len(o.Buckets) == 0 {
+		return
+	}
+	slices.SortFunc(o.Buckets, func(a, b offerBucket) int { return int(a.Bucket) - int(b.Bucket) })
+	offered := make([]subSet, len(o.Buckets))
+	for i, ob := range o.Buckets {
+		offered[i] = subSet{Bucket: ob.Bucket, Subs: ob.Subs}
+	}
+	if !n.offers.put(peer, pendingOffer{nonce: o.Nonce, offered: offered, rest: rest}, time.Now(), n.offerTimeout()) {
 		n.stats.repairsSkipped.Add(1)
 		return
 	}
@@ -118,9 +148,9 @@ func newNonce() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// handleOffer answers a peer's offer with the offered buckets whose hash
-// differs from ours: their objects are what we lack. It answers even when
-// that is none, so the peer may offer again.
+// handleOffer answers a peer's offer with the offered sub-buckets whose
+// hash differs from ours: their objects are what we lack. It answers even
+// when that is none, so the peer may offer again.
 func (n *Node) handleOffer(m offerMsg, size int) {
 	if m.From == n.cfg.Name || n.alivePeer(m.From) == nil {
 		n.stats.repairRejected.Add(1)
@@ -128,11 +158,18 @@ func (n *Node) handleOffer(m offerMsg, size int) {
 			"peer", m.From, "msg_type", msgOffer.String(), "bytes", size)
 		return
 	}
-	ours := n.digest.snapshot()
 	w := wantMsg{From: n.cfg.Name, Nonce: m.Nonce}
-	for _, b := range m.Buckets.list() {
-		if ours.Buckets[b] != m.Hashes[b] {
-			w.Buckets.add(b)
+	for i := range m.Buckets {
+		ob := &m.Buckets[i]
+		ours, theirs := n.digest.subHashes(ob.Bucket), ob.hashes()
+		want := subSet{Bucket: ob.Bucket}
+		for _, s := range ob.Subs.list() {
+			if ours[s] != theirs[s] {
+				want.Subs.add(s)
+			}
+		}
+		if want.Subs.len() > 0 {
+			w.Buckets = append(w.Buckets, want)
 		}
 	}
 	if !n.sendControl(controlMsg{peer: m.From, msg: w.encode()}) {
@@ -141,79 +178,23 @@ func (n *Node) handleOffer(m offerMsg, size int) {
 }
 
 // handleWant starts the repair a peer asked for, if it answers an offer we
-// sent that peer (same nonce, not expired) and wants only offered buckets.
-// Anything else is dropped and counted: only the member an offer went to
-// learnt its nonce.
+// sent that peer (same nonce, not expired) and wants only offered
+// sub-buckets. Anything else is dropped and counted: only the member an
+// offer went to learnt its nonce. A want of nothing ends the offers of
+// this exchange: the buckets not yet offered wait for a later one.
 func (n *Node) handleWant(m wantMsg, size int) {
-	if !n.offers.take(m.From, m.Nonce, &m.Buckets, time.Now()) {
+	p, ok := n.offers.take(m.From, m.Nonce, m.Buckets, time.Now())
+	if !ok {
 		n.stats.repairRejected.Add(1)
 		n.warnLimited("unsolicited want", "dropped repair request: it answers no offer of ours",
 			"peer", m.From, "msg_type", msgWant.String(), "bytes", size)
 		return
 	}
 	n.stats.repairWants.Add(1)
-	if m.Buckets.len() == 0 {
+	if len(m.Buckets) == 0 {
 		return
 	}
-	n.scheduleRepair(repairJob{peer: m.From, buckets: m.Buckets.list()})
-}
-
-// offerTable holds the repair offers sent and not yet answered: one per
-// peer at most. It is safe for concurrent use; its lock is a leaf.
-type offerTable struct {
-	// mu guards m.
-	mu sync.Mutex
-	m  map[string]pendingOffer
-}
-
-type pendingOffer struct {
-	nonce   uint64
-	buckets bucketSet
-	expires time.Time
-}
-
-// put records an offer to peer unless an earlier one is still pending.
-func (t *offerTable) put(peer string, nonce uint64, buckets bucketSet, now time.Time, timeout time.Duration) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p, ok := t.m[peer]; ok && now.Before(p.expires) {
-		return false
-	}
-	if t.m == nil {
-		t.m = make(map[string]pendingOffer)
-	}
-	t.m[peer] = pendingOffer{nonce: nonce, buckets: buckets, expires: now.Add(timeout)}
-	return true
-}
-
-// take removes and accepts the offer to peer that a want answers: same
-// nonce, not expired, and no bucket that was not offered. Otherwise the
-// table is left as it was, so a forged want cannot cancel a real offer.
-func (t *offerTable) take(peer string, nonce uint64, want *bucketSet, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p, ok := t.m[peer]
-	if !ok || p.nonce != nonce || !now.Before(p.expires) || !want.subsetOf(&p.buckets) {
-		return false
-	}
-	delete(t.m, peer)
-	return true
-}
-
-// drop removes the offer to peer with nonce, if it is still the pending one.
-func (t *offerTable) drop(peer string, nonce uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p, ok := t.m[peer]; ok && p.nonce == nonce {
-		delete(t.m, peer)
-	}
-}
-
-// forget removes any offer to peer (it left or died).
-func (t *offerTable) forget(peer string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, peer)
+	n.scheduleRepair(repairJob{peer: m.From, parts: m.Buckets, rest: p.rest})
 }
 
 // controlMsg is an offer or a want waiting for the control worker. nonce is
@@ -237,12 +218,18 @@ func (n *Node) sendControl(c controlMsg) bool {
 
 // controlWorker sends offers and wants by SendReliable, apart from the
 // repair worker, which may spend seconds on one rate-limited repair.
+// Offers, of up to 34 KiB, go out at most at RepairBytesPerSecond: a digest
+// under a false name must not make the node flood the member it names.
 func (n *Node) controlWorker() {
+	lim := &rateLimiter{rate: float64(n.cfg.RepairBytesPerSecond), stop: n.stop}
 	for {
 		select {
 		case <-n.stop:
 			return
 		case c := <-n.ctrlCh:
+			if c.nonce != 0 && !lim.wait(len(c.msg)) {
+				return
+			}
 			peer := n.alivePeer(c.peer)
 			var err error
 			if peer == nil {
@@ -250,7 +237,9 @@ func (n *Node) controlWorker() {
 			} else {
 				err = n.ml.SendReliable(peer, c.msg)
 			}
-			if err != nil {
+			if err == nil {
+				n.stats.bytesSentControl.Add(uint64(len(c.msg)))
+			} else {
 				if c.nonce != 0 {
 					n.offers.drop(c.peer, c.nonce)
 				}
@@ -291,25 +280,30 @@ func (n *Node) repairWorker() {
 		case <-n.stop:
 			return
 		case j := <-n.repairCh:
-			n.runRepair(j, lim)
+			sent := n.runRepair(j, lim)
 			n.rmu.Lock()
 			delete(n.repairBusy, j.peer)
 			n.rmu.Unlock()
+			if sent && len(j.rest) > 0 {
+				n.offerRepair(j.peer, j.rest)
+			}
 		}
 	}
 }
 
-// runRepair sends the full state of every object we hold in j.buckets to
-// j.peer by SendReliable, in chunks of at most MaxRepairChunk bytes.
-func (n *Node) runRepair(j repairJob, lim *rateLimiter) {
+// runRepair sends the full state of every object we hold in j.parts to
+// j.peer by SendReliable, in chunks of at most MaxRepairChunk bytes. It
+// reports whether it sent them all.
+func (n *Node) runRepair(j repairJob, lim *rateLimiter) bool {
 	peer := n.alivePeer(j.peer)
 	if peer == nil {
-		return
+		return false
 	}
 	n.stats.repairRounds.Add(1)
-	n.stats.divergentBuckets.Add(uint64(len(j.buckets)))
+	n.stats.divergentBuckets.Add(uint64(len(j.parts)))
+	n.stats.divergentSubBuckets.Add(uint64(subBucketCount(j.parts)))
 	chunk := repairChunker{from: n.cfg.Name, maxBytes: n.cfg.MaxRepairChunk}
-	chunk.run(n.digest.keysIn(j.buckets), n.del.State, func(m *repairMsg) bool {
+	return chunk.run(n.digest.keysIn(j.parts), n.del.State, func(m *repairMsg) bool {
 		msg := m.encode()
 		if !lim.wait(len(msg)) {
 			return false
@@ -334,8 +328,9 @@ type repairChunker struct {
 }
 
 // run reads each key's state and calls send with every full chunk and the
-// last one, until send returns false.
-func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), send func(*repairMsg) bool) {
+// last one, until send returns false. It reports whether every send
+// returned true.
+func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), send func(*repairMsg) bool) bool {
 	chunk := repairMsg{From: c.from}
 	size := 0
 	for _, k := range keys {
@@ -346,7 +341,7 @@ func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), sen
 		es := repairEntrySize(k, data)
 		if size > 0 && (size+es > c.maxBytes || len(chunk.Entries) == maxRepairEntries) {
 			if !send(&chunk) {
-				return
+				return false
 			}
 			chunk.Entries, size = nil, 0
 		}
@@ -354,8 +349,9 @@ func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), sen
 		size += es
 	}
 	if len(chunk.Entries) > 0 {
-		send(&chunk)
+		return send(&chunk)
 	}
+	return true
 }
 
 // rateLimiter spaces sends so that on average at most rate bytes per

@@ -14,7 +14,8 @@ import (
 // waits until the other holds it and both are idle. It reports per
 // repaired object the repair bytes and objects both nodes sent
 // (Stats.BytesSentRepair, ObjectsSentRepair: each end sends its own
-// objects of what differs) and every byte on the nodes' streams (push/pull
+// objects of what differs), the offers and wants both sent
+// (BytesSentControl) and every byte on the nodes' streams (push/pull
 // digests, offers, wants and repairs). Run with a fixed count, e.g.
 // -bench RepairOneObject -benchtime 5x.
 func BenchmarkRepairOneObject(b *testing.B) {
@@ -34,10 +35,11 @@ func BenchmarkRepairOneObject(b *testing.B) {
 				return na.ml.NumMembers() == 2 && nb.ml.NumMembers() == 2 && na.Digest() == nb.Digest(), "not joined and in sync"
 			})
 			sum := func(f func(Stats) uint64) uint64 { return f(na.Stats()) + f(nb.Stats()) }
-			var repairBytes, objects, streamBytes uint64
+			var repairBytes, objects, control, streamBytes uint64
 			for i := 0; b.Loop(); i++ {
 				key := genKey(i * 7919 % n)
 				b0, o0, s0 := sum(func(s Stats) uint64 { return s.BytesSentRepair }), sum(func(s Stats) uint64 { return s.ObjectsSentRepair }), c.net.streamBytes.Load()
+				c0 := sum(func(s Stats) uint64 { return s.BytesSentControl })
 				want := da.bump(key)
 				na.Updated(key)
 				waitFor(b, 60*time.Second, func() (bool, string) {
@@ -46,11 +48,13 @@ func BenchmarkRepairOneObject(b *testing.B) {
 				})
 				repairBytes += sum(func(s Stats) uint64 { return s.BytesSentRepair }) - b0
 				objects += sum(func(s Stats) uint64 { return s.ObjectsSentRepair }) - o0
+				control += sum(func(s Stats) uint64 { return s.BytesSentControl }) - c0
 				streamBytes += uint64(c.net.streamBytes.Load() - s0)
 			}
 			k := float64(b.N)
 			b.ReportMetric(float64(repairBytes)/k, "repair-B/obj")
 			b.ReportMetric(float64(objects)/k, "objs-sent/obj")
+			b.ReportMetric(float64(control)/k, "offer+want-B/obj")
 			b.ReportMetric(float64(streamBytes)/k, "stream-B/obj")
 		})
 	}

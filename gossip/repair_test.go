@@ -180,7 +180,8 @@ func TestForgedDigestRepairsOnlyWhatDiffers(t *testing.T) {
 }
 
 // TestWantWithoutOfferDropped sends wants that answer no offer: forged
-// under a member's name, with a wrong nonce, or for buckets not offered.
+// under a member's name, with a wrong nonce, or for buckets or sub-buckets
+// not offered.
 func TestWantWithoutOfferDropped(t *testing.T) {
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Memberlist.PushPullInterval = time.Hour })
 	c.grow(2)
@@ -188,19 +189,25 @@ func TestWantWithoutOfferDropped(t *testing.T) {
 	c.write(0, "k", "v")
 	c.waitConverged(10 * time.Second)
 	n, peer := c.nodes[0], c.nodes[1].cfg.Name
-	var all, one bucketSet
-	for i := range digestBuckets {
-		all.add(uint8(i))
+	sub := func(b uint8, subs ...uint8) subSet {
+		s := subSet{Bucket: b}
+		for _, x := range subs {
+			s.Subs.add(x)
+		}
+		return s
 	}
-	one.add(3)
-	n.offers.put(peer, 42, one, time.Now(), time.Hour)
+	offered := []subSet{sub(3, 1, 2), sub(9, 7)}
+	n.offers.put(peer, pendingOffer{nonce: 42, offered: offered}, time.Now(), time.Hour)
+	one := []subSet{sub(3, 2)}
 	d := &mlDelegate{n: n}
 	wants := []wantMsg{
-		{From: peer, Nonce: 41, Buckets: one},       // wrong nonce
-		{From: peer, Nonce: 42, Buckets: all},       // buckets never offered
-		{From: "mallory", Nonce: 42, Buckets: one},  // not the peer offered to
-		{From: n.cfg.Name, Nonce: 42, Buckets: one}, // ourselves
-		{From: peer + "x", Nonce: 1, Buckets: bucketSet{}},
+		{From: peer, Nonce: 41, Buckets: one},                            // wrong nonce
+		{From: peer, Nonce: 42, Buckets: []subSet{sub(4, 2)}},            // bucket never offered
+		{From: peer, Nonce: 42, Buckets: []subSet{sub(3, 2, 3)}},         // sub-bucket never offered
+		{From: peer, Nonce: 42, Buckets: []subSet{sub(3, 1), sub(9, 8)}}, // one of them never offered
+		{From: "mallory", Nonce: 42, Buckets: one},                       // not the peer offered to
+		{From: n.cfg.Name, Nonce: 42, Buckets: one},                      // ourselves
+		{From: peer + "x", Nonce: 1},
 	}
 	for _, w := range wants {
 		d.NotifyMsg(w.encode())
@@ -213,7 +220,7 @@ func TestWantWithoutOfferDropped(t *testing.T) {
 		t.Fatalf("forged wants started %d repair rounds (%d accepted), want none", st.RepairRounds, st.RepairWants)
 	}
 	// The real answer still works: forged ones did not cancel the offer.
-	d.NotifyMsg((&wantMsg{From: peer, Nonce: 42, Buckets: one}).encode())
+	d.NotifyMsg(wantMsg{From: peer, Nonce: 42, Buckets: []subSet{sub(3, 1, 2), sub(9, 7)}}.encode())
 	waitFor(t, 5*time.Second, func() (bool, string) {
 		return n.Stats().RepairWants == 1, "the real want was not accepted"
 	})

@@ -37,10 +37,14 @@ type Stats struct {
 	// ours.
 	RepairOffers, RepairWants, RepairRejected uint64
 	// RepairRounds counts repair jobs run, DivergentBuckets the buckets they
-	// covered and KeysRepaired received repair objects that changed local
-	// state. RepairsSkipped counts repairs not started because one was
-	// already offered, queued or running for that peer, or a queue was full.
-	RepairRounds, DivergentBuckets, KeysRepaired, RepairsSkipped uint64
+	// covered, DivergentSubBuckets the sub-buckets of those whose objects
+	// they sent, and KeysRepaired received repair objects that changed
+	// local state. RepairsSkipped counts repairs not started because one
+	// was already offered, queued or running for that peer, or a queue was
+	// full.
+	RepairRounds, DivergentBuckets, DivergentSubBuckets, KeysRepaired, RepairsSkipped uint64
+	// BytesSentControl counts the bytes of the offers and wants sent.
+	BytesSentControl uint64
 
 	// DecodeErrors counts malformed messages dropped; MergeErrors counts
 	// bytes the Delegate rejected; SendErrors counts failed sends.
@@ -75,9 +79,10 @@ type stats struct {
 
 	published, merged, relayed, combined atomic.Uint64
 
-	digestExchanges, digestsInSync, digestsRejected              atomic.Uint64
-	repairOffers, repairWants, repairRejected                    atomic.Uint64
-	repairRounds, divergentBuckets, keysRepaired, repairsSkipped atomic.Uint64
+	digestExchanges, digestsInSync, digestsRejected     atomic.Uint64
+	repairOffers, repairWants, repairRejected           atomic.Uint64
+	repairRounds, divergentBuckets, divergentSubBuckets atomic.Uint64
+	keysRepaired, repairsSkipped, bytesSentControl      atomic.Uint64
 
 	decodeErrors, mergeErrors, sendErrors                               atomic.Uint64
 	droppedInbound, droppedOutbound, droppedReliable, droppedBroadcasts atomic.Uint64
@@ -102,6 +107,7 @@ func (s *stats) snapshot() Stats {
 		DigestExchanges: s.digestExchanges.Load(), DigestsInSync: s.digestsInSync.Load(), DigestsRejected: s.digestsRejected.Load(),
 		RepairOffers: s.repairOffers.Load(), RepairWants: s.repairWants.Load(), RepairRejected: s.repairRejected.Load(),
 		RepairRounds: s.repairRounds.Load(), DivergentBuckets: s.divergentBuckets.Load(),
+		DivergentSubBuckets: s.divergentSubBuckets.Load(), BytesSentControl: s.bytesSentControl.Load(),
 		KeysRepaired: s.keysRepaired.Load(), RepairsSkipped: s.repairsSkipped.Load(),
 
 		DecodeErrors: s.decodeErrors.Load(), MergeErrors: s.mergeErrors.Load(), SendErrors: s.sendErrors.Load(),
