@@ -104,6 +104,11 @@ type digest struct {
 	n     int    // number of keys
 	root  uint64 // cached; valid when !dirty
 	dirty bool
+	// loading is set while the hashes a node starts with are being read
+	// (Node.loadDigest); touched then holds the keys set meanwhile from
+	// their current state, which the hashes read must not overwrite.
+	loading bool
+	touched map[string]struct{}
 }
 
 func newDigest() *digest {
@@ -126,10 +131,49 @@ func (d *digest) set(key string, state []byte, ok bool) bool {
 
 // setHash records a precomputed object hash (0 = absent).
 func (d *digest) setHash(key string, h uint64) bool {
-	kh := keyHash(key)
-	b, sub := kh%digestBuckets, uint8(kh>>8)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.loading {
+		d.touched[key] = struct{}{}
+	}
+	return d.setHashLocked(key, h)
+}
+
+// beginLoad marks the digest as being loaded: until endLoad, loadHash
+// leaves alone the keys setHash sets.
+func (d *digest) beginLoad() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.loading, d.touched = true, make(map[string]struct{})
+}
+
+// loadHash records a hash read at start, unless the key was set since the
+// load began (its entry is then newer).
+func (d *digest) loadHash(key string, h uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.touched[key]; !ok {
+		d.setHashLocked(key, h)
+	}
+}
+
+// endLoad ends the load that beginLoad began.
+func (d *digest) endLoad() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.loading, d.touched = false, nil
+}
+
+// loaded reports whether no load is under way.
+func (d *digest) loaded() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.loading
+}
+
+func (d *digest) setHashLocked(key string, h uint64) bool {
+	kh := keyHash(key)
+	b, sub := kh%digestBuckets, uint8(kh>>8)
 	old, had := d.keys[b][key]
 	if old == h {
 		return false

@@ -3,6 +3,7 @@ package gossip
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestDigestXOR(t *testing.T) {
@@ -87,8 +88,9 @@ func BenchmarkDigestUpdate(b *testing.B) {
 }
 
 // TestNewBuildsDigestFromHashes starts a node on a Delegate holding objects:
-// New must build the digest from Delegate.Hashes alone, calling State for
-// none of them, and the digest must equal one built from the states.
+// the node must build the digest from Delegate.Hashes alone, calling State
+// for none of them, and the digest, once loaded, must equal one built from
+// the states.
 func TestNewBuildsDigestFromHashes(t *testing.T) {
 	d := newSetDelegate()
 	want := newDigest()
@@ -104,6 +106,13 @@ func TestNewBuildsDigestFromHashes(t *testing.T) {
 		cfg.SkipDigest = func(key string) bool { return key == "k7" }
 	})
 	n := c.start(0, d, 0)
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.DigestLoaded() {
+		if time.Now().After(deadline) {
+			t.Fatal("digest not loaded after 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if got := d.states.Load(); got != 0 {
 		t.Errorf("New called State %d times, want 0", got)
 	}

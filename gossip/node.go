@@ -51,8 +51,11 @@ type Delegate interface {
 	// false. The hash must be [ObjectHash](key, state) of the state State
 	// would return for key now; a Delegate that persists its objects can
 	// persist these hashes with them, so that a restart reads no state. New
-	// calls Hashes once and builds the digest from it without calling
-	// State; the digest keeps the key strings fn receives. A hash of 0 is
+	// calls Hashes once, on a goroutine of its own (the node serves
+	// meanwhile, and repairs nothing until the digest is built: see
+	// [Node.DigestLoaded]), and builds the digest from it without calling
+	// State; the digest keeps the key strings fn receives. Hashes may run
+	// concurrently with every other method. A hash of 0 is
 	// ignored (ObjectHash never returns 0). A wrong hash costs repair
 	// traffic, not correctness: the peers' digests disagree on the key's
 	// bucket, and anti-entropy resends that part of it at every round, until
@@ -226,14 +229,11 @@ func New(cfg *Config) (*Node, error) {
 		RetransmitMult: c.Memberlist.RetransmitMult,
 	}
 
-	// Build the digest before anyone can ask for it, from the Delegate's
-	// hashes: reading every state here would load every object.
-	c.Delegate.Hashes(func(key string, h uint64) bool {
-		if n.hashed(key) {
-			n.digest.setHash(key, h)
-		}
-		return true
-	})
+	// The digest is built in the background, from the Delegate's hashes
+	// (reading every state would load every object), so that a node with
+	// millions of objects starts serving at once; until it is built, the
+	// node takes no part in anti-entropy (see loadDigest).
+	n.digest.beginLoad()
 
 	mc := *c.Memberlist
 	mc.Name = c.Name
@@ -256,6 +256,7 @@ func New(cfg *Config) (*Node, error) {
 	n.self = memberOf(ml.LocalNode())
 	n.self.State = "alive"
 
+	n.wg.Go(n.loadDigest)
 	n.wg.Go(n.localWorker)
 	for range c.InboundWorkers {
 		n.wg.Go(n.inboundWorker)
@@ -266,6 +267,35 @@ func New(cfg *Config) (*Node, error) {
 	n.wg.Go(n.reconnectLoop)
 	return n, nil
 }
+
+// loadDigest builds the digest from Delegate.Hashes. Until it is done the
+// node neither offers repairs nor asks for any (its digest is partial: a
+// repair on its word would resend objects both sides hold), but it sends
+// and merges deltas as usual. Keys that change meanwhile are hashed from
+// their state by the local worker, and the load leaves them alone.
+func (n *Node) loadDigest() {
+	start := time.Now()
+	keys := 0
+	n.del.Hashes(func(key string, h uint64) bool {
+		if n.hashed(key) && h != 0 {
+			n.digest.loadHash(key, h)
+			keys++
+		}
+		select {
+		case <-n.stop:
+			return false
+		default:
+			return true
+		}
+	})
+	n.digest.endLoad()
+	n.log.Info("anti-entropy digest loaded", "keys", keys, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// DigestLoaded reports whether the digest built at start from the
+// Delegate's hashes is complete. Until then the node takes no part in
+// anti-entropy repair.
+func (n *Node) DigestLoaded() bool { return n.digest.loaded() }
 
 func (n *Node) numNodes() int {
 	if ml := n.mlp.Load(); ml != nil {

@@ -81,7 +81,7 @@ func (n *Node) onRemoteDigest(buf []byte) {
 		n.stats.digestsInSync.Add(1)
 		return
 	}
-	if n.cfg.DisableRepair {
+	if n.cfg.DisableRepair || !n.digest.loaded() {
 		return
 	}
 	n.offerRepair(d.From, diff)
@@ -160,6 +160,9 @@ func (n *Node) handleOffer(m offerMsg, size int) {
 	}
 	w := wantMsg{From: n.cfg.Name, Nonce: m.Nonce}
 	for i := range m.Buckets {
+		if !n.digest.loaded() {
+			break // a partial digest would want what we hold: want nothing yet
+		}
 		ob := &m.Buckets[i]
 		ours, theirs := n.digest.subHashes(ob.Bucket), ob.hashes()
 		want := subSet{Bucket: ob.Bucket}

@@ -141,33 +141,57 @@ func (w *Write) validateIndex() error {
 	return nil
 }
 
-// Entries calls fn with every index entry, in key order, inside one read
-// transaction, until fn returns false. fn must not call [Store.Commit].
+// entriesPerTx is how many index entries one read transaction of
+// [Store.Entries] reads: a long read transaction would hold up commits that
+// grow the file (bbolt remaps it only between readers).
+const entriesPerTx = 10_000
+
+// Entries calls fn with every index entry, in key order, until fn returns
+// false. It reads in short transactions, so entries committed meanwhile
+// may or may not be seen; fn may call [Store.Commit].
 func (s *Store) Entries(fn func(key string, e Entry) bool) error {
-	if s.isClosed() {
-		return ErrClosed
-	}
-	var decodeErr error
-	err := guard(func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketIndex).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				e, err := decodeEntry(v)
-				if err != nil {
-					decodeErr = fmt.Errorf("index entry %q: %v", k, err)
-					return decodeErr
+	var after []byte
+	for {
+		if s.isClosed() {
+			return ErrClosed
+		}
+		type kv struct {
+			k string
+			e Entry
+		}
+		batch := make([]kv, 0, entriesPerTx)
+		err := guard(func() error {
+			return s.db.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(bucketIndex).Cursor()
+				k, v := c.First()
+				if after != nil {
+					if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+						k, v = c.Next()
+					}
 				}
-				if !fn(string(k), e) {
-					return nil
+				for ; k != nil && len(batch) < entriesPerTx; k, v = c.Next() {
+					e, err := decodeEntry(v)
+					if err != nil {
+						return fmt.Errorf("index entry %q: %v", k, err)
+					}
+					batch = append(batch, kv{string(k), e})
 				}
-			}
-			return nil
+				return nil
+			})
 		})
-	})
-	if err != nil {
-		return &CorruptError{Path: s.path, Err: err}
+		if err != nil {
+			return &CorruptError{Path: s.path, Err: err}
+		}
+		for _, x := range batch {
+			if !fn(x.k, x.e) {
+				return nil
+			}
+		}
+		if len(batch) < entriesPerTx {
+			return nil
+		}
+		after = []byte(batch[len(batch)-1].k)
 	}
-	return nil
 }
 
 // ListedAfter returns, in key order, up to limit keys of listed objects
