@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -19,7 +21,15 @@ import (
 // digests, offers, wants and repairs). Run with a fixed count, e.g.
 // -bench RepairOneObject -benchtime 5x.
 func BenchmarkRepairOneObject(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
+	sizes := []int{100_000, 1_000_000}
+	if v := os.Getenv("REPAIR_BENCH_N"); v != "" { // e.g. 5000000
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("REPAIR_BENCH_N=%q: want a positive number", v)
+		}
+		sizes = []int{n}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			c := newTestCluster(b, func(_ int, cfg *Config) { cfg.DisableDeltas = true })
 			da, db := newGenDelegate(n), newGenDelegate(n)
@@ -31,7 +41,7 @@ func BenchmarkRepairOneObject(b *testing.B) {
 				b.Fatal(err)
 			}
 			nodes := []*Node{na, nb}
-			waitFor(b, 20*time.Second, func() (bool, string) {
+			waitFor(b, 20*time.Second+time.Duration(n/10_000)*time.Second, func() (bool, string) {
 				return na.ml.NumMembers() == 2 && nb.ml.NumMembers() == 2 && na.Digest() == nb.Digest(), "not joined and in sync"
 			})
 			sum := func(f func(Stats) uint64) uint64 { return f(na.Stats()) + f(nb.Stats()) }
