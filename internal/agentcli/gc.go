@@ -16,10 +16,17 @@ import (
 // measured about 10% more acknowledged writes/s (cartctl bench, 64 clients).
 const defaultGCPercent = 200
 
-// runDaemon is daemon.Run with the node's GC setting: GOGC, when set, wins.
+// runDaemon is daemon.Run with the node's GC settings: GOGC, when set, wins
+// over defaultGCPercent, and GOMEMLIMIT, when set, over the soft memory
+// limit the node derives from --cache-size and its carts
+// (daemon.Config.SetMemoryLimit), which keeps the heap near what the cache
+// allows rather than at three times the live data that GOGC=200 permits.
 func runDaemon(ctx context.Context, cfg daemon.Config) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		cfg.SetMemoryLimit = true
 	}
 	return daemon.Run(ctx, cfg)
 }

@@ -131,6 +131,13 @@ type Config struct {
 	// Carts changed since the last checkpoint stay in memory regardless.
 	// Default 256 MiB (about 150,000 two-line carts, at 1.7 KB each).
 	CacheSize int64
+	// SetMemoryLimit makes the node set Go's soft memory limit from the
+	// cache size and the number of carts held (memlimit.go), and keep it up
+	// to date, so that memory stays near what the cache allows whatever
+	// GOGC is. The process-wide limit is the node's: leave it false when the
+	// process runs more than one node, or the operator set GOMEMLIMIT.
+	// Default false.
+	SetMemoryLimit bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /v1/status.

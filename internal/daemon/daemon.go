@@ -208,6 +208,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 			d.log.Error("api server", "err", err)
 		}
 	})
+	d.updateMemoryLimit()
 	d.wg.Go(func() { d.persistLoop(runCtx) })
 	d.wg.Go(func() { d.heartbeatLoop(runCtx) })
 	if len(cfg.Join) > 0 {
@@ -512,6 +513,7 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 			if err := d.checkpoint(); err != nil {
 				d.log.Error("checkpoint", "err", err)
 			}
+			d.updateMemoryLimit()
 		case <-d.persistKick:
 			if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 				if err := d.checkpoint(); err != nil {
