@@ -261,11 +261,14 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 	}
 	minimal := preferMinimal(r)
 	answer, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) (answer, record []byte, err error) {
-		if minimal {
+		switch {
+		case minimal && key == "":
+			return nil, nil, nil
+		case minimal:
 			return nil, encodeIdemRecord(fp, nil), nil // a replay answers the current view
 		}
-		if answer, err = marshalCartView(id, v); err != nil {
-			return nil, nil, err
+		if answer, err = marshalCartView(id, v); err != nil || key == "" {
+			return answer, nil, err
 		}
 		return answer, encodeIdemRecord(fp, answer), nil
 	})
