@@ -276,7 +276,7 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 		d.fail(w, err)
 		return
 	}
-	d.metrics.operations.WithLabelValues(kind).Inc()
+	d.metrics.operation(kind).Inc()
 	if minimal {
 		writeMinimal(w)
 		return
