@@ -114,7 +114,7 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
-	req, err := decodeJSON[api.AddItemRequest](body)
+	req, err := decodeAddItem(body)
 	if err != nil {
 		d.fail(w, err)
 		return
