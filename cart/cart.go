@@ -297,10 +297,7 @@ func (c *Cart) HasItems() bool {
 func (c *Cart) Len() int { return c.m.Len() }
 
 // IsEmpty reports whether the cart has no lines and has seen no edits.
-func (c *Cart) IsEmpty() bool {
-	cc := c.m.Context()
-	return c.m.Len() == 0 && cc.IsEmpty()
-}
+func (c *Cart) IsEmpty() bool { return c.m.IsEmpty() }
 
 // MaxSeq returns the highest sequence number of replica r's changes that
 // the cart has seen, or 0. Only r mints r's dots, so a replica can tell

@@ -1,29 +1,72 @@
 package crdt
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"pgregory.net/rapid"
 )
 
 // The tests in this file pin the Reader and Encoder at their boundaries,
 // from inside the package: the public decoders reach these paths only with
 // hand-made bytes.
 
-func TestEncoderKeepsFirstError(t *testing.T) {
-	first, second := errors.New("first"), errors.New("second")
-	e := newEncoder()
-	e.keep(nil)
-	e.keep(first)
-	e.keep(second)
-	e.keep(nil)
-	if _, err := e.bytes(); err != first {
-		t.Errorf("bytes() after errors first, second: got %v, want first", err)
+// TestEncoderFormsMatchMsgpack: every form the Encoder appends is what
+// msgpack's own encoder writes, at each boundary between forms and for
+// random values.
+func TestEncoderFormsMatchMsgpack(t *testing.T) {
+	type form struct {
+		name string
+		ours func(*Encoder)
+		ref  func(*msgpack.Encoder) error
 	}
-	if _, err := newEncoder().bytes(); err != nil {
-		t.Errorf("bytes() with no error: got %v", err)
+	var forms []form
+	for _, n := range []uint64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxUint32, math.MaxUint32 + 1, math.MaxUint64} {
+		forms = append(forms, form{fmt.Sprint("uint ", n), func(e *Encoder) { e.Uint(n) }, func(m *msgpack.Encoder) error { return m.EncodeUint(n) }})
 	}
+	for _, n := range []int64{0, 1, 127, 128, 255, 256, -1, -31, -32, -33, -127, -128, -129, -32768, -32769,
+		math.MinInt32, math.MinInt32 - 1, math.MinInt64, math.MaxInt64} {
+		forms = append(forms, form{fmt.Sprint("int ", n), func(e *Encoder) { e.Int(n) }, func(m *msgpack.Encoder) error { return m.EncodeInt(n) }})
+	}
+	for _, n := range []int{0, 1, 31, 32, 255, 256, 65535, 65536} {
+		s := strings.Repeat("x", n)
+		forms = append(forms, form{fmt.Sprint("string of ", n), func(e *Encoder) { e.String(s) }, func(m *msgpack.Encoder) error { return m.EncodeString(s) }})
+	}
+	for _, n := range []int{0, 1, 15, 16, 65535, 65536, math.MaxInt32} {
+		forms = append(forms, form{fmt.Sprint("array of ", n), func(e *Encoder) { e.ArrayLen(n) }, func(m *msgpack.Encoder) error { return m.EncodeArrayLen(n) }})
+	}
+	for _, b := range []bool{false, true} {
+		forms = append(forms, form{fmt.Sprint("bool ", b), func(e *Encoder) { e.Bool(b) }, func(m *msgpack.Encoder) error { return m.EncodeBool(b) }})
+	}
+	check := func(t interface{ Fatalf(string, ...any) }, f form) {
+		e := newEncoder()
+		f.ours(e)
+		got, err := e.bytes()
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		var want bytes.Buffer
+		want.WriteByte(EncodingVersion)
+		if err := f.ref(msgpack.NewEncoder(&want)); err != nil {
+			t.Fatalf("%s: msgpack: %v", f.name, err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%s: got % x, msgpack writes % x", f.name, got, want.Bytes())
+		}
+	}
+	for _, f := range forms {
+		check(t, f)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		u, i := rapid.Uint64().Draw(t, "u"), rapid.Int64().Draw(t, "i")
+		check(t, form{fmt.Sprint("uint ", u), func(e *Encoder) { e.Uint(u) }, func(m *msgpack.Encoder) error { return m.EncodeUint(u) }})
+		check(t, form{fmt.Sprint("int ", i), func(e *Encoder) { e.Int(i) }, func(m *msgpack.Encoder) error { return m.EncodeInt(i) }})
+	})
 }
 
 func TestReaderIntegerForms(t *testing.T) {

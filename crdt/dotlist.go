@@ -44,6 +44,7 @@ func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext)
 			copy(out, l[:i])
 		}
 	}
+	seen, oseen := contextReader{c: ctx}, contextReader{c: octx}
 	i, j := 0, 0
 	for i < len(l) || j < len(o) {
 		var c int
@@ -63,14 +64,14 @@ func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext)
 			i++
 			j++
 		case c < 0: // only ours: removed if they have seen it
-			if octx.Contains(l[i].dot) {
+			if oseen.contains(l[i].dot) {
 				begin(i)
 			} else if changed {
 				out = append(out, l[i])
 			}
 			i++
 		default: // only theirs: new to us unless we have seen (removed) it
-			if !ctx.Contains(o[j].dot) {
+			if !seen.contains(o[j].dot) {
 				begin(i)
 				out = append(out, o[j])
 			}
@@ -81,4 +82,27 @@ func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext)
 		return l, false
 	}
 	return out, true
+}
+
+// contextReader answers Contains for a context that does not change while
+// it is used, looking each replica up once per run of its dots: a dot list
+// is sorted by replica, so a merge asks about one replica's dots in a row,
+// and a line of a cart holds mostly one replica's adds.
+type contextReader struct {
+	c     *CausalContext
+	r     ReplicaID
+	valid bool                // r, top and cloud are r's
+	top   uint64              // c.vv[r]
+	cloud map[uint64]struct{} // c.cloud[r]
+}
+
+func (cr *contextReader) contains(d Dot) bool {
+	if !cr.valid || d.Replica != cr.r {
+		cr.r, cr.top, cr.cloud, cr.valid = d.Replica, cr.c.vv[d.Replica], cr.c.cloud[d.Replica], true
+	}
+	if d.Seq <= cr.top {
+		return true
+	}
+	_, ok := cr.cloud[d.Seq]
+	return ok
 }

@@ -106,6 +106,11 @@ func (m *ORMap[K, V]) Keys() []K { return slices.Sorted(maps.Keys(m.entries)) }
 // Context returns a copy of the map's causal context.
 func (m *ORMap[K, V]) Context() CausalContext { return m.ctx.Clone() }
 
+// IsEmpty reports whether the map holds no keys and its causal context no
+// dots: it has seen no change at all. It copies nothing, unlike a test of
+// Len and Context.
+func (m *ORMap[K, V]) IsEmpty() bool { return len(m.entries) == 0 && m.ctx.IsEmpty() }
+
 // Contains reports whether the map's causal context has seen d.
 func (m *ORMap[K, V]) Contains(d Dot) bool { return m.ctx.Contains(d) }
 

@@ -74,6 +74,28 @@ func TestORMapAccessorsCopy(t *testing.T) {
 	}
 }
 
+// TestORMapIsEmpty: a map is empty until it sees a change, and stays
+// non-empty once its keys are removed, since its context remembers them.
+func TestORMapIsEmpty(t *testing.T) {
+	var m lineMap
+	if !m.IsEmpty() {
+		t.Error("new map: IsEmpty false, want true")
+	}
+	lineAdd(&m, "a", "k", 1)
+	if m.IsEmpty() {
+		t.Error("map with a key: IsEmpty true, want false")
+	}
+	rm := m.Remove("k") // a delta of context only
+	if m.Len() != 0 || m.IsEmpty() {
+		t.Errorf("map whose key was removed: Len %d, IsEmpty %v; want 0, false", m.Len(), m.IsEmpty())
+	}
+	var seen lineMap
+	seen.Merge(rm)
+	if seen.Len() != 0 || seen.IsEmpty() {
+		t.Error("map that merged a remove: IsEmpty true, want false")
+	}
+}
+
 func TestORMapUpdateForeignDotPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -10,10 +10,15 @@
 # Installs nothing. Needs wrk, redis-server and redis-benchmark on PATH
 # (Debian: apt-get install wrk redis-server redis-tools) and builds crdtd.
 #
+# Besides the rates, each row gives, for the crdtd run (the minimal one not
+# included): the node's CPU time (user + system, from /proc/PID/stat) per
+# write, and writes per fdatasync of its log (crdtd_store_log_appends_total).
+#
 # Environment (all optional):
 #   CONNS="1 16 64"   connection counts to run (one row each)
 #   DURATION=10       seconds per crdtd run; Redis runs a matching count
 #   PREFER_MINIMAL=1  also run crdtd with Prefer: return=minimal (204)
+#   CRDTD_BIN=path    run this crdtd binary instead of building one (A/B runs)
 #   CRDTD_PORT=7370 REDIS_PORT=7379
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +44,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$BIN/" ./cmd/crdtd
+if [[ -n "${CRDTD_BIN:-}" ]]; then
+  mkdir -p "$BIN" && cp "$CRDTD_BIN" "$BIN/crdtd"
+else
+  go build -o "$BIN/" ./cmd/crdtd
+fi
 
 "$BIN/crdtd" agent --name bench --data-dir "$DIR/data" --api-addr "127.0.0.1:$CRDTD_PORT" \
   --gossip-addr 127.0.0.1:0 --log-level warn >"$DIR/crdtd.log" 2>&1 &
-PIDS+=($!)
+CRDTD_PID=$!
+PIDS+=($CRDTD_PID)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always \
   --dir "$DIR" --daemonize no >"$DIR/redis.log" 2>&1 &
 PIDS+=($!)
@@ -66,6 +76,15 @@ request = function()
 end
 LUA
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$CRDTD_PID/stat"; }
+log_counts() { # -> "records syncs" of the node's write-ahead log
+  curl -fs "http://127.0.0.1:$CRDTD_PORT/metrics" | awk '
+    /^crdtd_store_log_appends_total\{kind="records"\}/ {r = $2}
+    /^crdtd_store_log_appends_total\{kind="syncs"\}/ {s = $2}
+    END {printf "%d %d\n", r, s}'
+}
+TICK=$(getconf CLK_TCK)
+
 wrk_rate() { # conns minimal -> "rate p50 p99" (requests/s, ms)
   local c=$1 t=$(( $1 < 2 ? 1 : 2 ))
   PREFER_MINIMAL_RUN=$2 wrk -t "$t" -c "$c" -d "${DURATION}s" --latency -s "$DIR/add.lua" \
@@ -86,14 +105,20 @@ redis_rate() { # conns -> rate
     | tr '\r' '\n' | awk '/requests per second/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9.]+$/) {print $i; exit}}'
 }
 
-printf '%-6s %12s %10s %10s %12s %7s' conns crdtd/s p50 p99 redis/s ratio
+printf '%-6s %12s %10s %10s %12s %7s %12s %11s' conns crdtd/s p50 p99 redis/s ratio cpu/write writes/sync
 [[ "${PREFER_MINIMAL:-}" == 1 ]] && printf ' %14s %7s' minimal/s ratio
 printf '\n'
 for c in $CONNS; do
+  read -r rec0 sync0 < <(log_counts)
+  tick0=$(cpu_ticks)
   read -r crate p50 p99 < <(wrk_rate "$c" 0)
+  tick1=$(cpu_ticks)
+  read -r rec1 sync1 < <(log_counts)
   rrate=$(redis_rate "$c")
   ratio=$(awk -v a="$crate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-6s %12.0f %10s %10s %12.0f %7s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio"
+  cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
+  per=$(awk -v n=$((rec1 - rec0)) -v s=$((sync1 - sync0)) 'BEGIN { printf "%.1f", s ? n / s : 0 }')
+  printf '%-6s %12.0f %10s %10s %12.0f %7s %12s %11s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio" "$cpu" "$per"
   if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
     read -r mrate _ _ < <(wrk_rate "$c" 1)
     printf ' %14.0f %7s' "$mrate" "$(awk -v a="$mrate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')"

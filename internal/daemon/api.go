@@ -150,8 +150,9 @@ func (d *Daemon) instrument(next http.Handler) http.Handler {
 		if route == "" || rec.code == http.StatusNotFound || rec.code == http.StatusMethodNotAllowed || rec.code == http.StatusUnauthorized {
 			route = "other"
 		}
-		d.metrics.httpRequests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
-		d.metrics.httpSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m := d.metrics.request(route, rec.code)
+		m.requests.Inc()
+		m.seconds.Observe(time.Since(start).Seconds())
 	})
 }
 

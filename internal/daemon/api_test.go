@@ -571,3 +571,37 @@ func TestPreferReturnMinimal(t *testing.T) {
 	code, _ = doRequest(t, d, "POST", "/v1/carts/min/items", `{"item":"pear","quantity":1}`, map[string]string{"Prefer": "return=representation"})
 	require.Equal(t, 200, code)
 }
+
+// TestRequestMetricsByRouteAndCode: the HTTP metrics, whose children are
+// cached, count each request under its own route and status code.
+func TestRequestMetricsByRouteAndCode(t *testing.T) {
+	d := newTestNode(t, nil)
+	for range 3 {
+		code, body := doRequest(t, d, "POST", "/v1/carts/m/items", `{"item":"a","quantity":1}`, nil)
+		require.Equal(t, 200, code, body)
+	}
+	for range 2 {
+		code, body := doRequest(t, d, "POST", "/v1/carts/m/items", `{"item":"a","quantity":0}`, nil)
+		require.Equal(t, 400, code, body)
+	}
+	code, body := doRequest(t, d, "DELETE", "/v1/carts/m", "", nil)
+	require.Equal(t, 200, code, body)
+	code, _ = doRequest(t, d, "GET", "/v2/nothing", "", nil)
+	require.Equal(t, 404, code)
+
+	_, metrics := doRequest(t, d, "GET", "/metrics", "", nil)
+	for _, want := range []string{
+		`crdtd_http_requests_total{code="200",route="POST /v1/carts/{cart}/items"} 3`,
+		`crdtd_http_requests_total{code="400",route="POST /v1/carts/{cart}/items"} 2`,
+		`crdtd_http_requests_total{code="200",route="DELETE /v1/carts/{cart}"} 1`,
+		`crdtd_http_requests_total{code="404",route="other"} 1`,
+		`crdtd_http_request_duration_seconds_count{route="POST /v1/carts/{cart}/items"} 5`,
+		`crdtd_http_request_duration_seconds_count{route="DELETE /v1/carts/{cart}"} 1`,
+		`crdtd_operations_total{kind="add"} 3`,
+		`crdtd_operations_total{kind="clear"} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

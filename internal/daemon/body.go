@@ -29,7 +29,7 @@ var errMediaType = errors.New("unsupported media type")
 // Content-Type names anything but JSON is refused before it is read; a
 // missing Content-Type is taken as JSON.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return nil, fmt.Errorf("%w: Content-Type %s, want application/json", errMediaType, sanitize(ct))
@@ -179,4 +179,138 @@ func describeJSONError(err error) string {
 		return "invalid JSON body"
 	}
 	return msg
+}
+
+// decodeAddItem decodes the body of an add. The usual body, an object of
+// "item" (an ID) and "quantity" (and perhaps "unit_price_cents") as plain
+// integers, is read by scanAddItem, a fifth of decodeJSON's cost; whatever
+// it does not take (escapes, other numbers, null, a field twice or
+// missing, unknown fields, invalid JSON) goes to decodeJSON, which gives
+// the same request for what scanAddItem takes and the errors for the rest.
+func decodeAddItem(b []byte) (api.AddItemRequest, error) {
+	if req, ok := scanAddItem(b); ok {
+		return req, nil
+	}
+	return decodeJSON[api.AddItemRequest](b)
+}
+
+// scanAddItem reads b if it is an object of "item" with a string of ID
+// characters and "quantity" with a non-negative integer of at most 18
+// digits, and perhaps "unit_price_cents" with one too, each once, in any
+// order, with any JSON whitespace. It reports false for anything else.
+func scanAddItem(b []byte) (req api.AddItemRequest, ok bool) {
+	s := jsonScanner{b: b}
+	if !s.take('{') {
+		return req, false
+	}
+	var haveItem, haveQuantity, havePrice bool
+	for {
+		key, ok := s.plainString()
+		if !ok || !s.take(':') {
+			return req, false
+		}
+		switch key {
+		case "item":
+			if haveItem {
+				return req, false
+			}
+			haveItem = true
+			if req.Item, ok = s.plainString(); !ok || api.InvalidIDByte(req.Item) >= 0 {
+				return req, false
+			}
+		case "quantity":
+			if haveQuantity {
+				return req, false
+			}
+			haveQuantity = true
+			if req.Quantity, ok = s.plainInt(); !ok {
+				return req, false
+			}
+		case "unit_price_cents":
+			if havePrice {
+				return req, false
+			}
+			havePrice = true
+			p, ok := s.plainInt()
+			if !ok {
+				return req, false
+			}
+			req.UnitPriceCents = &p
+		default:
+			return req, false
+		}
+		if s.take(',') {
+			continue
+		}
+		if !s.take('}') {
+			return req, false
+		}
+		s.space()
+		return req, haveItem && haveQuantity && s.i == len(s.b)
+	}
+}
+
+// jsonScanner reads the few JSON forms scanAddItem takes.
+type jsonScanner struct {
+	b []byte
+	i int
+}
+
+// space skips JSON whitespace.
+func (s *jsonScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// take skips whitespace and then c, reporting whether c was there.
+func (s *jsonScanner) take(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// plainString reads a string of printable ASCII without escapes.
+func (s *jsonScanner) plainString() (string, bool) {
+	if !s.take('"') {
+		return "", false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			v := string(s.b[start:s.i])
+			s.i++
+			return v, true
+		case c == '\\' || c < 0x20 || c >= 0x7f:
+			return "", false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// plainInt reads 0 or a positive integer of at most 18 digits, so that it
+// fits an int64. A fraction or an exponent after it is not a comma or a
+// brace: scanAddItem declines the body there.
+func (s *jsonScanner) plainInt() (int64, bool) {
+	s.space()
+	start := s.i
+	var v int64
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		v = v*10 + int64(s.b[s.i]-'0')
+		s.i++
+	}
+	if n := s.i - start; n == 0 || n > 18 || (n > 1 && s.b[start] == '0') {
+		return 0, false
+	}
+	return v, true
 }

@@ -63,3 +63,65 @@ func TestCheckObjectKeysMatchesReference(t *testing.T) {
 		}
 	})
 }
+
+// TestScanAddItemTakesTheUsualBodies: the bodies clients send take the
+// scanner, and give what encoding/json gives.
+func TestScanAddItemTakesTheUsualBodies(t *testing.T) {
+	for _, body := range []string{
+		`{"item":"x","quantity":1}`,
+		`{"quantity":25,"item":"sku-1.a:b@c_d"}`,
+		`{"item":"apple","quantity":2,"unit_price_cents":125}`,
+		`{"unit_price_cents":0,"item":"a","quantity":0}`,
+		" {\n\t\"item\" : \"a\" ,\r\n \"quantity\" : 999999999999999999 } \n",
+		`{"item":"","quantity":1}`,
+	} {
+		got, ok := scanAddItem([]byte(body))
+		if !ok {
+			t.Errorf("scanAddItem(%s) declined a usual body", body)
+			continue
+		}
+		want, err := decodeJSON[api.AddItemRequest]([]byte(body))
+		if err != nil {
+			t.Fatalf("decodeJSON(%s): %v", body, err)
+		}
+		if !sameAddItem(got, want) {
+			t.Errorf("scanAddItem(%s) = %+v, decodeJSON gives %+v", body, got, want)
+		}
+	}
+}
+
+func sameAddItem(a, b api.AddItemRequest) bool {
+	if a.Item != b.Item || a.Quantity != b.Quantity || (a.UnitPriceCents == nil) != (b.UnitPriceCents == nil) {
+		return false
+	}
+	return a.UnitPriceCents == nil || *a.UnitPriceCents == *b.UnitPriceCents
+}
+
+// FuzzScanAddItem: whatever scanAddItem takes, decodeJSON takes too and
+// reads the same; what it declines is left to decodeJSON.
+func FuzzScanAddItem(f *testing.F) {
+	for _, seed := range []string{
+		`{"item":"x","quantity":1}`, `{"item":"x","quantity":1,"unit_price_cents":5}`,
+		`{"item":"x","quantity":01}`, `{"item":"x","quantity":1.0}`, `{"item":"x","quantity":1e3}`,
+		`{"item":"x","quantity":-1}`, `{"item":"x","quantity":1}x`, `{"item":"x","quantity":1,}`,
+		`{"item":"x","item":"y","quantity":1}`, `{"Item":"x","quantity":1}`, `{"item":"x"}`,
+		`{"item":"x\u0041","quantity":1}`, `{"item":"a b","quantity":1}`, `{"item":"x","quantity":1234567890123456789}`,
+		`{"item":"x","quantity":1,"unit_price_cents":null}`, `{"item":"x","quantity":1}{}`, `{}`, `[]`, ``,
+		`{"item":"x","quantity":1,"colour":"red"}`, "{\"item\":\"x\",\"quantity\":1}\x00",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := scanAddItem(b)
+		if !ok {
+			return
+		}
+		want, err := decodeJSON[api.AddItemRequest](b)
+		if err != nil {
+			t.Fatalf("scanAddItem took %q, which decodeJSON refuses: %v", b, err)
+		}
+		if !sameAddItem(got, want) {
+			t.Fatalf("scanAddItem(%q) = %+v, decodeJSON gives %+v", b, got, want)
+		}
+	})
+}

@@ -128,7 +128,7 @@ func (d *Daemon) handleAddItem(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
-	req, err := decodeJSON[api.AddItemRequest](body)
+	req, err := decodeAddItem(body)
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -275,11 +275,14 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 	}
 	minimal := preferMinimal(r)
 	answer, err := d.applyLocal(r.Context(), id, item, e, key, func(v cart.View) (answer, record []byte, err error) {
-		if minimal {
+		switch {
+		case minimal && key == "":
+			return nil, nil, nil
+		case minimal:
 			return nil, encodeIdemRecord(fp, nil), nil // a replay answers the current view
 		}
-		if answer, err = marshalCartView(id, v); err != nil {
-			return nil, nil, err
+		if answer, err = marshalCartView(id, v); err != nil || key == "" {
+			return answer, nil, err
 		}
 		return answer, encodeIdemRecord(fp, answer), nil
 	})
@@ -287,7 +290,7 @@ func (d *Daemon) mutate(w http.ResponseWriter, r *http.Request, reqBody []byte, 
 		d.fail(w, err)
 		return
 	}
-	d.metrics.operations.WithLabelValues(kind).Inc()
+	d.metrics.operation(kind).Inc()
 	if minimal {
 		writeMinimal(w)
 		return

@@ -1,6 +1,11 @@
 package daemon
 
 import (
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -30,6 +35,68 @@ type metrics struct {
 	cacheEvictions    prometheus.Counter
 	cacheReadErrors   prometheus.Counter
 	cacheWriteErrors  prometheus.Counter
+
+	// Children of the vectors every write touches, cached (children).
+	ops    children[string, prometheus.Counter]
+	routes children[routeCode, routeChildren]
+}
+
+// routeCode labels the HTTP metrics of one request.
+type routeCode struct {
+	route string
+	code  int
+}
+
+// routeChildren are the HTTP metrics of one route and status code.
+type routeChildren struct {
+	requests prometheus.Counter
+	seconds  prometheus.Observer
+}
+
+// operation returns the counter of acknowledged operations of a kind.
+func (m *metrics) operation(kind string) prometheus.Counter {
+	return m.ops.get(kind, func() prometheus.Counter { return m.operations.WithLabelValues(kind) })
+}
+
+// request returns the HTTP metrics of a route and status code.
+func (m *metrics) request(route string, code int) routeChildren {
+	return m.routes.get(routeCode{route, code}, func() routeChildren {
+		return routeChildren{
+			requests: m.httpRequests.WithLabelValues(route, strconv.Itoa(code)),
+			seconds:  m.httpSeconds.WithLabelValues(route),
+		}
+	})
+}
+
+// children caches the children of a metric vector by their labels. Taking
+// a child from the vector hashes its label values under a lock, three
+// times for every write; reading the cache is an atomic load and a map
+// lookup. The keys come from code (routes, status codes, kinds), so the
+// cache stays small; it is copied on the rare miss.
+type children[K comparable, M any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]M]
+}
+
+func (c *children[K, M]) get(k K, create func() M) M {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[K]M)
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+		maps.Copy(next, *m)
+	}
+	v := create()
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }
 
 func newMetrics() *metrics {

@@ -165,7 +165,7 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 		return nil, false, fmt.Errorf("encode sync answer %s: %v", id, err)
 	}
 	if fresh {
-		d.metrics.operations.WithLabelValues("sync").Inc()
+		d.metrics.operation("sync").Inc()
 		d.gossip.Publish(cartKey(id), deltaBytes, latest.Time())
 	}
 	return answer, fresh, nil

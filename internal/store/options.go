@@ -93,6 +93,9 @@ type Options struct {
 	// syncLog, if set, replaces fdatasync of the log segment after each
 	// batch is written; tests use it to hold a sync or make it fail.
 	syncLog func(*os.File) error
+	// gatherWait, if set, replaces defaultGatherWait: how long the log
+	// waits for the last round's writers after a sync of the given length.
+	gatherWait func(time.Duration) time.Duration
 }
 
 // withDefaults validates o and fills in defaults.
@@ -134,6 +137,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.syncLog == nil {
 		o.syncLog = fdatasync
+	}
+	if o.gatherWait == nil {
+		o.gatherWait = defaultGatherWait
 	}
 	return o, nil
 }

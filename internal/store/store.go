@@ -127,7 +127,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.Logger, &s.stats); err != nil {
+	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.gatherWait, opts.Logger, &s.stats); err != nil {
 		_ = db.Close()
 		var ce *CorruptError
 		if errors.As(err, &ce) {

@@ -88,6 +88,15 @@ type wal struct {
 	err      error // sticky: a failed write or sync ends the log
 	stopped  bool
 
+	// want is how many queued records wake the appender while it gathers
+	// a batch (0: the first one does).
+	want int
+
+	// Owned by the appender goroutine (see gather).
+	expect     int                               // writers of the last batch and those queued while it synced
+	lastSync   time.Duration                     // how long the last batch's write and sync took
+	gatherWait func(time.Duration) time.Duration // the wait after a sync of the given length
+
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -111,9 +120,10 @@ var errLogStopped = errors.New("log closed")
 // openWAL reads the segments in dir, returning their records in log
 // order, cuts off a torn record at the end of the last segment written,
 // deletes empty segments, and starts a new segment for appends.
-func openWAL(dir string, noSync bool, syncFile func(*os.File) error, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
+func openWAL(dir string, noSync bool, syncFile func(*os.File) error, gatherWait func(time.Duration) time.Duration,
+	logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
 	w := &wal{
-		dir: dir, noSync: noSync, sync: syncFile, logger: logger, stats: stats,
+		dir: dir, noSync: noSync, sync: syncFile, gatherWait: gatherWait, logger: logger, stats: stats,
 		inflight: make(map[uint64]int),
 		idem:     make(map[string]loggedIdem),
 		wake:     make(chan struct{}, 1),
@@ -300,10 +310,13 @@ func (w *wal) append(ctx context.Context, r *Record, now time.Time) (release fun
 		return nil, err
 	}
 	w.queue = append(w.queue, req)
+	wake := len(w.queue) >= w.want
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 
 	select {
@@ -338,6 +351,8 @@ func (w *wal) release(segment uint64) {
 // run is the appender goroutine.
 func (w *wal) run() {
 	defer close(w.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-w.wake:
@@ -345,8 +360,61 @@ func (w *wal) run() {
 			w.appendQueued()
 			return
 		}
+		w.gather(timer)
 		w.appendQueued()
 	}
+}
+
+// maxGatherWait bounds how long gather holds the records queued already,
+// should a sync have taken much longer than usual (a stalled disk).
+const maxGatherWait = 5 * time.Millisecond
+
+// defaultGatherWait is the gather wait after a sync that took last: as
+// long as that sync, at most maxGatherWait.
+func defaultGatherWait(last time.Duration) time.Duration { return min(last, maxGatherWait) }
+
+// gather waits, before a batch is written, until as many records are
+// queued as there were writers in the last round (the last batch, and the
+// records queued while it synced), for at most as long as the last sync
+// took. The writers the last sync acknowledged are typically back with
+// their next record well within a sync; without the wait the first of
+// them would start a sync of its own, and the others would wait for it
+// and then sync again: batches halve and every write waits for two syncs.
+// The wait costs those already queued at most one sync, and a lone writer
+// nothing (it is the whole round).
+func (w *wal) gather(timer *time.Timer) {
+	wait := w.gatherWait(w.lastSync)
+	if w.expect <= 1 || wait <= 0 {
+		return
+	}
+	w.mu.Lock()
+	if len(w.queue) >= w.expect {
+		w.mu.Unlock()
+		return
+	}
+	w.want = w.expect
+	w.mu.Unlock()
+	timer.Reset(wait)
+wait:
+	for {
+		select {
+		case <-w.wake:
+			w.mu.Lock()
+			full := len(w.queue) >= w.want
+			w.mu.Unlock()
+			if full {
+				break wait
+			}
+		case <-timer.C:
+			break wait
+		case <-w.stop:
+			break wait
+		}
+	}
+	timer.Stop()
+	w.mu.Lock()
+	w.want = 0
+	w.mu.Unlock()
 }
 
 // appendQueued writes every queued record in one write and one sync.
@@ -406,6 +474,7 @@ func (w *wal) appendQueued() {
 		w.noteDurable(req.rec, req.created, w.segment)
 		req.rec, req.frame, req.segment = nil, nil, w.segment
 	}
+	w.expect, w.lastSync = len(batch)+len(w.queue), elapsed
 	w.mu.Unlock()
 	w.stats.recordLog(len(batch), len(buf), elapsed)
 	for _, req := range batch {

@@ -453,3 +453,125 @@ func TestTornTailOfMaxSize(t *testing.T) {
 	must.True(t, tornTail(make([]byte, maxTornTail)), "zeroed tail of maxTornTail bytes")
 	must.False(t, tornTail(make([]byte, maxTornTail+1)), "zeroed tail of maxTornTail+1 bytes")
 }
+
+// queued returns how many records wait in the log's queue.
+func queued(s *Store) int {
+	s.wal.mu.Lock()
+	defer s.wal.mu.Unlock()
+	return len(s.wal.queue)
+}
+
+// logAsync logs rec in a goroutine and returns the channel of its error.
+func logAsync(tb testing.TB, s *Store, rec Record) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		release, err := s.Log(tb.Context(), rec)
+		if err == nil {
+			release()
+		}
+		done <- err
+	}()
+	return done
+}
+
+func awaitLogged(tb testing.TB, done <-chan error, what string) {
+	tb.Helper()
+	select {
+	case err := <-done:
+		must.NoError(tb, err, what)
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("%s: Log has not returned after 10s", what)
+	}
+}
+
+// gatherRound logs one record and, while its sync is held, 7 more: a round
+// of 8 writers. It returns the channels of the 7 and leaves the log
+// waiting for the round's writers to come back.
+func gatherRound(t *testing.T, s *Store, hold chan struct{}, entered <-chan struct{}) []<-chan error {
+	first := logAsync(t, s, Record{Key: "c/a", Delta: []byte("a1")})
+	<-entered // the first record's sync has started
+	var others []<-chan error
+	for i := range 7 {
+		others = append(others, logAsync(t, s, Record{Key: fmt.Sprintf("c/%d", i), Delta: []byte("x")}))
+	}
+	must.Eventually(t, func() bool { return queued(s) == 7 }, 5*time.Second, "7 records never queued behind the held sync")
+	hold <- struct{}{}
+	awaitLogged(t, first, "first record")
+	return others
+}
+
+// TestLogGathersTheLastRound: after a sync that acknowledged one writer
+// while 7 more queued, the log waits for that writer's next record and
+// syncs all 8 together, rather than syncing the 7 at once and the 8th on
+// its own after them.
+func TestLogGathersTheLastRound(t *testing.T) {
+	opts := testOptions(t)
+	opts.gatherWait = func(time.Duration) time.Duration { return time.Hour }
+	hold, entered := make(chan struct{}), make(chan struct{}, 1)
+	var syncs atomic.Int32
+	opts.syncLog = func(f *os.File) error {
+		if syncs.Add(1) == 1 {
+			entered <- struct{}{}
+			<-hold
+		}
+		return fdatasync(f)
+	}
+	s := newTestStore(t, t.TempDir(), opts)
+	others := gatherRound(t, s, hold, entered)
+	again := logAsync(t, s, Record{Key: "c/a", Delta: []byte("a2")})
+	awaitLogged(t, again, "the first writer's second record")
+	for i, done := range others {
+		awaitLogged(t, done, fmt.Sprintf("queued record %d", i))
+	}
+	must.Equal(t, int32(2), syncs.Load(), "syncs for a round of 1 and then a round of 8")
+	st := s.Stats()
+	must.Equal(t, uint64(9), st.Logged)
+	must.Equal(t, uint64(2), st.LogSyncs)
+}
+
+// TestLogGatherEndsAfterItsWait: when the last round's writers do not come
+// back, the records queued are synced once the wait is over.
+func TestLogGatherEndsAfterItsWait(t *testing.T) {
+	opts := testOptions(t)
+	var waits atomic.Int32
+	opts.gatherWait = func(time.Duration) time.Duration { waits.Add(1); return 20 * time.Millisecond }
+	hold, entered := make(chan struct{}), make(chan struct{}, 1)
+	var syncs atomic.Int32
+	opts.syncLog = func(f *os.File) error {
+		if syncs.Add(1) == 1 {
+			entered <- struct{}{}
+			<-hold
+		}
+		return fdatasync(f)
+	}
+	s := newTestStore(t, t.TempDir(), opts)
+	others := gatherRound(t, s, hold, entered)
+	// The first writer does not come back: the 7 are synced after the wait.
+	for i, done := range others {
+		awaitLogged(t, done, fmt.Sprintf("queued record %d", i))
+	}
+	must.True(t, waits.Load() > 0, "the log never asked how long to wait")
+	must.Equal(t, int32(2), syncs.Load())
+}
+
+// TestLogGatherDoesNotHoldALoneWriter: a writer that is the whole round
+// finds nobody to wait for, however long the wait could be.
+func TestLogGatherDoesNotHoldALoneWriter(t *testing.T) {
+	opts := testOptions(t)
+	opts.gatherWait = func(time.Duration) time.Duration { return time.Hour }
+	s := newTestStore(t, t.TempDir(), opts)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 20 {
+			release, err := s.Log(t.Context(), Record{Key: "c/a", Delta: fmt.Appendf(nil, "d%d", i)})
+			if err != nil {
+				done <- err
+				return
+			}
+			release()
+		}
+		done <- nil
+	}()
+	awaitLogged(t, done, "20 records of one writer")
+	must.Equal(t, uint64(20), s.Stats().LogSyncs)
+}
