@@ -175,8 +175,12 @@ func openBolt(path string, opts Options) (db *bolt.DB, err error) {
 		// its place): moving it aside is not necessarily the fix.
 		return nil, fmt.Errorf("open store: %w", err)
 	default:
-		if db == nil && file != nil {
-			// bbolt panicked half way: release the fd and with it the lock.
+		if errors.Is(err, errPanic) && file != nil {
+			// bbolt panicked half way, leaving its file open, locked and
+			// perhaps mapped; otherwise it cleaned up itself.
+			if rerr := releaseAbandoned(file); rerr != nil {
+				opts.Logger.Warn("releasing a damaged data file after a failed open", "path", path, "err", rerr)
+			}
 			_ = file.Close()
 		}
 		return nil, &CorruptError{Path: path, Err: err}
