@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -454,6 +456,35 @@ func TestCorruptReopen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCorruptErrorListsTenProblems: a file with many problems gives an
+// error listing the first ten, not one line per damaged page.
+func TestCorruptErrorListsTenProblems(t *testing.T) {
+	dir := populated(t)
+	path := filepath.Join(dir, FileName)
+	// Grow the file by 25 zero pages and raise both meta pages' high-water
+	// mark over them: each new page is then neither reachable nor free, one
+	// "unreachable unfreed" problem apiece.
+	const extra = 25
+	data, err := os.ReadFile(path)
+	must.NoError(t, err)
+	pageSize := int(binary.LittleEndian.Uint32(data[16+8:]))
+	for _, off := range []int{16, pageSize + 16} { // meta after a page header
+		meta := data[off : off+64]
+		pgid := binary.LittleEndian.Uint64(meta[40:])
+		binary.LittleEndian.PutUint64(meta[40:], pgid+extra)
+		h := fnv.New64a()
+		h.Write(meta[:56])
+		binary.LittleEndian.PutUint64(meta[56:], h.Sum64())
+	}
+	data = append(data, make([]byte, extra*pageSize)...)
+	must.NoError(t, os.WriteFile(path, data, 0o600))
+
+	_, err = Open(dir, testOptions(t))
+	var ce *CorruptError
+	must.ErrorAs(t, err, &ce)
+	must.Equal(t, 10, strings.Count(err.Error(), "unreachable unfreed"), "%v", err)
 }
 
 func TestNotAStore(t *testing.T) {
