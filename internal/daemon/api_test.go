@@ -571,3 +571,44 @@ func TestPreferReturnMinimal(t *testing.T) {
 	code, _ = doRequest(t, d, "POST", "/v1/carts/min/items", `{"item":"pear","quantity":1}`, map[string]string{"Prefer": "return=representation"})
 	require.Equal(t, 200, code)
 }
+
+// TestRequestMetricsByRoute: requests are counted under their route
+// pattern, and the answers that match no route or method (404, 405) under
+// "other", so that a scan of random paths cannot add label values without
+// bound.
+func TestRequestMetricsByRoute(t *testing.T) {
+	d := newTestNode(t, nil)
+	for _, r := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/v1/carts", 200},
+		{"GET", "/v2/nothing", 404},
+		{"POST", "/v1/carts", 405},
+	} {
+		code, body := doRequest(t, d, r.method, r.path, "", nil)
+		require.Equal(t, r.code, code, "%s %s: %s", r.method, r.path, body)
+	}
+	want := []string{
+		`crdtd_http_requests_total{code="200",route="GET /v1/carts"} 1`,
+		`crdtd_http_requests_total{code="404",route="other"} 1`,
+		`crdtd_http_requests_total{code="405",route="other"} 1`,
+	}
+	// A request is counted after its handler returns: poll for the counts.
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, metrics = doRequest(t, d, "GET", "/metrics", "", nil)
+		if !slices.ContainsFunc(want, func(line string) bool { return !strings.Contains(metrics, line) }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request counts %q missing from:\n%s", want, metrics)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "crdtd_http_requests_total{") {
+			require.Regexp(t, `route="(other|GET /v1/carts|GET /metrics)"`, line)
+		}
+	}
+}
