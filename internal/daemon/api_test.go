@@ -612,3 +612,13 @@ func TestRequestMetricsByRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderLimit: request headers are capped at 16 KiB (plus the 4 KiB
+// net/http allows on top), far below net/http's default of 1 MiB.
+func TestHeaderLimit(t *testing.T) {
+	d := newTestNode(t, nil)
+	code, body := doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"X-Pad": strings.Repeat("x", 12<<10)})
+	require.Equal(t, http.StatusOK, code, body)
+	code, _ = doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"X-Pad": strings.Repeat("x", 64<<10)})
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
+}
