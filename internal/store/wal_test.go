@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,15 +269,66 @@ func TestLogAfterCloseAndCancelled(t *testing.T) {
 	must.True(t, errors.Is(s.Checkpoint(t.Context(), func() map[string][]byte { return nil }), ErrClosed))
 }
 
+// TestFrameRoundTrip: a record reads back as it was written, from the
+// smallest (empty fields read back nil, not empty) to the largest a
+// [Record] may be (every field at its limit, the HLC and creation time at
+// their longest varints), which the frame's length bound must admit.
 func TestFrameRoundTrip(t *testing.T) {
-	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 1 << 40, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}
-	created := time.Unix(0, 1_700_000_000_123_456_789)
-	frame := appendFrame(nil, &rec, created)
-	got, n, err := readFrame(frame)
-	must.NoError(t, err)
-	must.Equal(t, len(frame), n)
-	must.Equal(t, rec, got.Record)
-	must.Equal(t, created.UnixNano(), got.created)
+	bigKey := func(c byte) string { return strings.Repeat(string(c), MaxKeyLen) }
+	for _, tc := range []struct {
+		name    string
+		rec     Record
+		created time.Time
+	}{
+		{"typical", Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 1 << 40, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}, time.Unix(0, 1_700_000_000_123_456_789)},
+		{"smallest", Record{Key: "k"}, time.Unix(0, 0)},
+		{"largest", Record{
+			Key: bigKey('k'), Delta: bytes.Repeat([]byte{0xd}, MaxValueLen), HLC: math.MaxUint64,
+			IdempotencyKey: bigKey('i'), IdempotencyResult: bytes.Repeat([]byte{0xe}, MaxValueLen),
+		}, time.Unix(0, math.MinInt64)},
+	} {
+		frame := appendFrame(nil, &tc.rec, tc.created)
+		got, n, err := readFrame(frame)
+		must.NoError(t, err, tc.name)
+		must.Equal(t, len(frame), n, tc.name)
+		must.True(t, reflect.DeepEqual(tc.rec, got.Record), "%s: read back differs", tc.name)
+		must.Equal(t, tc.created.UnixNano(), got.created, tc.name)
+	}
+}
+
+// TestReadFrameLengthBound: a frame whose length is at most maxPayloadLen
+// is read as a record (here one that does not decode, so not a torn
+// write); a longer length can only be damage.
+func TestReadFrameLengthBound(t *testing.T) {
+	_, _, err := readFrame(frameAround(make([]byte, maxPayloadLen)))
+	must.Error(t, err)
+	must.False(t, errors.Is(err, errTorn), "payload of maxPayloadLen bytes: %v", err)
+	must.Contains(t, err.Error(), "version 0")
+	_, _, err = readFrame(frameAround(make([]byte, maxPayloadLen+1)))
+	must.ErrorIs(t, err, errTorn)
+}
+
+// TestDecodePayloadErrors: a payload that does not decode says what is
+// wrong with it, the first problem found; that text reaches the operator in
+// the CorruptError.
+func TestDecodePayloadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		{"version", []byte{2, 1, 'k', 0, 0, 0, 0, 0}, "log record version 2"},
+		{"key longer than the payload", []byte{recordVersion, 9, 'k'}, "field of 9 bytes, 1 left"},
+		{"key taking the rest", []byte{recordVersion, 1, 'k'}, "bad uvarint"},
+		{"no creation time", []byte{recordVersion, 1, 'k', 0, 0, 0, 0}, "bad varint"},
+		{"unfinished varint", []byte{recordVersion, 1, 'k', 0, 0, 0, 0x80}, "bad uvarint"},
+		{"trailing bytes", []byte{recordVersion, 1, 'k', 0, 0, 0, 0, 0, 7, 7}, "2 trailing bytes"},
+		{"empty key", []byte{recordVersion, 0, 0, 0, 0, 0, 0}, "invalid key"},
+	} {
+		_, err := decodePayload(tc.payload)
+		must.Error(t, err, tc.name)
+		must.Contains(t, err.Error(), tc.want, tc.name)
+	}
 }
 
 // frameAround frames payload with a correct length and checksum, so that
