@@ -507,3 +507,105 @@ func TestTornTailOfMaxSize(t *testing.T) {
 	must.True(t, tornTail(make([]byte, maxTornTail)), "zeroed tail of maxTornTail bytes")
 	must.False(t, tornTail(make([]byte, maxTornTail+1)), "zeroed tail of maxTornTail+1 bytes")
 }
+
+// TestIdleCheckpointKeepsSegment: a checkpoint with nothing logged since
+// the last one leaves the log as it is. Starting a segment creates a file
+// and syncs the directory, which an idle node checkpointing on a timer
+// should not pay for.
+func TestIdleCheckpointKeepsSegment(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	none := func() map[string][]byte { return nil }
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(1))}, segmentFiles(t, dir), "after an idle checkpoint")
+
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(2))}, segmentFiles(t, dir), "after folding a record")
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(2))}, segmentFiles(t, dir), "after a second, idle checkpoint")
+}
+
+// TestRepeatedCheckpoints: each checkpoint folds what was logged since the
+// previous one, and forgets the segments it deleted: the log's size goes
+// back to zero every time, never below.
+func TestRepeatedCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	state := map[string][]byte{}
+	for i := range 3 {
+		d := []byte(fmt.Sprintf("delta-%d", i))
+		logRecord(t, s, Record{Key: "c/a", Delta: d})
+		state["c/a"] = d
+		must.True(t, s.LogBytes() > 0, "round %d: log empty after a record", i)
+		must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return state }))
+		must.Equal(t, int64(0), s.LogBytes(), "round %d: log bytes after checkpoint", i)
+		must.Len(t, segmentFiles(t, dir), 1, "round %d", i)
+	}
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), 0)
+	v, _, err := s.Get("c/a")
+	must.NoError(t, err)
+	must.Equal(t, "delta-2", string(v))
+}
+
+// TestCheckpointForgetsFoldedIdempotencyKeys: once a checkpoint has moved a
+// logged idempotency key into the data file, the data file's bounds govern
+// it. Pruned there for the key limit, it is gone, not still answered from
+// the log's copy (nor written back by the next checkpoint).
+func TestCheckpointForgetsFoldedIdempotencyKeys(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyKeys = 1
+	opts.now = clock.now
+	s := newTestStore(t, t.TempDir(), opts)
+	none := func() map[string][]byte { return nil }
+
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d"), IdempotencyKey: "k1", IdempotencyResult: []byte("r1")})
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	clock.advance(time.Second)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k2", IdempotencyResult: []byte("r2")}))
+	must.Equal(t, []string{"k2"}, present(t, s, "k1", "k2"), "after the key limit pruned k1")
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{"k2"}, present(t, s, "k1", "k2"), "after another checkpoint")
+}
+
+// TestCheckpointDeletingSegments: a covered segment already gone is no
+// error (a deletion that a crash interrupted, or an operator's); one that
+// cannot be deleted fails the checkpoint with the first such error.
+func TestCheckpointDeletingSegments(t *testing.T) {
+	t.Run("already gone", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newTestStore(t, dir, testOptions(t))
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+		must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte {
+			must.NoError(t, os.Remove(filepath.Join(dir, segmentName(1))))
+			return nil
+		}))
+		must.Equal(t, int64(0), s.LogBytes())
+	})
+	t.Run("undeletable", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newTestStore(t, dir, testOptions(t))
+		for i := range 2 { // two closed segments: records in 1, then 2
+			logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+			_, err := s.wal.rotate()
+			must.NoError(t, err)
+			must.Len(t, segmentFiles(t, dir), i+2)
+		}
+		err := s.Checkpoint(t.Context(), func() map[string][]byte {
+			// A non-empty directory in place of each closed segment.
+			for _, n := range []uint64{1, 2} {
+				path := filepath.Join(dir, segmentName(n))
+				must.NoError(t, os.Remove(path))
+				must.NoError(t, os.MkdirAll(filepath.Join(path, "x"), 0o700))
+			}
+			return nil
+		})
+		must.Error(t, err)
+		must.Contains(t, err.Error(), "delete checkpointed log segment")
+		must.Contains(t, err.Error(), segmentName(1))
+	})
+}
