@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -304,4 +306,60 @@ func TestOpenMigratesFormat1Edges(t *testing.T) {
 		must.ErrorAs(t, err, &ce)
 		must.Contains(t, err.Error(), "format 1 missing")
 	})
+}
+
+// logRecorder is a slog.Handler keeping the records it receives.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+// counts returns the "count" attribute of each record with message msg.
+func (h *logRecorder) counts(msg string) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int64
+	for _, r := range h.recs {
+		if r.Message != msg {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "count" {
+				out = append(out, a.Value.Int64())
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// TestIdempotencyPruneLogged: a commit that prunes keys logs how many, at
+// debug level; one that prunes none logs nothing about it.
+func TestIdempotencyPruneLogged(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	logs := &logRecorder{}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyKeys = 2
+	opts.now = clock.now
+	opts.Logger = slog.New(logs)
+	s := newTestStore(t, t.TempDir(), opts)
+	for i := range 2 {
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: fmt.Sprintf("k%d", i)}))
+		clock.advance(time.Second)
+	}
+	must.Len(t, logs.counts("pruned idempotency keys"), 0, "nothing pruned yet")
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k2"}))
+	must.Equal(t, []int64{1}, logs.counts("pruned idempotency keys"))
 }
