@@ -93,6 +93,10 @@ type Options struct {
 	// syncLog, if set, replaces fdatasync of the log segment after each
 	// batch is written; tests use it to hold a sync or make it fail.
 	syncLog func(*os.File) error
+	// syncDir, if set, replaces the fsync of the data directory that makes
+	// a new data file or log segment's name durable; tests use it to see
+	// the syncs or make one fail.
+	syncDir func(dir string) error
 }
 
 // withDefaults validates o and fills in defaults.
@@ -134,6 +138,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.syncLog == nil {
 		o.syncLog = fdatasync
+	}
+	if o.syncDir == nil {
+		o.syncDir = syncDir
 	}
 	return o, nil
 }

@@ -112,7 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if created && !opts.NoSync {
 		// Make the new file's directory entry durable too, or a crash could
 		// lose the whole file along with the writes acknowledged in it.
-		if err := syncDir(dir); err != nil {
+		if err := opts.syncDir(dir); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("open store: sync %s: %v", dir, err)
 		}
@@ -121,7 +121,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.Logger, &s.stats); err != nil {
+	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.syncDir, opts.Logger, &s.stats); err != nil {
 		_ = db.Close()
 		var ce *CorruptError
 		if errors.As(err, &ce) {
