@@ -363,3 +363,21 @@ func TestIdempotencyPruneLogged(t *testing.T) {
 	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k2"}))
 	must.Equal(t, []int64{1}, logs.counts("pruned idempotency keys"))
 }
+
+// TestIdempotencyReplaceCountsBytesOnce: storing a key again replaces its
+// bytes in the table's size rather than adding to them, so the running
+// count the byte bound prunes by matches what a restart counts from disk.
+func TestIdempotencyReplaceCountsBytesOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	dir := t.TempDir()
+	s := idemStore(t, dir, clock)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "a", IdempotencyResult: []byte("abc")}))
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "b", IdempotencyResult: []byte("bcdef")}))
+	must.Equal(t, uint64(1+3+1+5), s.Stats().IdempotencyBytes)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "a", IdempotencyResult: []byte("0123456789")}))
+	must.Equal(t, uint64(1+10+1+5), s.Stats().IdempotencyBytes, "after replacing a")
+	must.Equal(t, uint64(2), s.Stats().IdempotencyKeys)
+	must.NoError(t, s.Close())
+	s = idemStore(t, dir, clock)
+	must.Equal(t, uint64(1+10+1+5), s.Stats().IdempotencyBytes, "after a restart")
+}
