@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -322,6 +323,13 @@ func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	defer h.mu.Unlock()
 	h.recs = append(h.recs, r.Clone())
 	return nil
+}
+
+// all returns the records received so far.
+func (h *logRecorder) all() []slog.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.recs)
 }
 
 // counts returns the "count" attribute of each record with message msg.

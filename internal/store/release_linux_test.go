@@ -1,6 +1,7 @@
 package store
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +23,15 @@ func TestCorruptOpenLeavesNothingOpen(t *testing.T) {
 			tt.damage(t, path)
 			var st unix.Stat_t
 			must.NoError(t, unix.Stat(path, &st))
-			_, err := Open(dir, testOptions(t))
+			logs := &logRecorder{}
+			opts := testOptions(t)
+			opts.Logger = slog.New(logs)
+			_, err := Open(dir, opts)
 			var ce *CorruptError
 			must.ErrorAs(t, err, &ce)
+			for _, r := range logs.all() {
+				must.True(t, r.Level < slog.LevelWarn, "logged %s %q", r.Level, r.Message)
+			}
 
 			maps, err := os.ReadFile("/proc/self/maps")
 			must.NoError(t, err)
@@ -53,6 +60,7 @@ func TestFileMappings(t *testing.T) {
 		"zz-7f0000090000 r--s 00000000 103:02 4242 /data/crdtd.db",
 		"7f00000a0000-7f0000090000 r--s 00000000 103:02 4242 /data/crdtd.db",
 		"7f00000b0000-7f00000c0000 r--s 00000000 103:02 4242",
+		"7f00000d0000-7f00000d0000 r--s 00000000 103:02 4242 /data/crdtd.db",
 	}, "\n") + "\n"
 	got := fileMappings(maps, 0x103, 2, 4242)
 	want := [][2]uintptr{
