@@ -389,3 +389,33 @@ func TestIdempotencyReplaceCountsBytesOnce(t *testing.T) {
 	s = idemStore(t, dir, clock)
 	must.Equal(t, uint64(1+10+1+5), s.Stats().IdempotencyBytes, "after a restart")
 }
+
+// TestIdempotencyPruneByBytesBoundary: a table of exactly
+// MaxIdempotencyBytes is kept whole; past it, one commit prunes as many of
+// the oldest keys as it takes to get back under the bound, and no more.
+func TestIdempotencyPruneByBytesBoundary(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyBytes = 20
+	opts.now = clock.now
+	dir := t.TempDir()
+	s := newTestStore(t, dir, opts)
+	keys := []string{"a", "b", "c", "d", "e"}
+	for _, k := range keys[:4] { // 1 + 4 bytes each
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: k, IdempotencyResult: []byte("1234")}))
+		clock.advance(time.Second)
+	}
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes)
+	must.Zero(t, s.Stats().IdempotencyPruned, "pruned at exactly the bound")
+
+	// 10 bytes more: a and b must go, in the same commit.
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "e", IdempotencyResult: []byte("123456789")}))
+	must.Equal(t, []string{"c", "d", "e"}, present(t, s, keys...))
+	must.Equal(t, uint64(2), s.Stats().IdempotencyPruned)
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes)
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, opts)
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes, "after a restart")
+}
