@@ -136,6 +136,7 @@ func TestAPIValidation(t *testing.T) {
 		{"text/plain body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Content-Type": "text/plain"}, 415, api.CodeUnsupportedMedia, "application/json"},
 		{"form body", "PUT", "/v1/carts/bob/items/apple", `{"quantity":1}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, api.CodeUnsupportedMedia, ""},
 		{"duplicate key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"quantity":1000000}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\" given twice`},
+		{"duplicate key apart", "POST", "/v1/carts/bob/items", `{"quantity":1,"item":"apple","quantity":1000000}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\" given twice`},
 		{"key in another case", "POST", "/v1/carts/bob/items", `{"item":"apple","Quantity":1}`, nil, 400, api.CodeInvalidArgument, `unknown field \"Quantity\"`},
 		{"type error names the field", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":"2"}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\": want an integer, got string`},
 		{"dot cart", "POST", "/v1/carts/%2E/items", `{"item":"apple","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
