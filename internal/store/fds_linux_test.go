@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -36,4 +37,14 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	must.Equal(t, []string{filepath.Join(dir, segmentName(2)), filepath.Join(dir, FileName)}, slices.Sorted(slices.Values(openIn(t, dir))), "while open")
 	must.NoError(t, s.Close())
 	must.Len(t, openIn(t, dir), 0, "after Close")
+}
+
+// TestSyncDirReportsFailures: syncDir passes on a failed open or fsync of
+// the directory. procfs refuses fsync (EINVAL), which stands in for a disk
+// that fails it.
+func TestSyncDirReportsFailures(t *testing.T) {
+	must.NoError(t, syncDir(t.TempDir()))
+	must.Error(t, syncDir(filepath.Join(t.TempDir(), "missing")))
+	must.ErrorIs(t, syncDir("/proc"), syscall.EINVAL)
+	must.Len(t, openIn(t, "/proc"), 0, "descriptor of /proc left open")
 }
