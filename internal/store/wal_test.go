@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -182,19 +183,41 @@ func TestLogCutsTornTail(t *testing.T) {
 			must.NoError(t, s.Close())
 
 			seg, data := onlySegment(t, dir)
-			first, _, err := readFrame(data)
+			first, n, err := readFrame(data)
 			must.NoError(t, err)
 			must.Equal(t, "c/a", first.Key)
+			kept := len(data) // where the tear starts
 			if tc.intact {
 				data = tc.tear(data)
 			} else {
-				_, n, _ := readFrame(data)
+				kept = n
 				data = append(data[:n:n], tc.tear(append([]byte(nil), data[n:]...))...)
 			}
 			must.NoError(t, os.WriteFile(seg, data, 0o600))
 
-			s, err = Open(dir, testOptions(t))
+			logs := &logRecorder{}
+			opts := testOptions(t)
+			opts.Logger = slog.New(logs)
+			s, err = Open(dir, opts)
 			must.NoError(t, err)
+			// The warning says where the tear starts and how long it is.
+			var cut [][2]int64
+			for _, r := range logs.all() {
+				if r.Message == "cutting off a torn record at the end of the log" {
+					var off, bytes int64
+					r.Attrs(func(a slog.Attr) bool {
+						switch a.Key {
+						case "offset":
+							off = a.Value.Int64()
+						case "bytes":
+							bytes = a.Value.Int64()
+						}
+						return true
+					})
+					cut = append(cut, [2]int64{off, bytes})
+				}
+			}
+			must.Equal(t, [][2]int64{{int64(kept), int64(len(data) - kept)}}, cut, "offset and length of the cut")
 			got := replayAll(t, s)
 			want := []replayed{{"c/a", "kept"}}
 			if tc.intact {
