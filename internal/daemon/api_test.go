@@ -136,6 +136,7 @@ func TestAPIValidation(t *testing.T) {
 		{"text/plain body", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1}`, map[string]string{"Content-Type": "text/plain"}, 415, api.CodeUnsupportedMedia, "application/json"},
 		{"form body", "PUT", "/v1/carts/bob/items/apple", `{"quantity":1}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, api.CodeUnsupportedMedia, ""},
 		{"duplicate key", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":1,"quantity":1000000}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\" given twice`},
+		{"duplicate key apart", "POST", "/v1/carts/bob/items", `{"quantity":1,"item":"apple","quantity":1000000}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\" given twice`},
 		{"key in another case", "POST", "/v1/carts/bob/items", `{"item":"apple","Quantity":1}`, nil, 400, api.CodeInvalidArgument, `unknown field \"Quantity\"`},
 		{"type error names the field", "POST", "/v1/carts/bob/items", `{"item":"apple","quantity":"2"}`, nil, 400, api.CodeInvalidArgument, `field \"quantity\": want an integer, got string`},
 		{"dot cart", "POST", "/v1/carts/%2E/items", `{"item":"apple","quantity":1}`, nil, 400, api.CodeInvalidArgument, ""},
@@ -604,4 +605,55 @@ func TestRequestMetricsByRouteAndCode(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestRequestMetricsByRoute: requests are counted under their route
+// pattern, and the answers that match no route or method (404, 405) under
+// "other", so that a scan of random paths cannot add label values without
+// bound.
+func TestRequestMetricsByRoute(t *testing.T) {
+	d := newTestNode(t, nil)
+	for _, r := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/v1/carts", 200},
+		{"GET", "/v2/nothing", 404},
+		{"POST", "/v1/carts", 405},
+	} {
+		code, body := doRequest(t, d, r.method, r.path, "", nil)
+		require.Equal(t, r.code, code, "%s %s: %s", r.method, r.path, body)
+	}
+	want := []string{
+		`crdtd_http_requests_total{code="200",route="GET /v1/carts"} 1`,
+		`crdtd_http_requests_total{code="404",route="other"} 1`,
+		`crdtd_http_requests_total{code="405",route="other"} 1`,
+	}
+	// A request is counted after its handler returns: poll for the counts.
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, metrics = doRequest(t, d, "GET", "/metrics", "", nil)
+		if !slices.ContainsFunc(want, func(line string) bool { return !strings.Contains(metrics, line) }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request counts %q missing from:\n%s", want, metrics)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "crdtd_http_requests_total{") {
+			require.Regexp(t, `route="(other|GET /v1/carts|GET /metrics)"`, line)
+		}
+	}
+}
+
+// TestHeaderLimit: request headers are capped at 16 KiB (plus the 4 KiB
+// net/http allows on top), far below net/http's default of 1 MiB.
+func TestHeaderLimit(t *testing.T) {
+	d := newTestNode(t, nil)
+	code, body := doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"X-Pad": strings.Repeat("x", 12<<10)})
+	require.Equal(t, http.StatusOK, code, body)
+	code, _ = doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"X-Pad": strings.Repeat("x", 64<<10)})
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
 }

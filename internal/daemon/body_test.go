@@ -125,3 +125,20 @@ func FuzzScanAddItem(f *testing.F) {
 		}
 	})
 }
+
+// TestSanitize: echoed client text is quoted, valid UTF-8, and cut after 64
+// bytes, not before.
+func TestSanitize(t *testing.T) {
+	at64 := strings.Repeat("a", 64)
+	for _, tc := range []struct{ in, want string }{
+		{"", `""`},
+		{"ab\"c\n", `"ab\"c\n"`},
+		{"\xff\xfe", `"\xff\xfe"`},
+		{at64, `"` + at64 + `"`},
+		{at64 + "b", `"` + at64 + `..."`},
+	} {
+		if got := sanitize(tc.in); got != tc.want {
+			t.Errorf("sanitize(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

@@ -55,3 +55,14 @@ func maxSeq(t *testing.T, d *Daemon, id string, replica crdt.ReplicaID) uint64 {
 	require.NoError(t, c.UnmarshalBinary(b))
 	return c.MaxSeq(replica)
 }
+
+// TestCartStateOnlyWhenHeld: the state offered to a peer's repair exists
+// only for a cart this node holds something of.
+func TestCartStateOnlyWhenHeld(t *testing.T) {
+	d := newTestNode(t, nil)
+	_, ok := d.carts.state("nobody")
+	require.False(t, ok, "state of a cart never written")
+	_, err := newTestClient(t, d, "").AddItem(t.Context(), "alice", api.AddItemRequest{Item: "pear", Quantity: 1})
+	require.NoError(t, err)
+	require.Positive(t, maxSeq(t, d, "alice", d.carts.self))
+}

@@ -167,7 +167,7 @@ func TestOptionDefaults(t *testing.T) {
 	must.Equal(t, time.Duration(DefaultLockTimeout), zero.LockTimeout)
 	must.Equal(t, time.Duration(DefaultIdempotencyTTL), zero.IdempotencyTTL)
 	must.Equal(t, DefaultMaxIdempotencyKeys, zero.MaxIdempotencyKeys)
-	must.True(t, zero.Logger != nil && zero.now != nil && zero.syncLog != nil, "nil logger, clock or sync after defaults")
+	must.True(t, zero.Logger != nil && zero.now != nil && zero.syncLog != nil && zero.syncDir != nil, "nil logger, clock or sync after defaults")
 	set := Options{MaxBatch: 3, LockTimeout: 5 * time.Millisecond, IdempotencyTTL: time.Minute, MaxIdempotencyKeys: 7}
 	got, err := set.withDefaults()
 	must.NoError(t, err)

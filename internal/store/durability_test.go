@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,4 +109,116 @@ func TestLogSyncFailureInstallsNothing(t *testing.T) {
 	must.NoError(t, err)
 	must.True(t, ok, "the acknowledged record's idempotency key is lost")
 	must.Equal(t, uint64(5), s.HLC(), "HLC after restart")
+}
+
+// dirSyncs replaces the directory fsync with a hook that records, for each
+// sync of dir, the store's files present in it at that moment, and fails
+// the sync numbered failAt (1-based; 0 never).
+type dirSyncs struct {
+	mu     sync.Mutex
+	calls  [][]string
+	failAt int
+}
+
+var errDirSync = errors.New("injected directory sync failure")
+
+func (d *dirSyncs) hook(tb testing.TB, dir string) func(string) error {
+	return func(got string) error {
+		must.Equal(tb, dir, got, "synced directory")
+		entries, err := os.ReadDir(got)
+		must.NoError(tb, err)
+		var names []string
+		for _, e := range entries {
+			if _, ok := parseSegmentName(e.Name()); ok || e.Name() == FileName {
+				names = append(names, e.Name())
+			}
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.calls = append(d.calls, names)
+		if len(d.calls) == d.failAt {
+			return errDirSync
+		}
+		return syncDir(got)
+	}
+}
+
+func (d *dirSyncs) taken() [][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls
+}
+
+// TestDirectorySyncs: a new file's name is made durable by a sync of its
+// directory before anything in it is acknowledged: the data file's before
+// Open returns, each log segment's when it is started. Without the sync a
+// crash could lose the whole file with the writes acknowledged in it. An
+// existing data file needs no such sync, and NoSync skips them all.
+func TestDirectorySyncs(t *testing.T) {
+	dir := t.TempDir()
+	syncs := &dirSyncs{}
+	opts := testOptions(t)
+	opts.syncDir = syncs.hook(t, dir)
+	s, err := Open(dir, opts)
+	must.NoError(t, err)
+	must.Equal(t, [][]string{{FileName}, {segmentName(1), FileName}}, syncs.taken(), "syncs of a new store")
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+	must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return nil }))
+	must.Equal(t, []string{segmentName(1), segmentName(2), FileName}, syncs.taken()[2], "sync of the segment a checkpoint started")
+	must.Len(t, syncs.taken(), 3)
+	must.NoError(t, s.Close())
+
+	syncs = &dirSyncs{}
+	opts.syncDir = syncs.hook(t, dir)
+	s = newTestStore(t, dir, opts)
+	must.Equal(t, [][]string{{segmentName(3), FileName}}, syncs.taken(), "syncs when opening an existing store")
+	must.NoError(t, s.Close())
+
+	syncs = &dirSyncs{}
+	opts.NoSync = true
+	opts.syncDir = syncs.hook(t, dir)
+	newTestStore(t, t.TempDir(), opts)
+	must.Len(t, syncs.taken(), 0, "syncs with NoSync")
+}
+
+// TestDirectorySyncFailure: a directory sync that fails fails the Open or
+// the checkpoint that needed it, and leaves nothing that stops the next
+// attempt: no lock held, no half-made segment.
+func TestDirectorySyncFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failAt int
+		want   string
+	}{
+		{"new data file", 1, "open store: sync"},
+		{"first segment", 2, "create log segment: sync"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := testOptions(t)
+			opts.syncDir = (&dirSyncs{failAt: tc.failAt}).hook(t, dir)
+			_, err := Open(dir, opts)
+			must.Error(t, err)
+			must.Contains(t, err.Error(), tc.want)
+			must.Contains(t, err.Error(), errDirSync.Error())
+			must.Len(t, segmentFiles(t, dir), 0, "segment left behind")
+			s := newTestStore(t, dir, testOptions(t))
+			must.Len(t, replayAll(t, s), 0)
+		})
+	}
+	t.Run("checkpoint", func(t *testing.T) {
+		dir := t.TempDir()
+		opts := testOptions(t)
+		opts.syncDir = (&dirSyncs{failAt: 3}).hook(t, dir)
+		s := newTestStore(t, dir, opts)
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+		none := func() map[string][]byte { return nil }
+		err := s.Checkpoint(t.Context(), none)
+		must.Error(t, err)
+		must.Contains(t, err.Error(), errDirSync.Error())
+		must.Equal(t, []string{filepath.Join(dir, segmentName(1))}, segmentFiles(t, dir))
+		must.True(t, s.LogBytes() > 0, "the record's segment was dropped")
+		must.NoError(t, s.Checkpoint(t.Context(), none))
+		must.Equal(t, int64(0), s.LogBytes())
+	})
 }

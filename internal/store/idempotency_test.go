@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -304,4 +307,115 @@ func TestOpenMigratesFormat1Edges(t *testing.T) {
 		must.ErrorAs(t, err, &ce)
 		must.Contains(t, err.Error(), "format 1 missing")
 	})
+}
+
+// logRecorder is a slog.Handler keeping the records it receives.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+// all returns the records received so far.
+func (h *logRecorder) all() []slog.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.recs)
+}
+
+// counts returns the "count" attribute of each record with message msg.
+func (h *logRecorder) counts(msg string) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int64
+	for _, r := range h.recs {
+		if r.Message != msg {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "count" {
+				out = append(out, a.Value.Int64())
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// TestIdempotencyPruneLogged: a commit that prunes keys logs how many, at
+// debug level; one that prunes none logs nothing about it.
+func TestIdempotencyPruneLogged(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	logs := &logRecorder{}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyKeys = 2
+	opts.now = clock.now
+	opts.Logger = slog.New(logs)
+	s := newTestStore(t, t.TempDir(), opts)
+	for i := range 2 {
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: fmt.Sprintf("k%d", i)}))
+		clock.advance(time.Second)
+	}
+	must.Len(t, logs.counts("pruned idempotency keys"), 0, "nothing pruned yet")
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k2"}))
+	must.Equal(t, []int64{1}, logs.counts("pruned idempotency keys"))
+}
+
+// TestIdempotencyReplaceCountsBytesOnce: storing a key again replaces its
+// bytes in the table's size rather than adding to them, so the running
+// count the byte bound prunes by matches what a restart counts from disk.
+func TestIdempotencyReplaceCountsBytesOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	dir := t.TempDir()
+	s := idemStore(t, dir, clock)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "a", IdempotencyResult: []byte("abc")}))
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "b", IdempotencyResult: []byte("bcdef")}))
+	must.Equal(t, uint64(1+3+1+5), s.Stats().IdempotencyBytes)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "a", IdempotencyResult: []byte("0123456789")}))
+	must.Equal(t, uint64(1+10+1+5), s.Stats().IdempotencyBytes, "after replacing a")
+	must.Equal(t, uint64(2), s.Stats().IdempotencyKeys)
+	must.NoError(t, s.Close())
+	s = idemStore(t, dir, clock)
+	must.Equal(t, uint64(1+10+1+5), s.Stats().IdempotencyBytes, "after a restart")
+}
+
+// TestIdempotencyPruneByBytesBoundary: a table of exactly
+// MaxIdempotencyBytes is kept whole; past it, one commit prunes as many of
+// the oldest keys as it takes to get back under the bound, and no more.
+func TestIdempotencyPruneByBytesBoundary(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.NoSync = true
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyBytes = 20
+	opts.now = clock.now
+	dir := t.TempDir()
+	s := newTestStore(t, dir, opts)
+	keys := []string{"a", "b", "c", "d", "e"}
+	for _, k := range keys[:4] { // 1 + 4 bytes each
+		must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: k, IdempotencyResult: []byte("1234")}))
+		clock.advance(time.Second)
+	}
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes)
+	must.Zero(t, s.Stats().IdempotencyPruned, "pruned at exactly the bound")
+
+	// 10 bytes more: a and b must go, in the same commit.
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "e", IdempotencyResult: []byte("123456789")}))
+	must.Equal(t, []string{"c", "d", "e"}, present(t, s, keys...))
+	must.Equal(t, uint64(2), s.Stats().IdempotencyPruned)
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes)
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, opts)
+	must.Equal(t, uint64(20), s.Stats().IdempotencyBytes, "after a restart")
 }

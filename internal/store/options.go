@@ -96,6 +96,10 @@ type Options struct {
 	// gatherWait, if set, replaces defaultGatherWait: how long the log
 	// waits for the last round's writers after a sync of the given length.
 	gatherWait func(time.Duration) time.Duration
+	// syncDir, if set, replaces the fsync of the data directory that makes
+	// a new data file or log segment's name durable; tests use it to see
+	// the syncs or make one fail.
+	syncDir func(dir string) error
 }
 
 // withDefaults validates o and fills in defaults.
@@ -140,6 +144,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.gatherWait == nil {
 		o.gatherWait = defaultGatherWait
+	}
+	if o.syncDir == nil {
+		o.syncDir = syncDir
 	}
 	return o, nil
 }

@@ -118,7 +118,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if created && !opts.NoSync {
 		// Make the new file's directory entry durable too, or a crash could
 		// lose the whole file along with the writes acknowledged in it.
-		if err := syncDir(dir); err != nil {
+		if err := opts.syncDir(dir); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("open store: sync %s: %v", dir, err)
 		}
@@ -127,7 +127,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.gatherWait, opts.Logger, &s.stats); err != nil {
+	if s.wal, s.replay, err = openWAL(dir, opts.NoSync, opts.syncLog, opts.gatherWait, opts.syncDir, opts.Logger, &s.stats); err != nil {
 		_ = db.Close()
 		var ce *CorruptError
 		if errors.As(err, &ce) {
@@ -181,8 +181,12 @@ func openBolt(path string, opts Options) (db *bolt.DB, err error) {
 		// its place): moving it aside is not necessarily the fix.
 		return nil, fmt.Errorf("open store: %w", err)
 	default:
-		if db == nil && file != nil {
-			// bbolt panicked half way: release the fd and with it the lock.
+		if errors.Is(err, errPanic) && file != nil {
+			// bbolt panicked half way, leaving its file open, locked and
+			// perhaps mapped; otherwise it cleaned up itself.
+			if rerr := releaseAbandoned(file); rerr != nil {
+				opts.Logger.Warn("releasing a damaged data file after a failed open", "path", path, "err", rerr)
+			}
 			_ = file.Close()
 		}
 		return nil, &CorruptError{Path: path, Err: err}

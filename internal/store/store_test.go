@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -350,58 +352,61 @@ func populated(t *testing.T) string {
 	return dir
 }
 
+// corruptions are ways to damage the data file of [populated] so that Open
+// must refuse it with a [*CorruptError].
+var corruptions = []struct {
+	name   string
+	damage func(t *testing.T, path string)
+}{
+	{"garbage", func(t *testing.T, path string) {
+		must.NoError(t, os.WriteFile(path, []byte(strings.Repeat("garbage!", 4096)), 0o600))
+	}},
+	{"short garbage", func(t *testing.T, path string) {
+		must.NoError(t, os.WriteFile(path, []byte("not a database"), 0o600))
+	}},
+	{"truncated to half", func(t *testing.T, path string) {
+		info, err := os.Stat(path)
+		must.NoError(t, err)
+		must.NoError(t, os.Truncate(path, info.Size()/2))
+	}},
+	{"truncated to 100 bytes", func(t *testing.T, path string) {
+		must.NoError(t, os.Truncate(path, 100))
+	}},
+	{"data pages overwritten", func(t *testing.T, path string) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		must.NoError(t, err)
+		defer f.Close()
+		info, err := f.Stat()
+		must.NoError(t, err)
+		junk := []byte(strings.Repeat("\xff\x13", int(info.Size()/2)))
+		_, err = f.WriteAt(junk[:info.Size()-4*4096], 4*4096)
+		must.NoError(t, err)
+	}},
+	{"one leaf page overwritten", func(t *testing.T, path string) {
+		// Scribble over the elements of the live leaf page holding
+		// cart-1000, leaving its header intact.
+		data, err := os.ReadFile(path)
+		must.NoError(t, err)
+		i := bytes.Index(data, []byte("cart-1000"))
+		must.True(t, i > 0, "key not found in file")
+		off := i / 4096 * 4096
+		must.Equal(t, byte(0x02), data[off+8], "page flags")
+		for j := off + 16; j < off+4096; j++ {
+			data[j] = 0xee
+		}
+		must.NoError(t, os.WriteFile(path, data, 0o600))
+	}},
+	{"meta pages overwritten", func(t *testing.T, path string) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		must.NoError(t, err)
+		defer f.Close()
+		_, err = f.WriteAt([]byte(strings.Repeat("\x00\x01", 4096)), 0)
+		must.NoError(t, err)
+	}},
+}
+
 func TestCorrupt(t *testing.T) {
-	tests := []struct {
-		name   string
-		damage func(t *testing.T, path string)
-	}{
-		{"garbage", func(t *testing.T, path string) {
-			must.NoError(t, os.WriteFile(path, []byte(strings.Repeat("garbage!", 4096)), 0o600))
-		}},
-		{"short garbage", func(t *testing.T, path string) {
-			must.NoError(t, os.WriteFile(path, []byte("not a database"), 0o600))
-		}},
-		{"truncated to half", func(t *testing.T, path string) {
-			info, err := os.Stat(path)
-			must.NoError(t, err)
-			must.NoError(t, os.Truncate(path, info.Size()/2))
-		}},
-		{"truncated to 100 bytes", func(t *testing.T, path string) {
-			must.NoError(t, os.Truncate(path, 100))
-		}},
-		{"data pages overwritten", func(t *testing.T, path string) {
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
-			must.NoError(t, err)
-			defer f.Close()
-			info, err := f.Stat()
-			must.NoError(t, err)
-			junk := []byte(strings.Repeat("\xff\x13", int(info.Size()/2)))
-			_, err = f.WriteAt(junk[:info.Size()-4*4096], 4*4096)
-			must.NoError(t, err)
-		}},
-		{"one leaf page overwritten", func(t *testing.T, path string) {
-			// Scribble over the elements of the live leaf page holding
-			// cart-1000, leaving its header intact.
-			data, err := os.ReadFile(path)
-			must.NoError(t, err)
-			i := bytes.Index(data, []byte("cart-1000"))
-			must.True(t, i > 0, "key not found in file")
-			off := i / 4096 * 4096
-			must.Equal(t, byte(0x02), data[off+8], "page flags")
-			for j := off + 16; j < off+4096; j++ {
-				data[j] = 0xee
-			}
-			must.NoError(t, os.WriteFile(path, data, 0o600))
-		}},
-		{"meta pages overwritten", func(t *testing.T, path string) {
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
-			must.NoError(t, err)
-			defer f.Close()
-			_, err = f.WriteAt([]byte(strings.Repeat("\x00\x01", 4096)), 0)
-			must.NoError(t, err)
-		}},
-	}
-	for _, tt := range tests {
+	for _, tt := range corruptions {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := populated(t)
 			path := filepath.Join(dir, FileName)
@@ -425,6 +430,61 @@ func TestCorrupt(t *testing.T) {
 			must.True(t, s.ReplicaID() != "")
 		})
 	}
+}
+
+// TestCorruptReopen: a failed Open of a damaged file leaves nothing of the
+// file behind in the process (no descriptor, no mapping, no lock), so
+// opening the same directory again reports the same damage, not a
+// directory in use. A daemon that retries Open, or an operator tool that
+// inspects the file after the node refused it, depends on that.
+func TestCorruptReopen(t *testing.T) {
+	for _, tt := range corruptions {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := populated(t)
+			path := filepath.Join(dir, FileName)
+			tt.damage(t, path)
+			for i := range 3 {
+				s, err := Open(dir, testOptions(t))
+				if err == nil {
+					_ = s.Close()
+					t.Fatalf("Open %d of a damaged file succeeded", i+1)
+				}
+				must.False(t, errors.Is(err, ErrLocked), "Open %d: %v", i+1, err)
+				var ce *CorruptError
+				must.ErrorAs(t, err, &ce, "Open %d", i+1)
+				must.Equal(t, path, ce.Path)
+			}
+		})
+	}
+}
+
+// TestCorruptErrorListsTenProblems: a file with many problems gives an
+// error listing the first ten, not one line per damaged page.
+func TestCorruptErrorListsTenProblems(t *testing.T) {
+	dir := populated(t)
+	path := filepath.Join(dir, FileName)
+	// Grow the file by 25 zero pages and raise both meta pages' high-water
+	// mark over them: each new page is then neither reachable nor free, one
+	// "unreachable unfreed" problem apiece.
+	const extra = 25
+	data, err := os.ReadFile(path)
+	must.NoError(t, err)
+	pageSize := int(binary.LittleEndian.Uint32(data[16+8:]))
+	for _, off := range []int{16, pageSize + 16} { // meta after a page header
+		meta := data[off : off+64]
+		pgid := binary.LittleEndian.Uint64(meta[40:])
+		binary.LittleEndian.PutUint64(meta[40:], pgid+extra)
+		h := fnv.New64a()
+		h.Write(meta[:56])
+		binary.LittleEndian.PutUint64(meta[56:], h.Sum64())
+	}
+	data = append(data, make([]byte, extra*pageSize)...)
+	must.NoError(t, os.WriteFile(path, data, 0o600))
+
+	_, err = Open(dir, testOptions(t))
+	var ce *CorruptError
+	must.ErrorAs(t, err, &ce)
+	must.Equal(t, 10, strings.Count(err.Error(), "unreachable unfreed"), "%v", err)
 }
 
 func TestNotAStore(t *testing.T) {

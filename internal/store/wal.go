@@ -63,10 +63,11 @@ type logRequest struct {
 
 // wal is the write-ahead log. Its appender goroutine writes queued records.
 type wal struct {
-	dir    string
-	noSync bool
-	sync   func(*os.File) error // fdatasync, unless a test replaces it
-	logger *slog.Logger
+	dir     string
+	noSync  bool
+	sync    func(*os.File) error // fdatasync, unless a test replaces it
+	syncDir func(string) error   // fsync of dir, unless a test replaces it
+	logger  *slog.Logger
 
 	// fileMu is held by the appender while it writes and syncs a batch,
 	// and by rotate, so that a segment is never switched mid-batch.
@@ -121,9 +122,9 @@ var errLogStopped = errors.New("log closed")
 // order, cuts off a torn record at the end of the last segment written,
 // deletes empty segments, and starts a new segment for appends.
 func openWAL(dir string, noSync bool, syncFile func(*os.File) error, gatherWait func(time.Duration) time.Duration,
-	logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
+	syncDirectory func(string) error, logger *slog.Logger, stats *statsRecorder) (*wal, []loggedRecord, error) {
 	w := &wal{
-		dir: dir, noSync: noSync, sync: syncFile, gatherWait: gatherWait, logger: logger, stats: stats,
+		dir: dir, noSync: noSync, sync: syncFile, gatherWait: gatherWait, syncDir: syncDirectory, logger: logger, stats: stats,
 		inflight: make(map[uint64]int),
 		idem:     make(map[string]loggedIdem),
 		wake:     make(chan struct{}, 1),
@@ -273,7 +274,7 @@ func (w *wal) startSegment(n uint64) error {
 	if !w.noSync {
 		// The new file's name must be durable before records in it are
 		// acknowledged.
-		if err := syncDir(w.dir); err != nil {
+		if err := w.syncDir(w.dir); err != nil {
 			_ = f.Close()
 			_ = os.Remove(path) // or the next attempt finds it and fails
 			return fmt.Errorf("create log segment: sync %s: %v", w.dir, err)

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -179,19 +183,41 @@ func TestLogCutsTornTail(t *testing.T) {
 			must.NoError(t, s.Close())
 
 			seg, data := onlySegment(t, dir)
-			first, _, err := readFrame(data)
+			first, n, err := readFrame(data)
 			must.NoError(t, err)
 			must.Equal(t, "c/a", first.Key)
+			kept := len(data) // where the tear starts
 			if tc.intact {
 				data = tc.tear(data)
 			} else {
-				_, n, _ := readFrame(data)
+				kept = n
 				data = append(data[:n:n], tc.tear(append([]byte(nil), data[n:]...))...)
 			}
 			must.NoError(t, os.WriteFile(seg, data, 0o600))
 
-			s, err = Open(dir, testOptions(t))
+			logs := &logRecorder{}
+			opts := testOptions(t)
+			opts.Logger = slog.New(logs)
+			s, err = Open(dir, opts)
 			must.NoError(t, err)
+			// The warning says where the tear starts and how long it is.
+			var cut [][2]int64
+			for _, r := range logs.all() {
+				if r.Message == "cutting off a torn record at the end of the log" {
+					var off, bytes int64
+					r.Attrs(func(a slog.Attr) bool {
+						switch a.Key {
+						case "offset":
+							off = a.Value.Int64()
+						case "bytes":
+							bytes = a.Value.Int64()
+						}
+						return true
+					})
+					cut = append(cut, [2]int64{off, bytes})
+				}
+			}
+			must.Equal(t, [][2]int64{{int64(kept), int64(len(data) - kept)}}, cut, "offset and length of the cut")
 			got := replayAll(t, s)
 			want := []replayed{{"c/a", "kept"}}
 			if tc.intact {
@@ -266,15 +292,66 @@ func TestLogAfterCloseAndCancelled(t *testing.T) {
 	must.True(t, errors.Is(s.Checkpoint(t.Context(), func() map[string][]byte { return nil }), ErrClosed))
 }
 
+// TestFrameRoundTrip: a record reads back as it was written, from the
+// smallest (empty fields read back nil, not empty) to the largest a
+// [Record] may be (every field at its limit, the HLC and creation time at
+// their longest varints), which the frame's length bound must admit.
 func TestFrameRoundTrip(t *testing.T) {
-	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 1 << 40, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}
-	created := time.Unix(0, 1_700_000_000_123_456_789)
-	frame := appendFrame(nil, &rec, created)
-	got, n, err := readFrame(frame)
-	must.NoError(t, err)
-	must.Equal(t, len(frame), n)
-	must.Equal(t, rec, got.Record)
-	must.Equal(t, created.UnixNano(), got.created)
+	bigKey := func(c byte) string { return strings.Repeat(string(c), MaxKeyLen) }
+	for _, tc := range []struct {
+		name    string
+		rec     Record
+		created time.Time
+	}{
+		{"typical", Record{Key: "c/x", Delta: []byte{1, 2, 3}, HLC: 1 << 40, IdempotencyKey: "id", IdempotencyResult: []byte("{}")}, time.Unix(0, 1_700_000_000_123_456_789)},
+		{"smallest", Record{Key: "k"}, time.Unix(0, 0)},
+		{"largest", Record{
+			Key: bigKey('k'), Delta: bytes.Repeat([]byte{0xd}, MaxValueLen), HLC: math.MaxUint64,
+			IdempotencyKey: bigKey('i'), IdempotencyResult: bytes.Repeat([]byte{0xe}, MaxValueLen),
+		}, time.Unix(0, math.MinInt64)},
+	} {
+		frame := appendFrame(nil, &tc.rec, tc.created)
+		got, n, err := readFrame(frame)
+		must.NoError(t, err, tc.name)
+		must.Equal(t, len(frame), n, tc.name)
+		must.True(t, reflect.DeepEqual(tc.rec, got.Record), "%s: read back differs", tc.name)
+		must.Equal(t, tc.created.UnixNano(), got.created, tc.name)
+	}
+}
+
+// TestReadFrameLengthBound: a frame whose length is at most maxPayloadLen
+// is read as a record (here one that does not decode, so not a torn
+// write); a longer length can only be damage.
+func TestReadFrameLengthBound(t *testing.T) {
+	_, _, err := readFrame(frameAround(make([]byte, maxPayloadLen)))
+	must.Error(t, err)
+	must.False(t, errors.Is(err, errTorn), "payload of maxPayloadLen bytes: %v", err)
+	must.Contains(t, err.Error(), "version 0")
+	_, _, err = readFrame(frameAround(make([]byte, maxPayloadLen+1)))
+	must.ErrorIs(t, err, errTorn)
+}
+
+// TestDecodePayloadErrors: a payload that does not decode says what is
+// wrong with it, the first problem found; that text reaches the operator in
+// the CorruptError.
+func TestDecodePayloadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		{"version", []byte{2, 1, 'k', 0, 0, 0, 0, 0}, "log record version 2"},
+		{"key longer than the payload", []byte{recordVersion, 9, 'k'}, "field of 9 bytes, 1 left"},
+		{"key taking the rest", []byte{recordVersion, 1, 'k'}, "bad uvarint"},
+		{"no creation time", []byte{recordVersion, 1, 'k', 0, 0, 0, 0}, "bad varint"},
+		{"unfinished varint", []byte{recordVersion, 1, 'k', 0, 0, 0, 0x80}, "bad uvarint"},
+		{"trailing bytes", []byte{recordVersion, 1, 'k', 0, 0, 0, 0, 0, 7, 7}, "2 trailing bytes"},
+		{"empty key", []byte{recordVersion, 0, 0, 0, 0, 0, 0}, "invalid key"},
+	} {
+		_, err := decodePayload(tc.payload)
+		must.Error(t, err, tc.name)
+		must.Contains(t, err.Error(), tc.want, tc.name)
+	}
 }
 
 // frameAround frames payload with a correct length and checksum, so that
@@ -574,4 +651,106 @@ func TestLogGatherDoesNotHoldALoneWriter(t *testing.T) {
 	}()
 	awaitLogged(t, done, "20 records of one writer")
 	must.Equal(t, uint64(20), s.Stats().LogSyncs)
+}
+
+// TestIdleCheckpointKeepsSegment: a checkpoint with nothing logged since
+// the last one leaves the log as it is. Starting a segment creates a file
+// and syncs the directory, which an idle node checkpointing on a timer
+// should not pay for.
+func TestIdleCheckpointKeepsSegment(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	none := func() map[string][]byte { return nil }
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(1))}, segmentFiles(t, dir), "after an idle checkpoint")
+
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(2))}, segmentFiles(t, dir), "after folding a record")
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{filepath.Join(dir, segmentName(2))}, segmentFiles(t, dir), "after a second, idle checkpoint")
+}
+
+// TestRepeatedCheckpoints: each checkpoint folds what was logged since the
+// previous one, and forgets the segments it deleted: the log's size goes
+// back to zero every time, never below.
+func TestRepeatedCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir, testOptions(t))
+	state := map[string][]byte{}
+	for i := range 3 {
+		d := []byte(fmt.Sprintf("delta-%d", i))
+		logRecord(t, s, Record{Key: "c/a", Delta: d})
+		state["c/a"] = d
+		must.True(t, s.LogBytes() > 0, "round %d: log empty after a record", i)
+		must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return state }))
+		must.Equal(t, int64(0), s.LogBytes(), "round %d: log bytes after checkpoint", i)
+		must.Len(t, segmentFiles(t, dir), 1, "round %d", i)
+	}
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), 0)
+	v, _, err := s.Get("c/a")
+	must.NoError(t, err)
+	must.Equal(t, "delta-2", string(v))
+}
+
+// TestCheckpointForgetsFoldedIdempotencyKeys: once a checkpoint has moved a
+// logged idempotency key into the data file, the data file's bounds govern
+// it. Pruned there for the key limit, it is gone, not still answered from
+// the log's copy (nor written back by the next checkpoint).
+func TestCheckpointForgetsFoldedIdempotencyKeys(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	opts := testOptions(t)
+	opts.IdempotencyTTL = time.Hour
+	opts.MaxIdempotencyKeys = 1
+	opts.now = clock.now
+	s := newTestStore(t, t.TempDir(), opts)
+	none := func() map[string][]byte { return nil }
+
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d"), IdempotencyKey: "k1", IdempotencyResult: []byte("r1")})
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	clock.advance(time.Second)
+	must.NoError(t, s.Commit(t.Context(), Write{IdempotencyKey: "k2", IdempotencyResult: []byte("r2")}))
+	must.Equal(t, []string{"k2"}, present(t, s, "k1", "k2"), "after the key limit pruned k1")
+	must.NoError(t, s.Checkpoint(t.Context(), none))
+	must.Equal(t, []string{"k2"}, present(t, s, "k1", "k2"), "after another checkpoint")
+}
+
+// TestCheckpointDeletingSegments: a covered segment already gone is no
+// error (a deletion that a crash interrupted, or an operator's); one that
+// cannot be deleted fails the checkpoint with the first such error.
+func TestCheckpointDeletingSegments(t *testing.T) {
+	t.Run("already gone", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newTestStore(t, dir, testOptions(t))
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+		must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte {
+			must.NoError(t, os.Remove(filepath.Join(dir, segmentName(1))))
+			return nil
+		}))
+		must.Equal(t, int64(0), s.LogBytes())
+	})
+	t.Run("undeletable", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newTestStore(t, dir, testOptions(t))
+		for i := range 2 { // two closed segments: records in 1, then 2
+			logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
+			_, err := s.wal.rotate()
+			must.NoError(t, err)
+			must.Len(t, segmentFiles(t, dir), i+2)
+		}
+		err := s.Checkpoint(t.Context(), func() map[string][]byte {
+			// A non-empty directory in place of each closed segment.
+			for _, n := range []uint64{1, 2} {
+				path := filepath.Join(dir, segmentName(n))
+				must.NoError(t, os.Remove(path))
+				must.NoError(t, os.MkdirAll(filepath.Join(path, "x"), 0o700))
+			}
+			return nil
+		})
+		must.Error(t, err)
+		must.Contains(t, err.Error(), "delete checkpointed log segment")
+		must.Contains(t, err.Error(), segmentName(1))
+	})
 }
