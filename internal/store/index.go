@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -236,13 +235,13 @@ const buildIndexBatch = 10_000
 // BuildIndex gives every stored object its index entry, computed by
 // summarize from the object's state, and then marks the store indexed
 // ([Store.Indexed]). A data file written by an older build needs this once;
-// call it before any other write. It commits in batches, so a crash part
-// way leaves a store that is still not indexed, and a new BuildIndex starts
-// again.
+// call it before any other write. It writes the entries in batches, each
+// in a transaction of its own, so a crash part way leaves a store that is
+// still not indexed, and a new BuildIndex starts again.
 func (s *Store) BuildIndex(summarize func(key string, state []byte) (Entry, error)) error {
 	var after []byte
 	for {
-		w := Write{Objects: map[string][]byte{}, Index: map[string]Entry{}}
+		entries := make(map[string]Entry, buildIndexBatch)
 		var walkErr error
 		err := guard(func() error {
 			return s.db.View(func(tx *bolt.Tx) error {
@@ -254,14 +253,17 @@ func (s *Store) BuildIndex(summarize func(key string, state []byte) (Entry, erro
 						k, v = c.Next()
 					}
 				}
-				for ; k != nil && len(w.Objects) < buildIndexBatch; k, v = c.Next() {
+				for ; k != nil && len(entries) < buildIndexBatch; k, v = c.Next() {
 					e, err := summarize(string(k), v)
 					if err != nil {
 						walkErr = fmt.Errorf("index object %q: %w", k, err)
 						return walkErr
 					}
-					w.Objects[string(k)] = bytes.Clone(v)
-					w.Index[string(k)] = e
+					if e.Hash == 0 {
+						walkErr = fmt.Errorf("index object %q: hash 0", k)
+						return walkErr
+					}
+					entries[string(k)] = e
 					after = bytes.Clone(k)
 				}
 				return nil
@@ -273,10 +275,10 @@ func (s *Store) BuildIndex(summarize func(key string, state []byte) (Entry, erro
 		if err != nil {
 			return &CorruptError{Path: s.path, Err: err}
 		}
-		if len(w.Objects) == 0 {
+		if len(entries) == 0 {
 			break
 		}
-		if err := s.Commit(context.Background(), w); err != nil {
+		if err := s.putEntries(entries); err != nil {
 			return fmt.Errorf("build index: %w", err)
 		}
 	}
@@ -286,5 +288,28 @@ func (s *Store) BuildIndex(summarize func(key string, state []byte) (Entry, erro
 		return fmt.Errorf("build index: %w", err)
 	}
 	s.indexed.Store(true)
+	return nil
+}
+
+// putEntries writes index entries of stored objects, and the counts, in
+// one transaction.
+func (s *Store) putEntries(entries map[string]Entry) error {
+	c := s.Counts()
+	w := Write{Objects: make(map[string][]byte, len(entries)), Index: entries}
+	for k := range entries {
+		w.Objects[k] = []byte{} // indexTx reads only the keys
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := indexTx(tx, &w, &c); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyCounts, c.encode())
+	})
+	if err != nil {
+		return err
+	}
+	s.countsMu.Lock()
+	s.counts = c
+	s.countsMu.Unlock()
 	return nil
 }
