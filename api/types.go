@@ -105,12 +105,16 @@ type Status struct {
 	Ready    bool   `json:"ready"`
 	NotReady string `json:"not_ready,omitempty"`
 	// Warnings lists what the operator should fix, such as gossip without a key on a network.
-	Warnings   []string     `json:"warnings,omitempty"`
-	Carts      int          `json:"carts"`
-	EmptyCarts int          `json:"empty_carts"`
-	Digest     string       `json:"digest"`
-	Members    MemberCounts `json:"members"`
-	Peers      []PeerStatus `json:"peers"`
+	Warnings   []string `json:"warnings,omitempty"`
+	Carts      int      `json:"carts"`
+	EmptyCarts int      `json:"empty_carts"`
+	Digest     string   `json:"digest"`
+	// DigestLoading is set while a node that just started builds its digest from its data file's
+	// index (in the background, a few seconds a million carts): Digest is partial meanwhile, and
+	// the node repairs nothing.
+	DigestLoading bool         `json:"digest_loading,omitempty"`
+	Members       MemberCounts `json:"members"`
+	Peers         []PeerStatus `json:"peers"`
 }
 
 // Health is the body of GET /healthz.

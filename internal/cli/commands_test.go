@@ -264,6 +264,7 @@ func TestStatusRunNotReady(t *testing.T) {
 	fakeStatus.Ready = false
 	fakeStatus.NotReady = "not joined: no seed reachable: EOF (the seed hung up: wrong or missing gossip key, or a different cluster label?)"
 	fakeStatus.Warnings = []string{"gossip is not encrypted and listens beyond loopback"}
+	fakeStatus.DigestLoading = true
 	runModes(t, "status_not_ready", func(base baseOptions) error {
 		return runStatus(t.Context(), &statusOptions{baseOptions: base})
 	})

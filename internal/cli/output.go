@@ -151,7 +151,11 @@ func (p *tablePrinter) status(v api.Status) error {
 		t.row("Warning:", w)
 	}
 	t.row("Carts:", fmt.Sprintf("%d (and %d emptied)", v.Carts, v.EmptyCarts))
-	t.row("Digest:", orDash(v.Digest))
+	if v.DigestLoading {
+		t.row("Digest:", orDash(v.Digest)+" (loading: repairs wait until it is built)")
+	} else {
+		t.row("Digest:", orDash(v.Digest))
+	}
 	m := v.Members
 	t.row("Members:", fmt.Sprintf("%d alive, %d suspect, %d dead, %d left", m.Alive, m.Suspect, m.Dead, m.Left))
 	if len(v.Peers) == 0 {

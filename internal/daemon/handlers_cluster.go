@@ -44,8 +44,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Version:       d.cfg.Version,
 		UptimeSeconds: now.Sub(d.started.Add(d.cfg.ClockOffset)).Seconds(),
 
-		Digest: fmt.Sprintf("%016x", d.gossip.Digest()),
-		Peers:  []api.PeerStatus{},
+		Digest:        fmt.Sprintf("%016x", d.gossip.Digest()),
+		DigestLoading: !d.gossip.DigestLoaded(),
+		Peers:         []api.PeerStatus{},
 	}
 	for _, m := range d.gossip.Members() {
 		switch m.State {
