@@ -166,6 +166,35 @@ func TestClockGuardCheck(t *testing.T) {
 	})
 }
 
+// TestClockGuardCheckAtMaxDrift: a clock exactly MaxDrift ahead, by its
+// own timestamps or by its peers' beats, is still accepted; a nanosecond
+// more is refused.
+func TestClockGuardCheckAtMaxDrift(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newGuardFixture(t, true)
+		now := time.Now()
+		at := func(d time.Duration) crdt.Timestamp {
+			return crdt.Timestamp{Wall: now.Add(d).UnixNano(), Replica: "node-a"}
+		}
+		if err := f.guard.check(at(time.Minute)); err != nil {
+			t.Fatalf("timestamp exactly max drift ahead: got %v, want nil", err)
+		}
+		if err := f.guard.check(at(time.Minute + time.Nanosecond)); err == nil {
+			t.Fatal("timestamp 1ns more than max drift ahead: got nil, want errClockAhead")
+		}
+
+		f.peerBeat(t, "node-b", now.Add(-time.Minute))
+		if err := f.guard.check(at(0)); err != nil {
+			t.Fatalf("peers exactly max drift behind: got %v, want nil", err)
+		}
+		g := newGuardFixture(t, true)
+		g.peerBeat(t, "node-b", now.Add(-time.Minute-time.Nanosecond))
+		if err := g.guard.check(at(0)); err == nil {
+			t.Fatal("peers 1ns more than max drift behind: got nil, want errClockAhead")
+		}
+	})
+}
+
 // TestForgedHeartbeatCannotStopWrites: a beat whose value (an old wall
 // time) disagrees with its fresh timestamp is refused, so it cannot make
 // the guard think our clock runs ahead and refuse writes.

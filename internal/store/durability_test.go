@@ -222,3 +222,53 @@ func TestDirectorySyncFailure(t *testing.T) {
 		must.Equal(t, int64(0), s.LogBytes())
 	})
 }
+
+// TestTornTailCutIsSynced: the cut of a torn tail is synced before Open
+// returns; otherwise a crash could bring the torn bytes back behind the
+// new segment, where they would read as damage. A failed sync fails Open.
+func TestTornTailCutIsSynced(t *testing.T) {
+	tear := func(t *testing.T) (dir string, kept int64) {
+		dir = t.TempDir()
+		s, err := Open(dir, testOptions(t))
+		must.NoError(t, err)
+		logRecord(t, s, Record{Key: "c/a", Delta: []byte("kept")})
+		must.NoError(t, s.Close())
+		seg, data := onlySegment(t, dir)
+		must.NoError(t, os.WriteFile(seg, append(data, 0, 0, 0), 0o600))
+		return dir, int64(len(data))
+	}
+	type synced struct {
+		name string
+		size int64
+	}
+	record := func(calls *[]synced, fail error) func(*os.File) error {
+		return func(f *os.File) error {
+			info, err := f.Stat()
+			must.NoError(t, err)
+			*calls = append(*calls, synced{filepath.Base(f.Name()), info.Size()})
+			return fail
+		}
+	}
+
+	dir, kept := tear(t)
+	var calls []synced
+	opts := testOptions(t)
+	opts.syncLog = record(&calls, nil)
+	newTestStore(t, dir, opts)
+	must.Equal(t, []synced{{segmentName(1), kept}}, calls)
+
+	dir, _ = tear(t)
+	calls = nil
+	opts.syncLog = record(&calls, errDirSync)
+	_, err := Open(dir, opts)
+	must.Error(t, err)
+	must.Contains(t, err.Error(), "cut torn log segment")
+	must.Len(t, calls, 1)
+
+	dir, _ = tear(t)
+	calls = nil
+	opts.syncLog = record(&calls, nil)
+	opts.NoSync = true
+	newTestStore(t, dir, opts)
+	must.Len(t, calls, 0, "syncs with NoSync")
+}

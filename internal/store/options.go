@@ -91,7 +91,8 @@ type Options struct {
 	// transaction; tests use it to make one write of a batch fail.
 	applyHook func(*Write) error
 	// syncLog, if set, replaces fdatasync of the log segment after each
-	// batch is written; tests use it to hold a sync or make it fail.
+	// batch is written, and after Open cuts a torn tail off it; tests use
+	// it to hold a sync or make it fail.
 	syncLog func(*os.File) error
 	// gatherWait, if set, replaces defaultGatherWait: how long the log
 	// waits for the last round's writers after a sync of the given length.

@@ -218,7 +218,7 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("damaged record at offset %d with %d bytes after it: %w", off, len(rest), err)}
 		}
 		w.logger.Warn("cutting off a torn record at the end of the log", "path", path, "offset", off, "bytes", len(data)-off, "err", err)
-		if err := truncateDurably(path, int64(off), w.noSync); err != nil {
+		if err := w.truncateDurably(path, int64(off)); err != nil {
 			return nil, 0, fmt.Errorf("cut torn log segment %s: %v", path, err)
 		}
 		break
@@ -246,16 +246,17 @@ func tornTail(rest []byte) bool {
 	return true
 }
 
-// truncateDurably cuts the file at path to size and syncs it, so that a
+// truncateDurably cuts the segment at path to size and syncs it, so that a
 // crash cannot bring the cut-off bytes back behind a newer segment.
-func truncateDurably(path string, size int64, noSync bool) error {
+// fdatasync suffices: it flushes the new size.
+func (w *wal) truncateDurably(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
 	err = f.Truncate(size)
-	if err == nil && !noSync {
-		err = f.Sync()
+	if err == nil && !w.noSync {
+		err = w.sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -1,0 +1,41 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestConfigDefaults: fields left zero get their documented defaults, and
+// fields that are set keep their values.
+func TestConfigDefaults(t *testing.T) {
+	c, err := Config{DataDir: t.TempDir()}.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, DefaultGossipAddr, c.GossipAddr)
+	require.Equal(t, DefaultAPIAddr, c.APIAddr)
+	require.Equal(t, DefaultClusterLabel, c.ClusterLabel)
+	require.Equal(t, ProfileLAN, c.Profile)
+	require.Equal(t, DefaultMaxDrift, c.MaxDrift)
+	require.Equal(t, DefaultHeartbeatInterval, c.HeartbeatInterval)
+	require.Equal(t, DefaultShutdownTimeout, c.ShutdownTimeout)
+	require.Equal(t, DefaultMaxConnections, c.MaxConnections)
+	require.Equal(t, DefaultMaxEventStreams, c.MaxEventStreams)
+	require.Equal(t, DefaultEventKeepAlive, c.EventKeepAlive)
+	require.Equal(t, DefaultCheckpointInterval, c.CheckpointInterval)
+	require.Equal(t, int64(DefaultCheckpointLogBytes), int64(c.CheckpointLogBytes))
+	require.NotEmpty(t, c.Name)
+	require.NotNil(t, c.Logger)
+
+	set := Config{
+		DataDir: t.TempDir(), Name: "n1", GossipAddr: "127.0.0.1:1", APIAddr: "127.0.0.1:2",
+		ClusterLabel: "blue", Profile: ProfileLocal, MaxDrift: 2 * time.Second,
+		HeartbeatInterval: 3 * time.Second, ShutdownTimeout: 4 * time.Second,
+		MaxConnections: 100, MaxEventStreams: 10, EventKeepAlive: 5 * time.Second,
+		CheckpointInterval: 6 * time.Second, CheckpointLogBytes: 7 << 20,
+	}
+	c, err = set.withDefaults()
+	require.NoError(t, err)
+	c.Logger = nil
+	require.Equal(t, set, c)
+}
