@@ -354,6 +354,9 @@ func (c *testCluster) startWith(i int, d Delegate, port int) (*Node, int) {
 		}
 		_ = n.Shutdown()
 	})
+	// The digest is built in the background; tests that count repairs or
+	// forge digests need it complete, as a node's is a moment after start.
+	waitFor(c.t, 30*time.Second, func() (bool, string) { return n.DigestLoaded(), "digest not loaded" })
 	return n, port
 }
 

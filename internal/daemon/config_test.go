@@ -24,6 +24,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, DefaultEventKeepAlive, c.EventKeepAlive)
 	require.Equal(t, DefaultCheckpointInterval, c.CheckpointInterval)
 	require.Equal(t, int64(DefaultCheckpointLogBytes), int64(c.CheckpointLogBytes))
+	require.Equal(t, int64(DefaultCacheSize), c.CacheSize)
 	require.NotEmpty(t, c.Name)
 	require.NotNil(t, c.Logger)
 
@@ -32,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 		ClusterLabel: "blue", Profile: ProfileLocal, MaxDrift: 2 * time.Second,
 		HeartbeatInterval: 3 * time.Second, ShutdownTimeout: 4 * time.Second,
 		MaxConnections: 100, MaxEventStreams: 10, EventKeepAlive: 5 * time.Second,
-		CheckpointInterval: 6 * time.Second, CheckpointLogBytes: 7 << 20,
+		CheckpointInterval: 6 * time.Second, CheckpointLogBytes: 7 << 20, CacheSize: 8 << 20,
 	}
 	c, err = set.withDefaults()
 	require.NoError(t, err)
