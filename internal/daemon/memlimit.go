@@ -14,7 +14,7 @@ import (
 //
 //	2 x cache size + perCartMemory x carts held + memoryBase
 //
-// The per-cart term covers the anti-entropy digest (about 90 bytes per
+// The per-cart term covers the anti-entropy digest (about 83 bytes per
 // cart), the base the rest (gossip and HTTP buffers, the data file's pages
 // in a commit). The limit follows the number of carts (memoryLimitLoop).
 const (

@@ -88,42 +88,45 @@ func (s *Store) Indexed() bool { return s.indexed.Load() }
 // counts. An object written without an entry in w.Index, or deleted, loses
 // its entry.
 func indexTx(tx *bolt.Tx, w *Write, c *Counts) error {
-	index, listed := tx.Bucket(bucketIndex), tx.Bucket(bucketListed)
 	for k, v := range w.Objects {
-		key := []byte(k)
-		if old := index.Get(key); old != nil {
-			e, err := decodeEntry(old)
-			if err != nil {
-				return fmt.Errorf("object %q: %v", k, err)
-			}
-			c.Entries--
-			if e.Listed {
-				c.Listed--
-			}
+		var e *Entry
+		if x, ok := w.Index[k]; ok && v != nil {
+			e = &x
 		}
-		e, ok := w.Index[k]
-		if v == nil || !ok {
-			if err := errors.Join(index.Delete(key), listed.Delete(key)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := index.Put(key, e.encode()); err != nil {
-			return err
-		}
-		c.Entries++
-		var err error
-		if e.Listed {
-			c.Listed++
-			err = listed.Put(key, nil)
-		} else {
-			err = listed.Delete(key)
-		}
-		if err != nil {
+		if err := setEntryTx(tx, k, e, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// setEntryTx sets key's index entry to e, or removes it if e is nil, and
+// adjusts the counts.
+func setEntryTx(tx *bolt.Tx, k string, e *Entry, c *Counts) error {
+	index, listed := tx.Bucket(bucketIndex), tx.Bucket(bucketListed)
+	key := []byte(k)
+	if old := index.Get(key); old != nil {
+		oe, err := decodeEntry(old)
+		if err != nil {
+			return fmt.Errorf("object %q: %v", k, err)
+		}
+		c.Entries--
+		if oe.Listed {
+			c.Listed--
+		}
+	}
+	if e == nil {
+		return errors.Join(index.Delete(key), listed.Delete(key))
+	}
+	if err := index.Put(key, e.encode()); err != nil {
+		return err
+	}
+	c.Entries++
+	if e.Listed {
+		c.Listed++
+		return listed.Put(key, nil)
+	}
+	return listed.Delete(key)
 }
 
 // validateIndex checks that every index entry belongs to an object the
@@ -295,13 +298,11 @@ func (s *Store) BuildIndex(summarize func(key string, state []byte) (Entry, erro
 // one transaction.
 func (s *Store) putEntries(entries map[string]Entry) error {
 	c := s.Counts()
-	w := Write{Objects: make(map[string][]byte, len(entries)), Index: entries}
-	for k := range entries {
-		w.Objects[k] = []byte{} // indexTx reads only the keys
-	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := indexTx(tx, &w, &c); err != nil {
-			return err
+		for k, e := range entries {
+			if err := setEntryTx(tx, k, &e, &c); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketMeta).Put(keyCounts, c.encode())
 	})
