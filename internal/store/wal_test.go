@@ -632,3 +632,24 @@ func TestCheckpointDeletingSegments(t *testing.T) {
 		must.Contains(t, err.Error(), segmentName(1))
 	})
 }
+
+// TestReadFramePrefixesAreTorn: every proper prefix of a frame is a torn
+// write, whatever room the buffer has past its end, and the error says
+// whether the cut fell in the header or in the payload.
+func TestReadFramePrefixesAreTorn(t *testing.T) {
+	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, IdempotencyKey: "id"}
+	frame := appendFrame(nil, &rec, time.Unix(0, 1))
+	payload := len(frame) - frameHeaderLen
+	for i := range len(frame) {
+		for _, b := range [][]byte{frame[:i:i], frame[:i]} { // no capacity past the cut, and some
+			_, n, err := readFrame(b)
+			must.ErrorIs(t, err, errTorn, "prefix of %d bytes", i)
+			must.Equal(t, 0, n)
+			if i < frameHeaderLen {
+				must.Contains(t, err.Error(), fmt.Sprintf("%d header bytes", i))
+			} else {
+				must.Contains(t, err.Error(), fmt.Sprintf("payload of %d bytes, %d left", payload, i-frameHeaderLen))
+			}
+		}
+	}
+}
