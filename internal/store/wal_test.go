@@ -653,3 +653,21 @@ func TestReadFramePrefixesAreTorn(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointFoldsSeveralSegments: a checkpoint covering a segment left
+// from before a restart and the current one deletes both and takes both
+// off the log's size.
+func TestCheckpointFoldsSeveralSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("before")})
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), 1)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("after, and longer")})
+	must.Len(t, segmentFiles(t, dir), 2)
+	must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return nil }))
+	must.Equal(t, int64(0), s.LogBytes())
+	must.Equal(t, []string{filepath.Join(dir, segmentName(3))}, segmentFiles(t, dir))
+}
