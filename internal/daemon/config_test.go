@@ -40,3 +40,24 @@ func TestConfigDefaults(t *testing.T) {
 	c.Logger = nil
 	require.Equal(t, set, c)
 }
+
+// TestConfigRefusesNegatives: each duration or size that must not be
+// negative is refused alone.
+func TestConfigRefusesNegatives(t *testing.T) {
+	for name, set := range map[string]func(*Config){
+		"MaxDrift":           func(c *Config) { c.MaxDrift = -1 },
+		"HeartbeatInterval":  func(c *Config) { c.HeartbeatInterval = -1 },
+		"ShutdownTimeout":    func(c *Config) { c.ShutdownTimeout = -1 },
+		"CheckpointInterval": func(c *Config) { c.CheckpointInterval = -1 },
+		"CheckpointLogBytes": func(c *Config) { c.CheckpointLogBytes = -1 },
+		"EventKeepAlive":     func(c *Config) { c.EventKeepAlive = -1 },
+		"MaxConnections":     func(c *Config) { c.MaxConnections = -1 },
+		"MaxEventStreams":    func(c *Config) { c.MaxEventStreams = -1 },
+		"CacheSize":          func(c *Config) { c.CacheSize = -1 },
+	} {
+		c := Config{DataDir: t.TempDir()}
+		set(&c)
+		_, err := c.withDefaults()
+		require.ErrorIs(t, err, ErrConfig, name)
+	}
+}

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,4 +274,85 @@ func TestTornTailCutIsSynced(t *testing.T) {
 	opts.NoSync = true
 	newTestStore(t, dir, opts)
 	must.Len(t, calls, 0, "syncs with NoSync")
+}
+
+// TestFailedBatchIsCutAndSynced: after a batch's sync fails, the segment is
+// cut back to the records acknowledged before it (all of them, over several
+// batches) and the cut is synced, so that a restart replays exactly those.
+func TestFailedBatchIsCutAndSynced(t *testing.T) {
+	dir := t.TempDir()
+	broken := errors.New("injected sync failure")
+	var mu sync.Mutex
+	var sizes []int64 // the segment's size at each sync
+	opts := testOptions(t)
+	opts.syncLog = func(f *os.File) error {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sizes = append(sizes, info.Size())
+		n := len(sizes)
+		mu.Unlock()
+		if n == 3 { // the third batch's sync
+			return broken
+		}
+		return fdatasync(f)
+	}
+	logs := &logRecorder{}
+	opts.Logger = slog.New(logs)
+	s, err := Open(dir, opts)
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("one")})
+	logRecord(t, s, Record{Key: "c/b", Delta: []byte("two")})
+	_, err = s.Log(t.Context(), Record{Key: "c/c", Delta: []byte("refused")})
+	must.ErrorIs(t, err, ErrLogFailed)
+	mu.Lock()
+	got := slices.Clone(sizes)
+	mu.Unlock()
+	must.Len(t, got, 4, "syncs: two batches, the failed one, the cut")
+	must.True(t, got[0] < got[1] && got[1] < got[2], "sizes at the batches' syncs: %v", got)
+	must.Equal(t, got[1], got[3], "size at the cut's sync: %v", got)
+	for _, r := range logs.all() {
+		must.True(t, r.Level < slog.LevelError || r.Message == "write-ahead log failed; the node must be restarted",
+			"logged %s %q", r.Level, r.Message)
+	}
+	_ = s.Close()
+
+	s = newTestStore(t, dir, testOptions(t))
+	must.Equal(t, []replayed{{"c/a", "one"}, {"c/b", "two"}}, replayAll(t, s))
+}
+
+// TestCheckpointWaitsForEveryRelease: a checkpoint covering a segment
+// waits until each of its records is released, not just one of them.
+func TestCheckpointWaitsForEveryRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts := testOptions(t)
+		opts.NoSync = true
+		s, err := Open(t.TempDir(), opts)
+		must.NoError(t, err)
+		defer s.Close()
+		var releases []func()
+		for _, k := range []string{"c/a", "c/b"} { // two batches
+			release, err := s.Log(t.Context(), Record{Key: k, Delta: []byte("d")})
+			must.NoError(t, err)
+			releases = append(releases, release)
+		}
+		var snapshotted atomic.Bool
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Checkpoint(context.Background(), func() map[string][]byte {
+				snapshotted.Store(true)
+				return nil
+			})
+		}()
+		synctest.Wait()
+		must.False(t, snapshotted.Load(), "snapshot with no record released")
+		releases[0]()
+		synctest.Wait()
+		must.False(t, snapshotted.Load(), "snapshot with one of two records released")
+		releases[1]()
+		must.NoError(t, <-done)
+		must.True(t, snapshotted.Load())
+	})
 }

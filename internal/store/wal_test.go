@@ -754,3 +754,42 @@ func TestCheckpointDeletingSegments(t *testing.T) {
 		must.Contains(t, err.Error(), segmentName(1))
 	})
 }
+
+// TestReadFramePrefixesAreTorn: every proper prefix of a frame is a torn
+// write, whatever room the buffer has past its end, and the error says
+// whether the cut fell in the header or in the payload.
+func TestReadFramePrefixesAreTorn(t *testing.T) {
+	rec := Record{Key: "c/x", Delta: []byte{1, 2, 3}, IdempotencyKey: "id"}
+	frame := appendFrame(nil, &rec, time.Unix(0, 1))
+	payload := len(frame) - frameHeaderLen
+	for i := range len(frame) {
+		for _, b := range [][]byte{frame[:i:i], frame[:i]} { // no capacity past the cut, and some
+			_, n, err := readFrame(b)
+			must.ErrorIs(t, err, errTorn, "prefix of %d bytes", i)
+			must.Equal(t, 0, n)
+			if i < frameHeaderLen {
+				must.Contains(t, err.Error(), fmt.Sprintf("%d header bytes", i))
+			} else {
+				must.Contains(t, err.Error(), fmt.Sprintf("payload of %d bytes, %d left", payload, i-frameHeaderLen))
+			}
+		}
+	}
+}
+
+// TestCheckpointFoldsSeveralSegments: a checkpoint covering a segment left
+// from before a restart and the current one deletes both and takes both
+// off the log's size.
+func TestCheckpointFoldsSeveralSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions(t))
+	must.NoError(t, err)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("before")})
+	must.NoError(t, s.Close())
+	s = newTestStore(t, dir, testOptions(t))
+	must.Len(t, replayAll(t, s), 1)
+	logRecord(t, s, Record{Key: "c/a", Delta: []byte("after, and longer")})
+	must.Len(t, segmentFiles(t, dir), 2)
+	must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return nil }))
+	must.Equal(t, int64(0), s.LogBytes())
+	must.Equal(t, []string{filepath.Join(dir, segmentName(3))}, segmentFiles(t, dir))
+}
