@@ -49,6 +49,7 @@ func TestConvergence(t *testing.T) {
 }
 
 func TestPacketLoss(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(5)
 	c.waitMembers(5, 20*time.Second)
@@ -58,6 +59,7 @@ func TestPacketLoss(t *testing.T) {
 }
 
 func TestPartitionHeals(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		long bool
@@ -67,6 +69,7 @@ func TestPartitionHeals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c := newTestCluster(t, func(_ int, cfg *Config) {
 				cfg.Memberlist.GossipToTheDeadTime = time.Second
 				cfg.Memberlist.SuspicionMult = 2
@@ -107,6 +110,7 @@ func (c *testCluster) waitMembers0(t *testing.T, a, b int) {
 }
 
 func TestRepairAloneConverges(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DisableDeltas = true })
 	c.grow(4)
 	c.waitMembers(4, 20*time.Second)
@@ -123,21 +127,30 @@ func TestRepairAloneConverges(t *testing.T) {
 // TestGossipAloneConverges runs without repair. Broadcast-only needs N >= 9:
 // below that memberlist's transmit limit RetransmitMult*ceil(log10(N+1)) is
 // only 4 per node and about 1 delivery in 100 misses a node (measured);
-// direct push, on by default for such small clusters, covers them.
+// direct push, on by default for such small clusters, covers them. Even at
+// N = 10 the default limit (8 sends per node) missed one delta in a few
+// thousand when the machine was loaded (a starved node's UDP datagrams
+// lost); delivery by broadcast is best effort, and repair is what makes it
+// certain, so the broadcast-only case doubles the multiplier: it checks
+// that deltas are disseminated and relayed, not the default's odds.
 func TestGossipAloneConverges(t *testing.T) {
 	tests := []struct {
-		name   string
-		nodes  int
-		direct int
+		name       string
+		nodes      int
+		direct     int
+		retransmit int
 	}{
-		{"broadcast-only", 10, 0},
-		{"with-direct-push", 6, 8},
+		{"broadcast-only", 10, 0, 8},
+		{"with-direct-push", 6, 8, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestCluster(t, func(_ int, cfg *Config) {
 				cfg.DisableRepair = true
 				cfg.DirectPushPeers = tt.direct
+				if tt.retransmit > 0 {
+					cfg.Memberlist.RetransmitMult = tt.retransmit
+				}
 			})
 			c.grow(tt.nodes)
 			c.waitMembers(tt.nodes, 60*time.Second)
@@ -171,6 +184,7 @@ func TestLargeDeltasGoReliable(t *testing.T) {
 }
 
 func TestRestartWithStateConverges(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(3)
 	c.waitMembers(3, 20*time.Second)
@@ -194,6 +208,7 @@ func TestRestartWithStateConverges(t *testing.T) {
 }
 
 func TestEmptyNodeCatchesUp(t *testing.T) {
+	t.Parallel()
 	const keys = 2000
 	c := newTestCluster(t, nil)
 	d := newSetDelegate()
@@ -219,6 +234,7 @@ func TestEmptyNodeCatchesUp(t *testing.T) {
 }
 
 func TestOutsiderCannotJoin(t *testing.T) {
+	t.Parallel()
 	key, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -240,6 +256,7 @@ func TestOutsiderCannotJoin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c := newTestCluster(t, func(i int, cfg *Config) {
 				cfg.Memberlist.SecretKey = secret
 				if i == 2 {

@@ -112,6 +112,7 @@ func TestDigestFromNonMemberDropped(t *testing.T) {
 // key can: the node offers that member the buckets, the member wants none,
 // and no object is sent.
 func TestForgedDigestSendsNoObjects(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DisableDeltas = true })
 	c.grow(3)
 	c.waitMembers(3, 20*time.Second)
@@ -232,6 +233,7 @@ func TestWantWithoutOfferDropped(t *testing.T) {
 
 // TestPeerDigestsPruned: a member that dies leaves the digest table.
 func TestPeerDigestsPruned(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(3)
 	c.waitMembers(3, 20*time.Second)

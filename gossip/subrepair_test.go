@@ -25,6 +25,7 @@ func startGenPair(t *testing.T, c *testCluster, da, db *genDelegate) (a, b *Node
 // one of two nodes: repair must send the objects of its sub-bucket (about
 // 2), not of its bucket (about 200), whatever the number of rounds.
 func TestRepairSendsOnlyDivergentSubBuckets(t *testing.T) {
+	t.Parallel()
 	const objects = 50_000
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DisableDeltas = true })
 	da, db := newGenDelegate(objects), newGenDelegate(objects)
@@ -60,6 +61,7 @@ func TestRepairSendsOnlyDivergentSubBuckets(t *testing.T) {
 // gets them all from one digest exchange, although one offer holds at most
 // maxOfferBuckets buckets: each served want leads to the next offer.
 func TestRepairOffersEveryDifferingBucket(t *testing.T) {
+	t.Parallel()
 	const objects = 5_000
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.DisableDeltas = true
@@ -105,6 +107,7 @@ func TestRepairOffersEveryDifferingBucket(t *testing.T) {
 // bucket: the node must offer at most RepairBytesPerSecond (plus a second's
 // burst and one offer) however many digests come.
 func TestOffersRateLimited(t *testing.T) {
+	t.Parallel()
 	const (
 		objects = 20_000
 		rate    = 4 << 10

@@ -383,6 +383,7 @@ func TestListCartsPages(t *testing.T) {
 // with the reason, while /healthz (liveness) still answers ok; a node that
 // joins becomes ready.
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	keyA := bytes.Repeat([]byte{1}, 16)
 	a := newTestNode(t, func(c *Config) { c.GossipKey = keyA })
 	code, body := doRequest(t, a, "GET", "/readyz", "", nil)
@@ -651,6 +652,7 @@ func TestRequestMetricsByRoute(t *testing.T) {
 // TestHeaderLimit: request headers are capped at 16 KiB (plus the 4 KiB
 // net/http allows on top), far below net/http's default of 1 MiB.
 func TestHeaderLimit(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	code, body := doRequest(t, d, "GET", "/v1/carts", "", map[string]string{"X-Pad": strings.Repeat("x", 12<<10)})
 	require.Equal(t, http.StatusOK, code, body)

@@ -66,6 +66,7 @@ func cartOn(t *testing.T, d *Daemon, id string) []api.Line {
 }
 
 func TestClusterReplicatesWrites(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	a, b := newTestClient(t, nodes[0], ""), newTestClient(t, nodes[1], "")
@@ -117,6 +118,7 @@ func TestClusterReplicatesWrites(t *testing.T) {
 // or may not see each other, so a test of them would have to accept an
 // empty cart, where a remove-wins bug would hide.)
 func TestConcurrentAddAndRemoveOnTwoNodes(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 2)
 	a := newTestClient(t, nodes[0], "")
 	_, err := a.AddItem(t.Context(), "erin", api.AddItemRequest{Item: "apple", Quantity: 3})
@@ -239,6 +241,7 @@ func TestMalformedRemoteInputIsRejected(t *testing.T) {
 // peers than the drift limit refuses local writes (503) instead of
 // acknowledging changes its peers would reject; its peers keep working.
 func TestSkewedNodeRefusesWrites(t *testing.T) {
+	t.Parallel()
 	label := fmt.Sprintf("skew-%d", time.Now().UnixNano())
 	cfgA := testConfig(t, label)
 	cfgA.MaxDrift = 2 * time.Second

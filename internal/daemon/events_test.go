@@ -248,6 +248,7 @@ func TestEventsAfterLocalWriteAndSync(t *testing.T) {
 // TestEventsAfterMergeFromPeer: a change made on another node reaches a
 // stream open on this one when gossip merges it here.
 func TestEventsAfterMergeFromPeer(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 2)
 	r := openEvents(t, nodes[1], "erin", "")
 	r.next(5 * time.Second)

@@ -18,6 +18,7 @@ import (
 // /healthz, which answers without a token, says to restart without naming
 // files. Needs root to mount the tmpfs.
 func TestFullDiskRefusesWritesWith503(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs")
 	}
@@ -53,6 +54,7 @@ func TestFullDiskRefusesWritesWith503(t *testing.T) {
 // send a change before it is durable, or a crash would let it hand the same
 // dot to another change. Needs root to mount a small tmpfs.
 func TestFailedLogNeverReachesPeers(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs")
 	}

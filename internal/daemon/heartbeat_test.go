@@ -30,6 +30,7 @@ func TestScaledBeat(t *testing.T) {
 // its own and its peers' heartbeats (gossip sends it in place of older
 // queued beats) while keeping them out of the digest.
 func TestHeartbeatsHaveStateButNoDigest(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	testbin.WaitFor(t, 10*time.Second, "a to hear b's heartbeat", func() bool {

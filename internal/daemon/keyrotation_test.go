@@ -18,6 +18,7 @@ import (
 // key both ways, so they join and replicate; skipping the first step (one
 // node encrypts with a key the other does not accept) splits them.
 func TestGossipKeyRotation(t *testing.T) {
+	t.Parallel()
 	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	type keys struct {
 		primary   []byte

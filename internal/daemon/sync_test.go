@@ -90,6 +90,7 @@ func quantity(t *testing.T, v api.CartView, item string) int64 {
 // first, counts once everywhere; the device learns the other device's
 // change and both devices end with the nodes' cart.
 func TestSyncExactlyOnceAcrossNodes(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	phone, laptop := newTestDevice(t, "d-phone"), newTestDevice(t, "d-laptop")
