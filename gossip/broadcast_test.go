@@ -28,6 +28,7 @@ func queuedMsg(t *testing.T, n *Node, key string) deltaMsg {
 // TestQueuedBroadcastHoldsJoin checks the queued-delta join strategy: the
 // queued message of a key always carries all still-queued deltas.
 func TestQueuedBroadcastHoldsJoin(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushPeers = 0 })
 	n := c.start(0, newSetDelegate(), 0)
 	d := c.dels[0]
@@ -96,6 +97,7 @@ func TestQueuedBroadcastHoldsJoin(t *testing.T) {
 // whose broadcast is queued replaces it with the key's state (one part, not
 // a pile), and the digest never holds them.
 func TestSkipDigestKeys(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.DirectPushPeers = 0
 		cfg.DigestDelay = -1
@@ -142,6 +144,7 @@ func TestSkipDigestKeys(t *testing.T) {
 // TestDirectPushPeers checks that a fresh delta goes directly to
 // DirectPushPeers peers when the cluster has more, and still reaches all.
 func TestDirectPushPeers(t *testing.T) {
+	t.Parallel()
 	const nodes, direct = 5, 2
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DirectPushPeers = direct })
 	c.grow(nodes)
@@ -170,6 +173,7 @@ func TestDirectPushPeers(t *testing.T) {
 // TestDirectPushRelay checks that peers relay a pushed delta only when the
 // origin did not push it to all of them.
 func TestDirectPushRelay(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name        string
 		nodes, push int
@@ -243,6 +247,7 @@ func newLoneNode(t *testing.T, d Delegate) *Node {
 // broadcast reads the key's state without holding the broadcast lock, as
 // the Delegate doc promises.
 func TestStateOutsideBroadcastLock(t *testing.T) {
+	t.Parallel()
 	d := &lockCheckDelegate{setDelegate: newSetDelegate()}
 	n := newLoneNode(t, d)
 	d.n.Store(n)
@@ -266,6 +271,7 @@ func TestStateOutsideBroadcastLock(t *testing.T) {
 // the race detector: TestEnqueueRereadsState forces the interleaving that
 // matters.
 func TestConcurrentEnqueueHoldsJoin(t *testing.T) {
+	t.Parallel()
 	d := newSetDelegate()
 	n := newLoneNode(t, d)
 	// 120 deltas, more than fit one message; a state of 599 bytes, which
@@ -318,6 +324,7 @@ func (d *hookDelegate) State(key string) ([]byte, bool) {
 // The first caller's state lacks that delta, so it must not replace the
 // broadcast carrying it: it must read the state again.
 func TestEnqueueRereadsState(t *testing.T) {
+	t.Parallel()
 	d := &hookDelegate{setDelegate: newSetDelegate()}
 	n := newLoneNode(t, d)
 	enqueue := func(elem string) {

@@ -28,6 +28,7 @@ func (c *testCluster) writeRandom(k, keys int, tag string, idx ...int) {
 }
 
 func TestConvergence(t *testing.T) {
+	t.Parallel()
 	sizes := []int{3, 10, 30}
 	if testing.Short() {
 		sizes = sizes[:2]
@@ -166,6 +167,7 @@ func TestGossipAloneConverges(t *testing.T) {
 }
 
 func TestLargeDeltasGoReliable(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.DisableRepair = true })
 	c.grow(3)
 	c.waitMembers(3, 20*time.Second)
@@ -294,6 +296,7 @@ func TestOutsiderCannotJoin(t *testing.T) {
 }
 
 func TestLeaveShowsLeft(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(3)
 	c.waitMembers(3, 20*time.Second)
@@ -320,6 +323,7 @@ func TestLeaveShowsLeft(t *testing.T) {
 }
 
 func TestMembersAndMeta(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(2)
 	c.waitMembers(2, 20*time.Second)
@@ -352,6 +356,7 @@ func TestMembersAndMeta(t *testing.T) {
 }
 
 func TestJoinUnreachableSeed(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Memberlist.TCPTimeout = 100 * time.Millisecond })
 	c.grow(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -364,6 +369,7 @@ func TestJoinUnreachableSeed(t *testing.T) {
 // TestJoinRetryLogs: while no seed answers, Join logs each retry at Debug
 // on one line, and returns a one-line error.
 func TestJoinRetryLogs(t *testing.T) {
+	t.Parallel()
 	h := newRecordingHandler(slog.LevelDebug)
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.Logger = slog.New(h)

@@ -21,6 +21,7 @@ func validConfig() *Config {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		tweak func(*Config)
@@ -71,6 +72,7 @@ func manyEntries(k, klen, vlen int) map[string]string {
 // memberlist's 512 bytes is accepted, anything beyond a bound is refused by
 // New with an error that names the bound.
 func TestConfigMeta(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		meta map[string]string
@@ -116,6 +118,7 @@ func TestConfigMeta(t *testing.T) {
 // TestNewCopiesMeta checks that a Node keeps its own copy of Config.Meta
 // and hands out copies of it.
 func TestNewCopiesMeta(t *testing.T) {
+	t.Parallel()
 	c := validConfig()
 	c.Memberlist.BindPort = 0
 	n, err := New(c)
@@ -135,6 +138,7 @@ func TestNewCopiesMeta(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c := validConfig()
 	c.ReconnectInterval, c.MaxRepairChunk, c.InboundWorkers = 0, 0, 0
 	d := c.withDefaults()
@@ -161,6 +165,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestNewDoesNotModifyConfig(t *testing.T) {
+	t.Parallel()
 	c := validConfig()
 	c.Memberlist.BindPort = 0
 	c.Logger = slog.New(slog.DiscardHandler)
@@ -175,6 +180,7 @@ func TestNewDoesNotModifyConfig(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
+	t.Parallel()
 	k, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +200,7 @@ func TestParseKey(t *testing.T) {
 }
 
 func TestLogWriter(t *testing.T) {
+	t.Parallel()
 	var got []slog.Level
 	h := &recordHandler{levels: &got}
 	l := newMemberlistLogger(slog.New(h))

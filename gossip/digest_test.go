@@ -7,6 +7,7 @@ import (
 )
 
 func TestDigestXOR(t *testing.T) {
+	t.Parallel()
 	a, b := newDigest(), newDigest()
 	if a.Root() != 0 {
 		t.Fatalf("empty root %x, want 0", a.Root())
@@ -55,6 +56,7 @@ func TestDigestXOR(t *testing.T) {
 }
 
 func TestObjectHashSeparatesKeyAndState(t *testing.T) {
+	t.Parallel()
 	if ObjectHash("ab", []byte("c")) == ObjectHash("a", []byte("bc")) {
 		t.Fatal("key/state boundary not hashed")
 	}
@@ -64,6 +66,7 @@ func TestObjectHashSeparatesKeyAndState(t *testing.T) {
 }
 
 func TestDigestBucketSpread(t *testing.T) {
+	t.Parallel()
 	var counts [digestBuckets]int
 	for i := range 25600 {
 		counts[bucketOf(fmt.Sprint("cart-", i))]++
@@ -92,6 +95,7 @@ func BenchmarkDigestUpdate(b *testing.B) {
 // for none of them, and the digest, once loaded, must equal one built from
 // the states.
 func TestNewBuildsDigestFromHashes(t *testing.T) {
+	t.Parallel()
 	d := newSetDelegate()
 	want := newDigest()
 	for i := range 500 {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestNewKeyring(t *testing.T) {
+	t.Parallel()
 	k1, k2, k3 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 16), bytes.Repeat([]byte{3}, 24)
 	kr, err := NewKeyring(k1, k2, k3)
 	if err != nil {

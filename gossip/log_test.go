@@ -84,6 +84,7 @@ func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestLogLimiter(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	l := newLogLimiter(clk.now)
 	step := func(key string, wantOK bool, wantSuppressed uint64) {
@@ -122,6 +123,7 @@ func TestLogLimiter(t *testing.T) {
 }
 
 func TestShapeOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ a, b string }{
 		{"failed to receive: Unknown message type: 177 from=10.0.0.9:4411", "failed to receive: Unknown message type: 3 from=127.0.0.1:1"},
 		{`discarding packet with unacceptable label "x\x01": from=1.2.3.4:5`, `discarding packet with unacceptable label "": from=[::1]:9`},
@@ -141,6 +143,7 @@ func TestShapeOf(t *testing.T) {
 // one is counted in TransportErrors, but memberlist's error line about them
 // is logged about once a second.
 func TestMemberlistFloodLogsBounded(t *testing.T) {
+	t.Parallel()
 	h := newRecordingHandler(slog.LevelWarn)
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Logger = slog.New(h) })
 	n := c.start(0, newSetDelegate(), 0)
@@ -177,6 +180,7 @@ func TestMemberlistFloodLogsBounded(t *testing.T) {
 // Delegate rejects: every entry is counted, and each message gets at most
 // one warning, limited to about one a second.
 func TestRepairRejectionsLogOnce(t *testing.T) {
+	t.Parallel()
 	h := newRecordingHandler(slog.LevelWarn)
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Logger = slog.New(h) })
 	n := c.start(0, newSetDelegate(), 0)
@@ -209,6 +213,7 @@ func TestRepairRejectionsLogOnce(t *testing.T) {
 // TestMalformedLogsBounded feeds many malformed messages through NotifyMsg:
 // all are counted, and the lines are bounded per message type and reason.
 func TestMalformedLogsBounded(t *testing.T) {
+	t.Parallel()
 	h := newRecordingHandler(slog.LevelWarn)
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Logger = slog.New(h) })
 	n := c.start(0, newSetDelegate(), 0)
@@ -231,6 +236,7 @@ func TestMalformedLogsBounded(t *testing.T) {
 // TestLogJSONKeysUnique logs through a JSON handler that already has a
 // "component", as the daemon does: no line may repeat a key.
 func TestLogJSONKeysUnique(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "gossip")
@@ -304,6 +310,7 @@ var _ io.Writer = (*syncBuffer)(nil)
 // sockets are Error while the node runs and Debug once it leaves or shuts
 // down.
 func TestClosedConnErrorsWhileClosing(t *testing.T) {
+	t.Parallel()
 	line := "[ERR] memberlist: Failed to send gossip to 127.0.0.1:4000: write udp 127.0.0.1:4001->127.0.0.1:4000: use of closed network connection"
 	for _, closing := range []bool{false, true} {
 		h := newRecordingHandler(slog.LevelDebug)
@@ -324,6 +331,7 @@ func TestClosedConnErrorsWhileClosing(t *testing.T) {
 // TestCleanShutdownLogsNoError leaves and shuts down nodes of a cluster
 // while they gossip: none of them logs an error.
 func TestCleanShutdownLogsNoError(t *testing.T) {
+	t.Parallel()
 	const nodes = 4
 	hs := make([]*recordingHandler, nodes)
 	c := newTestCluster(t, func(i int, cfg *Config) {

@@ -15,6 +15,7 @@ func sampleDelta() deltaMsg {
 }
 
 func TestDeltaRoundTrip(t *testing.T) {
+	t.Parallel()
 	want := sampleDelta()
 	got, err := decodeDelta(want.encode())
 	if err != nil {
@@ -26,6 +27,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 }
 
 func TestRepairRoundTrip(t *testing.T) {
+	t.Parallel()
 	want := repairMsg{From: "b", Entries: []repairEntry{{"k1", []byte("x")}, {"k2", []byte{}}}}
 	got, err := decodeRepair(want.encode())
 	if err != nil {
@@ -37,6 +39,7 @@ func TestRepairRoundTrip(t *testing.T) {
 }
 
 func TestDigestRoundTrip(t *testing.T) {
+	t.Parallel()
 	var want digestMsg
 	want.From = "c"
 	want.Keys = 3
@@ -88,6 +91,7 @@ func sampleWant() wantMsg {
 }
 
 func TestOfferWantRoundTrip(t *testing.T) {
+	t.Parallel()
 	o := sampleOffer()
 	b := o.encode()
 	got, err := decodeOffer(b)
@@ -121,6 +125,7 @@ func TestOfferWantRoundTrip(t *testing.T) {
 // TestOfferSizeBound: an offer of maxOfferBuckets full buckets, the largest
 // a node sends, stays under 34 KiB and decodes.
 func TestOfferSizeBound(t *testing.T) {
+	t.Parallel()
 	o := offerMsg{From: strings.Repeat("n", maxNameLen), Nonce: 1}
 	for b := range maxOfferBuckets {
 		ob := offerBucket{Bucket: uint8(b)}
@@ -152,6 +157,7 @@ func patch(b []byte, i int, v byte) []byte {
 }
 
 func TestDecodeOfferWantMalformed(t *testing.T) {
+	t.Parallel()
 	var o offerMsg
 	o.From, o.Nonce = "a", 9
 	o.Buckets = []offerBucket{{Bucket: 3, Hashes: []uint64{42}}, {Bucket: 5, Hashes: []uint64{43}}}
@@ -209,6 +215,7 @@ func TestDecodeOfferWantMalformed(t *testing.T) {
 // TestDecodeOfferAllocation: an offer claiming many buckets and hashes is
 // refused before anything of the claimed size is allocated.
 func TestDecodeOfferAllocation(t *testing.T) {
+	t.Parallel()
 	full := bucketSet{}
 	for i := range full {
 		full[i] = 0xff
@@ -237,6 +244,7 @@ func wantErr(b []byte) error  { _, err := decodeWant(b); return err }
 func hugeCount() []byte { return binary.AppendUvarint(nil, 50_000_000) }
 
 func TestDecodeMalformed(t *testing.T) {
+	t.Parallel()
 	valid := sampleDelta().encode()
 	tests := []struct {
 		name string
@@ -278,6 +286,7 @@ func TestDecodeMalformed(t *testing.T) {
 func repairMsgBytes() []byte { return (&repairMsg{From: "a"}).encode() }
 
 func TestDecodeRepairMalformed(t *testing.T) {
+	t.Parallel()
 	head := []byte{byte(msgRepair), wireVersion, 1, 'a'}
 	tests := []struct {
 		name string
@@ -300,6 +309,7 @@ func TestDecodeRepairMalformed(t *testing.T) {
 }
 
 func TestDecodeDigestMalformed(t *testing.T) {
+	t.Parallel()
 	var d digestMsg
 	d.From = "a"
 	d.Buckets[3] = 42
@@ -331,6 +341,7 @@ func TestDecodeDigestMalformed(t *testing.T) {
 // TestNotifyMsgMalformed feeds bad messages through the memberlist callback:
 // each is counted and dropped, none panics or reaches the Delegate.
 func TestNotifyMsgMalformed(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	n := c.start(0, newSetDelegate(), 0)
 	d := &mlDelegate{n: n}
@@ -400,6 +411,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func TestMsgTypeString(t *testing.T) {
+	t.Parallel()
 	for typ, want := range map[msgType]string{msgDelta: "Delta", msgRepair: "Repair", msgDigest: "Digest", msgOffer: "Offer", msgWant: "Want", 77: "msgType(77)"} {
 		if got := typ.String(); got != want {
 			t.Errorf("msgType(%d).String() = %q, want %q", typ, got, want)
@@ -411,6 +423,7 @@ func TestMsgTypeString(t *testing.T) {
 // to the same number but encodes again as other bytes, so it is refused,
 // in messages and in node meta alike.
 func TestDecodePaddedUvarint(t *testing.T) {
+	t.Parallel()
 	w := (&wantMsg{From: "a", Nonce: 1}).encode()
 	padded := append([]byte{w[0], w[1], 0x81, 0x00}, w[3:]...) // name length 1 as two bytes
 	if _, err := decodeWant(w); err != nil {

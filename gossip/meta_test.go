@@ -40,6 +40,7 @@ func metaGen() *rapid.Generator[map[string]string] {
 // memberlist's limit, decodes to itself, and that its encoding is canonical:
 // the same bytes every time, which decode and encode again to themselves.
 func TestMetaRoundTrip(t *testing.T) {
+	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
 		m := metaGen().Draw(t, "meta")
 		leaving := rapid.Bool().Draw(t, "leaving")
@@ -67,6 +68,7 @@ func TestMetaRoundTrip(t *testing.T) {
 }
 
 func TestDecodeMeta(t *testing.T) {
+	t.Parallel()
 	valid := encodeMeta(map[string]string{"a": "1", "b": "2"}, false)
 	tests := []struct {
 		name    string

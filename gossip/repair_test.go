@@ -9,6 +9,7 @@ import (
 )
 
 func TestDecodeRepairEntryCap(t *testing.T) {
+	t.Parallel()
 	frame := func(n int) []byte {
 		b := []byte{byte(msgRepair), wireVersion, 1, 'm'}
 		b = appendUvarint(b, uint64(n))
@@ -40,6 +41,7 @@ func TestDecodeRepairEntryCap(t *testing.T) {
 // message may carry into chunks large enough to hold them all: the chunker
 // must split by count, or the receiver refuses the chunk.
 func TestRepairChunksRespectEntryCap(t *testing.T) {
+	t.Parallel()
 	keys := make([]string, maxRepairEntries+500)
 	for i := range keys {
 		keys[i] = fmt.Sprint("k", i)
@@ -82,6 +84,7 @@ func forgedDigest(name string, seed uint64) []byte {
 // TestDigestFromNonMemberDropped sends digests under invented names: none
 // is kept or leads to an offer or a repair, and each is counted.
 func TestDigestFromNonMemberDropped(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, nil)
 	c.grow(2)
 	c.waitMembers(2, 20*time.Second)
@@ -150,6 +153,7 @@ func TestForgedDigestSendsNoObjects(t *testing.T) {
 // TestForgedDigestRepairsOnlyWhatDiffers: when the named member does lack
 // something, it gets exactly that, whatever the forged digest claimed.
 func TestForgedDigestRepairsOnlyWhatDiffers(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.DisableDeltas = true
 		cfg.Memberlist.PushPullInterval = time.Hour // only the forged digest starts a repair
@@ -188,6 +192,7 @@ func TestForgedDigestRepairsOnlyWhatDiffers(t *testing.T) {
 // under a member's name, with a wrong nonce, or for buckets or sub-buckets
 // not offered.
 func TestWantWithoutOfferDropped(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, func(_ int, cfg *Config) { cfg.Memberlist.PushPullInterval = time.Hour })
 	c.grow(2)
 	c.waitMembers(2, 20*time.Second)

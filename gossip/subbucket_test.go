@@ -11,6 +11,7 @@ import (
 // key changes its own sub-bucket's hash only, and keysIn returns the keys
 // of the sub-buckets named and no others.
 func TestSubBuckets(t *testing.T) {
+	t.Parallel()
 	d := newDigest()
 	for i := range 20_000 {
 		d.set(genKey(i), []byte("v"), true)
@@ -77,6 +78,7 @@ func TestSubBuckets(t *testing.T) {
 // TestSubBucketSpread: a key's sub-bucket does not follow from its bucket,
 // or repair would send whole buckets again.
 func TestSubBucketSpread(t *testing.T) {
+	t.Parallel()
 	const keys = 4 * digestBuckets * subBuckets
 	seen := make(map[[2]int]bool)
 	for i := range keys {

@@ -71,6 +71,7 @@ func runAPICases(t *testing.T, d *Daemon, cases []apiCase) {
 }
 
 func TestAPIRoutes(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	runAPICases(t, d, []apiCase{
 		{"health", "GET", "/healthz", "", nil, 200, "", `"status":"ok"`},
@@ -100,6 +101,7 @@ func TestAPIRoutes(t *testing.T) {
 }
 
 func TestAPIValidation(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	long := strings.Repeat("x", 129)
 	runAPICases(t, d, []apiCase{
@@ -154,6 +156,7 @@ func TestAPIValidation(t *testing.T) {
 }
 
 func TestAPIToken(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.APIToken = "s3cret-token" })
 	runAPICases(t, d, []apiCase{
 		{"health needs no token", "GET", "/healthz", "", nil, 200, "", ""},
@@ -169,6 +172,7 @@ func TestAPIToken(t *testing.T) {
 }
 
 func TestNonLoopbackAPIRequiresToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "x")
 	cfg.APIAddr = "0.0.0.0:0"
 	_, err := Start(context.Background(), cfg)
@@ -177,6 +181,7 @@ func TestNonLoopbackAPIRequiresToken(t *testing.T) {
 }
 
 func TestIdempotencyKeyAppliesOnce(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	h := map[string]string{"Idempotency-Key": "k-123"}
 	var first string
@@ -202,6 +207,7 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 }
 
 func TestIdempotencyConcurrentRetries(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	type result struct {
 		code int
@@ -240,6 +246,7 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 // for any other request (another cart, item, body or method), and nothing
 // is applied; the original request still replays.
 func TestIdempotencyKeyBoundToRequest(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	h := map[string]string{"Idempotency-Key": "k-bound"}
 	code, first := doRequest(t, d, "POST", "/v1/carts/idem/items", `{"item":"apple","quantity":2}`, h)
@@ -267,6 +274,7 @@ func TestIdempotencyKeyBoundToRequest(t *testing.T) {
 // stored with its key; a retry is still applied once, and answers with the
 // cart's current view, marked as such.
 func TestIdempotencyLargeAnswerNotKept(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	for i := range 100 {
@@ -301,6 +309,7 @@ func TestIdempotencyLargeAnswerNotKept(t *testing.T) {
 
 // TestAPIGetItemAndAllow covers GET of one line and the Allow header of 405.
 func TestAPIGetItemAndAllow(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	code, body := doRequest(t, d, "POST", "/v1/carts/erin/items", `{"item":"apple","quantity":2,"unit_price_cents":125}`, nil)
 	require.Equal(t, 200, code, body)
@@ -329,6 +338,7 @@ func TestAPIGetItemAndAllow(t *testing.T) {
 // carts whose lines were all removed are left out, and counted apart in
 // /v1/status.
 func TestListCartsPages(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	var want []string
@@ -424,6 +434,7 @@ func TestReadyz(t *testing.T) {
 // unknown cart changes nothing and stores no empty cart, so that a client
 // cannot grow a node's cart table with DELETEs.
 func TestNoOpDeletesLeaveNothing(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	for i := range 50 {
 		code, body := doRequest(t, d, "DELETE", fmt.Sprintf("/v1/carts/ghost-%d", i), "", nil)
@@ -441,6 +452,7 @@ func TestNoOpDeletesLeaveNothing(t *testing.T) {
 // case-insensitive (RFC 7235); the token is not. A refused request closes
 // its connection.
 func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.APIToken = "s3cret" })
 	for auth, want := range map[string]int{
 		"Bearer s3cret": 200, "bearer s3cret": 200, "BEARER s3cret": 200,
@@ -464,6 +476,7 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 // TestGossipBeyondLoopbackNeedsKey: a gossip bind or advertise address
 // beyond loopback without a key is refused unless InsecureGossip says so.
 func TestGossipBeyondLoopbackNeedsKey(t *testing.T) {
+	t.Parallel()
 	base := Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0"}
 	key := bytes.Repeat([]byte{7}, 32)
 	for _, tc := range []struct {
@@ -493,6 +506,7 @@ func TestGossipBeyondLoopbackNeedsKey(t *testing.T) {
 // TestConnectionCap: a flood of connections that send nothing is held at
 // the cap, and a real request still gets an answer.
 func TestConnectionCap(t *testing.T) {
+	t.Parallel()
 	const max = 16
 	d := newTestNode(t, func(c *Config) { c.MaxConnections = max })
 	var idle []net.Conn
@@ -519,6 +533,7 @@ func TestConnectionCap(t *testing.T) {
 // TestDataDirOthersMayWriteRefused: a data directory other users may write
 // is refused at start, with the fix in the message.
 func TestDataDirOthersMayWriteRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o777))
 	cfg := testConfig(t, "perm")
@@ -536,6 +551,7 @@ func TestDataDirOthersMayWriteRefused(t *testing.T) {
 // no cart, yet a retry with the key gets the first answer, even after the
 // cart changed.
 func TestIdempotentNoOpReplays(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	h := map[string]string{"Idempotency-Key": "noop-1"}
 	code, first := doRequest(t, d, "DELETE", "/v1/carts/ghost/items/apple", "", h)
@@ -553,6 +569,7 @@ func TestIdempotentNoOpReplays(t *testing.T) {
 // 204 with no body, is applied, and a retry with its key is 204 too; one
 // without the preference gets the current view.
 func TestPreferReturnMinimal(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	for _, prefer := range []string{"return=minimal", "handling=lenient, return=minimal", "RETURN = minimal"} {
 		h := map[string]string{"Prefer": prefer}
@@ -577,6 +594,7 @@ func TestPreferReturnMinimal(t *testing.T) {
 // TestRequestMetricsByRouteAndCode: the HTTP metrics, whose children are
 // cached, count each request under its own route and status code.
 func TestRequestMetricsByRouteAndCode(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	for range 3 {
 		code, body := doRequest(t, d, "POST", "/v1/carts/m/items", `{"item":"a","quantity":1}`, nil)
@@ -613,6 +631,7 @@ func TestRequestMetricsByRouteAndCode(t *testing.T) {
 // "other", so that a scan of random paths cannot add label values without
 // bound.
 func TestRequestMetricsByRoute(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	for _, r := range []struct {
 		method, path string

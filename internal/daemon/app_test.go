@@ -14,6 +14,7 @@ import (
 // pages and files load without it (they hold no data, and the page must
 // load to ask for the token), while the API still refuses.
 func TestAppRoutesAreOpenButTheAPIIsNot(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.APIToken = "tok" })
 	base := "http://" + d.APIAddr()
 	get := func(path, token string) (*http.Response, string) {

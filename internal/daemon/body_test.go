@@ -45,6 +45,7 @@ func referenceKeysOK(b []byte, allowed []string) bool {
 // TestCheckObjectKeysMatchesReference: the allocation-free key scanner
 // accepts exactly the objects the tokenizer-based check accepts.
 func TestCheckObjectKeysMatchesReference(t *testing.T) {
+	t.Parallel()
 	allowed := fieldsOf[api.AddItemRequest]()
 	keys := []string{"item", "quantity", "unit_price_cents", "Quantity", "ITEM", "colour", `qu\"antity`, "item,"}
 	values := []string{`1`, `"a"`, `"a,\"b\":1"`, `{"quantity":2}`, `[1,{"item":3}]`, `null`, `"}"`}
@@ -67,6 +68,7 @@ func TestCheckObjectKeysMatchesReference(t *testing.T) {
 // TestScanAddItemTakesTheUsualBodies: the bodies clients send take the
 // scanner, and give what encoding/json gives.
 func TestScanAddItemTakesTheUsualBodies(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{
 		`{"item":"x","quantity":1}`,
 		`{"quantity":25,"item":"sku-1.a:b@c_d"}`,
@@ -129,6 +131,7 @@ func FuzzScanAddItem(f *testing.F) {
 // TestSanitize: echoed client text is quoted, valid UTF-8, and cut after 64
 // bytes, not before.
 func TestSanitize(t *testing.T) {
+	t.Parallel()
 	at64 := strings.Repeat("a", 64)
 	for _, tc := range []struct{ in, want string }{
 		{"", `""`},

@@ -19,6 +19,7 @@ import (
 // is lost: every cart ends with one unit per add made to it. Run it with
 // -race.
 func TestCartTableConcurrentCold(t *testing.T) {
+	t.Parallel()
 	const (
 		writers   = 6
 		perWriter = 150

@@ -105,6 +105,7 @@ func newModelCarts(t *rapid.T, disk *memStore, budget int64) *carts {
 // listed carts agree with the carts. A table that let a changed cart leave
 // memory before it was saved, or read a stale copy back, fails here.
 func TestCartTableMatchesModel(t *testing.T) {
+	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
 		disk := newMemStore()
 		budget := rapid.SampledFrom([]int64{1, 2_000, 1 << 30}).Draw(rt, "budget")

@@ -155,6 +155,7 @@ func scrapeMetrics(t *testing.T, d *Daemon) map[string]*dto.MetricFamily {
 }
 
 func TestRestartKeepsStateAndReplicaID(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "restart")
 	d, err := Start(context.Background(), cfg)
 	require.NoError(t, err)
@@ -186,6 +187,7 @@ func TestRestartKeepsStateAndReplicaID(t *testing.T) {
 }
 
 func TestCorruptDataFileIsReported(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "corrupt")
 	require.NoError(t, os.WriteFile(filepath.Join(cfg.DataDir, store.FileName), []byte(strings.Repeat("garbage!", 1024)), 0o600))
 	_, err := Start(context.Background(), cfg)
@@ -195,6 +197,7 @@ func TestCorruptDataFileIsReported(t *testing.T) {
 }
 
 func TestRemoteStateFromTheFarFutureIsRejected(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := cart.New()
 	future := crdt.Timestamp{Wall: time.Now().Add(time.Hour).UnixNano(), Replica: "r-evil"}
@@ -220,6 +223,7 @@ func TestRemoteStateFromTheFarFutureIsRejected(t *testing.T) {
 }
 
 func TestMalformedRemoteInputIsRejected(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	for _, tc := range []struct{ key, data string }{
 		{"c/alice", ""},
@@ -275,6 +279,7 @@ func TestSkewedNodeRefusesWrites(t *testing.T) {
 // clock high-water mark far ahead of physical time (it ran with a skewed
 // clock before) refuses writes rather than stamp them in the future.
 func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "future")
 	cfg.MaxDrift = 2 * time.Second
 	cfg.ClockOffset = time.Hour
@@ -305,6 +310,7 @@ func TestClockCarriedIntoTheFutureRefusesWrites(t *testing.T) {
 // in the cluster stops with an error naming the name and both addresses,
 // instead of running as a silent island; the first node keeps serving.
 func TestSameNameRefusesToRun(t *testing.T) {
+	t.Parallel()
 	a := newTestNode(t, func(c *Config) { c.Name = "twin" })
 	cfg := testConfig(t, a.cfg.ClusterLabel)
 	cfg.Name = "twin"
@@ -326,6 +332,7 @@ func TestSameNameRefusesToRun(t *testing.T) {
 // refused and counted; writes to the cart keep working and keep their
 // lines everywhere they go.
 func TestForgedOwnDotsRejected(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	_, err := c.AddItem(t.Context(), "victim", api.AddItemRequest{Item: "apple", Quantity: 1})

@@ -10,6 +10,7 @@ import (
 // TestConfigDefaults: fields left zero get their documented defaults, and
 // fields that are set keep their values.
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Config{DataDir: t.TempDir()}.withDefaults()
 	require.NoError(t, err)
 	require.Equal(t, DefaultGossipAddr, c.GossipAddr)
@@ -44,6 +45,7 @@ func TestConfigDefaults(t *testing.T) {
 // TestConfigRefusesNegatives: each duration or size that must not be
 // negative is refused alone.
 func TestConfigRefusesNegatives(t *testing.T) {
+	t.Parallel()
 	for name, set := range map[string]func(*Config){
 		"MaxDrift":           func(c *Config) { c.MaxDrift = -1 },
 		"HeartbeatInterval":  func(c *Config) { c.HeartbeatInterval = -1 },

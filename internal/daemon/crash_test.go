@@ -18,6 +18,7 @@ import (
 // acknowledged write. (Close checkpoints, so a test that stops the node
 // cleanly never exercises replay.)
 func TestCrashRestartReplaysTheLog(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) {
 		c.CheckpointInterval = 1 << 40 // no checkpoint while the test runs
 		c.CheckpointLogBytes = 1 << 40

@@ -201,6 +201,7 @@ func gaugeValue(t *testing.T, d *Daemon, name string) float64 {
 // what GET answers, under the headers that keep proxies from caching or
 // buffering it; an unknown cart starts empty.
 func TestEventsFirstView(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	_, err := c.AddItem(t.Context(), "erin", api.AddItemRequest{Item: "apple", Quantity: 2, UnitPriceCents: i64(125)})
@@ -227,6 +228,7 @@ func TestEventsFirstView(t *testing.T) {
 // TestEventsAfterLocalWriteAndSync: a local write and a device's sync
 // each bring an event with the new view.
 func TestEventsAfterLocalWriteAndSync(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	r := openEvents(t, d, "erin", "")
@@ -262,6 +264,7 @@ func TestEventsAfterMergeFromPeer(t *testing.T) {
 // eventMinGap, far fewer than the writes, and the last event is the final
 // view: a change that falls in a quiet period is sent when it ends.
 func TestEventsCoalesceBurst(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	c := newTestClient(t, d, "")
 	r := openEvents(t, d, "erin", "")
@@ -286,6 +289,7 @@ func TestEventsCoalesceBurst(t *testing.T) {
 // TestEventsKeepAlive: a silent stream gets a comment every
 // Config.EventKeepAlive.
 func TestEventsKeepAlive(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.EventKeepAlive = 50 * time.Millisecond })
 	r := openEvents(t, d, "erin", "")
 	r.next(5 * time.Second)
@@ -308,6 +312,7 @@ func TestEventsKeepAlive(t *testing.T) {
 // 503, the JSON error body and Retry-After; when a client goes away its
 // stream ends and frees its place.
 func TestEventsStreamLimit(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.MaxEventStreams = 2 })
 	first := openEvents(t, d, "erin", "")
 	openEvents(t, d, "frank", "")
@@ -333,6 +338,7 @@ func TestEventsStreamLimit(t *testing.T) {
 // TestEventsConfigLimit: the stream cap stays well below the connection
 // cap, which cannot reclaim a stream's connection.
 func TestEventsConfigLimit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		conns, streams, want int
 		bad                  bool
@@ -358,6 +364,7 @@ func TestEventsConfigLimit(t *testing.T) {
 // other methods get 405 with Allow, and the bearer token is required as on
 // every route.
 func TestEventsRoute(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.APIToken = "s3cret" })
 	auth := map[string]string{"Authorization": "Bearer s3cret"}
 
@@ -384,6 +391,7 @@ func TestEventsRoute(t *testing.T) {
 // TestEventsEndOnClose: Close ends open streams at once instead of waiting
 // out ShutdownTimeout for them, and each client sees its stream end.
 func TestEventsEndOnClose(t *testing.T) {
+	t.Parallel()
 	const shutdownTimeout = 20 * time.Second
 	d := newTestNode(t, func(c *Config) { c.ShutdownTimeout = shutdownTimeout })
 	var readers []*eventReader
@@ -523,6 +531,7 @@ func (f *flushBuffer) String() string {
 // lost by taking the change flag after the read. Each write has a
 // deadline of its own.
 func TestEventStreamChangeWhileReading(t *testing.T) {
+	t.Parallel()
 	b := newBroker(1)
 	sub, err := b.subscribe("erin")
 	require.NoError(t, err)

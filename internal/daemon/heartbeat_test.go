@@ -11,6 +11,7 @@ import (
 )
 
 func TestScaledBeat(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		alive int
 		want  time.Duration

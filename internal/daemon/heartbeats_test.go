@@ -11,6 +11,7 @@ import (
 // metadata names are refused and counted, so a peer cannot fill the table
 // with invented replicas; a member's beat is taken.
 func TestHeartbeatOfUnknownReplicaRefused(t *testing.T) {
+	t.Parallel()
 	m := newMetrics()
 	hlc, err := crdt.NewHLC("node-a")
 	if err != nil {

@@ -77,6 +77,7 @@ func TestGossipKeyRotation(t *testing.T) {
 }
 
 func TestGossipSecondaryKeysValidation(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		f    func(*Config)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		cache int64
 		carts int

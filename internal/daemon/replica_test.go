@@ -16,6 +16,7 @@ import (
 // was reset keeps its carts and mints the dots of its next write under the
 // new ID, never under the old one.
 func TestResetReplicaID(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "reset-replica")
 	d, err := Start(context.Background(), cfg)
 	require.NoError(t, err)
@@ -59,6 +60,7 @@ func maxSeq(t *testing.T, d *Daemon, id string, replica crdt.ReplicaID) uint64 {
 // TestCartStateOnlyWhenHeld: the state offered to a peer's repair exists
 // only for a cart this node holds something of.
 func TestCartStateOnlyWhenHeld(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	_, ok := d.carts.state("nobody")
 	require.False(t, ok, "state of a cart never written")

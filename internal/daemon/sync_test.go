@@ -123,6 +123,7 @@ func TestSyncExactlyOnceAcrossNodes(t *testing.T) {
 // TestSyncRefusesHostilePushes: what a device may not do is refused with a
 // clear error and changes nothing.
 func TestSyncRefusesHostilePushes(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	honest := newTestDevice(t, "d-honest")
 	honest.add("apple", 1)
@@ -181,6 +182,7 @@ func cartViewOf(t *testing.T, d *Daemon, id string) api.CartView {
 // yet: 409 sync_behind with Retry-After, nothing applied; the node it
 // learned it from takes it.
 func TestSyncBehindIsRetryable(t *testing.T) {
+	t.Parallel()
 	a, b := newTestNode(t, nil), newTestNode(t, nil) // not joined: b never hears of a's change
 	_, err := newTestClient(t, a, "").AddItem(t.Context(), "c", api.AddItemRequest{Item: "apple", Quantity: 1})
 	require.NoError(t, err)
@@ -210,6 +212,7 @@ func TestSyncBehindIsRetryable(t *testing.T) {
 // TestSyncNamingNodeDotsRefused: a push that names more of the node's own
 // changes than it made is forged: 422, nothing applied.
 func TestSyncNamingNodeDotsRefused(t *testing.T) {
+	t.Parallel()
 	d := newTestNode(t, nil)
 	_, err := newTestClient(t, d, "").AddItem(t.Context(), "c", api.AddItemRequest{Item: "apple", Quantity: 1})
 	require.NoError(t, err)

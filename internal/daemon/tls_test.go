@@ -54,6 +54,7 @@ func newTLSNode(t *testing.T, ca, clientCA *testpki.CA, f func(*Config)) *Daemon
 }
 
 func TestAPITLS(t *testing.T) {
+	t.Parallel()
 	ca, other := testpki.NewCA(t, "crdtd test CA"), testpki.NewCA(t, "another CA")
 	d := newTLSNode(t, ca, nil, nil)
 	ctx := t.Context()
@@ -94,6 +95,7 @@ func TestAPITLS(t *testing.T) {
 }
 
 func TestAPIMutualTLS(t *testing.T) {
+	t.Parallel()
 	ca, clients, other := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "client CA"), testpki.NewCA(t, "another CA")
 	d := newTLSNode(t, ca, clients, func(c *Config) { c.APIToken = "s3cret" })
 	ctx := t.Context()
@@ -130,6 +132,7 @@ func TestAPIMutualTLS(t *testing.T) {
 }
 
 func TestAPITLSConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ca := testpki.NewCA(t, "crdtd test CA")
 	cert, key := ca.Server(t, "127.0.0.1").Write(t, dir, "node")
@@ -168,6 +171,7 @@ func TestAPITLSConfig(t *testing.T) {
 // TestAPITLSWarnings: /v1/status warns about an API beyond loopback without
 // TLS, and about a certificate about to expire.
 func TestAPITLSWarnings(t *testing.T) {
+	t.Parallel()
 	plain := newTestNode(t, func(c *Config) { c.APIAddr, c.APIToken = "0.0.0.0:0", "s3cret" })
 	c, err := client.New(client.Config{BaseURL: "http://" + plain.APIAddr(), Token: "s3cret", Retries: -1})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestMarshalCartViewMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	id := rapid.OneOf(
 		rapid.StringMatching(`[A-Za-z0-9._:@-]{1,20}`),
 		rapid.String(), // outside the ID alphabet: the fallback
