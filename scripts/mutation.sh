@@ -22,12 +22,15 @@
 #                        <pkg>.log, the full listing, and <pkg>.json
 #   GREMLINS_VERSION     version to install if gremlins is not on PATH
 #                        (default v0.6.0)
+#   EXCLUDE              a regexp of files to leave out (gremlins -E), to
+#                        finish a run that stopped part way, by file
 #
 # Tests run with -short (rapid's property tests then run 100 cases each; the
 # process-level suites are skipped), and rapid does not shrink a failing
 # case for more than a second or write fail files: a mutant is killed as
 # soon as a property fails, and shrinking (30 s by default) would spend
-# most of the run on mutants already known dead. Every mutator gremlins has is enabled,
+# most of the run on mutants already known dead. Tests that wait on timers
+# (gossip, the daemon) run eight at a time (-parallel=8). Every mutator gremlins has is enabled,
 # not just its defaults: the defaults never invert a logical operator or a
 # loop's break and continue, and those are the mutants that find missing
 # tests. No mutator deletes a call or reorders statements, so a suite can
@@ -65,8 +68,10 @@ for pkg in "${packages[@]}"; do
   name="${pkg//\//_}"
   echo "+ gremlins unleash ./$pkg (log: $OUT/$name.log)"
   start=$(date +%s)
-  RAPID_SHRINKTIME=1s RAPID_NOFAILFILE=true GOFLAGS=-short gremlins unleash \
-    --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" \
+  exclude=()
+  if [ -n "${EXCLUDE:-}" ]; then exclude=(-E "$EXCLUDE"); fi
+  RAPID_SHRINKTIME=1s RAPID_NOFAILFILE=true GOFLAGS="-short -parallel=8" gremlins unleash \
+    --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" "${exclude[@]}" \
     "${mutators[@]}" --output "$OUT/$name.json" "./$pkg" >"$OUT/$name.log" 2>&1 || {
       echo "gremlins failed on $pkg; see $OUT/$name.log" >&2
       exit 1
