@@ -335,6 +335,11 @@ func (c *Cart) Clone() *Cart { return &Cart{m: *c.m.Clone()} }
 // is in use.
 func (c *Cart) CloneForItem(item string) *Cart { return &Cart{m: *c.m.CloneForKey(item)} }
 
+// TakeOver lets c, a copy of orig made by CloneForItem (or Clone) and
+// since edited, replace orig without copying the lines they share: they
+// become c's alone. Nothing may use orig afterwards.
+func (c *Cart) TakeOver(orig *Cart) { c.m.TakeOver(&orig.m) }
+
 // Equal reports whether c and o are the same state.
 func (c *Cart) Equal(o *Cart) bool { return c.m.Equal(&o.m) }
 

@@ -345,6 +345,30 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 	return out
 }
 
+// TakeOver lets m, a copy of orig made by CloneForKey and since changed
+// under its own key only, replace orig: the stores the two shared become
+// m's alone, so that changing them no longer copies them all first, and m
+// takes orig's dot index (adding its own key's dots) rather than building
+// its own on the next merge. Nothing may use orig afterwards. A map that
+// shares nothing (a Clone, or a copy that has changed another key) keeps
+// what it has.
+func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
+	if !m.shared {
+		return
+	}
+	m.shared = false
+	if orig.index == nil {
+		return
+	}
+	m.index, m.indexLive = orig.index, orig.indexLive
+	orig.index = nil
+	if v, ok := m.entries[m.ownKey]; ok {
+		for d := range v.EachDot {
+			m.index[d] = m.ownKey
+		}
+	}
+}
+
 // Equal reports whether m and o have the same causal context and the same
 // stores under the same keys.
 func (m *ORMap[K, V]) Equal(o *ORMap[K, V]) bool {

@@ -110,3 +110,71 @@ func TestORMapCloneForKey(t *testing.T) {
 		}
 	})
 }
+
+// lineEdit applies op to key k of a lineMap: 0 adds n, 1 sets n, 2
+// removes, and returns the delta.
+func lineEdit(m *lineMap, id crdt.ReplicaID, k string, op int, n amount) *lineMap {
+	switch op {
+	case 0:
+		return lineAdd(m, id, k, n)
+	case 1:
+		return lineSet(m, id, k, n)
+	}
+	return m.Remove(k)
+}
+
+// TestORMapTakeOver: a CloneForKey copy edited under its key and then
+// put in the original's place is the original with the edits' deltas
+// merged, and stays equal to it through later local edits and remote
+// deltas, which merge through the dot index the copy took over (its maps
+// have up to sixteen keys, past the four per delta dot where ORMap.Merge
+// uses the index).
+func TestORMapTakeOver(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var orig, peer lineMap
+		for range rapid.IntRange(0, 30).Draw(t, "history") {
+			m, id := &orig, crdt.ReplicaID("r1")
+			if rapid.Bool().Draw(t, "peer") {
+				m, id = &peer, "r2"
+			}
+			d := lineEdit(m, id, drawElem(t), rapid.IntRange(0, 2).Draw(t, "op"), amount(rapid.IntRange(1, 5).Draw(t, "n")))
+			if rapid.Bool().Draw(t, "deliver") { // a small delta: indexed merges
+				if m == &orig {
+					peer.Merge(d)
+				} else {
+					orig.Merge(d)
+				}
+			}
+		}
+		k := drawElem(t)
+		copied, want := orig.CloneForKey(k), orig.Clone()
+		for i := range rapid.IntRange(1, 3).Draw(t, "edits") {
+			d := lineEdit(copied, "r1", k, rapid.IntRange(0, 2).Draw(t, "edit op"), amount(i))
+			want.Merge(d)
+			peer.Merge(d)
+		}
+		copied.TakeOver(&orig)
+		if !copied.Equal(want) {
+			t.Fatal("the copy that took over differs from the original with the edits merged")
+		}
+		for range rapid.IntRange(1, 10).Draw(t, "later") {
+			if rapid.Bool().Draw(t, "remote") {
+				// The peer has seen the edits: its removes and sets can
+				// cover the copy's new dots.
+				d := lineEdit(&peer, "r2", drawElem(t), rapid.IntRange(0, 2).Draw(t, "remote op"), 7)
+				copied.Merge(d)
+				want.Merge(d)
+			} else {
+				e, op := drawElem(t), rapid.IntRange(0, 2).Draw(t, "local op")
+				d1, d2 := lineEdit(copied, "r1", e, op, 3), lineEdit(want, "r1", e, op, 3)
+				if !d1.Equal(d2) {
+					t.Fatal("a later edit gives different deltas")
+				}
+				peer.Merge(d1)
+			}
+			if !copied.Equal(want) {
+				t.Fatal("the copy that took over drifted from the merged original")
+			}
+		}
+	})
+}

@@ -15,7 +15,7 @@ import (
 // BenchmarkDurableWrites measures acknowledged, fsynced add-to-cart writes
 // through the HTTP API of one in-process node, with 64 concurrent clients.
 func BenchmarkDurableWrites(b *testing.B) {
-	d := newTestNode(b, nil)
+	d := newTestNode(b, defaultCache)
 	c := newTestClient(b, d, "")
 	var seq atomic.Int64
 	b.SetParallelism(32) // x GOMAXPROCS(2) = 64 clients
@@ -42,7 +42,7 @@ func BenchmarkDurableWrites(b *testing.B) {
 // scripts/bench-vs-redis.sh do. Run it with a fixed -benchtime (say
 // 50000x): carts grow with every add, and so does the cost of the next.
 func BenchmarkAddCPU(b *testing.B) {
-	d := newTestNode(b, nil)
+	d := newTestNode(b, defaultCache)
 	h := d.server.Handler
 	body := []byte(`{"item":"x","quantity":1}`)
 	var seq atomic.Int64
@@ -86,3 +86,7 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(200)
 	return len(b), nil
 }
+
+// defaultCache gives a benchmark's node the default cart cache, where
+// tests use a one-byte cache to run every path on carts read from disk.
+func defaultCache(c *Config) { c.CacheSize = DefaultCacheSize }

@@ -576,16 +576,20 @@ func (cs *carts) unlockWrite(o *object) {
 	o.writeMu.Unlock()
 }
 
-// edit runs e on a copy of o's cart at ts and returns the delta and the
-// view of the edited copy; o's cart itself is unchanged until install. The
-// copy shares every line but item's with the cart (cart.CloneForItem; an
-// empty item, a clear, copies them all), so edit holds cs.mu throughout:
-// no remote merge may change the cart while the copy is in use. Copying
-// the whole cart instead was a tenth of a busy node's CPU. The caller
-// holds o through lockForWrite.
-func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.Cart, cart.View, error) {
+// edit runs e on a copy of o's cart at ts and returns the delta, the view
+// of the edited copy, and the copy itself for install; o's cart is
+// unchanged until install. The copy shares every line but item's with the
+// cart (cart.CloneForItem; an empty item, a clear, copies them all), so
+// edit holds cs.mu throughout: no remote merge may change the cart while
+// the copy is made. Copying the whole cart instead was a tenth of a busy
+// node's CPU. A cart that holds nothing yet is refused when the node
+// already holds maxObjects carts. The caller holds o through lockForWrite.
+func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.Cart, cart.View, edited, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if err := cs.roomLocked(o); err != nil {
+		return nil, cart.View{}, edited{}, err
+	}
 	var c *cart.Cart
 	if item == "" {
 		c = o.cart.Clone()
@@ -594,16 +598,31 @@ func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.
 	}
 	delta, err := e(c, ts)
 	if err != nil {
-		return nil, cart.View{}, err
+		return nil, cart.View{}, edited{}, err
 	}
-	return delta, c.View(), nil
+	return delta, c.View(), edited{cart: c, changes: o.changes}, nil
 }
 
-// isNew reports whether o's cart holds nothing yet.
-func (cs *carts) isNew(o *object) bool {
+// room refuses a cart that holds nothing yet when the node already holds
+// maxObjects carts. The caller holds o through lockForWrite.
+func (cs *carts) room(o *object) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return o.cart.IsEmpty()
+	return cs.roomLocked(o)
+}
+
+func (cs *carts) roomLocked(o *object) error {
+	if !o.held && cs.nHeld > maxObjects {
+		return fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
+	}
+	return nil
+}
+
+// edited is a local edit's copy of a cart (the cart with the edit's delta
+// merged) and the cart's change number when the copy was made.
+type edited struct {
+	cart    *cart.Cart
+	changes uint64
 }
 
 // dropIfEmpty forgets the object of a cart that never held anything, so
@@ -618,12 +637,21 @@ func (cs *carts) dropIfEmpty(o *object) {
 }
 
 // install applies a local write's durable delta to the cart in memory and
-// marks the cart for the next checkpoint. Merging the delta, rather than
-// swapping in the edited copy, keeps whatever peers' changes arrived while
-// the write was being logged. The caller holds o through lockForWrite.
-func (cs *carts) install(o *object, delta *cart.Cart) {
+// marks the cart for the next checkpoint. If nothing changed the cart
+// since ed was made, the edited copy, which is the cart with the delta
+// merged, takes its place: an O(1) step under cs.mu, which every write
+// takes, where merging is as long as the line. Otherwise (a peer's change
+// arrived while the write was in the log) merging the delta keeps it.
+// ed may be zero (a device's sync has no copy): the delta is merged. The
+// caller holds o through lockForWrite.
+func (cs *carts) install(o *object, delta *cart.Cart, ed edited) {
 	cs.mu.Lock()
-	o.cart.Merge(delta)
+	if ed.cart != nil && ed.changes == o.changes {
+		ed.cart.TakeOver(o.cart)
+		o.cart = ed.cart
+	} else {
+		o.cart.Merge(delta)
+	}
 	cs.noteLocked(o)
 	cs.mu.Unlock()
 	cs.changed(o.id, false)

@@ -62,7 +62,7 @@ func TestCartTableConcurrentCold(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				delta, _, err := cs.edit(o, "apple", cs.clock.stamp(), func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
+				delta, _, ed, err := cs.edit(o, "apple", cs.clock.stamp(), func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) {
 					return c.Add(ts, "apple", 1)
 				})
 				if err != nil {
@@ -70,7 +70,7 @@ func TestCartTableConcurrentCold(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				cs.install(o, delta)
+				cs.install(o, delta, ed)
 				cs.unlockWrite(o)
 			}
 		})

@@ -100,7 +100,8 @@ func newModelCarts(t *rapid.T, disk *memStore, budget int64) *carts {
 // enough that carts keep leaving memory, through local writes, merges of
 // a peer's changes, writes to the data file that succeed or fail, and
 // crashes (a new table on the data file, with the logged local writes
-// replayed), and checks after every step that each cart reads as the merge
+// replayed), and a peer's change arriving while a local write is in the
+// log, and checks after every step that each cart reads as the merge
 // of every change it was given, and that the counts and the pages of
 // listed carts agree with the carts. A table that let a changed cart leave
 // memory before it was saved, or read a stale copy back, fails here.
@@ -127,13 +128,16 @@ func TestCartTableMatchesModel(t *testing.T) {
 			}
 			return model[id]
 		}
-		local := func(id string, e edit) {
+		// local runs a local write as applyLocal does; inLog, if not nil,
+		// runs while the write would be in the log, between edit and
+		// install.
+		local := func(id string, e edit, inLog func()) {
 			o, err := cs.lockForWrite(id)
 			if err != nil {
 				rt.Fatal(err)
 			}
 			defer cs.unlockWrite(o)
-			delta, _, err := cs.edit(o, "", cs.clock.stamp(), e)
+			delta, _, ed, err := cs.edit(o, "", cs.clock.stamp(), e)
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -146,47 +150,60 @@ func TestCartTableMatchesModel(t *testing.T) {
 				rt.Fatal(err)
 			}
 			logged = append(logged, store.Record{Key: cartKey(id), Delta: b})
-			cs.install(o, delta)
+			if inLog != nil {
+				inLog()
+			}
+			cs.install(o, delta, ed)
 			modelOf(id).Merge(delta)
+		}
+		// peerChange merges a peer's change to cart id, sent as its whole
+		// cart or as a delta.
+		peerChange := func(id, item string, whole bool) {
+			pc := peerCarts[id]
+			if pc == nil {
+				pc = cart.New()
+				peerCarts[id] = pc
+			}
+			wall = wall.Add(time.Millisecond)
+			var delta *cart.Cart
+			if rapid.Bool().Draw(rt, "peer removes") {
+				delta, err = pc.Remove(item)
+			} else {
+				delta, err = pc.Add(peer.Now(wall), item, 2)
+			}
+			if err != nil {
+				rt.Fatal(err)
+			}
+			send := delta
+			if whole {
+				send = pc.Clone()
+			}
+			b, err := send.MarshalBinary()
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if _, err := cs.merge(id, b, gossip.MergeInfo{Channel: gossip.ChannelRepair}); err != nil {
+				rt.Fatal(err)
+			}
+			modelOf(id).Merge(send)
 		}
 
 		for range rapid.IntRange(1, 60).Draw(rt, "steps") {
 			id := rapid.SampledFrom(ids).Draw(rt, "cart")
 			item := rapid.SampledFrom(items).Draw(rt, "item")
-			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); op {
+			switch op := rapid.IntRange(0, 10).Draw(rt, "op"); op {
 			case 0, 1, 2:
-				local(id, func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) { return c.Add(ts, item, 1) })
+				local(id, func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) { return c.Add(ts, item, 1) }, nil)
 			case 3:
-				local(id, func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) { return c.Remove(item) })
+				local(id, func(c *cart.Cart, _ crdt.Timestamp) (*cart.Cart, error) { return c.Remove(item) }, nil)
 			case 4, 5:
-				// A peer's change, sent as its whole cart or as a delta.
-				pc := peerCarts[id]
-				if pc == nil {
-					pc = cart.New()
-					peerCarts[id] = pc
-				}
-				wall = wall.Add(time.Millisecond)
-				var delta *cart.Cart
-				if rapid.Bool().Draw(rt, "peer removes") {
-					delta, err = pc.Remove(item)
-				} else {
-					delta, err = pc.Add(peer.Now(wall), item, 2)
-				}
-				if err != nil {
-					rt.Fatal(err)
-				}
-				send := delta
-				if op == 5 {
-					send = pc.Clone()
-				}
-				b, err := send.MarshalBinary()
-				if err != nil {
-					rt.Fatal(err)
-				}
-				if _, err := cs.merge(id, b, gossip.MergeInfo{Channel: gossip.ChannelRepair}); err != nil {
-					rt.Fatal(err)
-				}
-				modelOf(id).Merge(send)
+				peerChange(id, item, op == 5)
+			case 10:
+				// A peer's change arrives while a local write is in the
+				// log: install must keep both.
+				other := rapid.SampledFrom(items).Draw(rt, "peer item")
+				local(id, func(c *cart.Cart, ts crdt.Timestamp) (*cart.Cart, error) { return c.Add(ts, item, 1) },
+					func() { peerChange(id, other, rapid.Bool().Draw(rt, "whole")) })
 			case 6, 7:
 				// Write changed carts to the data file; a checkpoint also
 				// drops the log, a failed write keeps them changed.

@@ -129,9 +129,9 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 	}
 	var deltaBytes []byte
 	if fresh {
-		if d.carts.isNew(o) && d.carts.count() > maxObjects {
+		if err := d.carts.room(o); err != nil {
 			d.carts.dropIfEmpty(o)
-			return nil, false, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
+			return nil, false, err
 		}
 		if !latest.IsZero() {
 			d.clock.observe(latest)
@@ -148,7 +148,7 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 			d.carts.dropIfEmpty(o)
 			return nil, false, fmt.Errorf("log sync to cart %s: %w", id, err)
 		}
-		d.carts.install(o, req.Delta)
+		d.carts.install(o, req.Delta, edited{})
 		release()
 		if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 			d.persistSoon()

@@ -37,11 +37,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		d.carts.dropIfEmpty(o)
 		return nil, err
 	}
-	if d.carts.isNew(o) && d.carts.count() > maxObjects {
-		d.carts.dropIfEmpty(o)
-		return nil, fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
-	}
-	delta, view, err := d.carts.edit(o, item, ts, e)
+	delta, view, ed, err := d.carts.edit(o, item, ts, e)
 	if err != nil {
 		d.carts.dropIfEmpty(o)
 		return nil, err
@@ -83,7 +79,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		d.carts.dropIfEmpty(o)
 		return nil, fmt.Errorf("log change to cart %s: %w", id, err)
 	}
-	d.carts.install(o, delta)
+	d.carts.install(o, delta, ed)
 	release()
 	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
 		d.persistSoon()
