@@ -23,18 +23,27 @@ var (
 	errTooManyObjs = errors.New("too many objects")
 )
 
-// object is one cart held in memory, and the lock that serializes this
-// node's own writes to it across apply, log and acknowledge.
+// object is one cart held in memory, with the locks that serialize this
+// node's own writes to it and every use of its state.
 type object struct {
 	// writeMu is held by a local write from before it reads the cart until
 	// after its delta is applied in memory, so two local writes never mint
 	// the same dot. Remote merges do not take it.
 	writeMu sync.Mutex
 
-	// Guarded by carts.mu.
-	id   string
+	// mu is held by whatever reads or changes cart or enc: a local edit
+	// and install, a merge, a read, the persister. carts.mu may be taken
+	// while holding it, never the other way round, so that the table's
+	// lock is held only for bookkeeping, never for work on a cart: writes
+	// and merges to different carts run side by side.
+	mu   sync.Mutex
 	cart *cart.Cart
 	enc  []byte // canonical encoding of cart, nil when stale; never modified
+
+	id string // set once
+
+	// Guarded by carts.mu; changes, held and listed are changed only with
+	// mu held too, so either lock is enough to read them.
 	// changes is the table-wide sequence number of the cart's last change,
 	// or of its loading into memory: the version of the cart's events
 	// (events.go). saved is changes as of the cart's last write to the data
@@ -53,10 +62,10 @@ type object struct {
 	prev, next *object
 }
 
-// encodingLocked returns o's canonical encoding, reusing the cached one:
+// encoding returns o's canonical encoding, reusing the cached one:
 // gossip's digest and the persister need the same bytes until the cart
-// changes again.
-func (o *object) encodingLocked() ([]byte, error) {
+// changes again. The caller holds o.mu.
+func (o *object) encoding() ([]byte, error) {
 	if o.enc == nil {
 		b, err := o.cart.MarshalBinary()
 		if err != nil {
@@ -97,7 +106,8 @@ type carts struct {
 	// runs inside gossip callbacks.
 	changed func(id string, merged bool)
 
-	// mu guards the fields below and every object's fields but writeMu.
+	// mu guards the fields below and the objects' bookkeeping (see
+	// object): never the carts themselves.
 	mu  sync.Mutex
 	all map[string]*object // the carts in memory, by ID
 	lru lruList
@@ -136,10 +146,16 @@ func newCarts(self crdt.ReplicaID, clock *nodeClock, m *metrics, disk cartStore,
 	return cs
 }
 
+// facts returns what the table counts of a cart: whether it holds
+// anything, and whether it has a line people see. The caller holds o.mu.
+func facts(c *cart.Cart) (held, listed bool) {
+	return !c.IsEmpty(), c.HasItems()
+}
+
 // noteLocked updates the counts and the overlay after a change to o's
-// cart, and gives the change its sequence number. The caller holds cs.mu.
-func (cs *carts) noteLocked(o *object) {
-	held, listed := !o.cart.IsEmpty(), o.cart.HasItems()
+// cart, given the cart's facts, gives the change its sequence number and
+// marks the cart for the data file. The caller holds o.mu and cs.mu.
+func (cs *carts) noteLocked(o *object, held, listed bool) {
 	cs.nHeld += b2i(held) - b2i(o.held)
 	cs.nListed += b2i(listed) - b2i(o.listed)
 	o.held, o.listed = held, listed
@@ -168,8 +184,9 @@ func b2i(b bool) int {
 // locked runs fn with cs.mu held and the object of cart id in the table,
 // loading the cart from the data file if it is not in memory. An unknown
 // cart gets a new empty object if create is set; otherwise fn gets nil.
-// The table is trimmed to its budget after fn, so fn may pin the object or
-// change it to keep it in memory.
+// The table is trimmed to its budget after fn, so fn may pin the object to
+// keep it in memory. fn must not touch the cart (o.mu comes first): use
+// does that.
 func (cs *carts) locked(id string, create bool, fn func(o *object)) error {
 	cs.mu.Lock()
 	for {
@@ -224,6 +241,43 @@ func (cs *carts) locked(id string, create bool, fn func(o *object)) error {
 	return nil
 }
 
+// use runs fn on the object of cart id with o.mu held, loading the cart
+// if needed (create as for locked; fn gets nil for an unknown cart
+// without it). The object stays pinned in memory meanwhile. If fn reports
+// a change to the cart, with the cart's facts, the change is noted before
+// o.mu is released. An object left holding nothing and unpinned (a refused
+// merge into a new cart) is forgotten.
+func (cs *carts) use(id string, create bool, fn func(o *object) (changed bool)) error {
+	var o *object
+	if err := cs.locked(id, create, func(x *object) {
+		if o = x; o != nil {
+			o.pins++
+		}
+	}); err != nil {
+		return err
+	}
+	if o == nil {
+		fn(nil)
+		return nil
+	}
+	o.mu.Lock()
+	changed := fn(o)
+	var held, listed bool
+	if changed {
+		held, listed = facts(o.cart)
+	}
+	cs.mu.Lock()
+	if changed {
+		cs.noteLocked(o, held, listed)
+	}
+	o.pins--
+	cs.dropLocked(o)
+	cs.evictLocked()
+	cs.mu.Unlock()
+	o.mu.Unlock()
+	return nil
+}
+
 // read loads cart id from the data file: nil if it is not there.
 func (cs *carts) read(id string) (*cart.Cart, []byte, error) {
 	enc, ok, err := cs.disk.Get(cartKey(id))
@@ -255,12 +309,13 @@ func (cs *carts) view(id string) (cart.View, error) {
 // its last change, read together, so that an event stream can tell
 // whether it has sent this view already.
 func (cs *carts) versionedView(id string) (v cart.View, changes uint64, err error) {
-	err = cs.locked(id, false, func(o *object) {
+	err = cs.use(id, false, func(o *object) bool {
 		if o == nil {
 			v = cart.View{Lines: []cart.Line{}}
-			return
+			return false
 		}
 		v, changes = o.cart.View(), o.changes
+		return false
 	})
 	return v, changes, err
 }
@@ -342,11 +397,15 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 	}
 	var changed bool
 	var mergeErr error
-	err := cs.locked(id, true, func(o *object) {
-		if !o.held && cs.nHeld >= maxObjects {
-			cs.dropLocked(o)
-			mergeErr = fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
-			return
+	err := cs.use(id, true, func(o *object) bool {
+		if !o.held {
+			cs.mu.Lock()
+			full := cs.nHeld >= maxObjects
+			cs.mu.Unlock()
+			if full {
+				mergeErr = fmt.Errorf("%w: %d carts", errTooManyObjs, maxObjects)
+				return false
+			}
 		}
 		// Only this node mints its own dots, and it sends none before it
 		// holds them: state claiming more of them is forged or corrupt.
@@ -354,14 +413,12 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 		// already hold (the write would be silently dropped everywhere)
 		// or, near the counter's end, refuse every write to the cart.
 		if claimed, issued := in.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
-			cs.dropLocked(o)
 			cs.metrics.rejected.WithLabelValues("own_dots_forged").Inc()
 			mergeErr = fmt.Errorf("cart %s: state claims change %d of this node's replica, which issued only %d", id, claimed, issued)
-			return
+			return false
 		}
-		if changed = o.cart.Merge(in); changed {
-			cs.noteLocked(o)
-		}
+		changed = o.cart.Merge(in)
+		return changed
 	})
 	if err = errors.Join(err, mergeErr); err != nil {
 		return false, err
@@ -383,7 +440,7 @@ func (cs *carts) merge(id string, data []byte, info gossip.MergeInfo) (bool, err
 // it, so that refused changes of new carts leave nothing behind. The
 // caller holds cs.mu.
 func (cs *carts) dropLocked(o *object) {
-	if cs.all[o.id] == o && o.cart.IsEmpty() && o.pins == 0 {
+	if cs.all[o.id] == o && !o.held && o.pins == 0 {
 		cs.removeLocked(o)
 	}
 }
@@ -401,11 +458,15 @@ func (cs *carts) removeLocked(o *object) {
 func (cs *carts) state(id string) ([]byte, bool) {
 	cs.mu.Lock()
 	if o := cs.all[id]; o != nil {
-		defer cs.mu.Unlock()
+		o.pins++
+		cs.mu.Unlock()
+		defer cs.unpin(o)
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		if o.cart.IsEmpty() {
 			return nil, false
 		}
-		b, err := o.encodingLocked()
+		b, err := o.encoding()
 		return b, err == nil
 	}
 	cs.mu.Unlock()
@@ -422,20 +483,26 @@ func (cs *carts) state(id string) ([]byte, bool) {
 // their last write there, from memory. It reads no cart from the data file.
 func (cs *carts) eachHash(fn func(key string, hash uint64) bool) error {
 	cs.mu.Lock()
-	changed := make(map[string]uint64, len(cs.dirty))
+	var unsaved []*object
 	for _, o := range cs.all {
-		if o.changes == o.saved || o.cart.IsEmpty() {
-			continue
+		if o.changes != o.saved && o.held {
+			o.pins++
+			unsaved = append(unsaved, o)
 		}
-		b, err := o.encodingLocked()
+	}
+	cs.mu.Unlock()
+	defer cs.unpin(unsaved...)
+	changed := make(map[string]uint64, len(unsaved))
+	for _, o := range unsaved {
+		o.mu.Lock()
+		b, err := o.encoding()
+		o.mu.Unlock()
 		if err != nil {
-			cs.mu.Unlock()
 			return fmt.Errorf("encode cart %s: %w", o.id, err)
 		}
 		key := cartKey(o.id)
 		changed[key] = gossip.ObjectHash(key, b)
 	}
-	cs.mu.Unlock()
 	stopped := false
 	err := cs.disk.Entries(func(key string, e store.Entry) bool {
 		if !strings.HasPrefix(key, cartPrefix) {
@@ -473,6 +540,7 @@ type takenCart struct {
 	o       *object
 	changes uint64
 	listed  bool
+	encLen  int
 }
 
 // takeDirty returns the carts changed since the last call, for writing to
@@ -481,29 +549,57 @@ type takenCart struct {
 // was released writes a state that includes it.
 func (cs *carts) takeDirty() *persistBatch {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	b := &persistBatch{
-		objects: make(map[string][]byte, len(cs.dirty)),
-		index:   make(map[string]store.Entry, len(cs.dirty)),
-	}
+	var dirty []*object
 	for id := range cs.dirty {
 		delete(cs.dirty, id)
-		o := cs.all[id]
-		if o == nil || o.cart.IsEmpty() {
-			continue
+		if o := cs.all[id]; o != nil && o.held {
+			o.pins++
+			dirty = append(dirty, o)
 		}
-		enc, err := o.encodingLocked()
+	}
+	cs.mu.Unlock()
+	defer cs.unpin(dirty...)
+	b := &persistBatch{
+		objects: make(map[string][]byte, len(dirty)),
+		index:   make(map[string]store.Entry, len(dirty)),
+	}
+	var failed []*object
+	for _, o := range dirty {
+		o.mu.Lock()
+		enc, err := o.encoding()
+		changes, listed := o.changes, o.listed
+		o.mu.Unlock()
 		if err != nil {
 			cs.metrics.cacheWriteErrors.Inc()
-			cs.dirty[id] = struct{}{}
+			failed = append(failed, o)
 			continue
 		}
-		key := cartKey(id)
+		key := cartKey(o.id)
 		b.objects[key] = enc
-		b.index[key] = store.Entry{Hash: gossip.ObjectHash(key, enc), Listed: o.listed}
-		b.taken = append(b.taken, takenCart{o: o, changes: o.changes, listed: o.listed})
+		b.index[key] = store.Entry{Hash: gossip.ObjectHash(key, enc), Listed: listed}
+		b.taken = append(b.taken, takenCart{o: o, changes: changes, listed: listed, encLen: len(enc)})
+	}
+	if len(failed) > 0 {
+		cs.mu.Lock()
+		for _, o := range failed {
+			cs.dirty[o.id] = struct{}{}
+		}
+		cs.mu.Unlock()
 	}
 	return b
+}
+
+// unpin releases pins taken on objects.
+func (cs *carts) unpin(objs ...*object) {
+	if len(objs) == 0 {
+		return
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, o := range objs {
+		o.pins--
+	}
+	cs.evictLocked()
 }
 
 // saved records that a batch is in the data file: its carts may leave
@@ -519,9 +615,7 @@ func (cs *carts) saved(b *persistBatch) {
 		o.saved = max(o.saved, t.changes)
 		o.diskListed = t.listed
 		cs.noteOverlayLocked(o)
-		if o.enc != nil {
-			cs.lru.recharge(o, objectCost(len(o.enc)))
-		}
+		cs.lru.recharge(o, objectCost(t.encLen))
 	}
 	cs.evictLocked()
 }
@@ -580,15 +674,18 @@ func (cs *carts) unlockWrite(o *object) {
 // of the edited copy, and the copy itself for install; o's cart is
 // unchanged until install. The copy shares every line but item's with the
 // cart (cart.CloneForItem; an empty item, a clear, copies them all), so
-// edit holds cs.mu throughout: no remote merge may change the cart while
-// the copy is made. Copying the whole cart instead was a tenth of a busy
-// node's CPU. A cart that holds nothing yet is refused when the node
-// already holds maxObjects carts. The caller holds o through lockForWrite.
+// edit holds o.mu throughout: no remote merge may change the cart while
+// the copy is made and read. Copying the whole cart instead was a tenth of
+// a busy node's CPU. A cart that holds nothing yet is refused when the
+// node already holds maxObjects carts. The caller holds o through
+// lockForWrite.
 func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.Cart, cart.View, edited, error) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if err := cs.roomLocked(o); err != nil {
-		return nil, cart.View{}, edited{}, err
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.held {
+		if err := cs.room(o); err != nil {
+			return nil, cart.View{}, edited{}, err
+		}
 	}
 	var c *cart.Cart
 	if item == "" {
@@ -600,7 +697,8 @@ func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.
 	if err != nil {
 		return nil, cart.View{}, edited{}, err
 	}
-	return delta, c.View(), edited{cart: c, changes: o.changes}, nil
+	v := c.View()
+	return delta, v, edited{cart: c, changes: o.changes, held: !c.IsEmpty(), listed: len(v.Lines) > 0}, nil
 }
 
 // room refuses a cart that holds nothing yet when the node already holds
@@ -608,10 +706,6 @@ func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.
 func (cs *carts) room(o *object) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.roomLocked(o)
-}
-
-func (cs *carts) roomLocked(o *object) error {
 	if !o.held && cs.nHeld > maxObjects {
 		return fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
 	}
@@ -619,19 +713,22 @@ func (cs *carts) roomLocked(o *object) error {
 }
 
 // edited is a local edit's copy of a cart (the cart with the edit's delta
-// merged) and the cart's change number when the copy was made.
+// merged), the cart's change number when the copy was made, and the
+// copy's facts (see facts).
 type edited struct {
-	cart    *cart.Cart
-	changes uint64
+	cart         *cart.Cart
+	changes      uint64
+	held, listed bool
 }
 
 // dropIfEmpty forgets the object of a cart that never held anything, so
-// that refused edits of new carts leave nothing behind. The caller holds
-// o through lockForWrite.
+// that refused edits of new carts leave nothing behind, unless something
+// else holds it too (it is then forgotten when that lets it go). The
+// caller holds o through lockForWrite.
 func (cs *carts) dropIfEmpty(o *object) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.all[o.id] == o && o.cart.IsEmpty() {
+	if cs.all[o.id] == o && !o.held && o.pins == 1 {
 		cs.removeLocked(o)
 	}
 }
@@ -645,15 +742,19 @@ func (cs *carts) dropIfEmpty(o *object) {
 // ed may be zero (a device's sync has no copy): the delta is merged. The
 // caller holds o through lockForWrite.
 func (cs *carts) install(o *object, delta *cart.Cart, ed edited) {
-	cs.mu.Lock()
+	o.mu.Lock()
+	held, listed := ed.held, ed.listed
 	if ed.cart != nil && ed.changes == o.changes {
 		ed.cart.TakeOver(o.cart)
 		o.cart = ed.cart
 	} else {
 		o.cart.Merge(delta)
+		held, listed = facts(o.cart)
 	}
-	cs.noteLocked(o)
+	cs.mu.Lock()
+	cs.noteLocked(o, held, listed)
 	cs.mu.Unlock()
+	o.mu.Unlock()
 	cs.changed(o.id, false)
 }
 
@@ -672,9 +773,5 @@ func (cs *carts) replay(key string, delta []byte) error {
 	if l := c.Latest(); !l.IsZero() {
 		cs.clock.observe(l)
 	}
-	return cs.locked(id, true, func(o *object) {
-		if o.cart.Merge(c) {
-			cs.noteLocked(o)
-		}
-	})
+	return cs.use(id, true, func(o *object) bool { return o.cart.Merge(c) })
 }

@@ -11,13 +11,15 @@ import (
 
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
+	"github.com/crdtd/crdtd/gossip"
 )
 
-// TestCartTableConcurrentCold runs writers, readers and a persister at
-// once on a table whose cache holds nothing that may leave, so carts are
-// loaded, written, saved and dropped all the time, and checks that no add
-// is lost: every cart ends with one unit per add made to it. Run it with
-// -race.
+// TestCartTableConcurrentCold runs local writers, a peer's merges,
+// readers (views, states, the digest's hashes) and a persister at once on
+// a table whose cache holds nothing that may leave, so carts are loaded,
+// written, merged, saved and dropped all the time, and checks that no add
+// is lost: the carts end with one apple per local add and one pear per
+// add of the peer. Run it with -race.
 func TestCartTableConcurrentCold(t *testing.T) {
 	t.Parallel()
 	const (
@@ -52,7 +54,49 @@ func TestCartTableConcurrentCold(t *testing.T) {
 			}
 		})
 	}
+	for r := range 2 { // readers of states and hashes, as gossip is
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				cs.state(fmt.Sprintf("cart-%d", (i+r)%nCarts))
+				if i%50 == 0 {
+					if err := cs.eachHash(func(string, uint64) bool { return true }); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	const peerAdds = 300
 	var writersWG sync.WaitGroup
+	writersWG.Go(func() { // a peer's deltas, merged while local writes run
+		peer, err := crdt.NewHLC("r-peer")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		carts := map[string]*cart.Cart{}
+		for i := range peerAdds {
+			id := fmt.Sprintf("cart-%d", i%nCarts)
+			if carts[id] == nil {
+				carts[id] = cart.New()
+			}
+			delta, err := carts[id].Add(peer.Now(time.Now()), "pear", 1)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, err := delta.MarshalBinary()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := cs.merge(id, b, gossip.MergeInfo{Channel: gossip.ChannelDelta}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
 	for w := range writers {
 		writersWG.Go(func() {
 			for i := range perWriter {
@@ -79,18 +123,21 @@ func TestCartTableConcurrentCold(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 
-	total := uint64(0)
+	total := map[string]uint64{}
 	for c := range nCarts {
 		v, err := cs.view(fmt.Sprintf("cart-%d", c))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, l := range v.Lines {
-			total += l.Quantity
+			total[l.Item] += l.Quantity
 		}
 	}
-	if want := uint64(writers * perWriter); total != want {
-		t.Fatalf("the carts hold %d units, want %d: adds were lost", total, want)
+	if want := uint64(writers * perWriter); total["apple"] != want {
+		t.Fatalf("the carts hold %d apples, want %d: local adds were lost", total["apple"], want)
+	}
+	if total["pear"] != peerAdds {
+		t.Fatalf("the carts hold %d pears, want %d: the peer's adds were lost", total["pear"], peerAdds)
 	}
 	if loads := testutil.ToFloat64(m.cacheLoads); loads < nCarts {
 		t.Fatalf("only %v loads from disk: the test did not run on cold carts", loads)

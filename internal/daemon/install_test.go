@@ -44,8 +44,11 @@ func addInPlace(t *testing.T, cs *carts, id, item string, n uint64, inLog func()
 
 func cartInMemory(cs *carts, id string) *cart.Cart {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.all[id].cart
+	o := cs.all[id]
+	cs.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cart
 }
 
 func quantities(t *testing.T, cs *carts, id string) map[string]uint64 {

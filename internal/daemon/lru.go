@@ -74,7 +74,7 @@ func (l *lruList) recharge(o *object, cost int64) {
 // mayLeave reports whether o can be dropped from memory: nothing in it is
 // missing from the data file, and no writer holds it.
 func (o *object) mayLeave() bool {
-	return o.pins == 0 && (o.changes == o.saved || o.cart.IsEmpty())
+	return o.pins == 0 && (o.changes == o.saved || !o.held)
 }
 
 // evictLocked drops least recently used carts until the cache is within

@@ -174,8 +174,8 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 // checkPush checks a device's push against o's cart and reports whether it
 // brings anything the cart has not seen. The caller holds o.writeMu.
 func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fresh bool, err error) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	// Only this node mints its own dots: a push naming more of them than it
 	// made would make it reuse one, or remove its future changes.
 	if claimed, issued := delta.MaxSeq(cs.self), o.cart.MaxSeq(cs.self); claimed > issued {
@@ -193,7 +193,7 @@ func (cs *carts) checkPush(o *object, from crdt.ReplicaID, delta *cart.Cart) (fr
 // deltaFor returns what a replica with context known lacks of o's cart.
 // The caller holds o through lockForWrite.
 func (cs *carts) deltaFor(o *object, known *crdt.CausalContext) (*cart.Cart, crdt.CausalContext) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	return o.cart.DeltaFor(known)
 }
