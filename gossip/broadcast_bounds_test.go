@@ -139,6 +139,34 @@ func TestEnqueuePacketLimit(t *testing.T) {
 	}
 }
 
+// TestCombinedOrigin pins which origin a joined broadcast names: the one
+// of the older delta, and on a tie (or when the new delta has no time) the
+// one already queued.
+func TestCombinedOrigin(t *testing.T) {
+	t.Parallel()
+	n := newLoneNode(t, newStateDelegate())
+	for i, tt := range []struct {
+		oldTime, newTime int64
+		wantOrigin       string
+		wantTime         int64
+	}{
+		{10, 20, "old", 10},
+		{20, 10, "new", 10},
+		{10, 10, "old", 10},
+		{10, 0, "old", 10},
+		{0, 10, "new", 10},
+	} {
+		key := fmt.Sprintf("k%d", i)
+		n.enqueueBroadcast(deltaMsg{Origin: "old", Key: key, OriginTime: tt.oldTime, Parts: [][]byte{[]byte("a")}})
+		n.enqueueBroadcast(deltaMsg{Origin: "new", Key: key, OriginTime: tt.newTime, Parts: [][]byte{[]byte("b")}})
+		m := queuedMsg(t, n, key)
+		if len(m.Parts) != 2 || m.Origin != tt.wantOrigin || m.OriginTime != tt.wantTime {
+			t.Errorf("queued at %d, then at %d: %d parts from %q at %d; want 2 from %q at %d",
+				tt.oldTime, tt.newTime, len(m.Parts), m.Origin, m.OriginTime, tt.wantOrigin, tt.wantTime)
+		}
+	}
+}
+
 // TestCombinedPacketLimit pins the size up to which a queued broadcast and
 // a new delta of the key are carried together: a join of exactly
 // maxBroadcast bytes is, without reading the key's state; one byte more is
