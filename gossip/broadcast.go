@@ -189,13 +189,18 @@ func (n *Node) enqueueBroadcast(m deltaMsg) {
 	n.queueLocked(m, msg)
 }
 
-// queueLocked queues a broadcast and prunes the queue to max(4096, 2N)
-// (serf's bound). bmu must be held.
+// queueBound is how many broadcasts the transmit queue holds in a cluster
+// of the given size: 4096, or twice the members in a larger cluster
+// (serf's bound), so that every member's latest change fits.
+func queueBound(members int) int { return max(4096, 2*members) }
+
+// queueLocked queues a broadcast and prunes the queue to queueBound. bmu
+// must be held.
 func (n *Node) queueLocked(m deltaMsg, msg []byte) {
 	b := &deltaBroadcast{key: m.Key, m: m, msg: msg}
 	n.queued[m.Key] = b
 	n.queue.QueueBroadcast(b)
-	limit := max(4096, 2*n.numNodes())
+	limit := queueBound(n.numNodes())
 	if q := n.queue.NumQueued(); q > limit {
 		n.queue.Prune(limit)
 		n.stats.droppedBroadcasts.Add(uint64(q - n.queue.NumQueued()))
