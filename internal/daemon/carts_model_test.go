@@ -317,6 +317,9 @@ func checkTable(t *rapid.T, cs *carts, model map[string]*cart.Cart, ids []string
 		if !more || len(page) == 0 {
 			break
 		}
+		if len(page) != 2 {
+			t.Fatalf("a page of %d carts (%q) before the last, want 2: a cart removed since the checkpoint took a place", len(page), page)
+		}
 		after = page[len(page)-1]
 	}
 	if !slices.Equal(paged, wantListed) {
@@ -327,6 +330,9 @@ func checkTable(t *rapid.T, cs *carts, model map[string]*cart.Cart, ids []string
 	for o := cs.lru.root.next; o != &cs.lru.root; o = o.next {
 		if cs.all[o.id] != o {
 			t.Fatalf("cart %s in the recency list but not in the table", o.id)
+		}
+		if o.pins != 0 {
+			t.Fatalf("cart %s holds %d pins with nothing using it", o.id, o.pins)
 		}
 	}
 	if cs.lru.n != len(cs.all) {
