@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -51,5 +52,25 @@ func TestMalformedUnknownTypesShareOneLogKind(t *testing.T) {
 	}
 	if lines := h.records(nil); len(lines) != 1 {
 		t.Fatalf("got %d log lines for three messages of unknown types, want 1 (one kind, other): %v", len(lines), lines)
+	}
+}
+
+// TestInboundQueueBytesReleased: a message's bytes count against the
+// inbound queue's cap only while it waits; once a worker takes it they
+// are released, so a node that has received more than the cap in all
+// keeps taking messages.
+func TestInboundQueueBytesReleased(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t, nil)
+	n := c.start(0, newSetDelegate(), 0)
+	d := &mlDelegate{n: n}
+	msg := deltaMsg{From: "peer", Origin: "peer", Key: "k", Parts: [][]byte{[]byte("v")}}.encode()
+	d.NotifyMsg(msg)
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		got := n.inBytes.Load()
+		return got == 0, fmt.Sprintf("%d bytes still counted as queued after the message was taken", got)
+	})
+	if got := n.Stats().DroppedInbound; got != 0 {
+		t.Fatalf("%d messages dropped, want 0", got)
 	}
 }
