@@ -706,7 +706,7 @@ func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.
 func (cs *carts) room(o *object) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if !o.held && cs.nHeld > maxObjects {
+	if !o.held && cs.nHeld >= maxObjects {
 		return fmt.Errorf("%w: the node holds %d carts; no new cart is taken", errTooManyObjs, maxObjects)
 	}
 	return nil
