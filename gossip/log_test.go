@@ -205,8 +205,8 @@ func TestRepairRejectionsLogOnce(t *testing.T) {
 	if max := 1 + int(elapsed/logInterval); len(lines) > max || len(lines) == 0 {
 		t.Fatalf("got %d lines for %d messages in %v, want 1..%d", len(lines), msgs, elapsed, max)
 	}
-	if r := lines[0]; r.attrs["rejected"] != fmt.Sprint(perMsg) || r.attrs["peer"] != "mallory" {
-		t.Fatalf("got first line %q %v, want rejected=%d peer=mallory", r.msg, r.attrs, perMsg)
+	if r := lines[0]; r.attrs["rejected"] != fmt.Sprint(perMsg) || r.attrs["peer"] != "mallory" || r.attrs["key"] != "k0" {
+		t.Fatalf("got first line %q %v, want rejected=%d peer=mallory key=k0 (the first rejected)", r.msg, r.attrs, perMsg)
 	}
 }
 
