@@ -8,6 +8,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
 
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
@@ -186,4 +187,19 @@ func TestEachHash(t *testing.T) {
 			t.Fatalf("cart %s holds %d pins after the walks, want %d", id, o.pins, want)
 		}
 	}
+}
+
+// TestMergedCartReachesTheDataFile: a cart changed only by a peer (merges
+// are not logged) is written to the data file by the next checkpoint,
+// although the log is empty.
+func TestMergedCartReachesTheDataFile(t *testing.T) {
+	t.Parallel()
+	d := newTestNode(t, func(c *Config) { c.CheckpointInterval = 50 * time.Millisecond })
+	if _, err := d.carts.merge("from-peer", peerDelta(t, "r-peer", "x"), gossip.MergeInfo{Channel: gossip.ChannelDelta}); err != nil {
+		t.Fatal(err)
+	}
+	require.Eventually(t, func() bool {
+		_, ok, err := d.store.Get(cartKey("from-peer"))
+		return err == nil && ok
+	}, 10*time.Second, 10*time.Millisecond, "the merged cart never reached the data file")
 }
