@@ -149,8 +149,12 @@ func repairEntrySize(key string, data []byte) int {
 	return 2*binary.MaxVarintLen32 + len(key) + len(data)
 }
 
+// repairHeaderSize is an upper bound of the encoded size of a repair
+// message from from, without its entries.
+func repairHeaderSize(from string) int { return 16 + len(from) }
+
 func (m *repairMsg) encode() []byte {
-	n := 16 + len(m.From)
+	n := repairHeaderSize(m.From)
 	for _, e := range m.Entries {
 		n += repairEntrySize(e.Key, e.Data)
 	}

@@ -335,18 +335,19 @@ type repairChunker struct {
 // returned true.
 func (c repairChunker) run(keys []string, state func(string) ([]byte, bool), send func(*repairMsg) bool) bool {
 	chunk := repairMsg{From: c.from}
-	size := 0
+	header := repairHeaderSize(c.from)
+	size := header
 	for _, k := range keys {
 		data, ok := state(k)
 		if !ok {
 			continue
 		}
 		es := repairEntrySize(k, data)
-		if size > 0 && (size+es > c.maxBytes || len(chunk.Entries) == maxRepairEntries) {
+		if len(chunk.Entries) > 0 && (size+es > c.maxBytes || len(chunk.Entries) == maxRepairEntries) {
 			if !send(&chunk) {
 				return false
 			}
-			chunk.Entries, size = nil, 0
+			chunk.Entries, size = nil, header
 		}
 		chunk.Entries = append(chunk.Entries, repairEntry{Key: k, Data: data})
 		size += es

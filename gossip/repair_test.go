@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,6 +61,41 @@ func TestRepairChunksRespectEntryCap(t *testing.T) {
 	})
 	if got != len(keys) || chunks != 2 {
 		t.Fatalf("got %d entries in %d chunks, want %d in 2", got, chunks, len(keys))
+	}
+}
+
+// TestRepairChunksRespectByteCap cuts objects of many sizes, under keys
+// of many lengths, into chunks of at most 4 KiB: every chunk, header
+// included, fits unless it is one object larger than the cap, and no
+// object is lost.
+func TestRepairChunksRespectByteCap(t *testing.T) {
+	t.Parallel()
+	const maxBytes = 4 << 10
+	var keys []string
+	sizes := map[string]int{}
+	for i := range 400 {
+		k := fmt.Sprintf("%s%d", strings.Repeat("k", i%97), i)
+		keys = append(keys, k)
+		sizes[k] = (i * 37) % 900
+	}
+	for i := range 3000 { // tiny objects: the per-entry framing is what adds up
+		k := fmt.Sprint("t", i)
+		keys = append(keys, k)
+		sizes[k] = 1
+	}
+	keys = append(keys, "huge")
+	sizes["huge"] = maxBytes + 100
+	state := func(k string) ([]byte, bool) { return make([]byte, sizes[k]), true }
+	got := 0
+	repairChunker{from: "node-with-a-long-name", maxBytes: maxBytes}.run(keys, state, func(m *repairMsg) bool {
+		if n := len(m.encode()); n > maxBytes && len(m.Entries) > 1 {
+			t.Errorf("a chunk of %d entries takes %d bytes, above the cap of %d", len(m.Entries), n, maxBytes)
+		}
+		got += len(m.Entries)
+		return true
+	})
+	if got != len(keys) {
+		t.Fatalf("got %d entries, want %d", got, len(keys))
 	}
 }
 
