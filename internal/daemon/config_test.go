@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -61,5 +62,21 @@ func TestConfigRefusesNegatives(t *testing.T) {
 		set(&c)
 		_, err := c.withDefaults()
 		require.ErrorIs(t, err, ErrConfig, name)
+	}
+}
+
+// TestConfigGossipKeyLengths: a gossip key is AES-128, -192 or -256: 16,
+// 24 or 32 bytes; any other length is refused.
+func TestConfigGossipKeyLengths(t *testing.T) {
+	t.Parallel()
+	for n, ok := range map[int]bool{5: false, 15: false, 16: true, 24: true, 31: false, 32: true, 33: false} {
+		c := Config{DataDir: t.TempDir(), GossipKey: make([]byte, n)}
+		_, err := c.withDefaults()
+		if ok && err != nil {
+			t.Errorf("a %d-byte gossip key: %v", n, err)
+		}
+		if !ok && !errors.Is(err, ErrConfig) {
+			t.Errorf("a %d-byte gossip key: %v, want ErrConfig", n, err)
+		}
 	}
 }
