@@ -215,7 +215,7 @@ func TestDecodeOfferWantMalformed(t *testing.T) {
 // TestDecodeOfferAllocation: an offer claiming many buckets and hashes is
 // refused before anything of the claimed size is allocated.
 func TestDecodeOfferAllocation(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures the process's allocations.
 	full := bucketSet{}
 	for i := range full {
 		full[i] = 0xff
@@ -244,7 +244,7 @@ func wantErr(b []byte) error  { _, err := decodeWant(b); return err }
 func hugeCount() []byte { return binary.AppendUvarint(nil, 50_000_000) }
 
 func TestDecodeMalformed(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures the process's allocations.
 	valid := sampleDelta().encode()
 	tests := []struct {
 		name string

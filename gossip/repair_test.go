@@ -10,7 +10,7 @@ import (
 )
 
 func TestDecodeRepairEntryCap(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures the process's allocations.
 	frame := func(n int) []byte {
 		b := []byte{byte(msgRepair), wireVersion, 1, 'm'}
 		b = appendUvarint(b, uint64(n))
