@@ -27,6 +27,9 @@ func TestMemberlistWarningsCountAndQuietWhileClosing(t *testing.T) {
 	if len(recs) != 2 || recs[0].level != slog.LevelWarn || recs[1].level != slog.LevelDebug {
 		t.Fatalf("got %v, want a Warn line, then the closed socket's line at Debug", recs)
 	}
+	if s, has := recs[0].attrs["suppressed"]; has {
+		t.Errorf("the first warning says %s were held back, want no count", s)
+	}
 }
 
 // TestWarnLimitedSaysHowManyWereHeldBack: the first line of a kind has no
