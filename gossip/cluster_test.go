@@ -279,8 +279,12 @@ func TestOutsiderCannotJoin(t *testing.T) {
 			deadline := time.Now().Add(2 * time.Second)
 			for time.Now().Before(deadline) {
 				for i := range 2 {
-					if got := c.nodes[i].ml.NumMembers(); got != 2 {
-						t.Fatalf("node %d sees %d members, want 2", i, got)
+					// By name, not by count: under load a member may be
+					// suspected for a moment, which is not what this tests.
+					for _, m := range c.nodes[i].ml.Members() {
+						if m.Name == bad.cfg.Name {
+							t.Fatalf("node %d lists the outsider %s as a member", i, m.Name)
+						}
 					}
 					if c.dels[i].has("injected", "evil") {
 						t.Fatalf("node %d merged the outsider's object", i)
