@@ -93,24 +93,9 @@ func TestSendLocalPacketLimit(t *testing.T) {
 	c.grow(2)
 	c.waitMembers(2, 30*time.Second)
 	n := c.nodes[0]
-	limit := n.maxBroadcast()
-	for _, tt := range []struct {
-		size         int
-		wantReliable bool
-	}{
-		{limit - 1, false},
-		{limit, false},
-		{limit + 1, true},
-	} {
-		key := fmt.Sprintf("k%d", tt.size)
-		m := fill(t, deltaMsg{From: n.cfg.Name, Origin: n.cfg.Name, Key: key, OriginTime: 1, Parts: [][]byte{nil}}, tt.size)
-		before := n.Stats().ReliableQueued
-		n.sendLocal(localDelta{key: key, data: m.Parts[0], originTime: 1})
-		reliable := n.Stats().ReliableQueued - before
-		if reliable != 0 != tt.wantReliable || isQueued(n, key) == tt.wantReliable {
-			t.Errorf("%d-byte delta (limit %d): %d reliable sends, queued %v; want reliable: %v", tt.size, limit, reliable, isQueued(n, key), tt.wantReliable)
-		}
-	}
+	checkPacketLimit(t, n, n.cfg.Name, func(m deltaMsg) {
+		n.sendLocal(localDelta{key: m.Key, data: m.Parts[0], originTime: 1})
+	})
 }
 
 // TestEnqueuePacketLimit pins the size at which a delta with no broadcast
@@ -119,22 +104,24 @@ func TestSendLocalPacketLimit(t *testing.T) {
 func TestEnqueuePacketLimit(t *testing.T) {
 	t.Parallel()
 	n := newLoneNode(t, newStateDelegate())
+	checkPacketLimit(t, n, "o", n.enqueueBroadcast)
+}
+
+// checkPacketLimit sends through send deltas of origin whose messages take
+// maxBroadcast-1, maxBroadcast and maxBroadcast+1 bytes: the first two are
+// queued for broadcast, the last goes by SendReliable.
+func checkPacketLimit(t *testing.T, n *Node, origin string, send func(deltaMsg)) {
+	t.Helper()
 	limit := n.maxBroadcast()
-	for _, tt := range []struct {
-		size         int
-		wantReliable bool
-	}{
-		{limit - 1, false},
-		{limit, false},
-		{limit + 1, true},
-	} {
-		key := fmt.Sprintf("k%d", tt.size)
-		m := fill(t, deltaMsg{From: n.cfg.Name, Origin: "o", Key: key, OriginTime: 1, Parts: [][]byte{nil}}, tt.size)
+	for _, size := range []int{limit - 1, limit, limit + 1} {
+		wantReliable := size > limit
+		key := fmt.Sprintf("k%d", size)
+		m := fill(t, deltaMsg{From: n.cfg.Name, Origin: origin, Key: key, OriginTime: 1, Parts: [][]byte{nil}}, size)
 		before := n.Stats().ReliableQueued
-		n.enqueueBroadcast(m)
+		send(m)
 		reliable := n.Stats().ReliableQueued - before
-		if reliable != 0 != tt.wantReliable || isQueued(n, key) == tt.wantReliable {
-			t.Errorf("%d-byte delta (limit %d): %d reliable sends, queued %v; want reliable: %v", tt.size, limit, reliable, isQueued(n, key), tt.wantReliable)
+		if reliable != 0 != wantReliable || isQueued(n, key) == wantReliable {
+			t.Errorf("%d-byte delta (limit %d): %d reliable sends, queued %v; want reliable: %v", size, limit, reliable, isQueued(n, key), wantReliable)
 		}
 	}
 }

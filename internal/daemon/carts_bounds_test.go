@@ -139,12 +139,7 @@ func TestReplicationLagOnlyForTimedDeltas(t *testing.T) {
 func TestEachHash(t *testing.T) {
 	t.Parallel()
 	disk := newMemStore()
-	hlc, err := crdt.NewHLC("r-self")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMetrics()
-	cs := newCarts("r-self", newNodeClock(hlc, 0, time.Hour, m.rejected), m, disk, 1<<30, func(string, bool) {})
+	cs := newModelCarts(t, disk, 1<<30)
 	addInPlace(t, cs, "saved", "x", 1, nil)
 	addInPlace(t, cs, "changed", "x", 1, nil)
 	b := cs.takeDirty()

@@ -86,7 +86,9 @@ func (m *memStore) commit(b *persistBatch) {
 	}
 }
 
-func newModelCarts(t *rapid.T, disk *memStore, budget int64) *carts {
+// newModelCarts returns a cart table of replica r-self over disk with a
+// cache of budget bytes, for tests of the table alone.
+func newModelCarts(t interface{ Fatal(args ...any) }, disk *memStore, budget int64) *carts {
 	hlc, err := crdt.NewHLC("r-self")
 	if err != nil {
 		t.Fatal(err)

@@ -9,15 +9,7 @@ import (
 	"github.com/crdtd/crdtd/gossip"
 )
 
-func newInstallCarts(t *testing.T) *carts {
-	t.Helper()
-	hlc, err := crdt.NewHLC("r-self")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMetrics()
-	return newCarts("r-self", newNodeClock(hlc, 0, time.Hour, m.rejected), m, newMemStore(), 1<<30, func(string, bool) {})
-}
+func newInstallCarts(t *testing.T) *carts { return newModelCarts(t, newMemStore(), 1<<30) }
 
 // addInPlace runs a local add of n to item as applyLocal does, calling
 // inLog (if not nil) while the write would be in the log. It returns the

@@ -3,7 +3,6 @@ package daemon
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
@@ -15,12 +14,7 @@ import (
 func TestPageSkipsCartsRemovedSinceTheCheckpoint(t *testing.T) {
 	t.Parallel()
 	disk := newMemStore()
-	hlc, err := crdt.NewHLC("r-self")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMetrics()
-	cs := newCarts("r-self", newNodeClock(hlc, 0, time.Hour, m.rejected), m, disk, 1<<30, func(string, bool) {})
+	cs := newModelCarts(t, disk, 1<<30)
 	for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
 		addInPlace(t, cs, id, "x", 1, nil)
 	}
