@@ -120,6 +120,18 @@ func TestLogLimiter(t *testing.T) {
 	if got := len(l.keys); got > maxLogKeys+1 {
 		t.Fatalf("got %d kinds tracked, want <= %d", got, maxLogKeys+1)
 	}
+
+	// Exactly full of idle kinds, a new kind makes room for itself rather
+	// than joining the overflow kind.
+	l = newLogLimiter(clk.now)
+	for i := range maxLogKeys {
+		step(fmt.Sprint("k", i), true, 0)
+	}
+	clk.advance(logKeyIdle)
+	step("fresh", true, 0)
+	if _, ok := l.keys["fresh"]; !ok || len(l.keys) != 1 {
+		t.Fatalf("after a new kind in a full table of idle ones: %d kinds tracked, fresh tracked: %v; want only fresh", len(l.keys), ok)
+	}
 }
 
 func TestShapeOf(t *testing.T) {
@@ -133,6 +145,10 @@ func TestShapeOf(t *testing.T) {
 		if sa, sb := shapeOf(tc.a), shapeOf(tc.b); sa != sb {
 			t.Errorf("shapeOf(%q) = %q, shapeOf(%q) = %q; want equal", tc.a, sa, tc.b, sb)
 		}
+	}
+	if got, want := shapeOf("failed to receive: Unknown message type: 177 from=10.0.0.9:4411"),
+		"failed to receive: Unknown message type: # #"; got != want {
+		t.Errorf("shapeOf = %q, want %q", got, want)
 	}
 	if a, b := shapeOf("Decrypt packet failed: x"), shapeOf("failed to receive: x"); a == b {
 		t.Errorf("different messages share shape %q", a)
