@@ -485,6 +485,15 @@ func (d *Daemon) cartChanged(id string, merged bool) {
 	}
 }
 
+// checkpointIfLogFull wakes the persister once the write-ahead log holds
+// CheckpointLogBytes or more, so that the log, and a restart's replay of it,
+// stays bounded however fast writes come.
+func (d *Daemon) checkpointIfLogFull() {
+	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
+		d.persistSoon()
+	}
+}
+
 // persistSoon wakes the persister.
 func (d *Daemon) persistSoon() {
 	select {

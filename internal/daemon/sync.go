@@ -150,9 +150,7 @@ func (d *Daemon) applySync(r *http.Request, id string, req *cart.SyncRequest) (a
 		}
 		d.carts.install(o, req.Delta, edited{})
 		release()
-		if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
-			d.persistSoon()
-		}
+		d.checkpointIfLogFull()
 	} else {
 		d.carts.dropIfEmpty(o)
 	}

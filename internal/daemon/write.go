@@ -81,9 +81,7 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	}
 	d.carts.install(o, delta, ed)
 	release()
-	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
-		d.persistSoon()
-	}
+	d.checkpointIfLogFull()
 	d.gossip.Publish(cartKey(id), deltaBytes, ts.Time())
 	return body, nil
 }
