@@ -325,19 +325,20 @@ func (c *Cart) Latest() crdt.Timestamp {
 // changed. o is not modified.
 func (c *Cart) Merge(o *Cart) (changed bool) { return c.m.Merge(&o.m) }
 
-// Clone returns a deep copy of c.
+// Clone returns a copy of c that shares nothing either can change: lines
+// never change in place (a merge or edit replaces a line), so the two share
+// them, and a copy costs the map of lines and the causal context.
 func (c *Cart) Clone() *Cart { return &Cart{m: *c.m.Clone()} }
 
 // CloneForItem returns a copy of c for an edit of item (Add, SetQuantity,
-// SetPrice or Remove of it), at a fraction of Clone's cost: the other lines
-// are shared with c until the copy changes one of them, when it first copies
-// them all (see crdt.ORMap.CloneForKey). c must not change while the copy
-// is in use.
+// SetPrice or Remove of it). It is a Clone that remembers the item, so that
+// TakeOver can later hand the copy c's index of dots.
 func (c *Cart) CloneForItem(item string) *Cart { return &Cart{m: *c.m.CloneForKey(item)} }
 
-// TakeOver lets c, a copy of orig made by CloneForItem (or Clone) and
-// since edited, replace orig without copying the lines they share: they
-// become c's alone. Nothing may use orig afterwards.
+// TakeOver lets c, a copy of orig made by CloneForItem and since edited
+// under that item only, replace orig: c takes orig's index of dots instead
+// of building its own on its next merge. Nothing may use orig afterwards.
+// After any other copy or edit it does nothing.
 func (c *Cart) TakeOver(orig *Cart) { c.m.TakeOver(&orig.m) }
 
 // Equal reports whether c and o are the same state.

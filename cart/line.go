@@ -96,6 +96,10 @@ func (l line) MergeDots(ctx *crdt.CausalContext, o line, octx *crdt.CausalContex
 	return l, a || b || c
 }
 
+// MergesByCopy implements crdt.MergesByCopy: MergeDots merges each field
+// by copy, so lines are shared between a cart and its copies.
+func (line) MergesByCopy() {}
+
 // EachDot implements crdt.DotStore.
 func (l line) EachDot(yield func(crdt.Dot) bool) {
 	for d := range l.incs.EachDot {

@@ -202,7 +202,9 @@ the writing replica's [HLC]; receivers pass the timestamps they merge to
     [ErrVersion]. It never panics, and it allocates in proportion to
     the bytes it actually decodes, never to what a length header claims.
   - No shared internals: no method returns or retains a map, slice or store
-    that the caller or another state also holds.
+    that the caller or another state also holds, except that an [ORMap] and
+    its copies share stores that never change in place ([MergesByCopy]).
+    Nothing can change a shared store, so sharing is invisible.
 
 # Concurrency
 

@@ -42,6 +42,10 @@ func (f DotFun[V]) MergeDots(ctx *CausalContext, o DotFun[V], octx *CausalContex
 	return DotFun[V]{m: m}, changed
 }
 
+// MergesByCopy implements [MergesByCopy]: MergeDots returns a new store
+// when anything changes.
+func (DotFun[V]) MergesByCopy() {}
+
 // EachDot implements [DotStore]. Dots come in canonical order.
 func (f DotFun[V]) EachDot(yield func(Dot) bool) {
 	for _, e := range f.m {

@@ -28,6 +28,10 @@ func (s DotSet) MergeDots(ctx *CausalContext, o DotSet, octx *CausalContext) (Do
 	return DotSet{dots: dots}, changed
 }
 
+// MergesByCopy implements [MergesByCopy]: MergeDots returns a new set
+// when anything changes.
+func (DotSet) MergesByCopy() {}
+
 // EachDot implements [DotStore]. Dots come in canonical order.
 func (s DotSet) EachDot(yield func(Dot) bool) {
 	for _, e := range s.dots {

@@ -41,6 +41,18 @@ type DotStore[S any] interface {
 	DecodeStore(r *Reader) (S, error)
 }
 
+// MergesByCopy is implemented by a [DotStore] whose MergeDots never
+// changes the receiver or anything it shares: when the join differs from
+// the receiver, it returns a new store. [DotSet] and [DotFun] do, and so
+// does a struct of them merged field by field. An [ORMap] shares such
+// stores between a map and its copies instead of copying them, so that a
+// copy for an edit ([ORMap.CloneForKey]) costs the map of keys and the
+// causal context, however many dots the stores hold.
+type MergesByCopy interface {
+	// MergesByCopy marks the store; it does nothing.
+	MergesByCopy()
+}
+
 // Payload is the constraint on the values of a [DotFun]: immutable values,
 // fixed when their dot is created, with a canonical encoding. Two stores that
 // hold the same dot always hold equal payloads for it.

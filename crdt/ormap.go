@@ -35,22 +35,38 @@ type ORMap[K Key, V DotStore[V]] struct {
 	index     map[Dot]K
 	indexLive int // dots in the stores at the last rebuild
 
-	// shared is set by CloneForKey: every store but ownKey's is shared with
-	// the map it was cloned from, and must be copied before it changes.
-	shared bool
+	// keyed is set by CloneForKey and cleared by any change to a key but
+	// ownKey: while set, m differs from the map it was cloned from under
+	// ownKey only (see TakeOver).
+	keyed  bool
 	ownKey K
+	// shared is set by CloneForKey for stores that may merge in place
+	// (not MergesByCopy): every store but ownKey's is shared with the map
+	// it was cloned from, and must be copied before it changes.
+	shared bool
+}
+
+// mergesByCopy reports whether V's stores never change in place, so that
+// maps may share them.
+func mergesByCopy[V any]() bool {
+	var v V
+	_, ok := any(v).(MergesByCopy)
+	return ok
 }
 
 // own makes sure key k's store belongs to m before m changes it; changing
-// any key but ownKey in a copy from CloneForKey first copies every store.
+// any key but ownKey in a copy from CloneForKey first copies every shared
+// store.
 func (m *ORMap[K, V]) own(k K) {
-	if m.shared && k != m.ownKey {
+	if k != m.ownKey {
 		m.ownAll()
 	}
 }
 
-// ownAll copies every store shared with another map.
+// ownAll copies every store shared with another map, before a change that
+// may touch any key.
 func (m *ORMap[K, V]) ownAll() {
+	m.keyed = false
 	if !m.shared {
 		return
 	}
@@ -316,29 +332,39 @@ func (m *ORMap[K, V]) store(k K, v V) {
 	m.entries[k] = v
 }
 
-// Clone returns a deep copy of m.
+// Clone returns a copy of m that shares nothing m can change: a deep copy,
+// except that stores which merge by copy ([MergesByCopy]), and so never
+// change, are shared.
 func (m *ORMap[K, V]) Clone() *ORMap[K, V] {
 	out := &ORMap[K, V]{ctx: m.ctx.Clone()}
-	if len(m.entries) > 0 {
-		out.entries = make(map[K]V, len(m.entries))
-		for k, v := range m.entries {
-			out.entries[k] = v.Clone()
-		}
+	if len(m.entries) == 0 {
+		return out
+	}
+	if mergesByCopy[V]() {
+		out.entries = maps.Clone(m.entries)
+		return out
+	}
+	out.entries = make(map[K]V, len(m.entries))
+	for k, v := range m.entries {
+		out.entries[k] = v.Clone()
 	}
 	return out
 }
 
 // CloneForKey returns a copy of m for an edit of key k, at a fraction of
-// Clone's cost: the causal context and k's store are copied, and every other
-// key's store is shared with m until the copy changes one of them, when the
-// copy first takes its own copies of them all. m must not change while the
-// copy is in use: stores may be merged in place.
+// Clone's cost when stores may merge in place: the causal context and k's
+// store are copied, and every other key's store is shared with m until the
+// copy changes one of them, when the copy first takes its own copies of them
+// all; m must not change while the copy is in use. Stores that merge by copy
+// ([MergesByCopy]) are all shared, k's too, and m may change. Either way the
+// copy can later replace m cheaply (TakeOver).
 func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 	m.ownAll()
-	out := &ORMap[K, V]{ctx: m.ctx.Clone(), shared: true, ownKey: k}
+	byCopy := mergesByCopy[V]()
+	out := &ORMap[K, V]{ctx: m.ctx.Clone(), keyed: true, ownKey: k, shared: !byCopy}
 	if len(m.entries) > 0 {
 		out.entries = maps.Clone(m.entries)
-		if v, ok := m.entries[k]; ok {
+		if v, ok := m.entries[k]; ok && !byCopy {
 			out.entries[k] = v.Clone()
 		}
 	}
@@ -349,15 +375,12 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 // under its own key only, replace orig: the stores the two shared become
 // m's alone, so that changing them no longer copies them all first, and m
 // takes orig's dot index (adding its own key's dots) rather than building
-// its own on the next merge. Nothing may use orig afterwards. A map that
-// shares nothing (a Clone, or a copy that has changed another key) keeps
-// what it has.
+// its own on the next merge. Nothing may use orig afterwards. A Clone, or a
+// copy that has changed another key, keeps what it has.
 func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
-	if !m.shared {
-		return
-	}
-	m.shared = false
-	if orig.index == nil {
+	keyed := m.keyed
+	m.keyed, m.shared = false, false
+	if !keyed || orig.index == nil {
 		return
 	}
 	m.index, m.indexLive = orig.index, orig.indexLive

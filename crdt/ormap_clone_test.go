@@ -178,3 +178,63 @@ func TestORMapTakeOver(t *testing.T) {
 		}
 	})
 }
+
+// TestORMapSharedStores: maps of stores that merge by copy share them
+// between a map and its copies (Clone and CloneForKey). Editing and merging
+// into either side, in any order, never shows in the other: each stays
+// equal to an independent reference (a decoded copy) given the same
+// changes.
+func TestORMapSharedStores(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var orig lineMap
+		for range rapid.IntRange(0, 20).Draw(t, "history") {
+			lineEdit(&orig, "r1", drawElem(t), rapid.IntRange(0, 2).Draw(t, "op"), amount(rapid.IntRange(1, 5).Draw(t, "n")))
+		}
+		independent := func(m *lineMap) *lineMap {
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out lineMap
+			if err := out.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			return &out
+		}
+		k := drawElem(t)
+		var cp *lineMap
+		if rapid.Bool().Draw(t, "for key") {
+			cp = orig.CloneForKey(k)
+		} else {
+			cp = orig.Clone()
+		}
+		refOrig, refCopy := independent(&orig), independent(cp)
+		var peer lineMap
+		peer.Merge(&orig)
+		for i := range rapid.IntRange(1, 12).Draw(t, "edits") {
+			m, ref, id := &orig, refOrig, crdt.ReplicaID("r1")
+			if rapid.Bool().Draw(t, "edit the copy") {
+				m, ref, id = cp, refCopy, "r2"
+			}
+			e := k
+			if rapid.IntRange(0, 2).Draw(t, "other key") == 0 {
+				e = drawElem(t)
+			}
+			op := rapid.IntRange(0, 3).Draw(t, "op")
+			if op == 3 { // a peer's change, merged
+				m.Merge(lineEdit(&peer, "r3", e, rapid.IntRange(0, 2).Draw(t, "peer op"), amount(i)))
+				ref.Merge(&peer)
+				m.Merge(&peer)
+				continue
+			}
+			lineEdit(ref, id, e, op, amount(i))
+			lineEdit(m, id, e, op, amount(i))
+		}
+		if !orig.Equal(refOrig) {
+			t.Fatal("the original differs from its reference: a change to the copy reached it")
+		}
+		if !cp.Equal(refCopy) {
+			t.Fatal("the copy differs from its reference: a change to the original reached it")
+		}
+	})
+}

@@ -672,11 +672,11 @@ func (cs *carts) unlockWrite(o *object) {
 
 // edit runs e on a copy of o's cart at ts and returns the delta, the view
 // of the edited copy, and the copy itself for install; o's cart is
-// unchanged until install. The copy shares every line but item's with the
-// cart (cart.CloneForItem; an empty item, a clear, copies them all), so
-// edit holds o.mu throughout: no remote merge may change the cart while
-// the copy is made and read. Copying the whole cart instead was a tenth of
-// a busy node's CPU. A cart that holds nothing yet is refused when the
+// unchanged until install. The copy shares the cart's lines, which never
+// change in place (cart.Clone); copying them instead was a tenth of a busy
+// node's CPU, and for a line of many adds most of an add's. edit holds o.mu
+// throughout: no remote merge may change the cart while the copy is made
+// and read. A cart that holds nothing yet is refused when the
 // node already holds maxObjects carts. The caller holds o through
 // lockForWrite.
 func (cs *carts) edit(o *object, item string, ts crdt.Timestamp, e edit) (*cart.Cart, cart.View, edited, error) {
