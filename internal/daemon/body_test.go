@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/stretchr/testify/require"
 )
 
 // referenceKeysOK is checkObjectKeys written the slow, obvious way, with
@@ -144,4 +147,38 @@ func TestSanitize(t *testing.T) {
 			t.Errorf("sanitize(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestBodyLimit: a body of exactly api.MaxBodyBytes is read whole, whether
+// its length is declared or it comes chunked; one byte more is refused with
+// 413, and the cart is not changed by it.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	d := newTestNode(t, nil)
+	add := `{"item":"apple","quantity":1}`
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+		want    int
+	}{
+		{"declared, at the limit", api.MaxBodyBytes, false, 200},
+		{"declared, one over", api.MaxBodyBytes + 1, false, 413},
+		{"chunked, at the limit", api.MaxBodyBytes, true, 200},
+		{"chunked, one over", api.MaxBodyBytes + 1, true, 413},
+	} {
+		body := add + strings.Repeat(" ", tc.size-len(add))
+		var r io.Reader = strings.NewReader(body)
+		if tc.chunked {
+			r = io.MultiReader(r) // no length known in advance
+		}
+		req, err := http.NewRequest("POST", "http://"+d.APIAddr()+"/v1/carts/limits/items", r)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, tc.want, resp.StatusCode, tc.name)
+	}
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2}}, cartOn(t, d, "limits"), "the two bodies at the limit, and only them, were applied")
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -87,15 +86,7 @@ func readSyncBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil || mt != cart.SyncContentType {
 		return nil, fmt.Errorf("%w: Content-Type %s, want %s", errMediaType, sanitize(r.Header.Get("Content-Type")), cart.SyncContentType)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSyncBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: limit is %d bytes", errTooLarge, api.MaxSyncBodyBytes)
-		}
-		return nil, fmt.Errorf("%w: reading the body: %v", errBadRequest, err)
-	}
-	return b, nil
+	return readLimited(w, r, api.MaxSyncBodyBytes)
 }
 
 // applySync checks a device's push, makes it durable and installs it when
