@@ -209,8 +209,9 @@ func decodeAddItem(b []byte) (api.AddItemRequest, error) {
 	return decodeJSON[api.AddItemRequest](b)
 }
 
-// scanAddItem reads b if it is an object of "item" with a string of ID
-// characters and "quantity" with a non-negative integer of at most 18
+// scanAddItem reads b if it is an object of "item" with a string of
+// printable ASCII without escapes (whether it is a valid item ID is the
+// handler's check, as for any body) and "quantity" with a non-negative integer of at most 18
 // digits, and perhaps "unit_price_cents" with one too, each once, in any
 // order, with any JSON whitespace. It reports false for anything else.
 func scanAddItem(b []byte) (req api.AddItemRequest, ok bool) {
@@ -230,7 +231,7 @@ func scanAddItem(b []byte) (req api.AddItemRequest, ok bool) {
 				return req, false
 			}
 			haveItem = true
-			if req.Item, ok = s.plainString(); !ok || api.InvalidIDByte(req.Item) >= 0 {
+			if req.Item, ok = s.plainString(); !ok {
 				return req, false
 			}
 		case "quantity":

@@ -113,6 +113,7 @@ func FuzzScanAddItem(f *testing.F) {
 		`{"item":"x\u0041","quantity":1}`, `{"item":"a b","quantity":1}`, `{"item":"x","quantity":1234567890123456789}`,
 		`{"item":"x","quantity":1,"unit_price_cents":null}`, `{"item":"x","quantity":1}{}`, `{}`, `[]`, ``,
 		`{"item":"x","quantity":1,"colour":"red"}`, "{\"item\":\"x\",\"quantity\":1}\x00",
+		"{\"item\":\"\xff\",\"quantity\":1}", "{\"item\":\"a\x01b\",\"quantity\":1}", // bytes an item may not hold
 	} {
 		f.Add([]byte(seed))
 	}
@@ -181,4 +182,21 @@ func TestBodyLimit(t *testing.T) {
 		require.Equal(t, tc.want, resp.StatusCode, tc.name)
 	}
 	require.Equal(t, []api.Line{{Item: "apple", Quantity: 2}}, cartOn(t, d, "limits"), "the two bodies at the limit, and only them, were applied")
+}
+
+// TestJSONMediaTypeForms: JSON is JSON with parameters or in capitals
+// (media types are case-insensitive); each form's add is applied.
+func TestJSONMediaTypeForms(t *testing.T) {
+	t.Parallel()
+	d := newTestNode(t, nil)
+	forms := []string{"application/json; charset=utf-8", "Application/JSON", ""}
+	for _, ct := range forms {
+		header := map[string]string{}
+		if ct != "" {
+			header["Content-Type"] = ct
+		}
+		code, body := doRequest(t, d, "POST", "/v1/carts/forms/items", `{"item":"apple","quantity":1}`, header)
+		require.Equal(t, 200, code, "Content-Type %q: %s", ct, body)
+	}
+	require.Equal(t, []api.Line{{Item: "apple", Quantity: int64(len(forms))}}, cartOn(t, d, "forms"))
 }
