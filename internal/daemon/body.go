@@ -210,10 +210,12 @@ func decodeAddItem(b []byte) (api.AddItemRequest, error) {
 }
 
 // scanAddItem reads b if it is an object of "item" with a string of
-// printable ASCII without escapes (whether it is a valid item ID is the
-// handler's check, as for any body) and "quantity" with a non-negative integer of at most 18
-// digits, and perhaps "unit_price_cents" with one too, each once, in any
-// order, with any JSON whitespace. It reports false for anything else.
+// printable ASCII without escapes, "quantity" with a non-negative integer
+// of at most 18 digits, and "unit_price_cents" with one too, each at most
+// once, in any order, with any JSON whitespace. It reports false for
+// anything else. A field left out stays zero, as decodeJSON leaves it:
+// whether the item and quantity are valid is the handler's check, for a
+// scanned body as for a decoded one.
 func scanAddItem(b []byte) (req api.AddItemRequest, ok bool) {
 	s := jsonScanner{b: b}
 	if !s.take('{') {
@@ -262,7 +264,7 @@ func scanAddItem(b []byte) (req api.AddItemRequest, ok bool) {
 			return req, false
 		}
 		s.space()
-		return req, haveItem && haveQuantity && s.i == len(s.b)
+		return req, s.i == len(s.b)
 	}
 }
 

@@ -114,6 +114,8 @@ func FuzzScanAddItem(f *testing.F) {
 		`{"item":"x","quantity":1,"unit_price_cents":null}`, `{"item":"x","quantity":1}{}`, `{}`, `[]`, ``,
 		`{"item":"x","quantity":1,"colour":"red"}`, "{\"item\":\"x\",\"quantity\":1}\x00",
 		"{\"item\":\"\xff\",\"quantity\":1}", "{\"item\":\"a\x01b\",\"quantity\":1}", // bytes an item may not hold
+		`{"item":"ab`, `{"item":"x","quantity":12`, `{"item":"x","quantity":1,"unit_price_cents":5`, // cut short
+		`{"item":"x","quantity":}`, `{"item":"x","quantity":,"unit_price_cents":1}`, `{"item":"x","quantity":1,"unit_price_cents":}`, // no number
 	} {
 		f.Add([]byte(seed))
 	}

@@ -214,20 +214,27 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if len(cfg.Join) > 0 {
 		d.wg.Go(func() { d.joinLoop(runCtx) })
 	}
-	if cfg.InsecureGossip && len(cfg.GossipKey) == 0 && !isLoopback(d.GossipAddr()) {
-		d.log.Warn("gossip is not encrypted and listens beyond loopback: anyone who reaches it can rewrite carts; "+
-			"give --gossip-key-file", "gossip", d.GossipAddr())
-	}
-	if d.tls == nil && !isLoopback(d.APIAddr()) {
-		d.log.Warn("the API listens beyond loopback without TLS: the bearer token and carts cross the network in the clear; "+
-			"give --api-tls-cert-file and --api-tls-key-file", "api", d.APIAddr())
-	}
-	if w := d.tls.warning(time.Now()); w != "" {
-		d.log.Warn(w, "file", cfg.APITLSCertFile)
-	}
+	d.warnExposure(d.APIAddr(), d.GossipAddr(), time.Now())
 	d.log.Info("node started", "node", cfg.Name, "replica", d.replica, "api", d.APIAddr(), "api_scheme", d.tls.scheme(),
 		"gossip", d.GossipAddr(), "data", d.store.Path(), "carts", d.carts.count())
 	return d, nil
+}
+
+// warnExposure warns, at start, of what leaves the node open: gossip in
+// the clear beyond loopback, the API without TLS beyond loopback, an API
+// certificate expired or about to.
+func (d *Daemon) warnExposure(apiAddr, gossipAddr string, now time.Time) {
+	if d.cfg.InsecureGossip && len(d.cfg.GossipKey) == 0 && !isLoopback(gossipAddr) {
+		d.log.Warn("gossip is not encrypted and listens beyond loopback: anyone who reaches it can rewrite carts; "+
+			"give --gossip-key-file", "gossip", gossipAddr)
+	}
+	if d.tls == nil && !isLoopback(apiAddr) {
+		d.log.Warn("the API listens beyond loopback without TLS: the bearer token and carts cross the network in the clear; "+
+			"give --api-tls-cert-file and --api-tls-key-file", "api", apiAddr)
+	}
+	if w := d.tls.warning(now); w != "" {
+		d.log.Warn(w, "file", d.cfg.APITLSCertFile)
+	}
 }
 
 func (d *Daemon) newGossip() (*gossip.Node, error) {
