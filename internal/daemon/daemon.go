@@ -342,7 +342,7 @@ func (d *Daemon) joinLoop(ctx context.Context) {
 		jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		n, err := d.gossip.Join(jctx, d.cfg.Join)
 		cancel()
-		if err == nil && n > 0 {
+		if n > 0 { // Join reports an error only when it reached no seed
 			if d.conflictSeen.Load() {
 				return // Run stops the node: its name is taken
 			}
