@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -57,5 +58,28 @@ func TestSplitHostPort(t *testing.T) {
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.host, host, tc.in)
 		require.Equal(t, tc.port, port, tc.in)
+	}
+}
+
+// TestJoinFailureHints: a failed join's reason is one line, with a hint at
+// the usual cause when the error names one.
+func TestJoinFailureHints(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "no seed answered"},
+		{errors.New("1 error occurred:\n\t* No installed keys could decrypt the message\n\n"),
+			"1 error occurred: * No installed keys could decrypt the message (wrong or missing gossip key?)"},
+		{errors.New("remote state is encrypted and encryption is not configured"),
+			"remote state is encrypted and encryption is not configured (wrong or missing gossip key?)"},
+		{errors.New("unexpected label"), "unexpected label (different cluster label?)"},
+		{errors.New("read: EOF"), "read: EOF (the seed hung up: wrong or missing gossip key, or a different cluster label?)"},
+		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"),
+			"dial tcp 127.0.0.1:1: connect: connection refused (is a seed running, and its gossip port reachable?)"},
+		{errors.New("something else"), "something else"},
+	} {
+		require.Equal(t, tc.want, joinFailure(tc.err))
 	}
 }
