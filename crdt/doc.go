@@ -56,6 +56,9 @@ Replicated Data Types" (2018):
 
 Any type implementing [DotStore] can live in an [ORMap]; values of a
 [DotFun] implement [Payload]. The cart package builds its lines that way.
+A store that declares [MergesByCopy] (its merge returns a new store rather
+than changing itself, as DotSet's and DotFun's do) is shared between a map
+and its copies, so that copying a map for an edit does not copy its dots.
 
 The context is what lets these types forget: a remove drops dots from the
 store, and the context remembers that they were seen. When a late copy of a
