@@ -496,10 +496,14 @@ func (d *Daemon) cartChanged(id string, merged bool) {
 // CheckpointLogBytes or more, so that the log, and a restart's replay of it,
 // stays bounded however fast writes come.
 func (d *Daemon) checkpointIfLogFull() {
-	if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
+	if d.logFull() {
 		d.persistSoon()
 	}
 }
+
+// logFull reports whether the write-ahead log holds CheckpointLogBytes or
+// more: time for a checkpoint.
+func (d *Daemon) logFull() bool { return d.store.LogBytes() >= d.cfg.CheckpointLogBytes }
 
 // persistSoon wakes the persister.
 func (d *Daemon) persistSoon() {
@@ -531,7 +535,7 @@ func (d *Daemon) persistLoop(ctx context.Context) {
 			}
 			d.updateMemoryLimit()
 		case <-d.persistKick:
-			if d.store.LogBytes() >= d.cfg.CheckpointLogBytes {
+			if d.logFull() {
 				if err := d.checkpoint(); err != nil {
 					d.log.Error("checkpoint", "err", err)
 				}
