@@ -50,3 +50,19 @@ func TestIdemRecordKeepsAnswersUpToTheBound(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointAfterPersistDropsTheLog: carts already persisted (merges
+// from peers are, and take locally written carts along) leave nothing
+// dirty, yet the log still holds their changes: a checkpoint must still
+// run and drop the log, or it grows until the next write.
+func TestCheckpointAfterPersistDropsTheLog(t *testing.T) {
+	t.Parallel()
+	d := newTestNode(t, func(c *Config) { c.CheckpointInterval, c.CheckpointLogBytes = 1<<40, 1<<40 })
+	code, body := doRequest(t, d, "POST", "/v1/carts/persisted/items", `{"item":"apple","quantity":1}`, nil)
+	require.Equal(t, 200, code, body)
+	d.persistDirty()
+	require.False(t, d.carts.hasDirty())
+	require.Positive(t, d.store.LogBytes())
+	require.NoError(t, d.checkpoint())
+	require.Zero(t, d.store.LogBytes(), "the checkpoint dropped the log")
+}
