@@ -287,7 +287,7 @@ func TestEventsCoalesceBurst(t *testing.T) {
 }
 
 // TestEventsKeepAlive: a silent stream gets a comment every
-// Config.EventKeepAlive.
+// Config.EventKeepAlive, and stays open for the next change.
 func TestEventsKeepAlive(t *testing.T) {
 	t.Parallel()
 	d := newTestNode(t, func(c *Config) { c.EventKeepAlive = 50 * time.Millisecond })
@@ -295,17 +295,36 @@ func TestEventsKeepAlive(t *testing.T) {
 	r.next(5 * time.Second)
 	deadline := time.NewTimer(5 * time.Second)
 	defer deadline.Stop()
-	for {
+	for kept := false; !kept; {
 		select {
 		case it, ok := <-r.items:
 			require.True(t, ok, "stream ended before a keep-alive")
-			if it.comment == "keep-alive" {
-				return
-			}
+			kept = it.comment == "keep-alive"
 		case <-deadline.C:
 			t.Fatal("no keep-alive comment within 5s")
 		}
 	}
+	code, body := doRequest(t, d, "POST", "/v1/carts/erin/items", `{"item":"apple","quantity":1}`, nil)
+	require.Equal(t, 200, code, body)
+	require.Contains(t, r.next(5*time.Second).data, `"apple"`, "the stream goes on after a keep-alive")
+}
+
+// TestBrokerUnsubscribe: a stream's end leaves the cart's other streams
+// notified, and the last one's end forgets the cart.
+func TestBrokerUnsubscribe(t *testing.T) {
+	t.Parallel()
+	b := newBroker(10)
+	s1, err := b.subscribe("c")
+	require.NoError(t, err)
+	s2, err := b.subscribe("c")
+	require.NoError(t, err)
+	b.unsubscribe(s1)
+	b.notify("c")
+	require.Len(t, s2.dirty, 1, "the other stream is still notified")
+	b.unsubscribe(s2)
+	b.unsubscribe(s2) // twice: no effect
+	require.Empty(t, b.subs, "no stream left: the cart is forgotten")
+	require.Zero(t, b.n.Load())
 }
 
 // TestEventsStreamLimit: beyond MaxEventStreams a stream is refused with
