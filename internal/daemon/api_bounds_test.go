@@ -26,6 +26,7 @@ func TestAPIBoundsExactly(t *testing.T) {
 		{"PUT", "/v1/carts/bounds/items/c", fmt.Sprintf(`{"quantity":%d}`, api.MaxSetQuantity), 200},
 		{"PUT", "/v1/carts/bounds/items/d", fmt.Sprintf(`{"quantity":%d}`, api.MaxSetQuantity+1), 400},
 		{"PUT", "/v1/carts/prices/items/e", `{"quantity":1,"unit_price_cents":-1}`, 400},
+		{"PUT", "/v1/carts/prices/items/e", `{"quantity":1,"unit_price_cents":0}`, 200},
 		{"PUT", "/v1/carts/prices/items/e", fmt.Sprintf(`{"quantity":1,"unit_price_cents":%d}`, int64(api.MaxPriceCents)), 200},
 		{"PUT", "/v1/carts/prices/items/f", fmt.Sprintf(`{"quantity":1,"unit_price_cents":%d}`, int64(api.MaxPriceCents)+1), 400},
 		{"GET", "/v1/carts?limit=0", "", 400},

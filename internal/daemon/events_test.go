@@ -309,6 +309,32 @@ func TestEventsKeepAlive(t *testing.T) {
 	require.Contains(t, r.next(5*time.Second).data, `"apple"`, "the stream goes on after a keep-alive")
 }
 
+// TestEventsNoKeepAliveWhileBusy: every event restarts the keep-alive
+// period, so a stream whose cart changes more often than that carries no
+// keep-alive comments.
+func TestEventsNoKeepAliveWhileBusy(t *testing.T) {
+	t.Parallel()
+	const keepAlive = 2 * time.Second
+	d := newTestNode(t, func(c *Config) { c.EventKeepAlive = keepAlive })
+	r := openEvents(t, d, "busy", "")
+	r.next(5 * time.Second)
+	for start := time.Now(); time.Since(start) < keepAlive*3/2; {
+		code, body := doRequest(t, d, "POST", "/v1/carts/busy/items", `{"item":"apple","quantity":1}`, nil)
+		require.Equal(t, 200, code, body)
+		for event := false; !event; {
+			select {
+			case it, ok := <-r.items:
+				require.True(t, ok, "the stream ended")
+				require.NotEqual(t, "keep-alive", it.comment, "a keep-alive came while events flowed")
+				event = it.comment == ""
+			case <-time.After(5 * time.Second):
+				t.Fatal("no event for a write within 5s")
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // the pace of the writes, not a wait for an outcome
+	}
+}
+
 // TestBrokerUnsubscribe: a stream's end leaves the cart's other streams
 // notified, and the last one's end forgets the cart.
 func TestBrokerUnsubscribe(t *testing.T) {
