@@ -220,20 +220,30 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// warnExposure warns, at start, of what leaves the node open: gossip in
-// the clear beyond loopback, the API without TLS beyond loopback, an API
-// certificate expired or about to.
-func (d *Daemon) warnExposure(apiAddr, gossipAddr string, now time.Time) {
-	if d.cfg.InsecureGossip && len(d.cfg.GossipKey) == 0 && !isLoopback(gossipAddr) {
-		d.log.Warn("gossip is not encrypted and listens beyond loopback: anyone who reaches it can rewrite carts; "+
-			"give --gossip-key-file", "gossip", gossipAddr)
+// exposures says what leaves a node listening on apiAddr and gossipAddr
+// open, for the log at start and for /v1/status: gossip in the clear beyond
+// loopback (which the configuration allows only with InsecureGossip), the
+// API without TLS beyond loopback, an API certificate expired or about to.
+func (d *Daemon) exposures(apiAddr, gossipAddr string, now time.Time) []string {
+	var w []string
+	if len(d.cfg.GossipKey) == 0 && !isLoopback(gossipAddr) {
+		w = append(w, "gossip is not encrypted and listens beyond loopback: anyone who reaches "+
+			gossipAddr+" can rewrite carts; give --gossip-key-file")
 	}
 	if d.tls == nil && !isLoopback(apiAddr) {
-		d.log.Warn("the API listens beyond loopback without TLS: the bearer token and carts cross the network in the clear; "+
-			"give --api-tls-cert-file and --api-tls-key-file", "api", apiAddr)
+		w = append(w, "the API listens beyond loopback without TLS: the bearer token and carts cross the network "+
+			"in the clear; give --api-tls-cert-file and --api-tls-key-file")
 	}
-	if w := d.tls.warning(now); w != "" {
-		d.log.Warn(w, "file", d.cfg.APITLSCertFile)
+	if cw := d.tls.warning(now); cw != "" {
+		w = append(w, cw)
+	}
+	return w
+}
+
+// warnExposure logs the node's exposures at start.
+func (d *Daemon) warnExposure(apiAddr, gossipAddr string, now time.Time) {
+	for _, w := range d.exposures(apiAddr, gossipAddr, now) {
+		d.log.Warn(w, "api", apiAddr, "gossip", gossipAddr)
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestWarnExposure: a node warns at start of gossip in the clear and of an
-// API without TLS, each only beyond loopback, and of an API certificate
-// near or past its end; a node open to no one says nothing. The addresses
-// are only words here: nothing listens on them.
+// TestWarnExposure: a node warns at start (and in /v1/status) of gossip in
+// the clear and of an API without TLS, each only beyond loopback, and of an
+// API certificate near or past its end; a node open to no one says
+// nothing. The addresses are only words here: nothing listens on them.
 func TestWarnExposure(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -32,7 +32,6 @@ func TestWarnExposure(t *testing.T) {
 		{name: "IPv6 loopback", insecure: true, api: "[::1]:7070", gossip: "[::1]:7946"},
 		{name: "clear gossip beyond loopback", insecure: true, tls: fresh, api: "10.0.0.1:7070", gossip: "10.0.0.1:7946", wantGossip: true},
 		{name: "keyed gossip beyond loopback", insecure: true, key: make([]byte, 32), tls: fresh, api: "10.0.0.1:7070", gossip: "10.0.0.1:7946"},
-		{name: "gossip refused unless insecure", tls: fresh, api: "10.0.0.1:7070", gossip: "10.0.0.1:7946"},
 		{name: "API without TLS beyond loopback", api: "10.0.0.1:7070", gossip: "127.0.0.1:7946", wantAPI: true},
 		{name: "certificate ending soon", tls: &apiTLS{notAfter: now.Add(time.Hour)}, api: "10.0.0.1:7070", gossip: "127.0.0.1:7946", wantCertExpiry: true},
 		{name: "certificate expired", tls: &apiTLS{notAfter: now.Add(-time.Hour)}, api: "127.0.0.1:7070", gossip: "127.0.0.1:7946", wantCertExpiry: true},

@@ -79,19 +79,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // warnings returns what the operator should fix, for /v1/status.
 func (d *Daemon) warnings() []string {
-	var w []string
-	if len(d.cfg.GossipKey) == 0 && !isLoopback(d.GossipAddr()) {
-		w = append(w, "gossip is not encrypted and listens beyond loopback: anyone who reaches "+
-			d.GossipAddr()+" can rewrite carts; give --gossip-key-file")
-	}
-	if d.tls == nil && !isLoopback(d.APIAddr()) {
-		w = append(w, "the API listens beyond loopback without TLS: the bearer token and carts cross the network "+
-			"in the clear; give --api-tls-cert-file and --api-tls-key-file")
-	}
-	if cw := d.tls.warning(time.Now()); cw != "" {
-		w = append(w, cw)
-	}
-	return w
+	return d.exposures(d.APIAddr(), d.GossipAddr(), time.Now())
 }
 
 // handleActivity serves GET /v1/activity: the running totals the cluster

@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/internal/testbin"
+)
+
+// TestAlivePeersAndStatus: a node alone has no alive peer; once a second
+// node joins, both do, and /v1/status counts two alive members and lists
+// the other as a peer.
+func TestAlivePeersAndStatus(t *testing.T) {
+	t.Parallel()
+	label := fmt.Sprintf("peers-%d", time.Now().UnixNano())
+	a := newTestNode(t, func(c *Config) { c.ClusterLabel = label })
+	require.False(t, a.hasAlivePeer(), "a node alone")
+	b := newTestNode(t, func(c *Config) { c.ClusterLabel, c.Join = label, []string{a.GossipAddr()} })
+	testbin.WaitFor(t, 10*time.Second, "both nodes to see the other alive", func() bool {
+		return a.hasAlivePeer() && b.hasAlivePeer()
+	})
+	st, err := newTestClient(t, a, "").Status(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, st.Members.Alive)
+	require.Zero(t, st.Members.Suspect+st.Members.Dead+st.Members.Left)
+	require.Len(t, st.Peers, 1)
+	require.Equal(t, b.cfg.Name, st.Peers[0].Name)
+	require.Equal(t, "alive", st.Peers[0].State)
+}
+
+// TestBeatInterval: before its first beat a node reports the configured
+// heartbeat interval, then the one its heartbeat loop chose.
+func TestBeatInterval(t *testing.T) {
+	t.Parallel()
+	d := &Daemon{}
+	d.cfg.HeartbeatInterval = time.Second
+	require.Equal(t, time.Second, d.beatInterval())
+	d.beatEvery.Store(int64(3 * time.Second))
+	require.Equal(t, 3*time.Second, d.beatInterval())
+}
