@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -40,4 +41,15 @@ func TestBeatInterval(t *testing.T) {
 	require.Equal(t, time.Second, d.beatInterval())
 	d.beatEvery.Store(int64(3 * time.Second))
 	require.Equal(t, 3*time.Second, d.beatInterval())
+}
+
+// TestHostName: the host's name when it has one; "crdtd" only without.
+func TestHostName(t *testing.T) {
+	t.Parallel()
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		require.Equal(t, "crdtd", hostName())
+		return
+	}
+	require.Equal(t, h, hostName())
 }
