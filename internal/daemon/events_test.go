@@ -261,8 +261,9 @@ func TestEventsAfterMergeFromPeer(t *testing.T) {
 }
 
 // TestEventsCoalesceBurst: a burst of writes gives at most one event per
-// eventMinGap, far fewer than the writes, and the last event is the final
-// view: a change that falls in a quiet period is sent when it ends.
+// eventMinGap (on an idle machine the 20 writes take a few eventMinGaps,
+// so far fewer events than writes), and the last event is the final view:
+// a change that falls in a quiet period is sent when it ends.
 func TestEventsCoalesceBurst(t *testing.T) {
 	t.Parallel()
 	d := newTestNode(t, nil)
@@ -282,7 +283,6 @@ func TestEventsCoalesceBurst(t *testing.T) {
 	last, events := r.waitData(final, 5*time.Second)
 	took := last.at.Sub(start)
 	t.Logf("%d writes in %v gave %d events; the final view arrived %v after the first write", writes, burst, events, took)
-	require.Less(t, events, writes/2, "a burst should be coalesced")
 	require.LessOrEqual(t, events, int(took/eventMinGap)+1, "more than one event per %v", eventMinGap)
 }
 
