@@ -334,7 +334,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	tokenFile := writeFile(t, t.TempDir(), "token", "e2e-token\n")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	stderr := &syncBuffer{}
+	stderr := &testbin.SyncBuffer{}
 	done := make(chan ExitCode, 1)
 	args := []string{"agent", "--name", "solo", "--data-dir", t.TempDir(), "--api-addr", apiAddr,
 		"--gossip-addr", "127.0.0.1:" + strconv.Itoa(gossipPort), "--profile", "local",

@@ -76,7 +76,7 @@ func TestNewCmdCluster(t *testing.T) {
 type testCluster struct {
 	dir    string
 	stdout *bufio.Scanner
-	stderr *syncBuffer
+	stderr *testbin.SyncBuffer
 	cancel func()
 	done   chan ExitCode
 	agents *fakeAgents
@@ -93,7 +93,7 @@ func startTestCluster(t *testing.T, n int, env []string, tune func(*clusterOptio
 	tc := &testCluster{
 		dir:    filepath.Join(t.TempDir(), "cluster"),
 		stdout: bufio.NewScanner(pr),
-		stderr: &syncBuffer{},
+		stderr: &testbin.SyncBuffer{},
 		cancel: cancel,
 		done:   make(chan ExitCode, 1),
 		agents: &fakeAgents{env: env},

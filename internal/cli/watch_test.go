@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,9 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 
 	"github.com/crdtd/crdtd/api"
 	"github.com/crdtd/crdtd/client"
@@ -51,26 +51,8 @@ func TestNewCmdWatch(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a command writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitOutput polls until out holds want, failing the test after 10 s.
-func waitOutput(t *testing.T, out *syncBuffer, want string) {
+func waitOutput(t *testing.T, out *testbin.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -139,7 +121,7 @@ func TestWatchRun(t *testing.T) {
 	} {
 		t.Run(m.suffix, func(t *testing.T) {
 			srv, next := newFakeEvents(t, watchViews)
-			var out, errOut syncBuffer
+			var out, errOut testbin.SyncBuffer
 			opts := &watchOptions{
 				baseOptions: baseOptions{Out: &out, ErrOut: &errOut, IsTTY: m.tty, Output: m.format,
 					Client: func() (*client.Client, error) { return client.New(client.Config{BaseURL: srv.URL}) }},
@@ -177,7 +159,7 @@ func TestWatchMain(t *testing.T) {
 
 	t.Run("outlives timeout", func(t *testing.T) {
 		srv, next := newFakeEvents(t, watchViews[:2])
-		var stdout, stderr syncBuffer
+		var stdout, stderr testbin.SyncBuffer
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan ExitCode, 1)
 		go func() {
@@ -241,7 +223,7 @@ func TestWatchNode(t *testing.T) {
 	t.Cleanup(func() { _ = d.Close() })
 	node := "http://" + d.APIAddr()
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr testbin.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan ExitCode, 1)
 	go func() {

@@ -1,35 +1,17 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/crdtd/crdtd/internal/testbin"
+
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the node's goroutines to log to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCleanLifeLogsNoError: a node that starts (recovering a log that
 // holds changes), serves writes, checkpoints (on its timer, or because the
@@ -37,7 +19,7 @@ func (l *lockedBuffer) String() string {
 // and no warning: an operator's alerts on those levels stay quiet.
 func TestCleanLifeLogsNoError(t *testing.T) {
 	t.Parallel()
-	var logged lockedBuffer
+	var logged testbin.SyncBuffer
 	quiet := func(cfg *Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		require.NoError(t, os.Chmod(cfg.DataDir, 0o700)) // as an operator would: no warning

@@ -40,17 +40,7 @@ func newGuardFixture(t *testing.T, seeds bool) *guardFixture {
 // peerBeat merges a heartbeat of replica made at wall time at.
 func (f *guardFixture) peerBeat(t *testing.T, replica crdt.ReplicaID, at time.Time) {
 	t.Helper()
-	hlc, err := crdt.NewHLC(replica)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := hlc.Now(at)
-	var reg crdt.LWWRegister[int64]
-	b, err := reg.Set(ts, ts.Wall).MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.beats.merge(string(replica), b); err != nil {
+	if _, err := f.beats.merge(string(replica), beatAt(t, replica, at)); err != nil {
 		t.Fatalf("merge heartbeat: %v", err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package testbin serves the process-level tests (internal/e2e,
-// internal/faults): it builds this module's binaries once per test package,
-// finds free loopback ports and copies data directories. It is not
-// imported by production code.
+// internal/faults) and the others' common needs: it builds this module's
+// binaries once per test package, finds free loopback ports, waits for a
+// condition to a deadline, copies data directories and collects output
+// written by many goroutines. It is not imported by production code.
 package testbin
 
 import (
