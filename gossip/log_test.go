@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // logRecord is one line a recordingHandler saw, with the attributes of
@@ -253,7 +255,7 @@ func TestMalformedLogsBounded(t *testing.T) {
 // "component", as the daemon does: no line may repeat a key.
 func TestLogJSONKeysUnique(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testbin.SyncBuffer
 	c := newTestCluster(t, func(_ int, cfg *Config) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "gossip")
 	})
@@ -302,25 +304,7 @@ func jsonKeys(line []byte) ([]string, error) {
 	return keys, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
+var _ io.Writer = (*testbin.SyncBuffer)(nil)
 
 // TestClosedConnErrorsWhileClosing: memberlist's errors about closed
 // sockets are Error while the node runs and Debug once it leaves or shuts
