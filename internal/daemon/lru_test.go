@@ -9,6 +9,7 @@ import (
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/stretchr/testify/require"
 )
 
 // cartOfLines returns the encoding of a cart of lines lines, the first
@@ -82,4 +83,46 @@ func testObjectCost(t *testing.T, lines int) {
 	}
 	runtime.KeepAlive(cs)
 	runtime.KeepAlive(states)
+}
+
+// TestLRUList: the recency list keeps objects most recent first, moves a
+// touched one to the front (an unlinked one stays out), and sums the costs
+// of the objects in it through pushes, recharges and removals.
+func TestLRUList(t *testing.T) {
+	var l lruList
+	l.init()
+	order := func() []string {
+		var ids []string
+		for o := l.root.next; o != &l.root; o = o.next {
+			ids = append(ids, o.id)
+		}
+		return ids
+	}
+	a, b, c, out := &object{id: "a", cost: 10}, &object{id: "b", cost: 20}, &object{id: "c", cost: 40}, &object{id: "out", cost: 80}
+	for _, o := range []*object{a, b, c} {
+		l.pushFront(o)
+	}
+	require.Equal(t, []string{"c", "b", "a"}, order())
+	require.Equal(t, int64(70), l.bytes)
+	require.Equal(t, 3, l.n)
+
+	l.touch(a)
+	require.Equal(t, []string{"a", "c", "b"}, order())
+	l.touch(a) // already first
+	require.Equal(t, []string{"a", "c", "b"}, order())
+	l.touch(b)
+	require.Equal(t, []string{"b", "a", "c"}, order())
+	l.touch(out) // not in the list
+	require.Equal(t, []string{"b", "a", "c"}, order())
+
+	l.recharge(a, 15)
+	l.recharge(out, 5) // not in the list: its cost is not counted
+	require.Equal(t, int64(75), l.bytes)
+
+	l.remove(c)
+	l.remove(c) // twice: no effect
+	l.remove(out)
+	require.Equal(t, []string{"b", "a"}, order())
+	require.Equal(t, int64(35), l.bytes)
+	require.Equal(t, 2, l.n)
 }
