@@ -126,3 +126,60 @@ func TestLRUList(t *testing.T) {
 	require.Equal(t, int64(35), l.bytes)
 	require.Equal(t, 2, l.n)
 }
+
+// TestMayLeave: a cart may leave memory when no writer holds it and the
+// data file has all of it (or it holds nothing).
+func TestMayLeave(t *testing.T) {
+	for _, tc := range []struct {
+		pins           int
+		changes, saved uint64
+		held, want     bool
+	}{
+		{0, 3, 3, true, true},   // saved
+		{0, 4, 3, true, false},  // changed since its last write
+		{0, 4, 3, false, true},  // holds nothing to lose
+		{1, 3, 3, true, false},  // a writer holds it
+		{1, 4, 3, false, false}, // a writer holds it
+	} {
+		o := &object{pins: tc.pins, changes: tc.changes, saved: tc.saved, held: tc.held}
+		require.Equal(t, tc.want, o.mayLeave(), "%+v", tc)
+	}
+}
+
+// TestEvictBounds: eviction stops once the cache is within its budget (at
+// it exactly), and passes over at most maxEvictScan carts that must stay.
+func TestEvictBounds(t *testing.T) {
+	table := func() (*carts, func(id string, mayLeave bool)) {
+		cs := newModelCarts(t, newMemStore(), 0)
+		return cs, func(id string, mayLeave bool) { // pushed after the ones before: more recent
+			o := &object{id: id, cost: 10, held: true, changes: 1}
+			if mayLeave {
+				o.saved = 1
+			}
+			cs.all[id] = o
+			cs.lru.pushFront(o)
+		}
+	}
+	evict := func(cs *carts, budget int64) {
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		cs.budget = budget
+		cs.evictLocked()
+	}
+
+	cs, add := table()
+	add("old", true)
+	add("new", true)
+	evict(cs, 10)
+	require.NotContains(t, cs.all, "old", "the least recent cart goes first")
+	require.Contains(t, cs.all, "new", "a cache exactly at its budget evicts no more")
+
+	cs, add = table()
+	for i := range maxEvictScan {
+		add(fmt.Sprintf("dirty-%d", i), false)
+	}
+	add("beyond", true)
+	evict(cs, 0)
+	require.Contains(t, cs.all, "beyond", "past maxEvictScan carts that must stay, eviction stops")
+	require.Equal(t, maxEvictScan+1, cs.lru.n)
+}
