@@ -30,6 +30,22 @@ func TestAlivePeersAndStatus(t *testing.T) {
 	require.Len(t, st.Peers, 1)
 	require.Equal(t, b.cfg.Name, st.Peers[0].Name)
 	require.Equal(t, "alive", st.Peers[0].State)
+
+	// Two nodes with nothing to repair: their digest exchanges are in
+	// sync, and the metric of diverged ones (exchanges less those in sync)
+	// stays at the join's few.
+	exchanges := func(result string) float64 {
+		for _, m := range scrapeMetrics(t, a)["crdtd_antientropy_exchanges_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	testbin.WaitFor(t, 20*time.Second, "five digest exchanges in sync", func() bool { return exchanges("in_sync") >= 5 })
+	require.Less(t, exchanges("diverged"), exchanges("in_sync"), "nodes in sync counted as diverged")
 }
 
 // TestBeatInterval: before its first beat a node reports the configured
