@@ -69,3 +69,34 @@ func TestHostName(t *testing.T) {
 	}
 	require.Equal(t, h, hostName())
 }
+
+// TestCartAndLogMetrics: the cart gauges split carts with lines from
+// empty ones, and the log's sync latency is a histogram whose buckets
+// count cumulatively, up to the syncs within the largest bound.
+func TestCartAndLogMetrics(t *testing.T) {
+	t.Parallel()
+	d := newTestNode(t, nil)
+	for _, id := range []string{"m1", "m2", "m3"} {
+		code, body := doRequest(t, d, "POST", "/v1/carts/"+id+"/items", `{"item":"apple","quantity":1}`, nil)
+		require.Equal(t, 200, code, body)
+	}
+	code, body := doRequest(t, d, "DELETE", "/v1/carts/m3/items/apple", "", nil)
+	require.Equal(t, 200, code, body)
+
+	mf := scrapeMetrics(t, d)
+	carts := map[string]float64{}
+	for _, m := range mf["crdtd_carts"].GetMetric() {
+		carts[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	require.Equal(t, map[string]float64{"with_items": 2, "empty": 1}, carts)
+
+	h := mf["crdtd_store_log_sync_seconds"].GetMetric()[0].GetHistogram()
+	require.Positive(t, h.GetSampleCount())
+	var last uint64
+	for _, b := range h.GetBucket() {
+		require.GreaterOrEqual(t, b.GetCumulativeCount(), last, "buckets are cumulative")
+		last = b.GetCumulativeCount()
+	}
+	require.Positive(t, last)
+	require.LessOrEqual(t, last, h.GetSampleCount(), "no bucket counts more than every sync")
+}
