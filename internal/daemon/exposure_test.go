@@ -48,3 +48,11 @@ func TestWarnExposure(t *testing.T) {
 		require.Equal(t, b2i(tc.wantGossip)+b2i(tc.wantAPI)+b2i(tc.wantCertExpiry), warnings, "%s: %s", tc.name, logged)
 	}
 }
+
+// TestAPIScheme: a node without TLS serves http, with it https.
+func TestAPIScheme(t *testing.T) {
+	t.Parallel()
+	var none *apiTLS
+	require.Equal(t, "http", none.scheme())
+	require.Equal(t, "https", (&apiTLS{}).scheme())
+}
