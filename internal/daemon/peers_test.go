@@ -23,6 +23,9 @@ func TestAlivePeersAndStatus(t *testing.T) {
 	testbin.WaitFor(t, 10*time.Second, "both nodes to see the other alive", func() bool {
 		return a.hasAlivePeer() && b.hasAlivePeer()
 	})
+	require.True(t, a.isMemberReplica(b.replica), "the peer's replica is a member's")
+	require.True(t, a.isMemberReplica(a.replica), "our own replica is a member's")
+	require.False(t, a.isMemberReplica("invented"), "a replica no member names")
 	st, err := newTestClient(t, a, "").Status(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 2, st.Members.Alive)
