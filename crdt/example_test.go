@@ -204,3 +204,25 @@ func ExampleDotFun() {
 	fmt.Println(f.Len(), sum, v, ok)
 	// Output: 2 7 5 true
 }
+
+// A map of stores that merge by copy shares them with its copies: editing
+// the copy replaces its stores and leaves the original's as they were.
+func ExampleMergesByCopy() {
+	type tags = crdt.ORMap[string, crdt.DotSet]
+	tag := func(m *tags, id crdt.ReplicaID, k string) {
+		noErr(m.Update(id, k, func(_ crdt.DotSet, next func() crdt.Dot) crdt.Mutation[crdt.DotSet] {
+			var mu crdt.Mutation[crdt.DotSet]
+			mu.Add.Add(next())
+			return mu
+		}))
+	}
+	var orig tags
+	tag(&orig, "r1", "red")
+	_, shared := any(crdt.DotSet{}).(crdt.MergesByCopy)
+
+	cp := orig.CloneForKey("red") // shares the store under "red"
+	tag(cp, "r1", "red")          // a new store for "red" in the copy
+	cp.Remove("red")
+	fmt.Println(shared, orig.Keys(), cp.Keys())
+	// Output: true [red] []
+}
