@@ -33,8 +33,9 @@
 #                        faster. Logs are <pkg>__<file>.log and .json.
 #
 # Tests run with -count=1 (a cached result would make gremlins' timeout,
-# a multiple of the unmutated run's time, a fraction of a real run) and
-# with -short (rapid's property tests then run 100 cases each; the
+# a multiple of the unmutated run's time, a fraction of a real run), with
+# -failfast (a mutant is dead at its first failing test; the rest would
+# only wait out their deadlines), and with -short (rapid's property tests then run 100 cases each; the
 # process-level suites are skipped), and rapid does not shrink a failing
 # case for more than a second or write fail files: a mutant is killed as
 # soon as a property fails, and shrinking (30 s by default) would spend
@@ -78,7 +79,7 @@ unleash() {
   local pkg=$1 name=$2 run=$3 exclude=()
   if [ -n "$4" ]; then exclude=(-E "$4"); fi
   echo "+ gremlins unleash ./$pkg (log: $OUT/$name.log)"
-  GOFLAGS="-short -count=1 -parallel=8 -run=$run" gremlins unleash \
+  GOFLAGS="-short -count=1 -failfast -parallel=8 -run=$run" gremlins unleash \
     --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" "${exclude[@]}" \
     "${mutators[@]}" --output "$OUT/$name.json" "./$pkg" >"$OUT/$name.log" 2>&1 || {
       echo "gremlins failed on $pkg; see $OUT/$name.log" >&2
