@@ -143,3 +143,29 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeMetaVersion1: meta of version 1 (replica ID, API address, an
+// optional flags byte) still decodes, keeping only the leaving flag.
+func TestDecodeMetaVersion1(t *testing.T) {
+	t.Parallel()
+	v1 := func(flags ...byte) []byte {
+		b := appendString([]byte{1}, "r-1")
+		b = appendString(b, "127.0.0.1:7070")
+		return append(b, flags...)
+	}
+	for _, tc := range []struct {
+		b       []byte
+		leaving bool
+	}{{v1(), false}, {v1(0), false}, {v1(metaLeaving), true}, {v1(metaLeaving | 2), true}} {
+		m, err := decodeMeta(tc.b)
+		if err != nil {
+			t.Fatalf("decodeMeta(%x): %v", tc.b, err)
+		}
+		if m.Leaving != tc.leaving {
+			t.Errorf("decodeMeta(%x): leaving %v, want %v", tc.b, m.Leaving, tc.leaving)
+		}
+	}
+	if _, err := decodeMeta([]byte{0, 0}); err == nil {
+		t.Error("version 0 decoded")
+	}
+}
