@@ -153,6 +153,12 @@ func (r *run) cleanup(ctx context.Context) CleanupReport {
 		})
 	}
 	wg.Wait()
+	for i := range carts {
+		if !failed[i].Load() && !r.clearStragglers(ctx, carts[i]) {
+			failed[i].Store(true)
+			failedClears.Add(1)
+		}
+	}
 	rep := CleanupReport{Failed: int(failedClears.Load())}
 	for i := range carts {
 		if !failed[i].Load() {
@@ -160,6 +166,32 @@ func (r *run) cleanup(ctx context.Context) CleanupReport {
 		}
 	}
 	return rep
+}
+
+// cleanupRechecks is how many times cleanup looks again at a cleared cart.
+const cleanupRechecks = 3
+
+// clearStragglers looks at a cleared cart on every node and clears it again
+// where it still holds lines: a write in flight when the run was
+// interrupted may land after its cart's clear (the clear removes only what
+// it has seen). It reports whether the cart was found empty everywhere.
+func (r *run) clearStragglers(ctx context.Context, cart string) bool {
+	for range cleanupRechecks {
+		clean := true
+		for node, c := range r.clients {
+			cctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+			v, err := r.pollers[node].GetCart(cctx, cart) // the pollers decode views
+			if err == nil && len(v.Items) > 0 {
+				clean = false
+				_, _ = c.ClearCart(cctx, cart)
+			}
+			cancel()
+		}
+		if clean {
+			return true
+		}
+	}
+	return false
 }
 
 // sampling reports whether the run measures convergence: it needs markers and two nodes.

@@ -26,10 +26,11 @@ type fakeCarts struct {
 	carts map[string]map[string]int64 // cart -> item -> quantity
 
 	requests   atomic.Int64
-	failAdds   atomic.Bool            // answer every add with 503
-	failClears atomic.Bool            // answer every clear with 503
-	nodes      int                    // nodes started
-	clears     map[string]map[int]int // cart -> node number -> clears received; under mu
+	failAdds   atomic.Bool                  // answer every add with 503
+	failClears atomic.Bool                  // answer every clear with 503
+	nodes      int                          // nodes started
+	clears     map[string]map[int]int       // cart -> node number -> clears received; under mu
+	afterClear func(lines map[string]int64) // if set, run under mu after a clear: a write landing late
 }
 
 func newFakeCarts() *fakeCarts {
@@ -67,6 +68,9 @@ func (f *fakeCarts) node(t *testing.T) string {
 			f.clears[cart] = map[int]int{}
 		}
 		f.clears[cart][n]++
+		if f.afterClear != nil {
+			f.afterClear(lines)
+		}
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -266,6 +270,22 @@ func TestRunCleanupInterrupted(t *testing.T) {
 	if _, lines := f.written(); !rep.Interrupted || rep.Cleanup != (CleanupReport{Carts: 5}) || lines != 0 {
 		t.Errorf("interrupted %v, cleanup %+v, %d lines left; want an interrupted run whose 5 carts were cleared",
 			rep.Interrupted, rep.Cleanup, lines)
+	}
+}
+
+// TestRunCleanupStraggler: a write that lands after its cart's clear (it
+// was in flight when the run ended) is cleared too.
+func TestRunCleanupStraggler(t *testing.T) {
+	f := newFakeCarts()
+	node := f.node(t)
+	var once sync.Once
+	f.afterClear = func(lines map[string]int64) { once.Do(func() { lines["late"] = 1 }) }
+	rep, err := Run(t.Context(), Config{Nodes: []string{node}, Requests: 10, Carts: 2, Cleanup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, lines := f.written(); rep.Cleanup != (CleanupReport{Carts: 2}) || lines != 0 {
+		t.Errorf("cleanup %+v, %d lines left; want both carts cleared, the straggler too", rep.Cleanup, lines)
 	}
 }
 
