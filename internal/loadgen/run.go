@@ -142,10 +142,7 @@ func (r *run) cleanup(ctx context.Context) CleanupReport {
 					return
 				}
 				i, node := j/len(r.clients), j%len(r.clients)
-				cctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
-				_, err := r.clients[node].ClearCart(cctx, carts[i])
-				cancel()
-				if err != nil {
+				if !r.clearOn(ctx, node, carts[i]) {
 					failed[i].Store(true)
 					failedClears.Add(1)
 				}
@@ -153,12 +150,6 @@ func (r *run) cleanup(ctx context.Context) CleanupReport {
 		})
 	}
 	wg.Wait()
-	for i := range carts {
-		if !failed[i].Load() && !r.clearStragglers(ctx, carts[i]) {
-			failed[i].Store(true)
-			failedClears.Add(1)
-		}
-	}
 	rep := CleanupReport{Failed: int(failedClears.Load())}
 	for i := range carts {
 		if !failed[i].Load() {
@@ -171,24 +162,22 @@ func (r *run) cleanup(ctx context.Context) CleanupReport {
 // cleanupRechecks is how many times cleanup looks again at a cleared cart.
 const cleanupRechecks = 3
 
-// clearStragglers looks at a cleared cart on every node and clears it again
-// where it still holds lines: a write in flight when the run was
-// interrupted may land after its cart's clear (the clear removes only what
-// it has seen). It reports whether the cart was found empty everywhere.
-func (r *run) clearStragglers(ctx context.Context, cart string) bool {
-	for range cleanupRechecks {
-		clean := true
-		for node, c := range r.clients {
-			cctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
-			v, err := r.pollers[node].GetCart(cctx, cart) // the pollers decode views
-			if err == nil && len(v.Items) > 0 {
-				clean = false
-				_, _ = c.ClearCart(cctx, cart)
-			}
+// clearOn clears cart on node, then looks at it there and clears it again
+// while it still holds lines: a write in flight when the run was
+// interrupted may land after the clear, which removes only what it saw. It
+// reports whether a clear succeeded and the cart was then found empty.
+func (r *run) clearOn(ctx context.Context, node int, cart string) bool {
+	for range cleanupRechecks + 1 {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+		_, err := r.clients[node].ClearCart(cctx, cart)
+		if err != nil {
 			cancel()
+			return false
 		}
-		if clean {
-			return true
+		v, err := r.pollers[node].GetCart(cctx, cart) // the pollers decode views
+		cancel()
+		if err != nil || len(v.Items) == 0 {
+			return true // a failed look is no evidence of a straggler
 		}
 	}
 	return false
