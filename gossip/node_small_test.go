@@ -49,8 +49,12 @@ func TestDigestLoadLogsKeys(t *testing.T) {
 		d.add(k, "x")
 	}
 	c.start(0, d, 0)
-	lines := h.records(func(r logRecord) bool { return r.msg == "anti-entropy digest loaded" })
-	if len(lines) != 1 || lines[0].attrs["keys"] != "3" {
+	// The digest loads in the background: wait for its line, then check it.
+	loaded := func(r logRecord) bool { return r.msg == "anti-entropy digest loaded" }
+	waitFor(t, 20*time.Second, func() (bool, string) {
+		return len(h.records(loaded)) > 0, "no digest load line"
+	})
+	if lines := h.records(loaded); len(lines) != 1 || lines[0].attrs["keys"] != "3" {
 		t.Fatalf("digest load lines %+v, want one with keys=3", lines)
 	}
 }
