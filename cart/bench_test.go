@@ -58,6 +58,31 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
+// BenchmarkAddPending adds to a line that already holds many pending
+// increments, as the daemon does: copy the cart for the item, then add. A
+// line keeps every add until a set or remove absorbs it, so this is the
+// cost of the next add to a line that many adds have grown.
+func BenchmarkAddPending(b *testing.B) {
+	for _, pending := range []int{8, 256, 1024} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			clk, _ := crdt.NewHLC("r-0123456789abcdef")
+			now := time.Unix(1_800_000_000, 0)
+			c := New()
+			for range pending {
+				if _, err := c.Add(clk.Now(now), "x", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.CloneForItem("x").Add(clk.Now(now), "x", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkSetQuantity(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {

@@ -33,6 +33,69 @@ func (l dotList[V]) set(d Dot, v V) dotList[V] {
 // context has not seen its dot. It never aliases o, and returns l itself
 // when nothing changed.
 func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext) (dotList[V], bool) {
+	if out, changed, ok := l.mergeSmallDelta(ctx, o, octx); ok {
+		return out, changed
+	}
+	return l.mergeAll(ctx, o, octx)
+}
+
+// smallDelta is the most dots a context may hold for mergeSmallDelta to
+// look them up one by one instead of walking l.
+const smallDelta = 8
+
+// mergeSmallDelta is merge for the common shape of a local write: a long
+// list l joined with a delta whose context holds a few dots (an add: its
+// own dot). Then the only entries of l that the join can remove are those
+// octx holds, so it looks those up instead of asking octx about every entry
+// of l, and inserts o's new entries into one copy of l. ok is false when
+// the shape does not fit (l short, octx large, or an entry of l removed)
+// and merge must walk both lists.
+func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *CausalContext) (out dotList[V], changed, ok bool) {
+	if len(l) < 4*smallDelta || !octx.sizeAtMost(smallDelta) {
+		return nil, false, false
+	}
+	removes := func(d Dot) bool {
+		_, ours := l.find(d)
+		_, theirs := o.find(d)
+		return ours && !theirs
+	}
+	for r, top := range octx.vv {
+		for s := uint64(1); s <= top; s++ {
+			if removes(Dot{Replica: r, Seq: s}) {
+				return nil, false, false
+			}
+		}
+	}
+	for r, set := range octx.cloud {
+		for s := range set {
+			if removes(Dot{Replica: r, Seq: s}) {
+				return nil, false, false
+			}
+		}
+	}
+	// Every entry of l survives; add those of o that are new to l and
+	// that ctx has not seen (removed).
+	var fresh []int // positions in o
+	for j, e := range o {
+		if _, ours := l.find(e.dot); !ours && !ctx.Contains(e.dot) {
+			fresh = append(fresh, j)
+		}
+	}
+	if len(fresh) == 0 {
+		return l, false, true
+	}
+	out = make(dotList[V], 0, len(l)+len(fresh))
+	rest := l
+	for _, j := range fresh {
+		at, _ := rest.find(o[j].dot)
+		out = append(append(out, rest[:at]...), o[j])
+		rest = rest[at:]
+	}
+	return append(out, rest...), true, true
+}
+
+// mergeAll is merge by walking both lists.
+func (l dotList[V]) mergeAll(ctx *CausalContext, o dotList[V], octx *CausalContext) (dotList[V], bool) {
 	var out dotList[V]
 	changed := false
 	// begin switches to building a fresh slice, copying the prefix kept
