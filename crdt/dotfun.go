@@ -9,11 +9,17 @@ import "slices"
 //
 // The zero value is empty. A DotFun is not safe for concurrent use.
 type DotFun[V Payload[V]] struct {
-	m dotList[V]
+	m     dotList[V]
+	spare *spare // m's room to grow, shared with every store sharing m
 }
 
 // Set maps d to v.
-func (f *DotFun[V]) Set(d Dot, v V) { f.m = f.m.set(d, v) }
+func (f *DotFun[V]) Set(d Dot, v V) {
+	if f.spare != nil { // m's room may be another store's: insert into a copy
+		f.m, f.spare = slices.Clip(f.m), nil
+	}
+	f.m = f.m.set(d, v)
+}
 
 // Get returns the payload of d.
 func (f DotFun[V]) Get(d Dot) (V, bool) {
@@ -38,12 +44,13 @@ func (f DotFun[V]) All(yield func(Dot, V) bool) {
 
 // MergeDots implements [DotStore].
 func (f DotFun[V]) MergeDots(ctx *CausalContext, o DotFun[V], octx *CausalContext) (DotFun[V], bool) {
-	m, changed := f.m.merge(ctx, o.m, octx)
-	return DotFun[V]{m: m}, changed
+	m, sp, changed := f.m.merge(ctx, o.m, octx, f.spare)
+	return DotFun[V]{m: m, spare: sp}, changed
 }
 
 // MergesByCopy implements [MergesByCopy]: MergeDots returns a new store
-// when anything changes.
+// when anything changes, and appends in place only past the end of every
+// store sharing its entries.
 func (DotFun[V]) MergesByCopy() {}
 
 // EachDot implements [DotStore]. Dots come in canonical order.

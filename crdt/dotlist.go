@@ -1,6 +1,9 @@
 package crdt
 
-import "slices"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // dotEntry is one dot with its payload.
 type dotEntry[V comparable] struct {
@@ -30,13 +33,40 @@ func (l dotList[V]) set(d Dot, v V) dotList[V] {
 
 // merge returns the causal join of (l, ctx) and (o, octx): entries on both
 // sides survive, and an entry on one side survives if the other side's
-// context has not seen its dot. It never aliases o, and returns l itself
-// when nothing changed.
-func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext) (dotList[V], bool) {
-	if out, changed, ok := l.mergeSmallDelta(ctx, o, octx); ok {
-		return out, changed
+// context has not seen its dot. It never aliases o, returns l itself when
+// nothing changed, and never writes where l or another list sharing its
+// array can read: it appends in place only past the end of every such
+// list, as sp (nil: l has no room of its own) says, and returns the spare
+// of the list it returns.
+func (l dotList[V]) merge(ctx *CausalContext, o dotList[V], octx *CausalContext, sp *spare) (dotList[V], *spare, bool) {
+	if out, outSpare, changed, ok := l.mergeSmallDelta(ctx, o, octx, sp); ok {
+		return out, outSpare, changed
 	}
-	return l.mergeAll(ctx, o, octx)
+	out, changed := l.mergeAll(ctx, o, octx)
+	if !changed {
+		return l, sp, false
+	}
+	return out, nil, true
+}
+
+// spare says how much of a list's backing array is in use, for a list
+// built with room to grow. Lists that share the array (a store shared
+// between a map and its copies) hold the same spare; one may append in
+// place only where the array's use ends, and claims the room first, so
+// that an append never writes where another list can read, and of two
+// lists of the same length only the first to claim appends in place.
+type spare struct{ used atomic.Int64 }
+
+func newSpare(used int) *spare {
+	sp := &spare{}
+	sp.used.Store(int64(used))
+	return sp
+}
+
+// claim reports whether l may append n entries in place, and if so claims
+// the room for them.
+func (sp *spare) claim(l int, room int, n int) bool {
+	return sp != nil && room >= n && sp.used.CompareAndSwap(int64(l), int64(l+n))
 }
 
 // smallDelta is the most dots a context may hold for mergeSmallDelta to
@@ -47,12 +77,13 @@ const smallDelta = 8
 // list l joined with a delta whose context holds a few dots (an add: its
 // own dot). Then the only entries of l that the join can remove are those
 // octx holds, so it looks those up instead of asking octx about every entry
-// of l, and inserts o's new entries into one copy of l. ok is false when
-// the shape does not fit (l short, octx large, or an entry of l removed)
-// and merge must walk both lists.
-func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *CausalContext) (out dotList[V], changed, ok bool) {
+// of l. New entries that all sort after l's last are appended in place when
+// sp grants the room; otherwise they are inserted into one copy of l, built
+// with room to grow. ok is false when the shape does not fit (l short, octx
+// large, or an entry of l removed) and merge must walk both lists.
+func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *CausalContext, sp *spare) (out dotList[V], outSpare *spare, changed, ok bool) {
 	if len(l) < 4*smallDelta || !octx.sizeAtMost(smallDelta) {
-		return nil, false, false
+		return nil, nil, false, false
 	}
 	removes := func(d Dot) bool {
 		_, ours := l.find(d)
@@ -62,36 +93,44 @@ func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *Caus
 	for r, top := range octx.vv {
 		for s := uint64(1); s <= top; s++ {
 			if removes(Dot{Replica: r, Seq: s}) {
-				return nil, false, false
+				return nil, nil, false, false
 			}
 		}
 	}
 	for r, set := range octx.cloud {
 		for s := range set {
 			if removes(Dot{Replica: r, Seq: s}) {
-				return nil, false, false
+				return nil, nil, false, false
 			}
 		}
 	}
 	// Every entry of l survives; add those of o that are new to l and
 	// that ctx has not seen (removed).
-	var fresh []int // positions in o
+	var fresh []int // positions in o, ascending
 	for j, e := range o {
 		if _, ours := l.find(e.dot); !ours && !ctx.Contains(e.dot) {
 			fresh = append(fresh, j)
 		}
 	}
 	if len(fresh) == 0 {
-		return l, false, true
+		return l, sp, false, true
 	}
-	out = make(dotList[V], 0, len(l)+len(fresh))
+	if l[len(l)-1].dot.Compare(o[fresh[0]].dot) < 0 && sp.claim(len(l), cap(l)-len(l), len(fresh)) {
+		for _, j := range fresh {
+			l = append(l, o[j])
+		}
+		return l, sp, true, true
+	}
+	n := len(l) + len(fresh)
+	out = make(dotList[V], 0, n+n/2)
 	rest := l
 	for _, j := range fresh {
 		at, _ := rest.find(o[j].dot)
 		out = append(append(out, rest[:at]...), o[j])
 		rest = rest[at:]
 	}
-	return append(out, rest...), true, true
+	out = append(out, rest...)
+	return out, newSpare(len(out)), true, true
 }
 
 // mergeAll is merge by walking both lists.

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"slices"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -60,7 +61,7 @@ func TestMergeSmallDeltaAgreesWithMergeAll(t *testing.T) {
 			octx.Add(l[rapid.IntRange(0, len(l)-1).Draw(t, "removed")].dot)
 		}
 		l0, o0 := slices.Clone(l), slices.Clone(o)
-		got, gotChanged, ok := l.mergeSmallDelta(&ctx, o, &octx)
+		got, _, gotChanged, ok := l.mergeSmallDelta(&ctx, o, &octx, nil)
 		if !ok {
 			return
 		}
@@ -76,4 +77,73 @@ func TestMergeSmallDeltaAgreesWithMergeAll(t *testing.T) {
 	if took == 0 {
 		t.Fatal("no run took the shortcut")
 	}
+}
+
+// TestSharedListsAppendInPlaceApart: stores that share one list (a map and
+// its copies) each join a delta of their own; every result holds exactly
+// its own join, however the joins interleave across goroutines, and the
+// shared list is unchanged: only the first to claim the list's room
+// appends in place, the others copy.
+func TestSharedListsAppendInPlaceApart(t *testing.T) {
+	var base DotFun[counterPayload]
+	var ctx CausalContext
+	for s := range uint64(40) {
+		d := Dot{Replica: "a", Seq: s + 1}
+		base.Set(d, counterPayload(s))
+		ctx.Add(d)
+	}
+	// One join that copies gives base room to grow, and a spare.
+	d := Dot{Replica: "a", Seq: 41}
+	var one CausalContext
+	one.Add(d)
+	delta := DotFun[counterPayload]{}
+	delta.Set(d, 41)
+	base, _ = base.MergeDots(&ctx, delta, &one)
+	if base.spare == nil || cap(base.m) == len(base.m) {
+		t.Fatalf("a join that copies left no room to grow (spare %v, len %d, cap %d)", base.spare, len(base.m), cap(base.m))
+	}
+	ctx.Add(d)
+	before := slices.Clone(base.m)
+
+	const writers = 8
+	results := make([]DotFun[counterPayload], writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			d := Dot{Replica: "b", Seq: uint64(w + 1)} // each its own dot, all after base's
+			var dctx CausalContext
+			dctx.Add(d)
+			var delta DotFun[counterPayload]
+			delta.Set(d, counterPayload(100+w))
+			c := ctx.Clone()
+			results[w], _ = base.MergeDots(&c, delta, &dctx)
+		})
+	}
+	wg.Wait()
+	if !slices.Equal(base.m, before) {
+		t.Fatal("the shared list changed")
+	}
+	inPlace := 0
+	for w, r := range results {
+		want := append(slices.Clone(before), dotEntry[counterPayload]{Dot{Replica: "b", Seq: uint64(w + 1)}, counterPayload(100 + w)})
+		if !slices.Equal(r.m, want) {
+			t.Fatalf("writer %d's join holds %v, want base and its own dot only", w, r.m[len(before):])
+		}
+		if &r.m[0] == &base.m[0] {
+			inPlace++
+		}
+	}
+	if inPlace != 1 {
+		t.Fatalf("%d joins appended into the shared array, want exactly 1", inPlace)
+	}
+}
+
+// counterPayload is a DotFun payload for the tests of this package.
+type counterPayload uint64
+
+func (p counterPayload) EncodePayload(e *Encoder) { e.Uint(uint64(p)) }
+
+func (counterPayload) DecodePayload(r *Reader) (counterPayload, error) {
+	n, err := r.Uint()
+	return counterPayload(n), err
 }

@@ -7,11 +7,17 @@ import "slices"
 //
 // The zero value is an empty set. A DotSet is not safe for concurrent use.
 type DotSet struct {
-	dots dotList[struct{}]
+	dots  dotList[struct{}]
+	spare *spare // dots' room to grow, shared with every set sharing dots
 }
 
 // Add inserts d.
-func (s *DotSet) Add(d Dot) { s.dots = s.dots.set(d, struct{}{}) }
+func (s *DotSet) Add(d Dot) {
+	if s.spare != nil { // dots' room may be another set's: insert into a copy
+		s.dots, s.spare = slices.Clip(s.dots), nil
+	}
+	s.dots = s.dots.set(d, struct{}{})
+}
 
 // Has reports whether d is in the set.
 func (s DotSet) Has(d Dot) bool {
@@ -24,12 +30,13 @@ func (s DotSet) Len() int { return len(s.dots) }
 
 // MergeDots implements [DotStore].
 func (s DotSet) MergeDots(ctx *CausalContext, o DotSet, octx *CausalContext) (DotSet, bool) {
-	dots, changed := s.dots.merge(ctx, o.dots, octx)
-	return DotSet{dots: dots}, changed
+	dots, sp, changed := s.dots.merge(ctx, o.dots, octx, s.spare)
+	return DotSet{dots: dots, spare: sp}, changed
 }
 
 // MergesByCopy implements [MergesByCopy]: MergeDots returns a new set
-// when anything changes.
+// when anything changes, and appends in place only past the end of every
+// set sharing its dots.
 func (DotSet) MergesByCopy() {}
 
 // EachDot implements [DotStore]. Dots come in canonical order.

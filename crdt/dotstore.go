@@ -42,8 +42,9 @@ type DotStore[S any] interface {
 }
 
 // MergesByCopy is implemented by a [DotStore] whose MergeDots never
-// changes the receiver or anything it shares: when the join differs from
-// the receiver, it returns a new store. [DotSet] and [DotFun] do, and so
+// changes what the receiver, or any store sharing its memory, holds: when
+// the join differs from the receiver, it returns a new store (which may
+// append in place, past the end of every store sharing the array). [DotSet] and [DotFun] do, and so
 // does a struct of them merged field by field. An [ORMap] shares such
 // stores between a map and its copies instead of copying them, so that a
 // copy for an edit ([ORMap.CloneForKey]) costs the map of keys and the
