@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // TestHeaderBounds: a message of exactly maxMessageSize bytes, and one of
@@ -48,5 +49,18 @@ func TestDecodeRepairCountCheckedBeforeAllocating(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
 		t.Fatalf("refusing it allocated %d bytes, want < 64 KiB", got)
+	}
+}
+
+// TestOriginTime: a delta's origin time of 0 on the wire is "unknown" (the
+// zero time), any other is nanoseconds since the epoch.
+func TestOriginTime(t *testing.T) {
+	t.Parallel()
+	if got := originTime(0); !got.IsZero() {
+		t.Errorf("originTime(0) = %v, want the zero time", got)
+	}
+	const ns = 1_700_000_000_123_456_789
+	if got := originTime(ns); !got.Equal(time.Unix(0, ns)) {
+		t.Errorf("originTime(%d) = %v, want %v", ns, got, time.Unix(0, ns))
 	}
 }

@@ -16,13 +16,16 @@ func sampleDelta() deltaMsg {
 
 func TestDeltaRoundTrip(t *testing.T) {
 	t.Parallel()
-	want := sampleDelta()
-	got, err := decodeDelta(want.encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %+v, want %+v", got, want)
+	for _, sent := range []uint8{sentBroadcast, sentDirect, sentReliable} {
+		want := sampleDelta()
+		want.Sent = sent
+		got, err := decodeDelta(want.encode())
+		if err != nil {
+			t.Fatalf("sent %d: %v", sent, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
 	}
 }
 
@@ -412,7 +415,7 @@ func FuzzDecode(f *testing.F) {
 
 func TestMsgTypeString(t *testing.T) {
 	t.Parallel()
-	for typ, want := range map[msgType]string{msgDelta: "Delta", msgRepair: "Repair", msgDigest: "Digest", msgOffer: "Offer", msgWant: "Want", 77: "msgType(77)"} {
+	for typ, want := range map[msgType]string{msgInvalid: "Invalid", msgDelta: "Delta", msgRepair: "Repair", msgDigest: "Digest", msgOffer: "Offer", msgWant: "Want", msgWant + 1: "msgType(6)", 77: "msgType(77)"} {
 		if got := typ.String(); got != want {
 			t.Errorf("msgType(%d).String() = %q, want %q", typ, got, want)
 		}
