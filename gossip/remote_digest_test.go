@@ -157,7 +157,7 @@ func TestRateLimiterBurst(t *testing.T) {
 
 // TestRepairChunkerEdges: entries that fill a chunk exactly share it; an
 // object larger than a chunk goes alone, first, with no empty chunk before
-// it; keys with no state send nothing.
+// it; keys with no state are skipped and send nothing.
 func TestRepairChunkerEdges(t *testing.T) {
 	t.Parallel()
 	data := make([]byte, 100)
@@ -186,6 +186,9 @@ func TestRepairChunkerEdges(t *testing.T) {
 	}
 	if got := run(exact, "huge", "k1"); !slices.Equal(got, []int{1, 1}) {
 		t.Errorf("an object larger than a chunk, then a small one: chunks of %v entries, want [1 1]", got)
+	}
+	if got := run(exact, "missing", "k1"); !slices.Equal(got, []int{1}) {
+		t.Errorf("a key with no state, then one with: chunks of %v entries, want [1]", got)
 	}
 	if got := run(exact, "missing", "missing"); len(got) != 0 {
 		t.Errorf("keys with no state: chunks of %v entries, want none", got)
