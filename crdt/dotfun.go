@@ -15,10 +15,7 @@ type DotFun[V Payload[V]] struct {
 
 // Set maps d to v.
 func (f *DotFun[V]) Set(d Dot, v V) {
-	if f.spare != nil { // m's room may be another store's: insert into a copy
-		f.m, f.spare = slices.Clip(f.m), nil
-	}
-	f.m = f.m.set(d, v)
+	f.m, f.spare = f.m.set(d, v), nil // a new array, or m unchanged
 }
 
 // Get returns the payload of d.

@@ -21,14 +21,19 @@ func (l dotList[V]) find(d Dot) (int, bool) {
 	return slices.BinarySearchFunc(l, d, func(e dotEntry[V], d Dot) int { return e.dot.Compare(d) })
 }
 
-// set inserts or replaces d's entry.
+// set inserts or replaces d's entry. It changes nothing in l's array (l
+// may share it with other stores): a change is made in a copy.
 func (l dotList[V]) set(d Dot, v V) dotList[V] {
 	i, ok := l.find(d)
 	if ok {
+		if l[i].val == v {
+			return l
+		}
+		l = slices.Clone(l)
 		l[i].val = v
 		return l
 	}
-	return slices.Insert(l, i, dotEntry[V]{d, v})
+	return slices.Insert(slices.Clip(l), i, dotEntry[V]{d, v})
 }
 
 // merge returns the causal join of (l, ctx) and (o, octx): entries on both

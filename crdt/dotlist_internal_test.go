@@ -147,3 +147,61 @@ func (counterPayload) DecodePayload(r *Reader) (counterPayload, error) {
 	n, err := r.Uint()
 	return counterPayload(n), err
 }
+
+// TestSharedStoresStayIndependent: stores copied by value share their
+// entries (as an ORMap and its copies do); whatever joins each copy then
+// takes, in any order, every copy holds exactly what a store of its own
+// would. The stores start long enough, and the deltas are small enough,
+// that the joins append in place whenever they may.
+func TestSharedStoresStayIndependent(t *testing.T) {
+	replicas := []ReplicaID{"a", "b", "c"}
+	rapid.Check(t, func(t *rapid.T) {
+		type holder struct {
+			f   DotFun[counterPayload]
+			ref dotList[counterPayload] // the same join, never shared
+			ctx CausalContext
+		}
+		var first holder
+		next := map[ReplicaID]uint64{}
+		mint := func(r ReplicaID) Dot { next[r]++; return Dot{Replica: r, Seq: next[r]} }
+		for range rapid.IntRange(4*smallDelta, 60).Draw(t, "start") {
+			d := mint(rapid.SampledFrom(replicas).Draw(t, "r"))
+			first.f.Set(d, counterPayload(d.Seq))
+			first.ref = first.ref.set(d, counterPayload(d.Seq))
+			first.ctx.Add(d)
+		}
+		holders := []*holder{&first}
+		for range rapid.IntRange(1, 60).Draw(t, "steps") {
+			h := holders[rapid.IntRange(0, len(holders)-1).Draw(t, "holder")]
+			switch rapid.IntRange(0, 4).Draw(t, "op") {
+			case 0: // copy: shares h's entries
+				c := &holder{f: h.f, ref: slices.Clone(h.ref), ctx: h.ctx.Clone()}
+				holders = append(holders, c)
+			case 1: // set a new dot directly, as a mutator does
+				d := mint(rapid.SampledFrom(replicas).Draw(t, "set r"))
+				h.f.Set(d, counterPayload(d.Seq))
+				h.ref = slices.Clone(h.ref).set(d, counterPayload(d.Seq))
+				h.ctx.Add(d)
+			default: // join a delta of a few new dots, maybe removing one of h's
+				var delta DotFun[counterPayload]
+				var dctx CausalContext
+				for range rapid.IntRange(1, 3).Draw(t, "dots") {
+					d := mint(rapid.SampledFrom(replicas).Draw(t, "delta r"))
+					delta.Set(d, counterPayload(d.Seq))
+					dctx.Add(d)
+				}
+				if len(h.ref) > 0 && rapid.IntRange(0, 4).Draw(t, "remove") == 0 {
+					dctx.Add(h.ref[rapid.IntRange(0, len(h.ref)-1).Draw(t, "removed")].dot)
+				}
+				h.f, _ = h.f.MergeDots(&h.ctx, delta, &dctx)
+				h.ref, _ = slices.Clone(h.ref).mergeAll(&h.ctx, delta.m, &dctx)
+				h.ctx.Merge(&dctx)
+			}
+			for i, o := range holders {
+				if !slices.Equal(o.f.m, o.ref) {
+					t.Fatalf("copy %d holds %v, want %v", i, o.f.m, o.ref)
+				}
+			}
+		}
+	})
+}

@@ -13,10 +13,7 @@ type DotSet struct {
 
 // Add inserts d.
 func (s *DotSet) Add(d Dot) {
-	if s.spare != nil { // dots' room may be another set's: insert into a copy
-		s.dots, s.spare = slices.Clip(s.dots), nil
-	}
-	s.dots = s.dots.set(d, struct{}{})
+	s.dots, s.spare = s.dots.set(d, struct{}{}), nil // a new array, or dots unchanged
 }
 
 // Has reports whether d is in the set.
