@@ -44,11 +44,12 @@ type DotStore[S any] interface {
 // MergesByCopy is implemented by a [DotStore] whose MergeDots never
 // changes what the receiver, or any store sharing its memory, holds: when
 // the join differs from the receiver, it returns a new store (which may
-// append in place, past the end of every store sharing the array). [DotSet] and [DotFun] do, and so
-// does a struct of them merged field by field. An [ORMap] shares such
-// stores between a map and its copies instead of copying them, so that a
-// copy for an edit ([ORMap.CloneForKey]) costs the map of keys and the
-// causal context, however many dots the stores hold.
+// append in place, past the end of every store sharing the array).
+// [DotSet] and [DotFun] do, and so does a struct of them merged field by
+// field. An [ORMap] shares such stores between a map and its copies
+// instead of copying them, so that a copy for an edit ([ORMap.CloneForKey])
+// costs the map of keys and the causal context, however many dots the
+// stores hold.
 type MergesByCopy interface {
 	// MergesByCopy marks the store; it does nothing.
 	MergesByCopy()
