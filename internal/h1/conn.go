@@ -1,0 +1,270 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// maxDrainBytes is how much of a request body its handler left unread is
+// read and dropped to keep the connection; past it, the connection closes.
+const maxDrainBytes = 256 << 10
+
+// conn is one client connection, served by one goroutine.
+type conn struct {
+	srv      *Server
+	rwc      net.Conn
+	lr       limitedReader // under br: bounds the bytes of a request's header
+	br       *bufio.Reader
+	remote   string
+	tlsState *tls.ConnectionState
+
+	out    []byte      // the answer being written: head, then buffered body
+	body   []byte      // a buffered answer's body, kept between requests
+	header http.Header // the handler's header map, cleared between requests
+
+	state atomic.Int32 // connIdle, connActive or connClosed
+	// ctx is the parent of the connection's requests' contexts: it ends
+	// when the server closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newConn(s *Server, c net.Conn) *conn {
+	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header)}
+	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
+	cn.lr.r = c
+	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
+	return cn
+}
+
+// serve reads and answers requests until the connection closes.
+func (c *conn) serve() {
+	s := c.srv
+	defer func() {
+		c.rwc.Close()
+		c.cancel()
+		s.forget(c)
+		if s.ConnState != nil {
+			s.ConnState(c.rwc, http.StateClosed)
+		}
+	}()
+	var err error
+	if c.tlsState, err = s.tlsHandshake(c.rwc); err != nil {
+		if s.Logger != nil && !errors.Is(err, io.EOF) {
+			s.Logger.Debug("TLS handshake failed", "remote", c.remote, "err", err)
+		}
+		return
+	}
+	for {
+		req, err := c.readRequest()
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		if !c.begin() {
+			return
+		}
+		if s.ConnState != nil {
+			s.ConnState(c.rwc, http.StateActive)
+		}
+		keep := c.serveRequest(req)
+		c.end()
+		if !keep || s.inShutdown.Load() {
+			return
+		}
+		if s.ConnState != nil {
+			s.ConnState(c.rwc, http.StateIdle)
+		}
+	}
+}
+
+// requestError is a request the server answers itself, with code, and
+// then closes the connection.
+type requestError struct {
+	code int
+	msg  string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// errQuiet ends a connection without an answer: the client closed it, or
+// sent nothing in time.
+var errQuiet = errors.New("h1: connection ended")
+
+// readRequest reads the next request's header, within the idle timeout
+// for its first byte and the header timeout for the rest.
+func (c *conn) readRequest() (*http.Request, error) {
+	s := c.srv
+	c.lr.n = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
+	if c.br.Buffered() == 0 {
+		if d := s.idleTimeout(); d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, errQuiet
+		}
+	}
+	start := time.Now()
+	if d := s.headerTimeout(); d > 0 {
+		c.rwc.SetReadDeadline(start.Add(d))
+	}
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case c.lr.n <= 0:
+			return nil, &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne):
+			return nil, errQuiet
+		}
+		return nil, &requestError{http.StatusBadRequest, err.Error()}
+	}
+	c.lr.n = math.MaxInt64
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	if req.ContentLength != 0 {
+		if d := s.ReadTimeout; d > 0 {
+			c.rwc.SetReadDeadline(start.Add(d))
+		}
+	}
+	if d := s.WriteTimeout; d > 0 {
+		c.rwc.SetWriteDeadline(time.Now().Add(d))
+	}
+	req.RemoteAddr = c.remote
+	req.TLS = c.tlsState
+	return req, nil
+}
+
+// validate checks what http.ReadRequest leaves to a server: the version,
+// the Host header, header names and values, and the expectation.
+func validate(req *http.Request) error {
+	if req.ProtoMajor != 1 {
+		return &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	// http.ReadRequest refuses two Host headers and moves the one to
+	// req.Host (unless the target is an absolute URL).
+	if req.Host == "" && req.ProtoAtLeast(1, 1) {
+		return &requestError{http.StatusBadRequest, "missing required Host header"}
+	}
+	if !validHost(req.Host) {
+		return &requestError{http.StatusBadRequest, "malformed Host header"}
+	}
+	for k, vs := range req.Header {
+		if !validFieldName(k) {
+			return &requestError{http.StatusBadRequest, "invalid header name"}
+		}
+		for _, v := range vs {
+			if !validFieldValue(v) {
+				return &requestError{http.StatusBadRequest, "invalid header value"}
+			}
+		}
+	}
+	if e := req.Header.Get("Expect"); e != "" && !strings.EqualFold(e, "100-continue") {
+		return &requestError{http.StatusExpectationFailed, "unsupported expectation"}
+	}
+	return nil
+}
+
+// refuse answers a request the server would not serve, if err says how,
+// before the connection closes.
+func (c *conn) refuse(err error) {
+	var re *requestError
+	if !errors.As(err, &re) {
+		return
+	}
+	msg := strconv.Itoa(re.code) + " " + http.StatusText(re.code) + ": " + printable(re.msg, 200) + "\n"
+	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		re.code, http.StatusText(re.code), len(msg), msg)
+}
+
+// printable cuts s to at most n bytes and replaces what is not printable
+// ASCII, so that a client's bytes echoed in an error stay one plain line.
+func printable(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// serveRequest runs the handler for req and finishes its answer. It
+// reports whether the connection may serve another request.
+func (c *conn) serveRequest(req *http.Request) (keep bool) {
+	s := c.srv
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	w := c.newResponse(req, cancel)
+	if w.expectContinue {
+		req.Body = &continueReader{w: w, body: req.Body}
+	}
+	req = req.WithContext(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			keep = false
+			if p != http.ErrAbortHandler && s.Logger != nil {
+				buf := make([]byte, 16<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				s.Logger.Error("panic serving a request", "remote", c.remote, "method", req.Method, "path", req.URL.Path,
+					"panic", fmt.Sprint(p), "stack", string(buf))
+			}
+		}
+	}()
+	s.Handler.ServeHTTP(w, req)
+	return w.finish()
+}
+
+// limitedReader reads from a connection at most n bytes.
+type limitedReader struct {
+	r net.Conn
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// continueReader sends "100 Continue" before the first read of a body
+// whose client waits for it.
+type continueReader struct {
+	w    *response
+	body io.ReadCloser
+}
+
+func (r *continueReader) Read(p []byte) (int, error) {
+	if !r.w.sentContinue {
+		r.w.sentContinue = true
+		if _, err := io.WriteString(r.w.c.rwc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			r.w.err = err
+			return 0, err
+		}
+	}
+	return r.body.Read(p)
+}
+
+func (r *continueReader) Close() error { return r.body.Close() }
