@@ -552,7 +552,7 @@ func decodeAPIError(status int, h http.Header, data []byte) *APIError {
 		return e
 	}
 	if status == http.StatusBadRequest && bytes.HasPrefix(data, []byte("Client sent an HTTP request to an HTTPS server")) {
-		// Go's HTTPS server answers a plain HTTP request so, before any handler runs.
+		// The node answers a plain HTTP request on its HTTPS port so, before any handler runs.
 		e.Code, e.Message = api.CodeInvalidArgument, "the node serves HTTPS: use an https:// URL"
 		return e
 	}

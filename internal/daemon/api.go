@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crdtd/crdtd/api"
+	"github.com/crdtd/crdtd/internal/h1"
 	"github.com/crdtd/crdtd/web"
 )
 
@@ -33,7 +34,7 @@ var allowedMethods = map[string][]string{
 	"/v1/activity":                  {"GET", "HEAD"},
 }
 
-func (d *Daemon) newServer() *http.Server {
+func (d *Daemon) newServer() *h1.Server {
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
 
@@ -81,7 +82,7 @@ func (d *Daemon) newServer() *http.Server {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no route for %s", r.URL.Path))
 	})
 
-	return &http.Server{
+	return &h1.Server{
 		Handler:           d.instrument(d.authenticate(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -89,7 +90,7 @@ func (d *Daemon) newServer() *http.Server {
 		IdleTimeout:       30 * time.Second,
 		ConnState:         d.conns.connState,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          newStdLogger(d.log),
+		Logger:            d.log.With("component", "http"),
 	}
 }
 

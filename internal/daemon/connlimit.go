@@ -14,7 +14,8 @@ import (
 // without a request in progress (idle keep-alives, or new connections that
 // sent nothing yet), so a client with a real request is still served and
 // /healthz still answers; if every connection is busy, Accept waits for
-// one to close. It tracks connections through http.Server.ConnState.
+// one to close. It tracks connections through the API server's ConnState
+// hook.
 type connLimiter struct {
 	net.Listener
 	max   int
@@ -86,7 +87,7 @@ func (l *connLimiter) evictQuiet() {
 	}
 }
 
-// connState is the http.Server's ConnState hook.
+// connState is the API server's ConnState hook (h1.Server.ConnState).
 func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew, http.StateIdle:

@@ -18,6 +18,7 @@ import (
 	"github.com/crdtd/crdtd/cart"
 	"github.com/crdtd/crdtd/crdt"
 	"github.com/crdtd/crdtd/gossip"
+	"github.com/crdtd/crdtd/internal/h1"
 	"github.com/crdtd/crdtd/internal/store"
 )
 
@@ -40,7 +41,7 @@ type Daemon struct {
 
 	apiListener net.Listener
 	conns       *connLimiter // apiListener, capped
-	server      *http.Server
+	server      *h1.Server
 	tls         *apiTLS // nil: the API serves plain HTTP
 
 	idem        idempotency

@@ -215,8 +215,8 @@ type eventStream struct {
 func (s *eventStream) run(ctx context.Context, stop <-chan struct{}) error {
 	// The server's write timeout bounds an answer, and a stream is not
 	// one: each write sets its own deadline instead. (Its read timeout is
-	// no concern: net/http lifts it once a request without a body is read,
-	// and watches the connection for the client going away.)
+	// no concern: once a stream is flushed the server lifts it and watches
+	// the connection for the client going away.)
 	setEventHeaders(s.w.Header())
 	s.w.WriteHeader(http.StatusOK)
 	s.idle = time.NewTimer(s.keepAlive)

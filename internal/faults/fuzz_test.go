@@ -21,6 +21,7 @@ var fuzzTargets = []struct{ pkg, target string }{
 	{"github.com/crdtd/crdtd/cart", "FuzzDecodeCart"},
 	{"github.com/crdtd/crdtd/gossip", "FuzzDecode"},
 	{"github.com/crdtd/crdtd/internal/store", "FuzzReadFrame"},
+	{"github.com/crdtd/crdtd/internal/h1", "FuzzServe"},
 }
 
 var execsRe = regexp.MustCompile(`execs: (\d+)`)
