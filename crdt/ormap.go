@@ -22,8 +22,12 @@ import (
 // The zero value is an empty map ready to use. An ORMap is not safe for
 // concurrent use.
 type ORMap[K Key, V DotStore[V]] struct {
-	ctx     CausalContext
-	entries map[K]V
+	ctx CausalContext
+	// entries holds each key's store by pointer: a Go map copies and
+	// clears its slots whole, and a store is several slices wide, so a map
+	// of pointers costs a copy of the map (every edit makes one) a fifth
+	// as much. A store in the map never changes: a change stores a new one.
+	entries map[K]*V
 
 	// index maps every dot in the stores to its key, so that merging a
 	// small delta visits only the keys whose dots the delta's context
@@ -72,7 +76,7 @@ func (m *ORMap[K, V]) ownAll() {
 	}
 	for k, v := range m.entries {
 		if k != m.ownKey {
-			m.entries[k] = v.Clone()
+			m.entries[k] = ptr((*v).Clone())
 		}
 	}
 	m.shared = false
@@ -91,9 +95,10 @@ func (m *ORMap[K, V]) Has(k K) bool {
 func (m *ORMap[K, V]) Get(k K) (V, bool) {
 	v, ok := m.entries[k]
 	if !ok {
-		return v, false
+		var zero V
+		return zero, false
 	}
-	return v.Clone(), true
+	return (*v).Clone(), true
 }
 
 // Peek calls fn with k's store without copying it, and reports whether k is
@@ -101,7 +106,7 @@ func (m *ORMap[K, V]) Get(k K) (V, bool) {
 func (m *ORMap[K, V]) Peek(k K, fn func(V)) bool {
 	v, ok := m.entries[k]
 	if ok {
-		fn(v)
+		fn(*v)
 	}
 	return ok
 }
@@ -110,7 +115,7 @@ func (m *ORMap[K, V]) Peek(k K, fn func(V)) bool {
 // fn returns false. fn must neither modify nor retain the stores.
 func (m *ORMap[K, V]) Each(fn func(K, V) bool) {
 	for k, v := range m.entries {
-		if !fn(k, v) {
+		if !fn(k, *v) {
 			return
 		}
 	}
@@ -152,7 +157,7 @@ type Mutation[V any] struct {
 func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V], err error) {
 	mustValid(id)
 	m.own(k) // copies shared stores; no change of meaning, so harmless if Update fails
-	cur := m.entries[k]
+	cur := m.get(k)
 	seq := m.ctx.Max(id)
 	delta = &ORMap[K, V]{}
 	exhausted := false
@@ -179,7 +184,7 @@ func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) 
 		}
 	}
 	if !mu.Add.IsEmpty() {
-		delta.entries = map[K]V{k: mu.Add}
+		delta.entries = map[K]*V{k: &mu.Add}
 	}
 	if supersedesOnly(cur, mu.Supersede) {
 		m.mergeKey(k, delta)
@@ -212,8 +217,8 @@ func supersedesOnly[V DotStore[V]](cur V, ds []Dot) bool {
 // map without its dot index (a fresh clone) would cost a pass over every
 // dot of every key.
 func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
-	dv := delta.entries[k] // the empty store if the delta only supersedes
-	nv, _ := m.entries[k].MergeDots(&m.ctx, dv, &delta.ctx)
+	dv := delta.get(k) // the empty store if the delta only supersedes
+	nv, _ := m.get(k).MergeDots(&m.ctx, dv, &delta.ctx)
 	m.store(k, nv)
 	if m.index != nil {
 		for d := range dv.EachDot {
@@ -229,7 +234,7 @@ func (m *ORMap[K, V]) Remove(k K) (delta *ORMap[K, V]) {
 	m.own(k)
 	delta = &ORMap[K, V]{}
 	if v, ok := m.entries[k]; ok {
-		for d := range v.EachDot {
+		for d := range (*v).EachDot {
 			delta.ctx.Add(d)
 		}
 	}
@@ -243,7 +248,7 @@ func (m *ORMap[K, V]) Clear() (delta *ORMap[K, V]) {
 	m.ownAll()
 	delta = &ORMap[K, V]{}
 	for _, v := range m.entries {
-		for d := range v.EachDot {
+		for d := range (*v).EachDot {
 			delta.ctx.Add(d)
 		}
 	}
@@ -259,9 +264,9 @@ func (m *ORMap[K, V]) Clear() (delta *ORMap[K, V]) {
 // independent of how many keys m holds.
 func (m *ORMap[K, V]) Merge(o *ORMap[K, V]) (changed bool) {
 	m.ownAll()
-	for k, ov := range o.entries {
-		v := m.entries[k]
-		nv, c := v.MergeDots(&m.ctx, ov, &o.ctx)
+	for k, op := range o.entries {
+		ov := *op
+		nv, c := m.get(k).MergeDots(&m.ctx, ov, &o.ctx)
 		changed = changed || c
 		m.store(k, nv)
 		if m.index != nil {
@@ -289,13 +294,13 @@ func (m *ORMap[K, V]) Merge(o *ORMap[K, V]) (changed bool) {
 					continue
 				}
 				if v, ok := m.entries[k]; ok {
-					visit(k, v)
+					visit(k, *v)
 				}
 			}
 		} else {
 			for k, v := range m.entries {
 				if _, ok := o.entries[k]; !ok {
-					visit(k, v)
+					visit(k, *v)
 				}
 			}
 		}
@@ -314,23 +319,36 @@ func (m *ORMap[K, V]) buildIndex() {
 	}
 	m.index = make(map[Dot]K, len(m.entries))
 	for k, v := range m.entries {
-		for d := range v.EachDot {
+		for d := range (*v).EachDot {
 			m.index[d] = k
 		}
 	}
 	m.indexLive = len(m.index)
 }
 
+// get returns k's store, or the empty store.
+func (m *ORMap[K, V]) get(k K) V {
+	if v, ok := m.entries[k]; ok {
+		return *v
+	}
+	var zero V
+	return zero
+}
+
+// store puts v under k, or removes k if v is empty.
 func (m *ORMap[K, V]) store(k K, v V) {
 	if v.IsEmpty() {
 		delete(m.entries, k)
 		return
 	}
 	if m.entries == nil {
-		m.entries = make(map[K]V)
+		m.entries = make(map[K]*V)
 	}
-	m.entries[k] = v
+	m.entries[k] = &v
 }
+
+// ptr returns a pointer to a copy of v.
+func ptr[V any](v V) *V { return &v }
 
 // Clone returns a copy of m that shares nothing m can change: a deep copy,
 // except that stores which merge by copy ([MergesByCopy]), and so never
@@ -344,9 +362,9 @@ func (m *ORMap[K, V]) Clone() *ORMap[K, V] {
 		out.entries = maps.Clone(m.entries)
 		return out
 	}
-	out.entries = make(map[K]V, len(m.entries))
+	out.entries = make(map[K]*V, len(m.entries))
 	for k, v := range m.entries {
-		out.entries[k] = v.Clone()
+		out.entries[k] = ptr((*v).Clone())
 	}
 	return out
 }
@@ -365,7 +383,7 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 	if len(m.entries) > 0 {
 		out.entries = maps.Clone(m.entries)
 		if v, ok := m.entries[k]; ok && !byCopy {
-			out.entries[k] = v.Clone()
+			out.entries[k] = ptr((*v).Clone())
 		}
 	}
 	return out
@@ -386,7 +404,7 @@ func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
 	m.index, m.indexLive = orig.index, orig.indexLive
 	orig.index = nil
 	if v, ok := m.entries[m.ownKey]; ok {
-		for d := range v.EachDot {
+		for d := range (*v).EachDot {
 			m.index[d] = m.ownKey
 		}
 	}
@@ -400,7 +418,7 @@ func (m *ORMap[K, V]) Equal(o *ORMap[K, V]) bool {
 	}
 	for k, v := range m.entries {
 		ov, ok := o.entries[k]
-		if !ok || !v.Equal(ov) {
+		if !ok || !(*v).Equal(*ov) {
 			return false
 		}
 	}
@@ -423,7 +441,7 @@ func (m *ORMap[K, V]) encode(e *Encoder) {
 	e.ArrayLen(2 * len(keys))
 	for _, k := range keys {
 		encodeScalar(e, k)
-		m.entries[k].EncodeStore(e)
+		(*m.entries[k]).EncodeStore(e)
 	}
 }
 

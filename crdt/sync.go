@@ -21,7 +21,8 @@ import (
 func (m *ORMap[K, V]) DeltaFor(known *CausalContext) (delta *ORMap[K, V], seen CausalContext) {
 	delta = &ORMap[K, V]{ctx: m.ctx.Clone()}
 	var none CausalContext
-	for k, v := range m.entries {
+	for k, vp := range m.entries {
+		v := *vp
 		// A store merged into an empty one keeps the dots the empty side's
 		// context (known) has not seen: exactly the unseen entries.
 		var zero V
@@ -35,9 +36,9 @@ func (m *ORMap[K, V]) DeltaFor(known *CausalContext) (delta *ORMap[K, V], seen C
 			continue
 		}
 		if delta.entries == nil {
-			delta.entries = make(map[K]V)
+			delta.entries = make(map[K]*V)
 		}
-		delta.entries[k] = unseen
+		delta.entries[k] = &unseen
 	}
 	return delta, seen
 }
@@ -51,7 +52,8 @@ func (m *ORMap[K, V]) DeltaFor(known *CausalContext) (delta *ORMap[K, V], seen C
 func (m *ORMap[K, V]) MergeDeltaFor(delta *ORMap[K, V], seen *CausalContext) (changed bool) {
 	full := delta.Clone()
 	var none CausalContext
-	for k, v := range m.entries {
+	for k, vp := range m.entries {
+		v := *vp
 		// The dots of v outside seen, as a context: filtering v by them
 		// keeps exactly v's dots in seen.
 		var outside CausalContext
@@ -66,10 +68,11 @@ func (m *ORMap[K, V]) MergeDeltaFor(delta *ORMap[K, V], seen *CausalContext) (ch
 			continue
 		}
 		if full.entries == nil {
-			full.entries = make(map[K]V)
+			full.entries = make(map[K]*V)
 		}
 		// A union: neither side's (empty) context removes anything.
-		full.entries[k], _ = kept.MergeDots(&none, full.entries[k], &none)
+		union, _ := kept.MergeDots(&none, full.get(k), &none)
+		full.entries[k] = &union
 	}
 	return m.Merge(full)
 }
