@@ -34,7 +34,10 @@ type conn struct {
 	body   []byte      // a buffered answer's body, kept between requests
 	header http.Header // the handler's header map, cleared between requests
 
-	state atomic.Int32 // connIdle, connActive or connClosed
+	// unread: the client may still be sending what the server did not
+	// read, so the connection lingers before it closes.
+	unread bool
+	state  atomic.Int32 // connIdle, connActive or connClosed
 	// ctx is the parent of the connection's requests' contexts: it ends
 	// when the server closes.
 	ctx    context.Context
@@ -53,6 +56,9 @@ func newConn(s *Server, c net.Conn) *conn {
 func (c *conn) serve() {
 	s := c.srv
 	defer func() {
+		if c.unread {
+			c.lingerClose()
+		}
 		c.rwc.Close()
 		c.cancel()
 		s.forget(c)
@@ -63,14 +69,16 @@ func (c *conn) serve() {
 	var err error
 	if c.tlsState, err = s.tlsHandshake(c.rwc); err != nil {
 		if s.Logger != nil && !errors.Is(err, io.EOF) {
-			s.Logger.Debug("TLS handshake failed", "remote", c.remote, "err", err)
+			s.Logger.Warn("TLS handshake failed", "remote", c.remote, "err", err)
 		}
 		return
 	}
 	for {
 		req, err := c.readRequest()
 		if err != nil {
-			c.refuse(err)
+			if c.refuse(err) {
+				c.unread = true
+			}
 			return
 		}
 		if !c.begin() {
@@ -179,16 +187,39 @@ func validate(req *http.Request) error {
 }
 
 // refuse answers a request the server would not serve, if err says how,
-// before the connection closes.
-func (c *conn) refuse(err error) {
+// before the connection closes, and reports whether it did.
+func (c *conn) refuse(err error) bool {
 	var re *requestError
 	if !errors.As(err, &re) {
-		return
+		return false
 	}
 	msg := strconv.Itoa(re.code) + " " + http.StatusText(re.code) + ": " + printable(re.msg, 200) + "\n"
 	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		re.code, http.StatusText(re.code), len(msg), msg)
+	return true
+}
+
+// Lingering bounds: how long and how much a closing connection reads and
+// drops of what its client still sends.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 8 << 20
+)
+
+// lingerClose prepares to close a connection whose client may still be
+// sending a request the server did not read (a body too long to read
+// past, a header too large). Closing with unread bytes makes the kernel
+// reset the connection, and a client still writing may then lose the
+// answer sent before it. So the server shuts its side for writing and
+// reads and drops what comes, until the client closes too or a bound is
+// reached.
+func (c *conn) lingerClose() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.rwc, lingerBytes)
 }
 
 // printable cuts s to at most n bytes and replaces what is not printable

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,10 +149,11 @@ func TestTLS(t *testing.T) {
 	ts.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	var logged logBuffer
 	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.NotNil(t, r.TLS)
 		io.WriteString(w, "over TLS")
-	})}
+	}), Logger: logged.logger()}
 	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: certs, NextProtos: []string{"http/1.1"}}))
 	defer s.Close()
 
@@ -167,4 +169,6 @@ func TestTLS(t *testing.T) {
 	resp, body := c.answer("GET")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, body, "Client sent an HTTP request to an HTTPS server")
+	eventually(t, func() bool { return strings.Contains(logged.String(), "TLS handshake failed") }, "a failed handshake is logged")
+	require.NotContains(t, logged.String(), "level=DEBUG")
 }

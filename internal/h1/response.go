@@ -269,6 +269,7 @@ func (w *response) finish() bool {
 	}
 	if !w.drain() {
 		w.closeAfter = true
+		w.c.unread = true
 	}
 	if !w.committed {
 		w.endHead(w.written)

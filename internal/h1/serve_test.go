@@ -196,3 +196,17 @@ func TestPrintable(t *testing.T) {
 	require.Equal(t, "abc", printable("abcdef", 3))
 	require.Equal(t, "?", printable("é", 10), "a character past ASCII")
 }
+
+func TestAnAnswerReachesAClientStillSendingItsBody(t *testing.T) {
+	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge) // and reads none of it
+	}), nil)
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	for i := range 5 {
+		resp, err := client.Post("http://"+addr+"/", "application/octet-stream", strings.NewReader(strings.Repeat("z", 4<<20)))
+		require.NoError(t, err, "attempt %d: the answer was lost to a reset", i)
+		resp.Body.Close()
+		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	}
+}

@@ -38,7 +38,7 @@ type Server struct {
 	// package documentation). It runs on the connection's goroutine.
 	ConnState func(net.Conn, http.ConnState)
 	// Logger, if set, receives handler panics at Error and failed TLS
-	// handshakes at Debug.
+	// handshakes at Warn (not those of clients that hang up first).
 	Logger *slog.Logger
 
 	inShutdown atomic.Bool
