@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 func TestAnswerFraming(t *testing.T) {
@@ -155,13 +157,13 @@ func TestSniffedContentType(t *testing.T) {
 }
 
 func TestPanicClosesTheConnectionAndIsLogged(t *testing.T) {
-	var logged logBuffer
+	var logged testbin.SyncBuffer
 	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {
 			panic("boom")
 		}
 		w.Write([]byte("ok"))
-	}), func(s *Server) { s.Logger = logged.logger() })
+	}), func(s *Server) { s.Logger = testLogger(&logged) })
 	c := dialRaw(t, addr)
 	c.send("GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.requireClosed()

@@ -2,7 +2,6 @@ package h1
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 // startServer serves h on a loopback port until the test ends and returns
@@ -109,27 +110,9 @@ func eventually(t *testing.T, cond func() bool, msg string) {
 	require.Eventually(t, cond, 10*time.Second, 5*time.Millisecond, msg)
 }
 
-// logBuffer holds what a logger wrote, safe to read while it writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// logger logs to l, at every level.
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// testLogger logs to buf, at every level.
+func testLogger(buf *testbin.SyncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // rawHead reads an answer's status line and header as sent.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crdtd/crdtd/internal/testbin"
 )
 
 func TestFlushStreamsAndTheClientGoingAwayEndsTheContext(t *testing.T) {
@@ -149,11 +151,11 @@ func TestTLS(t *testing.T) {
 	ts.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	var logged logBuffer
+	var logged testbin.SyncBuffer
 	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.NotNil(t, r.TLS)
 		io.WriteString(w, "over TLS")
-	}), Logger: logged.logger()}
+	}), Logger: testLogger(&logged)}
 	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: certs, NextProtos: []string{"http/1.1"}}))
 	defer s.Close()
 
