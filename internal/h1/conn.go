@@ -38,6 +38,10 @@ type conn struct {
 	// read, so the connection lingers before it closes.
 	unread bool
 	state  atomic.Int32 // connIdle, connActive or connClosed
+	// accepted and served tell Shutdown whether a connection may still
+	// be about to send its first request.
+	accepted time.Time
+	served   atomic.Bool
 	// ctx is the parent of the connection's requests' contexts: it ends
 	// when the server closes.
 	ctx    context.Context
@@ -45,7 +49,7 @@ type conn struct {
 }
 
 func newConn(s *Server, c net.Conn) *conn {
-	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header)}
+	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header), accepted: time.Now()}
 	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
 	cn.lr.r = c
 	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
@@ -88,6 +92,7 @@ func (c *conn) serve() {
 			s.ConnState(c.rwc, http.StateActive)
 		}
 		keep := c.serveRequest(req)
+		c.served.Store(true)
 		c.end()
 		if !keep || s.inShutdown.Load() {
 			return
@@ -119,10 +124,24 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if c.br.Buffered() == 0 {
 		if d := s.idleTimeout(); d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
+		} else if s.headerTimeout() > 0 {
+			c.rwc.SetReadDeadline(time.Time{}) // the last header's deadline
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
 		}
+	}
+	// Line breaks before a request line are tolerated (RFC 9112, 2.2):
+	// some clients send one after a POST body.
+	for {
+		b, err := c.br.Peek(1)
+		if err != nil {
+			return nil, errQuiet
+		}
+		if b[0] != '\r' && b[0] != '\n' {
+			break
+		}
+		c.br.Discard(1)
 	}
 	start := time.Now()
 	if d := s.headerTimeout(); d > 0 {
@@ -143,10 +162,11 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if err := validate(req); err != nil {
 		return nil, err
 	}
-	if req.ContentLength != 0 {
-		if d := s.ReadTimeout; d > 0 {
-			c.rwc.SetReadDeadline(start.Add(d))
-		}
+	switch {
+	case s.ReadTimeout > 0 && req.ContentLength != 0:
+		c.rwc.SetReadDeadline(start.Add(s.ReadTimeout))
+	case s.ReadTimeout == 0 && s.headerTimeout() > 0:
+		c.rwc.SetReadDeadline(time.Time{}) // the body has no bound but the handler's
 	}
 	if d := s.WriteTimeout; d > 0 {
 		c.rwc.SetWriteDeadline(time.Now().Add(d))
@@ -163,7 +183,8 @@ func validate(req *http.Request) error {
 		return &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
 	// http.ReadRequest refuses two Host headers and moves the one to
-	// req.Host (unless the target is an absolute URL).
+	// req.Host, unless the target is an absolute URL: then its host is
+	// req.Host and the header is dropped, as RFC 9112 (3.2.2) asks.
 	if req.Host == "" && req.ProtoAtLeast(1, 1) {
 		return &requestError{http.StatusBadRequest, "missing required Host header"}
 	}
@@ -243,9 +264,6 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	w := c.newResponse(req, cancel)
-	if w.expectContinue {
-		req.Body = &continueReader{w: w, body: req.Body}
-	}
 	req = req.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
@@ -279,23 +297,3 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	l.n -= int64(n)
 	return n, err
 }
-
-// continueReader sends "100 Continue" before the first read of a body
-// whose client waits for it.
-type continueReader struct {
-	w    *response
-	body io.ReadCloser
-}
-
-func (r *continueReader) Read(p []byte) (int, error) {
-	if !r.w.sentContinue {
-		r.w.sentContinue = true
-		if _, err := io.WriteString(r.w.c.rwc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-			r.w.err = err
-			return 0, err
-		}
-	}
-	return r.body.Read(p)
-}
-
-func (r *continueReader) Close() error { return r.body.Close() }

@@ -14,7 +14,13 @@
 //
 //   - HTTP/1.1 and HTTP/1.0 with keep-alive and pipelining (answers in
 //     order); request bodies with Content-Length or chunked, and
-//     "Expect: 100-continue".
+//     "Expect: 100-continue" (the 100 is sent when the handler first reads
+//     the body, if its answer has not gone out yet). A body's Close reads
+//     nothing. What a handler left unread is read past, up to 256 KiB,
+//     when the connection is to serve another request; otherwise the
+//     answer goes first and the connection lingers (500 ms at most),
+//     reading and dropping what the client still sends, so that the
+//     client gets the answer rather than a reset.
 //   - Answers buffered up to 64 KiB and sent with their length; a longer
 //     one, or one whose handler flushes (an event stream), is sent as it
 //     is written, chunked when its length is unknown.
@@ -26,8 +32,10 @@
 //     connection; a bound on the header's size (431); a 400 for a
 //     malformed request, 505 for another HTTP version, 417 for another
 //     expectation, each closing the connection.
-//   - Shutdown that stops accepting, closes idle connections and waits for
-//     the answers in progress.
+//   - Shutdown that stops accepting, closes idle connections (those
+//     accepted in the last 5 s once they have served a request) and waits
+//     for the answers in progress.
+//   - Idle connections keep at most 8 KiB of answer buffers each.
 //
 // What it does not: HTTP/2, protocol upgrades and Hijack, trailers,
 // automatic gzip. A server that needs them uses net/http.

@@ -2,7 +2,6 @@ package h1
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +10,10 @@ import (
 // bufferLimit is the longest answer body held back to be sent with its
 // length in one write; a longer one streams.
 const bufferLimit = 64 << 10
+
+// keptBuffer is the largest answer buffer a connection keeps for its next
+// request.
+const keptBuffer = 8 << 10
 
 // response is the http.ResponseWriter of one request.
 type response struct {
@@ -33,15 +36,20 @@ type response struct {
 	// keepAlive10: an HTTP/1.0 client asked to keep the connection.
 	keepAlive10 bool
 
-	expectContinue, sentContinue bool
-	watching                     bool // a goroutine watches for the client going away
-	err                          error
+	body     *requestBody // nil for a request without a body
+	watching bool         // a goroutine watches for the client going away
+	err      error
 }
 
 func (c *conn) newResponse(req *http.Request, cancel context.CancelFunc) *response {
 	clear(c.header)
 	w := &response{c: c, req: req, cancel: cancel, declared: -1, head: req.Method == http.MethodHead}
-	w.expectContinue = req.ContentLength != 0 && req.Header.Get("Expect") != ""
+	if req.Body != http.NoBody {
+		// An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1).
+		expect := req.ProtoAtLeast(1, 1) && req.Header.Get("Expect") != ""
+		w.body = &requestBody{w: w, r: req.Body, expect: expect}
+		req.Body = w.body
+	}
 	switch {
 	case req.Close:
 		w.closeAfter = true
@@ -222,14 +230,16 @@ func (w *response) Flush() { w.FlushError() }
 
 // FlushError is Flush, reporting a failed write.
 func (w *response) FlushError() error {
-	if !w.committed {
-		if err := w.commit(); err != nil {
-			return err
-		}
-		w.watch()
-		return nil
+	var err error
+	if w.committed {
+		err = w.send()
+	} else {
+		err = w.commit()
 	}
-	return w.send()
+	if err == nil {
+		w.watch()
+	}
+	return err
 }
 
 // SetWriteDeadline moves the deadline for writing the answer.
@@ -257,8 +267,8 @@ func (w *response) watch() {
 	}()
 }
 
-// bodyDone reports whether the request came without a body.
-func (w *response) bodyDone() bool { return w.req.Body == http.NoBody }
+// bodyDone reports whether the request body, if any, was read to its end.
+func (w *response) bodyDone() bool { return w.body == nil || w.body.done() }
 
 // finish completes the answer after the handler returned and reports
 // whether the connection may serve another request.
@@ -267,9 +277,14 @@ func (w *response) finish() bool {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.drain() {
-		w.closeAfter = true
-		w.c.unread = true
+	// A body left unread is read past only if the connection is to serve
+	// another request; otherwise the answer goes first and the
+	// connection lingers while the client finishes sending.
+	if w.body != nil && !w.body.done() {
+		if w.closeAfter || w.c.srv.inShutdown.Load() || !w.body.drain(w.req.ContentLength) {
+			w.closeAfter = true
+			w.c.unread = true
+		}
 	}
 	if !w.committed {
 		w.endHead(w.written)
@@ -280,28 +295,16 @@ func (w *response) finish() bool {
 		w.c.out = append(w.c.out, "0\r\n\r\n"...)
 	}
 	w.send()
-	if w.declared >= 0 && w.written != w.declared && !w.head {
+	if w.declared >= 0 && w.written != w.declared && !w.head && w.bodyAllowed() {
 		w.closeAfter = true // the client waits for bytes that will not come
 	}
-	if cap(w.c.body) > 2*bufferLimit {
+	// An idle connection keeps small buffers only: a few thousand idle
+	// keep-alives must not each hold a long answer's worth.
+	if cap(w.c.body) > keptBuffer {
 		w.c.body = nil
 	}
-	if cap(w.c.out) > 2*bufferLimit {
+	if cap(w.c.out) > keptBuffer {
 		w.c.out = nil
 	}
 	return !w.closeAfter && w.err == nil
-}
-
-// drain reads what the handler left of the request body, up to
-// maxDrainBytes, and reports whether the body ended: a client that waits
-// for "100 Continue" it was not sent has not sent its body either.
-func (w *response) drain() bool {
-	if w.req.Body == http.NoBody || w.req.Body == nil {
-		return true
-	}
-	if w.expectContinue && !w.sentContinue {
-		return false
-	}
-	n, err := io.CopyN(io.Discard, w.req.Body, maxDrainBytes+1)
-	return err == io.EOF && n <= maxDrainBytes
 }

@@ -183,12 +183,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// closeIdle closes the connections with no request in progress and
+// newConnGrace is how long Shutdown leaves a connection that has not yet
+// sent its first request: its request may be on the way.
+const newConnGrace = 5 * time.Second
+
+// closeIdle closes the connections with no request in progress (those
+// accepted within newConnGrace only once they have served a request) and
 // returns how many connections are left.
 func (s *Server) closeIdle() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
+		if !c.served.Load() && time.Since(c.accepted) < newConnGrace {
+			continue
+		}
 		if c.state.CompareAndSwap(connIdle, connClosed) {
 			c.rwc.Close()
 		}
@@ -225,6 +233,7 @@ func (s *Server) tlsHandshake(c net.Conn) (*tls.ConnectionState, error) {
 	if d := s.headerTimeout(); d > 0 {
 		tc.SetDeadline(time.Now().Add(d))
 	}
+	defer tc.SetDeadline(time.Time{}) // each request sets its own
 	if err := tc.Handshake(); err != nil {
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader[:]) {
