@@ -36,13 +36,19 @@ func appendHead(out []byte, code int, h http.Header, now time.Time) []byte {
 	return out
 }
 
-// appendField appends one header line. Line breaks in the value become
-// spaces: a value can never start a field or an answer of its own.
+// appendField appends one header line. Control characters in the value
+// (but tab) become spaces: a line break would start a field or an answer
+// of its own, and clients refuse the others.
 func appendField(out []byte, k, v string) []byte {
 	out = append(out, k...)
 	out = append(out, ": "...)
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	if !validFieldValue(v) {
+		v = strings.Map(func(r rune) rune {
+			if r < ' ' && r != '\t' || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, v)
 	}
 	out = append(out, strings.TrimSpace(v)...)
 	return append(out, "\r\n"...)
