@@ -503,10 +503,18 @@ func TestGossipBeyondLoopbackNeedsKey(t *testing.T) {
 	}
 }
 
-// TestConnectionCap: a flood of connections that send nothing is held at
-// the cap, and a real request still gets an answer.
+// TestConnectionCap: a flood of connections that send nothing, or only
+// the start of a header, is held at the cap, and a real request still
+// gets an answer.
 func TestConnectionCap(t *testing.T) {
 	t.Parallel()
+	for _, start := range []string{"", "GET /healthz HTTP/1.1\r\nHost: x\r\n"} {
+		testConnectionCap(t, start)
+	}
+}
+
+// testConnectionCap floods a node with connections that each send start.
+func testConnectionCap(t *testing.T, start string) {
 	const max = 16
 	d := newTestNode(t, func(c *Config) { c.MaxConnections = max })
 	var idle []net.Conn
@@ -519,6 +527,7 @@ func TestConnectionCap(t *testing.T) {
 		c, err := net.Dial("tcp", d.APIAddr())
 		require.NoError(t, err)
 		idle = append(idle, c)
+		c.Write([]byte(start)) // the node may have closed it already
 	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	for range 3 {

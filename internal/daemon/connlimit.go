@@ -11,11 +11,13 @@ import (
 // connection runs out of file descriptors under a flood of idle ones
 // (18,000 were enough), and then neither the API nor gossip can accept.
 // At the cap, Accept first closes the connection that has waited longest
-// without a request in progress (idle keep-alives, or new connections that
-// sent nothing yet), so a client with a real request is still served and
-// /healthz still answers; if every connection is busy, Accept waits for
-// one to close. It tracks connections through the API server's ConnState
-// hook.
+// without a request in progress (idle keep-alives, new connections, and
+// connections still sending a request's header, which the API server
+// counts as idle until the header is whole: a client trickling its header
+// holds no slot the cap cannot take back), so a client with a real
+// request is still served and /healthz still answers; if every connection
+// is busy, Accept waits for one to close. It tracks connections through
+// the API server's ConnState hook.
 type connLimiter struct {
 	net.Listener
 	max   int
