@@ -25,7 +25,7 @@ const maxDrainBytes = 256 << 10
 type conn struct {
 	srv      *Server
 	rwc      net.Conn
-	lr       limitedReader // under br: bounds the bytes of a request's header
+	lr       io.LimitedReader // under br: bounds the bytes of a request's header
 	br       *bufio.Reader
 	remote   string
 	tlsState *tls.ConnectionState
@@ -51,7 +51,7 @@ type conn struct {
 func newConn(s *Server, c net.Conn) *conn {
 	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header), accepted: time.Now()}
 	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
-	cn.lr.r = c
+	cn.lr.R = c
 	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
 	return cn
 }
@@ -120,7 +120,7 @@ var errQuiet = errors.New("h1: connection ended")
 // for its first byte and the header timeout for the rest.
 func (c *conn) readRequest() (*http.Request, error) {
 	s := c.srv
-	c.lr.n = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
+	c.lr.N = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
 	if c.br.Buffered() == 0 {
 		if d := s.idleTimeout(); d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
@@ -151,14 +151,14 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if err != nil {
 		var ne net.Error
 		switch {
-		case c.lr.n <= 0:
+		case c.lr.N <= 0:
 			return nil, &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne):
 			return nil, errQuiet
 		}
 		return nil, &requestError{http.StatusBadRequest, err.Error()}
 	}
-	c.lr.n = math.MaxInt64
+	c.lr.N = math.MaxInt64
 	if err := validate(req); err != nil {
 		return nil, err
 	}
@@ -278,22 +278,4 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	}()
 	s.Handler.ServeHTTP(w, req)
 	return w.finish()
-}
-
-// limitedReader reads from a connection at most n bytes.
-type limitedReader struct {
-	r net.Conn
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }

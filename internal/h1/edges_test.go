@@ -2,11 +2,9 @@ package h1
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -109,19 +107,11 @@ func TestNoReadTimeoutLiftsTheHeaderDeadline(t *testing.T) {
 
 func TestTLSHandshakeDeadlineIsLifted(t *testing.T) {
 	const header = 50 * time.Millisecond
-	ts := httptest.NewTLSServer(nil)
-	certs := ts.TLS.Certificates
-	client := ts.Client()
-	ts.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &Server{ReadHeaderTimeout: header, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, client := startTLSServer(t, &Server{ReadHeaderTimeout: header, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(3 * header) // the answer is written after the handshake's deadline
 		io.WriteString(w, "late")
-	})}
-	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: certs}))
-	defer s.Close()
-	resp, err := client.Get("https://" + ln.Addr().String() + "/")
+	})})
+	resp, err := client.Get("https://" + addr + "/")
 	require.NoError(t, err)
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()

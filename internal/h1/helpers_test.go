@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crdtd/crdtd/internal/testbin"
+	"github.com/crdtd/crdtd/internal/testpki"
 )
 
 // startServer serves h on a loopback port until the test ends and returns
@@ -127,4 +129,20 @@ func (r *rawConn) rawHead() string {
 			return head.String()
 		}
 	}
+}
+
+// startTLSServer serves s over TLS on a loopback port, with a certificate
+// from a throwaway authority, until the test ends; it returns the address
+// and a client that trusts the authority.
+func startTLSServer(t *testing.T, s *Server) (string, *http.Client) {
+	t.Helper()
+	ca := testpki.NewCA(t, "h1 test CA")
+	cert := ca.Server(t, "127.0.0.1").TLSCertificate(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}))
+	t.Cleanup(func() { s.Close() })
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+	t.Cleanup(transport.CloseIdleConnections)
+	return ln.Addr().String(), &http.Client{Transport: transport}
 }

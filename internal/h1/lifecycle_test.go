@@ -2,12 +2,10 @@ package h1
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,27 +144,18 @@ func TestServeAfterShutdown(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	ts := httptest.NewTLSServer(nil) // for its certificate and a client that trusts it
-	certs := ts.TLS.Certificates
-	ts.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	var logged testbin.SyncBuffer
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, client := startTLSServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.NotNil(t, r.TLS)
 		io.WriteString(w, "over TLS")
-	}), Logger: testLogger(&logged)}
-	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: certs, NextProtos: []string{"http/1.1"}}))
-	defer s.Close()
-
-	client := ts.Client()
-	resp, err := client.Get("https://" + ln.Addr().String() + "/")
+	}), Logger: testLogger(&logged)})
+	resp, err := client.Get("https://" + addr + "/")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, "over TLS", string(b))
 
-	c := dialRaw(t, ln.Addr().String())
+	c := dialRaw(t, addr)
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, body := c.answer("GET")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
