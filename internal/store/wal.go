@@ -54,11 +54,36 @@ type loggedIdem struct {
 
 type logRequest struct {
 	frame   []byte
-	rec     *Record
+	rec     Record
 	created int64
 	state   int32  // reqPending, reqTaken or reqCancelled, under wal.mu
 	segment uint64 // where the record landed, set before done is sent
 	done    chan error
+}
+
+// maxPooledFrame bounds the frame buffer a recycled request keeps.
+const maxPooledFrame = 4 << 10
+
+// newRequest returns a request from w's pool of answered ones, with its
+// channel and frame buffer: every local write needs one.
+func (w *wal) newRequest() *logRequest {
+	if req, ok := w.requests.Get().(*logRequest); ok {
+		return req
+	}
+	return &logRequest{done: make(chan error, 1)}
+}
+
+// recycle returns req to w's pool. Only its writer may call it, once the
+// appender has answered req (a cancelled request, which the appender may
+// still hold, is never recycled).
+func (w *wal) recycleRequest(req *logRequest) {
+	req.rec = Record{}
+	if cap(req.frame) > maxPooledFrame {
+		req.frame = nil
+	}
+	req.frame = req.frame[:0]
+	req.state = reqPending
+	w.requests.Put(req)
 }
 
 // wal is the write-ahead log. Its appender goroutine writes queued records.
@@ -97,6 +122,10 @@ type wal struct {
 	expect     int                               // writers of the last batch and those queued while it synced
 	lastSync   time.Duration                     // how long the last batch's write and sync took
 	gatherWait func(time.Duration) time.Duration // the wait after a sync of the given length
+
+	// requests recycles answered logRequests (one per w: a channel must
+	// not leave the synctest bubble of a test's store).
+	requests sync.Pool
 
 	wake chan struct{}
 	stop chan struct{}
@@ -298,8 +327,9 @@ func (w *wal) noteDurable(r *Record, created int64, segment uint64) {
 // change is applied wherever checkpoints read it from: a checkpoint of
 // r's segment waits for that.
 func (w *wal) append(ctx context.Context, r *Record, now time.Time) (release func(), err error) {
-	req := &logRequest{rec: r, created: now.UnixNano(), done: make(chan error, 1)}
-	req.frame = appendFrame(nil, r, now)
+	req := w.newRequest()
+	req.rec, req.created = *r, now.UnixNano()
+	req.frame = appendFrame(req.frame, r, now)
 	w.mu.Lock()
 	switch {
 	case w.err != nil:
@@ -309,6 +339,7 @@ func (w *wal) append(ctx context.Context, r *Record, now time.Time) (release fun
 	}
 	if err != nil {
 		w.mu.Unlock()
+		w.recycleRequest(req)
 		return nil, err
 	}
 	w.queue = append(w.queue, req)
@@ -333,11 +364,13 @@ func (w *wal) append(ctx context.Context, r *Record, now time.Time) (release fun
 		w.mu.Unlock()
 		err = <-req.done
 	}
+	segment := req.segment
+	w.recycleRequest(req)
 	if err != nil {
 		return nil, err
 	}
 	var once sync.Once
-	return func() { once.Do(func() { w.release(req.segment) }) }, nil
+	return func() { once.Do(func() { w.release(segment) }) }, nil
 }
 
 func (w *wal) release(segment uint64) {
@@ -473,8 +506,8 @@ func (w *wal) appendQueued() {
 	w.pending.Add(int64(len(buf)))
 	w.inflight[w.segment] += len(batch)
 	for _, req := range batch {
-		w.noteDurable(req.rec, req.created, w.segment)
-		req.rec, req.frame, req.segment = nil, nil, w.segment
+		w.noteDurable(&req.rec, req.created, w.segment)
+		req.segment = w.segment
 	}
 	w.expect, w.lastSync = len(batch)+len(w.queue), elapsed
 	w.mu.Unlock()
