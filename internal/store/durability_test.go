@@ -132,7 +132,7 @@ func (d *dirSyncs) hook(tb testing.TB, dir string) func(string) error {
 		must.NoError(tb, err)
 		var names []string
 		for _, e := range entries {
-			if _, ok := parseSegmentName(e.Name()); ok || e.Name() == FileName {
+			if _, ok := parseSegmentName(e.Name()); ok || e.Name() == FileName || e.Name() == spareName {
 				names = append(names, e.Name())
 			}
 		}
@@ -168,7 +168,8 @@ func TestDirectorySyncs(t *testing.T) {
 	logRecord(t, s, Record{Key: "c/a", Delta: []byte("d")})
 	must.NoError(t, s.Checkpoint(t.Context(), func() map[string][]byte { return nil }))
 	must.Equal(t, []string{segmentName(1), segmentName(2), FileName}, syncs.taken()[2], "sync of the segment a checkpoint started")
-	must.Len(t, syncs.taken(), 3)
+	must.Equal(t, []string{segmentName(2), spareName, FileName}, syncs.taken()[3], "sync of the checkpointed segment kept as the spare")
+	must.Len(t, syncs.taken(), 4)
 	must.NoError(t, s.Close())
 
 	syncs = &dirSyncs{}
@@ -237,7 +238,7 @@ func TestTornTailCutIsSynced(t *testing.T) {
 		logRecord(t, s, Record{Key: "c/a", Delta: []byte("kept")})
 		must.NoError(t, s.Close())
 		seg, data := onlySegment(t, dir)
-		must.NoError(t, os.WriteFile(seg, append(data, 0, 0, 0), 0o600))
+		must.NoError(t, os.WriteFile(seg, append(data, 0, 0, 7), 0o600))
 		return dir, int64(len(data))
 	}
 	type synced struct {

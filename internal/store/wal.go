@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,6 +27,9 @@ import (
 const (
 	walPrefix = "crdtd-"
 	walSuffix = ".wal"
+	// spareName is a checkpointed segment kept for the next one to start
+	// from (see recycle). It is never read: Open deletes it.
+	spareName = "crdtd-spare.tmp"
 )
 
 func segmentName(n uint64) string { return fmt.Sprintf("%s%016d%s", walPrefix, n, walSuffix) }
@@ -113,6 +117,7 @@ type wal struct {
 	maxHLC   uint64
 	err      error // sticky: a failed write or sync ends the log
 	stopped  bool
+	spare    bool // spareName holds a zeroed, synced file (see recycle)
 
 	// want is how many queued records wake the appender while it gathers
 	// a batch (0: the first one does).
@@ -161,18 +166,27 @@ func openWAL(dir string, noSync bool, syncFile func(*os.File) error, gatherWait 
 		done:     make(chan struct{}),
 	}
 	w.released = sync.NewCond(&w.mu)
+	// A spare left by the last run may be half zeroed: it is not trusted.
+	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("delete spare log segment: %v", err)
+	}
 	segments, err := listSegments(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Segments left empty (created, then the node stopped before a write)
-	// hold nothing: delete them, so that they neither pile up nor hide which
-	// segment was written last.
+	// hold nothing but zeros, if anything: delete them, so that they
+	// neither pile up nor hide which segment was written last.
 	var written []uint64
 	for _, seg := range segments {
-		if seg.size > 0 {
+		path := filepath.Join(dir, segmentName(seg.n))
+		empty, err := zeroFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read log segment: %v", err)
+		}
+		if !empty {
 			written = append(written, seg.n)
-		} else if err := os.Remove(filepath.Join(dir, segmentName(seg.n))); err != nil {
+		} else if err := os.Remove(path); err != nil {
 			return nil, nil, fmt.Errorf("delete empty log segment: %v", err)
 		}
 	}
@@ -240,10 +254,14 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 			off += size
 			continue
 		}
+		rest := bytes.TrimRight(data[off:], "\x00")
+		if len(rest) == 0 {
+			break // the zeroed space of a recycled segment, past its last record
+		}
 		if !errors.Is(err, errTorn) || !newest {
 			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("record at offset %d: %w", off, err)}
 		}
-		if rest := data[off:]; !tornTail(rest) {
+		if !tornTail(rest) {
 			return nil, 0, &CorruptError{Path: path, Err: fmt.Errorf("damaged record at offset %d with %d bytes after it: %w", off, len(rest), err)}
 		}
 		w.logger.Warn("cutting off a torn record at the end of the log", "path", path, "offset", off, "bytes", len(data)-off, "err", err)
@@ -255,8 +273,32 @@ func (w *wal) readSegment(n uint64, newest bool) ([]loggedRecord, int64, error) 
 	return recs, int64(off), nil
 }
 
+// zeroFile reports whether the file at path holds nothing but zero bytes
+// (or nothing at all).
+func zeroFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
+			return false, nil
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
 // maxTornTail bounds what a crash can leave half written at the end of the
-// log: one batch, which is far smaller in practice.
+// log, zeros after it not counted: one batch, which is far smaller in
+// practice.
 const maxTornTail = 4 << 20
 
 // tornTail reports whether rest, which starts with a damaged frame, can be
@@ -297,9 +339,12 @@ func (w *wal) truncateDurably(path string, size int64) error {
 // caller holds fileMu, or is the only user of w.
 func (w *wal) startSegment(n uint64) error {
 	path := filepath.Join(w.dir, segmentName(n))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("create log segment: %v", err)
+	f := w.takeSpare(path)
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
+			return fmt.Errorf("create log segment: %v", err)
+		}
 	}
 	if !w.noSync {
 		// The new file's name must be durable before records in it are
@@ -312,6 +357,85 @@ func (w *wal) startSegment(n uint64) error {
 	}
 	w.file, w.segment, w.segBytes, w.segCount = f, n, 0, 0
 	return nil
+}
+
+// takeSpare gives the spare the name path and opens it for writing, or
+// returns nil if there is no spare or it cannot be used (it is then
+// deleted, and the caller creates a segment of its own). A link, unlike a
+// rename, never replaces a file already at path. The caller syncs the
+// directory.
+func (w *wal) takeSpare(path string) *os.File {
+	w.mu.Lock()
+	ready := w.spare
+	w.spare = false
+	w.mu.Unlock()
+	if !ready {
+		return nil
+	}
+	spare := filepath.Join(w.dir, spareName)
+	defer os.Remove(spare)
+	if err := os.Link(spare, path); err != nil {
+		w.logger.Warn("cannot reuse the spare log segment; creating one", "err", err)
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		w.logger.Warn("cannot reuse the spare log segment; creating one", "err", err)
+		_ = os.Remove(path)
+		return nil
+	}
+	return f
+}
+
+// recycle keeps a checkpointed segment of size bytes of records as the
+// spare the next segment starts from, instead of deleting it. Records
+// written over a file's existing, zeroed bytes need no change to its size
+// or block map, so their fdatasync writes the data alone, skipping the
+// filesystem's journal commit that appending to a file costs (about 40%
+// of each sync on ext4). The segment is renamed first and the rename made
+// durable, so that a crash cannot bring it back half zeroed; then the
+// bytes its records took are zeroed (the rest already is) and synced. On
+// error the file is deleted, as it would have been.
+func (w *wal) recycle(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0) // a regular file: what the spare must be
+	if err != nil {
+		return err
+	}
+	spare := filepath.Join(w.dir, spareName)
+	if err = os.Rename(path, spare); err == nil {
+		if err = w.zero(f, size); err != nil {
+			_ = os.Remove(spare)
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.spare = true
+	w.mu.Unlock()
+	return nil
+}
+
+// zeros is what recycle writes over a spare's records.
+var zeros [64 << 10]byte
+
+// zero makes the spare's rename durable, then writes zeros over the first
+// size bytes of f, the spare, and syncs them.
+func (w *wal) zero(f *os.File, size int64) error {
+	if err := w.syncDir(w.dir); err != nil {
+		return err
+	}
+	var err error
+	for off := int64(0); off < size && err == nil; off += int64(len(zeros)) {
+		_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+	}
+	if err != nil {
+		return err
+	}
+	return w.sync(f)
 }
 
 // noteDurable records what a durable record means for lookups before the
@@ -518,7 +642,7 @@ func (w *wal) appendQueued() {
 }
 
 func (w *wal) writeAndSync(b []byte) error {
-	if _, err := w.file.Write(b); err != nil {
+	if _, err := w.file.WriteAt(b, w.segBytes); err != nil {
 		return err
 	}
 	if w.noSync {
@@ -620,13 +744,25 @@ func (w *wal) drop(segments []closedSegment) error {
 		return nil
 	}
 	last := lastSegment(segments)
+	w.mu.Lock()
+	keep := !w.spare && !w.noSync // a spare only saves syncs
+	w.mu.Unlock()
+	largest := slices.MaxFunc(segments, func(a, b closedSegment) int { return cmp.Compare(a.size, b.size) })
 	var firstErr error
 	var size int64
 	for _, seg := range segments {
 		size += seg.size
+		path := filepath.Join(w.dir, segmentName(seg.n))
+		if keep && seg.n == largest.n {
+			err := w.recycle(path, seg.size)
+			if err == nil {
+				continue
+			}
+			w.logger.Warn("cannot keep a checkpointed log segment for reuse; deleting it", "path", path, "err", err)
+		}
 		// A deletion lost in a crash only means the segment is merged
 		// again at the next start, which changes nothing.
-		err := os.Remove(filepath.Join(w.dir, segmentName(seg.n)))
+		err := os.Remove(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
 			firstErr = fmt.Errorf("delete checkpointed log segment: %v", err)
 		}

@@ -169,10 +169,10 @@ func TestLogCutsTornTail(t *testing.T) {
 		// third), not to the second record.
 		intact bool
 	}{
-		{"half a header", func(b []byte) []byte { return append(b, 0, 0, 0) }, true},
+		{"half a header", func(b []byte) []byte { return append(b, 0, 0, 1) }, true},
 		{"short payload", func(b []byte) []byte { return b[:len(b)-3] }, false},
 		{"bad checksum", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }, false},
-		{"zeroed tail", func(b []byte) []byte { return append(b, make([]byte, 64)...) }, true},
+		{"half a header, zeros after it", func(b []byte) []byte { return append(append(b, 0, 0, 1), make([]byte, 64)...) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
