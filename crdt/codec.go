@@ -37,7 +37,7 @@ type Encoder struct {
 }
 
 func newEncoder() *Encoder {
-	e := &Encoder{b: make([]byte, 1, 64)}
+	e := &Encoder{b: make([]byte, 1, 128)} // room for a typical delta
 	e.b[0] = EncodingVersion
 	return e
 }
@@ -163,7 +163,13 @@ func (e *Encoder) context(c *CausalContext) {
 		e.ArrayLen(2 + len(set))
 		e.String(string(r))
 		e.Uint(c.vv[r])
-		if len(set) > 0 {
+		switch len(set) {
+		case 0:
+		case 1: // a delta's one dot: nothing to sort
+			for s := range set {
+				e.Uint(s)
+			}
+		default:
 			for _, s := range slices.Sorted(maps.Keys(set)) {
 				e.Uint(s)
 			}

@@ -437,9 +437,15 @@ func (m *ORMap[K, V]) MarshalBinary() ([]byte, error) {
 func (m *ORMap[K, V]) encode(e *Encoder) {
 	e.ArrayLen(2)
 	e.context(&m.ctx)
-	keys := m.Keys()
-	e.ArrayLen(2 * len(keys))
-	for _, k := range keys {
+	e.ArrayLen(2 * len(m.entries))
+	if len(m.entries) == 1 { // a delta's one key: nothing to sort
+		for k, v := range m.entries {
+			encodeScalar(e, k)
+			(*v).EncodeStore(e)
+		}
+		return
+	}
+	for _, k := range m.Keys() {
 		encodeScalar(e, k)
 		(*m.entries[k]).EncodeStore(e)
 	}
