@@ -166,15 +166,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	writeBody(w, code, b)
 }
 
+// Header values every JSON answer carries, shared rather than allocated
+// per answer. A header value slice is never written in place (Add appends
+// to a copy, as their capacity is their length), so sharing them is safe.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+	newline         = []byte("\n")
+)
+
 func writeBody(w http.ResponseWriter, code int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
 	// A known length spares large carts chunked encoding.
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(code)
 	w.Write(b)
-	w.Write([]byte("\n"))
+	w.Write(newline)
 }
 
 func writeError(w http.ResponseWriter, code int, c api.ErrorCode, msg string) {
