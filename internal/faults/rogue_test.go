@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,6 +62,20 @@ func exchangeTCP(addr string, b []byte) ([]byte, error) {
 		_ = tc.CloseWrite()
 	}
 	return io.ReadAll(conn)
+}
+
+// pushPullUntilAnswered sends user state by push/pull until the node
+// answers (see pushPull), and returns how many times it did not.
+func pushPullUntilAnswered(addr, label string, key, user []byte) (unanswered int, err error) {
+	for {
+		ok, err := pushPull(addr, label, key, user)
+		if err != nil || ok {
+			return unanswered, err
+		}
+		if unanswered++; unanswered == 10 {
+			return unanswered, fmt.Errorf("the node answered none of %d push/pulls", unanswered)
+		}
+	}
 }
 
 // logLines returns the JSON log lines n wrote from offset on, and the new
@@ -304,7 +319,15 @@ func TestRogueWithKey(t *testing.T) {
 	// sealed with a message type memberlist does not know, and sealed
 	// random bytes, which memberlist parses as whatever their first byte
 	// says (some of those it drops without a word, so only the first two
-	// kinds are sure to be counted).
+	// kinds are sure to be counted). The random bytes are never an alive
+	// message, nor a compound or compressed one that may hold an alive
+	// message: in about one run in 25, the bytes after that type decode
+	// as a well-formed alive message for a member without protocol
+	// versions. memberlist adds that member, and while it keeps it (a
+	// second or two; as long as it seems alive, if the message made it
+	// so) it answers every push/pull but fails to merge it on the
+	// versions, so crdtd never sees the digests sent below. Such a
+	// message is a key holder changing the membership, not garbage.
 	const packets = 2100
 	counted := func(m metrics) float64 {
 		return m.sum("crdtd_gossip_transport_errors_total") - before.sum("crdtd_gossip_transport_errors_total") +
@@ -324,6 +347,9 @@ func TestRogueWithKey(t *testing.T) {
 			pkt = append(labelHeader(hostileLabel), encrypt(key, b, []byte(hostileLabel))...)
 			sure++
 		case 2:
+			if b[0] == mlAlive || b[0] == mlCompound || b[0] == mlCompress {
+				b[0] = byte(200 + i%40)
+			}
 			pkt = append(labelHeader(hostileLabel), encrypt(key, b, []byte(hostileLabel))...)
 		}
 		if err := sendUDP(addr, pkt); err != nil {
@@ -356,15 +382,25 @@ func TestRogueWithKey(t *testing.T) {
 		return gossipRejections(m)-gossipRejections(before) >= float64(len(gossipGarbage))
 	})
 
-	// (2) Digests under invented names, each naming another sender.
+	// (2) Digests under invented names, each naming another sender. Each
+	// of the four senders waits until the node has finished with one
+	// digest before it sends the next: memberlist refuses a push/pull
+	// while 127 others are pending, and drops one whose deadline (1 s)
+	// passes on a slow machine, without handing the digest to crdtd, and
+	// senders that did not wait would pile push/pulls up on a slow node.
+	// A digest the node did not answer is sent again, so that crdtd sees
+	// each one exactly once and must reject every one.
 	const ghosts = 1000
+	var unanswered atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for w := range 4 {
 		wg.Go(func() {
 			for i := w; i < ghosts; i += 4 {
 				d := digestFrame(fmt.Sprintf("ghost-%06d", i), map[int]uint64{i % 256: uint64(i) + 1, 7: 7})
-				if err := sendTCP(addr, pushPullStream(hostileLabel, key, d)); err != nil {
+				n, err := pushPullUntilAnswered(addr, hostileLabel, key, d)
+				unanswered.Add(int64(n))
+				if err != nil {
 					errs <- err
 					return
 				}
@@ -387,7 +423,9 @@ func TestRogueWithKey(t *testing.T) {
 		all[i] = uint64(i)*0x9e3779b97f4a7c15 + 1
 	}
 	for range forged {
-		if err := sendTCP(addr, pushPullStream(hostileLabel, key, digestFrame(c.nodes[1].name, all))); err != nil {
+		n, err := pushPullUntilAnswered(addr, hostileLabel, key, digestFrame(c.nodes[1].name, all))
+		unanswered.Add(int64(n))
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -407,13 +445,13 @@ func TestRogueWithKey(t *testing.T) {
 	}
 	lines, end := logLines(t, target, off)
 	t.Logf("attack of %v: %v membership-layer errors, %v gossip decode errors, %v digests rejected, "+
-		"%v offers sent for %d forged digests, %d Warn and Error lines; RSS %d KiB -> %d KiB",
+		"%v offers sent for %d forged digests, %d push/pulls unanswered and sent again, %d Warn and Error lines; RSS %d KiB -> %d KiB",
 		elapsed.Round(time.Millisecond),
 		after.sum("crdtd_gossip_transport_errors_total")-before.sum("crdtd_gossip_transport_errors_total"),
 		after.sum("crdtd_gossip_decode_errors_total")-before.sum("crdtd_gossip_decode_errors_total"),
 		afterGhosts.sum("crdtd_antientropy_exchanges_total", "result=rejected")-before.sum("crdtd_antientropy_exchanges_total", "result=rejected"),
 		after.sum("crdtd_antientropy_offers_total", "result=sent")-before.sum("crdtd_antientropy_offers_total", "result=sent"),
-		forged, warnLines(lines), rss0, rssKiB(target.pid()))
+		forged, unanswered.Load(), warnLines(lines), rss0, rssKiB(target.pid()))
 
 	if d := after.sum("crdtd_antientropy_exchanges_total", "result=rejected") - before.sum("crdtd_antientropy_exchanges_total", "result=rejected"); d != ghosts {
 		t.Errorf("digests under invented names: %v rejected, want %d", d, ghosts)

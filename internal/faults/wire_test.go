@@ -6,10 +6,12 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -28,8 +30,11 @@ const (
 
 // memberlist message types (memberlist net.go).
 const (
+	mlAlive    = 4
 	mlPushPull = 6
+	mlCompound = 7
 	mlUser     = 8
+	mlCompress = 9
 	mlEncrypt  = 10
 	mlLabel    = 244
 )
@@ -120,6 +125,23 @@ func encrypt(key, msg, aad []byte) []byte {
 	return gcm.Seal(out, nonce, msg, aad)
 }
 
+// decrypt opens what encrypt sealed (memberlist's versions 0 and 1 differ
+// only in padding at the end, which the callers ignore).
+func decrypt(key, sealed, aad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < 1+12 {
+		return nil, fmt.Errorf("sealed message of %d bytes", len(sealed))
+	}
+	return gcm.Open(nil, sealed[1:13], sealed[13:], aad)
+}
+
 func labelHeader(label string) []byte {
 	if label == "" {
 		return nil
@@ -190,6 +212,52 @@ func sendTCP(addr string, b []byte) error {
 	}
 	_, _ = io.Copy(io.Discard, conn)
 	return nil
+}
+
+// pushPull sends a push/pull with user as its user state, waits for the
+// node to close the stream and reports whether the node answered with its
+// own push/pull. memberlist answers once it has read all of ours, then
+// merges ours (handing the user state to crdtd) and only then closes the
+// stream: after an answer, crdtd has handled the state by the time
+// pushPull returns, unless memberlist failed the merge (it logs that).
+// No answer means memberlist gave up on the stream before answering (too
+// many pending push/pulls, or its deadline passed) and crdtd never saw
+// the state. An error means the node did not end the stream in time, or
+// answered something unexpected.
+func pushPull(addr, label string, key, user []byte) (answered bool, err error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	// Far longer than the node's own deadline for a stream (1 s in the
+	// local profile): the node, not this deadline, should end the stream.
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := conn.Write(pushPullStream(label, key, user)); err != nil {
+		return false, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	answer, err := io.ReadAll(conn)
+	if errors.Is(err, syscall.ECONNRESET) {
+		return false, nil // closed before the node had read the push/pull
+	}
+	if err != nil {
+		return false, fmt.Errorf("push/pull: the node did not end the stream: %w", err)
+	}
+	if key != nil {
+		// [mlEncrypt][length, 4 bytes][sealed message], the first five
+		// bytes and the label authenticated.
+		if len(answer) < 5 || answer[0] != mlEncrypt {
+			return false, nil
+		}
+		aad := append(answer[:5:5], label...)
+		if answer, err = decrypt(key, answer[5:], aad); err != nil {
+			return false, fmt.Errorf("push/pull answer: %w", err)
+		}
+	}
+	return len(answer) > 0 && answer[0] == mlPushPull, nil
 }
 
 // hostileFrame is one crafted gossip message and what should reject it.
