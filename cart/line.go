@@ -28,7 +28,8 @@ func (l line) quantity() (q uint64, ok bool) {
 			best, q, found = s, a.q, true
 		}
 	}
-	for _, n := range l.incs.All {
+	for i := range l.incs.Len() {
+		_, n := l.incs.At(i)
 		var carry uint64
 		if q, carry = bits.Add64(q, uint64(n), 0); carry != 0 {
 			return 0, false

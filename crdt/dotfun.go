@@ -39,6 +39,14 @@ func (f DotFun[V]) All(yield func(Dot, V) bool) {
 	}
 }
 
+// At returns the i-th entry in canonical (dot) order, 0 <= i < Len. A
+// loop over At costs no call per entry, where All calls yield: summing a
+// long line of increments is several times faster.
+func (f DotFun[V]) At(i int) (Dot, V) {
+	e := f.m[i]
+	return e.dot, e.val
+}
+
 // MergeDots implements [DotStore].
 func (f DotFun[V]) MergeDots(ctx *CausalContext, o DotFun[V], octx *CausalContext) (DotFun[V], bool) {
 	m, sp, changed := f.m.merge(ctx, o.m, octx, f.spare)
