@@ -48,8 +48,11 @@ type Config struct {
 	// tuning). Bind and advertise address and port, Label, SecretKey or
 	// Keyring and Transport are set here. New copies it and sets Name (its
 	// Name field, memberlist's default being the host name, is ignored),
-	// Delegate, Events and (if unset) Logger on the copy; the caller's value
-	// is not modified. Required; DefaultConfig fills it.
+	// Delegate, Events, Alive (gossip's check of every member memberlist
+	// hears of, then the caller's Alive, if set) and (if unset) Logger on
+	// the copy; the caller's value is not modified. All nodes of a cluster
+	// must have the same ProtocolVersion and DelegateProtocolVersion (see
+	// Membership in the package doc). Required; DefaultConfig fills it.
 	Memberlist *memberlist.Config
 
 	// ReconnectInterval is how often the node re-joins its seeds (when they
@@ -234,11 +237,10 @@ func (c *Config) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
+	if err := checkName(c.Name); err != nil {
+		return bad("Name: %v", err)
+	}
 	switch {
-	case c.Name == "":
-		return bad("empty Name")
-	case len(c.Name) > maxNameLen:
-		return bad("Name longer than %d bytes", maxNameLen)
 	case c.Delegate == nil:
 		return bad("nil Delegate")
 	case c.Memberlist == nil:
@@ -247,6 +249,11 @@ func (c *Config) validate() error {
 		return bad("Memberlist.Delegate and Memberlist.Events are set by gossip")
 	case c.Memberlist.UDPBufferSize < 512:
 		return bad("Memberlist.UDPBufferSize %d below 512", c.Memberlist.UDPBufferSize)
+	case c.Memberlist.DelegateProtocolVersion < c.Memberlist.DelegateProtocolMin ||
+		c.Memberlist.DelegateProtocolVersion > c.Memberlist.DelegateProtocolMax:
+		// The alive check would refuse this node's own alive message.
+		return bad("Memberlist.DelegateProtocolVersion %d outside [%d, %d]", c.Memberlist.DelegateProtocolVersion,
+			c.Memberlist.DelegateProtocolMin, c.Memberlist.DelegateProtocolMax)
 	case c.ReconnectInterval < 0 || c.ReconnectTimeout < 0:
 		return bad("negative reconnect interval or timeout")
 	case c.RepairBytesPerSecond < 0:

@@ -65,6 +65,20 @@
 // acknowledged: a change that only one node holds is lost if that node's
 // disk is lost before any push/pull or delta reached a peer.
 //
+// # Membership
+//
+// memberlist adds whatever member an alive message names, and a holder of
+// the cluster key can send one. Gossip refuses a member whose name is not a
+// valid node name, whose address is not a unicast IP address with a port,
+// or that does not both speak and understand the memberlist protocol and
+// delegate protocol versions this node speaks: memberlist fails every
+// push/pull, and so anti-entropy, while a member of incompatible versions
+// is listed, even a dead one. So all nodes of a cluster speak the same
+// versions (ProtocolVersion and DelegateProtocolVersion of
+// [Config].Memberlist, which crdtd leaves at memberlist's defaults). A
+// refusal is one of memberlist's warnings: counted in
+// Stats.TransportErrors and logged within the limits below.
+//
 // # Concurrency
 //
 // A [Node] is safe for concurrent use. memberlist callbacks only copy and

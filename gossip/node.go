@@ -239,6 +239,7 @@ func New(cfg *Config) (*Node, error) {
 	mc.Name = c.Name
 	mc.Delegate = &mlDelegate{n: n}
 	mc.Events = &mlEvents{n: n}
+	mc.Alive = newAliveCheck(&mc)
 	if c.NameConflict != nil {
 		mc.Conflict = &mlConflict{name: c.Name, report: c.NameConflict}
 	}
@@ -248,6 +249,12 @@ func New(cfg *Config) (*Node, error) {
 	ml, err := memberlist.Create(&mc)
 	if err != nil {
 		return nil, fmt.Errorf("create memberlist: %w", err)
+	}
+	if !isMember(ml, c.Name) {
+		// The alive check refused this node's own alive message: its
+		// transport advertised an address no peer could reach.
+		_ = ml.Shutdown()
+		return nil, fmt.Errorf("%w: memberlist advertises this node at an invalid address", ErrConfig)
 	}
 	n.ml = ml
 	n.mlp.Store(ml)

@@ -61,7 +61,8 @@ type Stats struct {
 	// TransportErrors counts the warnings and errors memberlist reported,
 	// whether or not the log limit let the line through: mostly input it
 	// refused before gossip saw it (a wrong key or label, a malformed
-	// packet or stream), also failed sends to unreachable peers.
+	// packet or stream, an alive message about a member gossip refuses),
+	// also failed sends to unreachable peers.
 	TransportErrors uint64
 }
 

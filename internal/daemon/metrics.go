@@ -209,7 +209,7 @@ var (
 	descGossipDecode = prometheus.NewDesc("crdtd_gossip_decode_errors_total",
 		"Malformed gossip messages dropped.", nil, nil)
 	descGossipTransport = prometheus.NewDesc("crdtd_gossip_transport_errors_total",
-		"Warnings and errors of the membership layer: mostly input it refused before gossip saw it (a wrong key or label, a malformed packet).",
+		"Warnings and errors of the membership layer: mostly input it refused before gossip saw it (a wrong key or label, a malformed packet, a member with an invalid name, address or protocol versions).",
 		nil, nil)
 	descMembers = prometheus.NewDesc("crdtd_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
