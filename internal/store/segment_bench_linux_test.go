@@ -47,27 +47,20 @@ func BenchmarkSegmentSync(b *testing.B) {
 }
 
 // benchFile returns a new file in b's temporary directory holding size
-// zero bytes, written and synced.
+// zero bytes, written and synced. Plain writes to it append, from offset 0.
 func benchFile(b *testing.B, size int) *os.File {
-	f, err := os.OpenFile(filepath.Join(b.TempDir(), "seg"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "seg"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Close() })
-	for written := 0; written < size; written += len(zeros) {
-		if _, err := f.Write(zeros[:]); err != nil {
+	for off := 0; off < size; off += len(zeros) {
+		if _, err := f.WriteAt(zeros[:], int64(off)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
-	}
-	if size > 0 { // WriteAt refuses a file opened to append
-		f.Close()
-		if f, err = os.OpenFile(f.Name(), os.O_RDWR, 0); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { f.Close() })
 	}
 	return f
 }

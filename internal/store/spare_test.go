@@ -7,9 +7,6 @@ import (
 	"testing"
 )
 
-// allZero reports whether b holds nothing but zero bytes.
-func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
-
 // TestCheckpointRecyclesASegment: a checkpoint keeps the segment it covered
 // as the spare, zeroed over its records and synced; the next segment starts
 // from it, so records are written over its zeros rather than appended; and
