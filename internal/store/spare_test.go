@@ -11,10 +11,19 @@ import (
 // as the spare, zeroed over its records and synced; the next segment starts
 // from it, so records are written over its zeros rather than appended; and
 // a restart replays the new records only, none of the old ones the spare
-// held.
+// held. The rename is synced before the zeroing, or a crash could bring the
+// segment back half zeroed.
 func TestCheckpointRecyclesASegment(t *testing.T) {
 	dir := t.TempDir()
-	s := newTestStore(t, dir, testOptions(t))
+	opts := testOptions(t)
+	var atRename []byte // the spare as the directory sync after its rename finds it
+	opts.syncDir = func(d string) error {
+		if b, err := os.ReadFile(filepath.Join(d, spareName)); err == nil && atRename == nil {
+			atRename = b
+		}
+		return syncDir(d)
+	}
+	s := newTestStore(t, dir, opts)
 	for range 20 {
 		logRecord(t, s, Record{Key: "c/old", Delta: bytes.Repeat([]byte("o"), 100)})
 	}
@@ -25,6 +34,7 @@ func TestCheckpointRecyclesASegment(t *testing.T) {
 	must.NoError(t, err, "the checkpointed segment is kept as the spare")
 	must.Equal(t, len(first), len(spare), "the spare keeps the segment's size")
 	must.True(t, allZero(spare), "the spare is zeroed over its records")
+	must.True(t, bytes.Equal(first, atRename), "the rename is made durable before the records are zeroed")
 
 	logRecord(t, s, Record{Key: "c/b", Delta: []byte("new")}) // in segment 2, made before the spare
 	_, err = s.wal.rotate()
