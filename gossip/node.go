@@ -373,8 +373,8 @@ func contains(ss []string, s string) bool {
 func (n *Node) Publish(key string, delta []byte, originTime time.Time) {
 	n.stats.published.Add(1)
 	n.markDirty(key)
-	if n.cfg.DisableDeltas || n.shutdown.Load() {
-		return
+	if n.cfg.DisableDeltas || n.shutdown.Load() || n.numNodes() <= 1 {
+		return // alone, nobody to tell: a node that joins later catches up by anti-entropy
 	}
 	var ns int64
 	if !originTime.IsZero() {
@@ -395,14 +395,20 @@ func (n *Node) Updated(key string) { n.markDirty(key) }
 
 // markDirty schedules key's digest entry for recomputation by the local
 // worker; one goroutine doing all recomputations keeps the order of State
-// reads and digest writes the same.
+// reads and digest writes the same. Only the first key after a flush wakes
+// the worker: the flush it schedules takes every key marked until then,
+// and waking it on every write would cost a goroutine switch per write.
 func (n *Node) markDirty(key string) {
 	if !n.hashed(key) {
 		return
 	}
 	n.dmu.Lock()
+	first := len(n.dirty) == 0
 	n.dirty[key] = struct{}{}
 	n.dmu.Unlock()
+	if !first {
+		return
+	}
 	select {
 	case n.dirtyCh <- struct{}{}:
 	default:
