@@ -48,7 +48,7 @@ func (c *Cart) Add(ts crdt.Timestamp, item string, n uint64) (delta *Cart, err e
 	}
 	d, err := c.m.Update(ts.Replica, item, func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
-		mu.Add.incs.Set(next(), increment(n))
+		mu.Add.setIncrement(next(), increment(n))
 		return mu
 	})
 	if err != nil {

@@ -81,6 +81,7 @@ var cartType = crdttest.Type[*Cart]{
 		return c, c.UnmarshalBinary(b)
 	},
 	Check: func(t *rapid.T, c *Cart) {
+		checkTallies(t, "cart", c)
 		if v := c.View(); v.Overflow {
 			t.Fatalf("view overflowed on small numbers: %+v", v)
 		}

@@ -80,7 +80,7 @@ func TestViewLineQuantityBoundary(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var ln line
 			for i, n := range tt.incs {
-				ln.incs.Set(dot("r", uint64(i+1)), increment(n))
+				ln.setIncrement(dot("r", uint64(i+1)), increment(n))
 			}
 			l, over := viewLine("x", ln)
 			if l.Quantity != tt.wantQ || over != tt.overflow {
@@ -110,7 +110,7 @@ func TestItemsSkipsPriceOnlyLines(t *testing.T) {
 func TestLineDotsCountsEveryKind(t *testing.T) {
 	var ln line
 	for i := range 3 {
-		ln.incs.Set(dot("a", uint64(i+1)), 1)
+		ln.setIncrement(dot("a", uint64(i+1)), 1)
 	}
 	ln.sets.Set(dot("b", 1), assignment{q: 1})
 	ln.prices.Set(dot("c", 1), pricing{cents: 1})
@@ -161,7 +161,7 @@ func TestLineLatestAssignmentWinsInAnyDotOrder(t *testing.T) {
 // merge changing only one of them reports a change.
 func TestLineEqualAndMergeSeeEachKind(t *testing.T) {
 	var base line
-	base.incs.Set(dot("a", 1), 1)
+	base.setIncrement(dot("a", 1), 1)
 	base.sets.Set(dot("a", 2), assignment{q: 1})
 	base.prices.Set(dot("a", 3), pricing{cents: 1})
 	var ctx crdt.CausalContext
@@ -172,7 +172,7 @@ func TestLineEqualAndMergeSeeEachKind(t *testing.T) {
 		name string
 		edit func(l *line, d crdt.Dot)
 	}{
-		{"increments", func(l *line, d crdt.Dot) { l.incs.Set(d, 2) }},
+		{"increments", func(l *line, d crdt.Dot) { l.setIncrement(d, 2) }},
 		{"sets", func(l *line, d crdt.Dot) { l.sets.Set(d, assignment{q: 2}) }},
 		{"prices", func(l *line, d crdt.Dot) { l.prices.Set(d, pricing{cents: 2}) }},
 	} {
@@ -240,7 +240,7 @@ func TestDecodePayloadBoundaries(t *testing.T) {
 func incMut(n uint64) func(func() crdt.Dot) crdt.Mutation[line] {
 	return func(next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
-		mu.Add.incs.Set(next(), increment(n))
+		mu.Add.setIncrement(next(), increment(n))
 		return mu
 	}
 }

@@ -13,6 +13,39 @@ type line struct {
 	incs   crdt.DotFun[increment]
 	sets   crdt.DotFun[assignment]
 	prices crdt.DotFun[pricing]
+	// added is the sum of incs, kept beside them: a line gains a dot with
+	// every add until a set or remove absorbs them, and an add reads the
+	// quantity twice (its overflow check, the view), which would otherwise
+	// walk them all each time. Every change of incs updates it: Set's
+	// callers (setIncrement), MergeDots, Clone, DecodeStore.
+	added tally
+}
+
+// tally is a sum of increments that remembers an overflow.
+type tally struct {
+	sum  uint64
+	over bool // the true sum exceeds what uint64 holds
+}
+
+func (t tally) plus(u tally) tally {
+	s, carry := bits.Add64(t.sum, u.sum, 0)
+	return tally{sum: s, over: t.over || u.over || carry != 0}
+}
+
+// tallyOf sums f's increments.
+func tallyOf(f crdt.DotFun[increment]) tally {
+	var t tally
+	for i := range f.Len() {
+		_, n := f.At(i)
+		t = t.plus(tally{sum: uint64(n)})
+	}
+	return t
+}
+
+// setIncrement maps d to n in l's increments.
+func (l *line) setIncrement(d crdt.Dot, n increment) {
+	l.incs.Set(d, n)
+	l.added = tallyOf(l.incs)
 }
 
 // quantity evaluates the line per the specification: the base set by the
@@ -28,14 +61,8 @@ func (l line) quantity() (q uint64, ok bool) {
 			best, q, found = s, a.q, true
 		}
 	}
-	for i := range l.incs.Len() {
-		_, n := l.incs.At(i)
-		var carry uint64
-		if q, carry = bits.Add64(q, uint64(n), 0); carry != 0 {
-			return 0, false
-		}
-	}
-	return q, true
+	t := tally{sum: q}.plus(l.added)
+	return t.sum, !t.over
 }
 
 // price returns the unit price of the greatest surviving price assignment.
@@ -91,7 +118,16 @@ func (s stamp) after(o stamp) bool {
 // MergeDots implements crdt.DotStore.
 func (l line) MergeDots(ctx *crdt.CausalContext, o line, octx *crdt.CausalContext) (line, bool) {
 	var a, b, c bool
+	n := l.incs.Len()
 	l.incs, a = l.incs.MergeDots(ctx, o.incs, octx)
+	if l.incs.Len() == n+o.incs.Len() {
+		// Every dot of o is new to l and l lost none: the sums add. (A
+		// dot in both, one o drops from l, or one of o's that l already
+		// dropped makes the merge shorter.)
+		l.added = l.added.plus(o.added)
+	} else {
+		l.added = tallyOf(l.incs)
+	}
 	l.sets, b = l.sets.MergeDots(ctx, o.sets, octx)
 	l.prices, c = l.prices.MergeDots(ctx, o.prices, octx)
 	return l, a || b || c
@@ -125,7 +161,7 @@ func (l line) IsEmpty() bool { return l.incs.IsEmpty() && l.sets.IsEmpty() && l.
 
 // Clone implements crdt.DotStore.
 func (l line) Clone() line {
-	return line{incs: l.incs.Clone(), sets: l.sets.Clone(), prices: l.prices.Clone()}
+	return line{incs: l.incs.Clone(), sets: l.sets.Clone(), prices: l.prices.Clone(), added: l.added}
 }
 
 // Equal implements crdt.DotStore.
@@ -154,6 +190,7 @@ func (line) DecodeStore(r *crdt.Reader) (line, error) {
 	if l.incs, err = l.incs.DecodeStore(r); err != nil {
 		return line{}, err
 	}
+	l.added = tallyOf(l.incs)
 	if l.sets, err = l.sets.DecodeStore(r); err != nil {
 		return line{}, err
 	}

@@ -273,6 +273,7 @@ func (m *cartMachine) Check(t *rapid.T) {
 }
 
 func checkView(t *rapid.T, who string, c *Cart, want []Line) {
+	checkTallies(t, who, c)
 	got := c.View()
 	if got.Overflow {
 		t.Fatalf("%s view overflowed: %+v", who, got)

@@ -140,7 +140,7 @@ func TestDecodeRejectsBadItemIDs(t *testing.T) {
 	var m crdt.ORMap[string, line]
 	m.Update("dev", "bad item", func(_ line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
-		mu.Add.incs.Set(next(), 1)
+		mu.Add.setIncrement(next(), 1)
 		return mu
 	})
 	b, err := m.MarshalBinary()
