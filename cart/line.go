@@ -120,12 +120,14 @@ func (l line) MergeDots(ctx *crdt.CausalContext, o line, octx *crdt.CausalContex
 	var a, b, c bool
 	n := l.incs.Len()
 	l.incs, a = l.incs.MergeDots(ctx, o.incs, octx)
-	if l.incs.Len() == n+o.incs.Len() {
+	switch {
+	case !a: // the same increments: the same sum
+	case l.incs.Len() == n+o.incs.Len():
 		// Every dot of o is new to l and l lost none: the sums add. (A
 		// dot in both, one o drops from l, or one of o's that l already
 		// dropped makes the merge shorter.)
 		l.added = l.added.plus(o.added)
-	} else {
+	default:
 		l.added = tallyOf(l.incs)
 	}
 	l.sets, b = l.sets.MergeDots(ctx, o.sets, octx)
