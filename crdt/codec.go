@@ -3,7 +3,6 @@ package crdt
 import (
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -157,22 +156,13 @@ func (e *Encoder) Timestamp(t Timestamp) {
 // context writes c canonically and installs its replica table for Dot.
 func (e *Encoder) context(c *CausalContext) {
 	e.replicas = c.replicas()
-	e.ArrayLen(len(e.replicas))
-	for _, r := range e.replicas {
-		set := c.cloud[r]
-		e.ArrayLen(2 + len(set))
-		e.String(string(r))
-		e.Uint(c.vv[r])
-		switch len(set) {
-		case 0:
-		case 1: // a delta's one dot: nothing to sort
-			for s := range set {
-				e.Uint(s)
-			}
-		default:
-			for _, s := range slices.Sorted(maps.Keys(set)) {
-				e.Uint(s)
-			}
+	e.ArrayLen(len(c.es))
+	for _, ce := range c.es {
+		e.ArrayLen(2 + len(ce.cloud))
+		e.String(string(ce.r))
+		e.Uint(ce.top)
+		for _, s := range ce.cloud {
+			e.Uint(s)
 		}
 	}
 }
@@ -476,11 +466,9 @@ func (r *Reader) context() (CausalContext, error) {
 		if top > MaxSeq {
 			return CausalContext{}, r.corrupt("context claims %s up to %d, beyond %d", id, top, MaxSeq)
 		}
-		if top > 0 {
-			if c.vv == nil {
-				c.vv = make(map[ReplicaID]uint64)
-			}
-			c.vv[id] = top
+		ce := ctxEntry{r: id, top: top}
+		if m > 2 {
+			ce.cloud = make([]uint64, 0, m-2) // m-2 cloud values follow: ArrayLen checked they fit in what remains
 		}
 		prev := top
 		for range m - 2 {
@@ -497,11 +485,12 @@ func (r *Reader) context() (CausalContext, error) {
 				return CausalContext{}, r.corrupt("context claims %s:%d, beyond %d", id, s, MaxSeq)
 			}
 			prev = s
-			c.Add(Dot{Replica: id, Seq: s})
+			ce.cloud = append(ce.cloud, s)
 		}
 		if top == 0 && m == 2 {
 			return CausalContext{}, r.corrupt("empty context entry for %s", id)
 		}
+		c.es = append(c.es, ce)
 	}
 	return c, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,15 +178,16 @@ func TestReaderTimestampLogicalLimit(t *testing.T) {
 // wrap around on a decoded context's huge entries.
 func TestSizeAtMost(t *testing.T) {
 	ctx := func(vv map[ReplicaID]uint64, cloud map[ReplicaID][]uint64) *CausalContext {
-		c := &CausalContext{vv: vv}
-		for r, seqs := range cloud {
-			if c.cloud == nil {
-				c.cloud = map[ReplicaID]map[uint64]struct{}{}
+		rs := slices.Sorted(maps.Keys(vv))
+		for r := range cloud {
+			if _, ok := vv[r]; !ok {
+				rs = append(rs, r)
 			}
-			c.cloud[r] = map[uint64]struct{}{}
-			for _, s := range seqs {
-				c.cloud[r][s] = struct{}{}
-			}
+		}
+		slices.Sort(rs)
+		c := &CausalContext{}
+		for _, r := range rs {
+			c.es = append(c.es, ctxEntry{r: r, top: vv[r], cloud: cloud[r]})
 		}
 		return c
 	}

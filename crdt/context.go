@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 )
 
@@ -15,29 +14,93 @@ import (
 // the vector (compaction). Out-of-order delivery of deltas is therefore safe:
 // a context never claims a dot it has not seen.
 //
+// Both are kept in sorted slices, one entry per replica, in the order the
+// encoding writes them: a context names a handful of replicas (the node,
+// the devices of one cart's owner), and most hold one dot (a delta's) or no
+// cloud at all, so a slice is one allocation where maps were several, and
+// encoding needs no sort.
+//
 // The zero value is an empty context ready to use. A CausalContext is not
 // safe for concurrent use.
 type CausalContext struct {
-	vv    map[ReplicaID]uint64
-	cloud map[ReplicaID]map[uint64]struct{}
+	es []ctxEntry // sorted by replica, none empty
+}
+
+// ctxEntry is one replica's dots in a context: 1 ... top, and the cloud.
+type ctxEntry struct {
+	r     ReplicaID
+	top   uint64
+	cloud []uint64 // sorted, each above top + 1; never shared between contexts
+}
+
+// contains reports whether seq is among e's dots.
+func (e *ctxEntry) contains(seq uint64) bool {
+	if seq <= e.top {
+		return true
+	}
+	_, ok := slices.BinarySearch(e.cloud, seq)
+	return ok
+}
+
+// max returns e's highest sequence number.
+func (e *ctxEntry) max() uint64 {
+	if n := len(e.cloud); n > 0 {
+		return e.cloud[n-1]
+	}
+	return e.top
+}
+
+// compact moves cloud dots that extend the contiguous prefix into top and
+// drops cloud dots top already covers.
+func (e *ctxEntry) compact() {
+	i := 0
+	for i < len(e.cloud) && e.cloud[i] <= e.top+1 {
+		e.top = max(e.top, e.cloud[i])
+		i++
+	}
+	if i == len(e.cloud) {
+		e.cloud = nil
+	} else if i > 0 {
+		e.cloud = slices.Delete(e.cloud, 0, i)
+	}
+}
+
+// find returns the index of r's entry, or where it would be inserted.
+func (c *CausalContext) find(r ReplicaID) (int, bool) {
+	return slices.BinarySearchFunc(c.es, r, func(e ctxEntry, r ReplicaID) int {
+		switch {
+		case e.r < r:
+			return -1
+		case e.r > r:
+			return 1
+		}
+		return 0
+	})
+}
+
+// entry returns r's entry, or nil.
+func (c *CausalContext) entry(r ReplicaID) *ctxEntry {
+	if i, ok := c.find(r); ok {
+		return &c.es[i]
+	}
+	return nil
 }
 
 // Contains reports whether d is in the context.
 func (c *CausalContext) Contains(d Dot) bool {
-	if d.Seq <= c.vv[d.Replica] {
-		return true
+	if d.Seq == 0 {
+		return true // every replica's empty prefix
 	}
-	_, ok := c.cloud[d.Replica][d.Seq]
-	return ok
+	e := c.entry(d.Replica)
+	return e != nil && e.contains(d.Seq)
 }
 
 // Max returns the highest sequence number of r in the context, or 0.
 func (c *CausalContext) Max(r ReplicaID) uint64 {
-	m := c.vv[r]
-	for s := range c.cloud[r] {
-		m = max(m, s)
+	if e := c.entry(r); e != nil {
+		return e.max()
 	}
-	return m
+	return 0
 }
 
 // Next adds and returns the next dot of replica r: one past the highest
@@ -56,129 +119,133 @@ func (c *CausalContext) Next(r ReplicaID) (Dot, error) {
 
 // Add inserts d into the context and compacts r's entries.
 func (c *CausalContext) Add(d Dot) {
-	if d.Seq == 0 || c.Contains(d) {
+	if d.Seq == 0 {
 		return
 	}
-	if d.Seq == c.vv[d.Replica]+1 {
-		if c.vv == nil {
-			c.vv = make(map[ReplicaID]uint64)
+	i, ok := c.find(d.Replica)
+	if !ok {
+		e := ctxEntry{r: d.Replica}
+		if d.Seq == 1 {
+			e.top = 1
+		} else {
+			e.cloud = []uint64{d.Seq}
 		}
-		c.vv[d.Replica] = d.Seq
-		c.compact(d.Replica)
+		c.es = slices.Insert(c.es, i, e)
 		return
 	}
-	if c.cloud == nil {
-		c.cloud = make(map[ReplicaID]map[uint64]struct{})
-	}
-	set := c.cloud[d.Replica]
-	if set == nil {
-		set = make(map[uint64]struct{})
-		c.cloud[d.Replica] = set
-	}
-	set[d.Seq] = struct{}{}
-}
-
-// compact moves cloud dots of r that extend the contiguous prefix into the
-// version vector and drops cloud dots the vector already covers.
-func (c *CausalContext) compact(r ReplicaID) {
-	set := c.cloud[r]
-	if len(set) == 0 {
-		return
-	}
-	n := c.vv[r]
-	for {
-		if _, ok := set[n+1]; !ok {
-			break
+	e := &c.es[i]
+	switch {
+	case d.Seq <= e.top:
+	case d.Seq == e.top+1:
+		e.top++
+		e.compact()
+	default:
+		if j, found := slices.BinarySearch(e.cloud, d.Seq); !found {
+			e.cloud = slices.Insert(e.cloud, j, d.Seq)
 		}
-		delete(set, n+1)
-		n++
-	}
-	for s := range set {
-		if s <= n {
-			delete(set, s)
-		}
-	}
-	if n > 0 {
-		if c.vv == nil {
-			c.vv = make(map[ReplicaID]uint64)
-		}
-		c.vv[r] = n
-	}
-	if len(set) == 0 {
-		delete(c.cloud, r)
 	}
 }
 
 // Merge adds every dot of o to c and reports whether c changed. o is not
 // modified.
 func (c *CausalContext) Merge(o *CausalContext) (changed bool) {
-	for r, n := range o.vv {
-		if n > c.vv[r] {
-			if c.vv == nil {
-				c.vv = make(map[ReplicaID]uint64)
-			}
-			c.vv[r] = n
+	for _, oe := range o.es {
+		i, ok := c.find(oe.r)
+		if !ok {
+			c.es = slices.Insert(c.es, i, ctxEntry{r: oe.r, top: oe.top, cloud: slices.Clone(oe.cloud)})
 			changed = true
-			c.compact(r)
+			continue
 		}
-	}
-	for r, set := range o.cloud {
-		for s := range set {
-			d := Dot{Replica: r, Seq: s}
-			if !c.Contains(d) {
-				c.Add(d)
-				changed = true
+		e := &c.es[i]
+		if oe.top > e.top {
+			e.top = oe.top
+			changed = true
+		}
+		switch {
+		case len(oe.cloud) == 0:
+		case len(oe.cloud) <= 4:
+			// A delta's few dots go in one by one: in place, and at the
+			// end when they arrive in order, however large the cloud.
+			for _, s := range oe.cloud {
+				if j, found := slices.BinarySearch(e.cloud, s); !found && s > e.top {
+					e.cloud = slices.Insert(e.cloud, j, s)
+					changed = true
+				}
 			}
+		default:
+			n := len(e.cloud)
+			e.cloud = unionSorted(e.cloud, oe.cloud, e.top)
+			changed = changed || len(e.cloud) != n
 		}
+		before := e.top
+		e.compact()
+		changed = changed || e.top != before
 	}
 	return changed
 }
 
+// unionSorted returns the sorted union of a and b without the values up to
+// top, in a new slice unless b adds nothing to a.
+func unionSorted(a, b []uint64, top uint64) []uint64 {
+	fresh := 0
+	for _, s := range b {
+		if _, ok := slices.BinarySearch(a, s); !ok && s > top {
+			fresh++
+		}
+	}
+	if fresh == 0 {
+		return a
+	}
+	out := make([]uint64, 0, len(a)+fresh)
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default: // equal
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return slices.DeleteFunc(out, func(s uint64) bool { return s <= top })
+}
+
 // Clone returns a deep copy of c.
 func (c *CausalContext) Clone() CausalContext {
-	out := CausalContext{}
-	if len(c.vv) > 0 {
-		out.vv = maps.Clone(c.vv)
+	if len(c.es) == 0 {
+		return CausalContext{}
 	}
-	for r, set := range c.cloud {
-		if out.cloud == nil {
-			out.cloud = make(map[ReplicaID]map[uint64]struct{}, len(c.cloud))
-		}
-		out.cloud[r] = maps.Clone(set)
+	out := CausalContext{es: slices.Clone(c.es)}
+	for i := range out.es {
+		out.es[i].cloud = slices.Clone(out.es[i].cloud)
 	}
 	return out
 }
 
 // Equal reports whether c and o hold exactly the same dots.
 func (c *CausalContext) Equal(o *CausalContext) bool {
-	if len(c.vv) != len(o.vv) || len(c.cloud) != len(o.cloud) {
-		return false
-	}
-	for r, n := range c.vv {
-		if o.vv[r] != n {
-			return false
-		}
-	}
-	for r, set := range c.cloud {
-		if !maps.Equal(set, o.cloud[r]) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(c.es, o.es, func(a, b ctxEntry) bool {
+		return a.r == b.r && a.top == b.top && slices.Equal(a.cloud, b.cloud)
+	})
 }
 
 // Dots calls yield for every dot in the context, in canonical order. It is
 // meant for tests and small contexts: a version vector entry r->n yields n
 // dots.
 func (c *CausalContext) Dots(yield func(Dot) bool) {
-	for _, r := range c.replicas() {
-		for s := uint64(1); s <= c.vv[r]; s++ {
-			if !yield(Dot{Replica: r, Seq: s}) {
+	for _, e := range c.es {
+		for s := uint64(1); s <= e.top; s++ {
+			if !yield(Dot{Replica: e.r, Seq: s}) {
 				return
 			}
 		}
-		for _, s := range slices.Sorted(maps.Keys(c.cloud[r])) {
-			if !yield(Dot{Replica: r, Seq: s}) {
+		for _, s := range e.cloud {
+			if !yield(Dot{Replica: e.r, Seq: s}) {
 				return
 			}
 		}
@@ -188,16 +255,14 @@ func (c *CausalContext) Dots(yield func(Dot) bool) {
 // sizeAtMost reports whether the context holds at most limit dots.
 func (c *CausalContext) sizeAtMost(limit int) bool {
 	n := uint64(0)
-	for _, top := range c.vv {
+	for _, e := range c.es {
 		// Compare before adding: entries of a decoded context can sum past
 		// 2^64 and wrap around.
-		if top > uint64(limit)-n {
+		if e.top > uint64(limit)-n {
 			return false
 		}
-		n += top
-	}
-	for _, set := range c.cloud {
-		if n += uint64(len(set)); n > uint64(limit) {
+		n += e.top
+		if n += uint64(len(e.cloud)); n > uint64(limit) {
 			return false
 		}
 	}
@@ -205,19 +270,13 @@ func (c *CausalContext) sizeAtMost(limit int) bool {
 }
 
 // IsEmpty reports whether the context holds no dots.
-func (c *CausalContext) IsEmpty() bool { return len(c.vv) == 0 && len(c.cloud) == 0 }
+func (c *CausalContext) IsEmpty() bool { return len(c.es) == 0 }
 
 // replicas returns every replica mentioned in c, sorted.
 func (c *CausalContext) replicas() []ReplicaID {
-	rs := make([]ReplicaID, 0, len(c.vv)+len(c.cloud))
-	for r := range c.vv {
-		rs = append(rs, r)
+	rs := make([]ReplicaID, len(c.es))
+	for i, e := range c.es {
+		rs[i] = e.r
 	}
-	for r := range c.cloud {
-		if _, ok := c.vv[r]; !ok {
-			rs = append(rs, r)
-		}
-	}
-	slices.Sort(rs)
 	return rs
 }

@@ -95,18 +95,9 @@ func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *Caus
 		_, theirs := o.find(d)
 		return ours && !theirs
 	}
-	for r, top := range octx.vv {
-		for s := uint64(1); s <= top; s++ {
-			if removes(Dot{Replica: r, Seq: s}) {
-				return nil, nil, false, false
-			}
-		}
-	}
-	for r, set := range octx.cloud {
-		for s := range set {
-			if removes(Dot{Replica: r, Seq: s}) {
-				return nil, nil, false, false
-			}
+	for d := range octx.Dots {
+		if removes(d) {
+			return nil, nil, false, false
 		}
 	}
 	// Every entry of l survives; add those of o that are new to l and
@@ -198,18 +189,16 @@ func (l dotList[V]) mergeAll(ctx *CausalContext, o dotList[V], octx *CausalConte
 type contextReader struct {
 	c     *CausalContext
 	r     ReplicaID
-	valid bool                // r, top and cloud are r's
-	top   uint64              // c.vv[r]
-	cloud map[uint64]struct{} // c.cloud[r]
+	valid bool      // r and e are r's
+	e     *ctxEntry // r's entry in c, nil if c has none
 }
 
 func (cr *contextReader) contains(d Dot) bool {
 	if !cr.valid || d.Replica != cr.r {
-		cr.r, cr.top, cr.cloud, cr.valid = d.Replica, cr.c.vv[d.Replica], cr.c.cloud[d.Replica], true
+		cr.r, cr.e, cr.valid = d.Replica, cr.c.entry(d.Replica), true
 	}
-	if d.Seq <= cr.top {
-		return true
+	if cr.e == nil {
+		return d.Seq == 0
 	}
-	_, ok := cr.cloud[d.Seq]
-	return ok
+	return cr.e.contains(d.Seq)
 }

@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"fmt"
-	"slices"
 )
 
 // This file holds what a sync between two replicas needs beyond Merge: the
@@ -83,36 +82,24 @@ func (m *ORMap[K, V]) MergeDeltaFor(delta *ORMap[K, V], seen *CausalContext) (ch
 // size of the version vector ranges, so a context claiming a replica at a
 // huge count is cheap to check: yield sees its first unseen dot at once.
 func (c *CausalContext) EachUnseen(known *CausalContext, yield func(Dot) bool) {
-	for _, r := range c.replicas() {
-		top := c.vv[r]
-		for s := known.vv[r] + 1; s <= top; s++ {
-			if _, seen := known.cloud[r][s]; seen {
+	for _, e := range c.es {
+		var k ctxEntry
+		if ke := known.entry(e.r); ke != nil {
+			k = *ke
+		}
+		for s := k.top + 1; s <= e.top; s++ {
+			if k.contains(s) {
 				continue
 			}
-			if !yield(Dot{Replica: r, Seq: s}) {
+			if !yield(Dot{Replica: e.r, Seq: s}) {
 				return
 			}
 		}
-		cloud := c.cloud[r]
-		if len(cloud) == 0 {
-			continue
-		}
-		for _, s := range slices.Sorted(mapKeys(cloud)) {
-			if s <= top || known.Contains(Dot{Replica: r, Seq: s}) {
+		for _, s := range e.cloud {
+			if k.contains(s) {
 				continue
 			}
-			if !yield(Dot{Replica: r, Seq: s}) {
-				return
-			}
-		}
-	}
-}
-
-// mapKeys iterates the keys of a dot cloud.
-func mapKeys(m map[uint64]struct{}) func(func(uint64) bool) {
-	return func(yield func(uint64) bool) {
-		for k := range m {
-			if !yield(k) {
+			if !yield(Dot{Replica: e.r, Seq: s}) {
 				return
 			}
 		}
