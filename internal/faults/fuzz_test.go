@@ -22,6 +22,7 @@ var fuzzTargets = []struct{ pkg, target string }{
 	{"github.com/crdtd/crdtd/gossip", "FuzzDecode"},
 	{"github.com/crdtd/crdtd/internal/store", "FuzzReadFrame"},
 	{"github.com/crdtd/crdtd/internal/h1", "FuzzServe"},
+	{"github.com/crdtd/crdtd/internal/h1", "FuzzReadRequest"},
 }
 
 var execsRe = regexp.MustCompile(`execs: (\d+)`)

@@ -2,9 +2,11 @@ package h1
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -71,6 +73,40 @@ func BenchmarkServe(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkReadRequest reads the head of BenchmarkServe's request with
+// this package's reader and with http.ReadRequest:
+//
+//	go test ./internal/h1 -run '^$' -bench ReadRequest -benchmem
+func BenchmarkReadRequest(b *testing.B) {
+	const request = "POST /v1/carts/c1/items HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
+		"Content-Length: 25\r\nIdempotency-Key: 0f3c9a\r\n\r\n"
+	src := strings.NewReader(request)
+	br := bufio.NewReaderSize(src, 4<<10)
+	h := headReader{br: br} // kept from one request to the next, as a connection's
+	read := map[string]func() error{
+		"h1": func() error {
+			_, err := h.readRequest(context.Background())
+			return err
+		},
+		"net-http": func() error {
+			_, err := http.ReadRequest(br)
+			return err
+		},
+	}
+	for _, name := range []string{"h1", "net-http"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				src.Reset(request)
+				br.Reset(src)
+				if err := read[name](); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

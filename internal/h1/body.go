@@ -1,9 +1,11 @@
 package h1
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httputil"
 )
 
 // errBodyNotSent is what reading a body returns once the answer went out
@@ -12,14 +14,13 @@ var errBodyNotSent = errors.New("h1: request body not sent: the answer was alrea
 
 // requestBody is the body a handler reads. It records whether the body
 // was read to its end, so that the connection can serve another request.
-// Its Close reads nothing (a request body's own Close would read all that
-// remains, without bound); the server decides after the handler what to
-// read past. It sends "100 Continue" before the first read when the client
-// waits for it.
+// Its Close reads nothing and makes later reads fail; the server decides
+// after the handler what to read past. It sends "100 Continue" before the
+// first read when the client waits for it.
 type requestBody struct {
 	w      *response
-	r      io.ReadCloser // http.ReadRequest's body
-	eof    bool          // read to its end
+	r      io.Reader // the body as framed: a fixedBody or a chunkedBody
+	eof    bool      // read to its end
 	closed bool
 	// expect: the client waits for "100 Continue" before sending.
 	expect, sentContinue bool
@@ -74,4 +75,99 @@ func (b *requestBody) drain(length int64) bool {
 		b.eof = true
 	}
 	return b.eof && n <= maxDrainBytes
+}
+
+// fixedBody is a body framed by its Content-Length: the next n bytes of
+// the connection. A connection that ends before is io.ErrUnexpectedEOF.
+// The last bytes come with io.EOF, so that the body is known to be read
+// to its end without another read.
+type fixedBody struct {
+	r *bufio.Reader
+	n int64 // bytes left
+}
+
+func (b *fixedBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	switch {
+	case b.n == 0:
+		return n, io.EOF
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// Close reads nothing: the server decides what to read past.
+func (b *fixedBody) Close() error { return nil }
+
+// maxTrailerBytes bounds the trailer section after a chunked body's last
+// chunk, as net/http bounds it (by its reader's buffer).
+const maxTrailerBytes = 4 << 10
+
+// errTrailerTooLong is a trailer section past maxTrailerBytes.
+var errTrailerTooLong = errors.New("h1: trailer section too long")
+
+// chunkedBody is a body in the chunked coding (RFC 9112, 7.1), read by
+// net/http's own chunk reader. The trailer section after the last chunk
+// is read and dropped before the body reports its end.
+type chunkedBody struct {
+	r      *bufio.Reader
+	chunks io.Reader // the chunk reader over r
+	err    error     // io.EOF once the trailer is read, or what went wrong
+}
+
+func newChunkedBody(r *bufio.Reader) *chunkedBody {
+	return &chunkedBody{r: r, chunks: httputil.NewChunkedReader(r)}
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.chunks.Read(p)
+	if err == io.EOF {
+		if err = discardTrailer(b.r); err == nil {
+			err = io.EOF
+		}
+	}
+	b.err = err
+	return n, err
+}
+
+// Close reads nothing: the server decides what to read past.
+func (b *chunkedBody) Close() error { return nil }
+
+// discardTrailer reads the trailer section after a chunked body's last
+// chunk (RFC 9112, 7.1.2) and drops it: field lines up to an empty one,
+// each checked as a header's, and maxTrailerBytes in all.
+func discardTrailer(br *bufio.Reader) error {
+	left := maxTrailerBytes
+	for {
+		line, err := br.ReadSlice('\n')
+		left -= len(line)
+		switch {
+		case err == io.EOF:
+			return io.ErrUnexpectedEOF
+		case err == bufio.ErrBufferFull || left < 0:
+			return errTrailerTooLong
+		case err != nil:
+			return err
+		}
+		if line, err = cutCRLF(line); err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			return nil
+		}
+		if _, _, err := splitField(line); err != nil {
+			return err
+		}
+	}
 }

@@ -27,6 +27,7 @@ type conn struct {
 	rwc      net.Conn
 	lr       io.LimitedReader // under br: bounds the bytes of a request's header
 	br       *bufio.Reader
+	head     headReader // reads request heads from br
 	remote   string
 	tlsState *tls.ConnectionState
 
@@ -53,6 +54,7 @@ func newConn(s *Server, c net.Conn) *conn {
 	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
 	cn.lr.R = c
 	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
+	cn.head.br = cn.br
 	return cn
 }
 
@@ -78,7 +80,7 @@ func (c *conn) serve() {
 		return
 	}
 	for {
-		req, err := c.readRequest()
+		req, cancel, err := c.readRequest()
 		if err != nil {
 			if c.refuse(err) {
 				c.unread = true
@@ -86,12 +88,13 @@ func (c *conn) serve() {
 			return
 		}
 		if !c.begin() {
+			cancel()
 			return
 		}
 		if s.ConnState != nil {
 			s.ConnState(c.rwc, http.StateActive)
 		}
-		keep := c.serveRequest(req)
+		keep := c.serveRequest(req, cancel)
 		c.served.Store(true)
 		c.end()
 		if !keep || s.inShutdown.Load() {
@@ -117,8 +120,9 @@ func (e *requestError) Error() string { return e.msg }
 var errQuiet = errors.New("h1: connection ended")
 
 // readRequest reads the next request's header, within the idle timeout
-// for its first byte and the header timeout for the rest.
-func (c *conn) readRequest() (*http.Request, error) {
+// for its first byte and the header timeout for the rest. The request's
+// context ends with cancel, or when the connection closes.
+func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
 	s := c.srv
 	c.lr.N = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
 	if c.br.Buffered() == 0 {
@@ -128,7 +132,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 			c.rwc.SetReadDeadline(time.Time{}) // the last header's deadline
 		}
 		if _, err := c.br.Peek(1); err != nil {
-			return nil, errQuiet
+			return nil, nil, errQuiet
 		}
 	}
 	// Line breaks before a request line are tolerated (RFC 9112, 2.2):
@@ -136,7 +140,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 	for {
 		b, err := c.br.Peek(1)
 		if err != nil {
-			return nil, errQuiet
+			return nil, nil, errQuiet
 		}
 		if b[0] != '\r' && b[0] != '\n' {
 			break
@@ -147,20 +151,16 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if d := s.headerTimeout(); d > 0 {
 		c.rwc.SetReadDeadline(start.Add(d))
 	}
-	req, err := http.ReadRequest(c.br)
+	ctx, cancel := context.WithCancel(c.ctx)
+	req, err := c.head.readRequest(ctx)
 	if err != nil {
-		var ne net.Error
-		switch {
-		case c.lr.N <= 0:
-			return nil, &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne):
-			return nil, errQuiet
-		}
-		return nil, &requestError{http.StatusBadRequest, err.Error()}
+		cancel()
+		return nil, nil, c.headError(err)
 	}
 	c.lr.N = math.MaxInt64
 	if err := validate(req); err != nil {
-		return nil, err
+		cancel()
+		return nil, nil, err
 	}
 	switch {
 	case s.ReadTimeout > 0 && req.ContentLength != 0:
@@ -173,16 +173,28 @@ func (c *conn) readRequest() (*http.Request, error) {
 	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
-	return req, nil
+	return req, cancel, nil
 }
 
-// validate checks what http.ReadRequest leaves to a server: the version,
-// the Host header, header names and values, and the expectation.
-func validate(req *http.Request) error {
-	if req.ProtoMajor != 1 {
-		return &requestError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+// headError is what the server makes of an error reading a head: 431
+// when the head ran past its bound, the answer the head's reader chose,
+// or, when the connection failed or ended, none.
+func (c *conn) headError(err error) error {
+	var re *requestError
+	switch {
+	case c.lr.N <= 0:
+		return &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
+	case errors.As(err, &re):
+		return err
 	}
-	// http.ReadRequest refuses two Host headers and moves the one to
+	return errQuiet
+}
+
+// validate checks what reading the head leaves to the server: the host
+// and the expectation. (The version, the header's names and values and
+// the framing are checked as the head is read.)
+func validate(req *http.Request) error {
+	// The head's reader refuses two Host headers and moves the one to
 	// req.Host, unless the target is an absolute URL: then its host is
 	// req.Host and the header is dropped, as RFC 9112 (3.2.2) asks.
 	if req.Host == "" && req.ProtoAtLeast(1, 1) {
@@ -190,16 +202,6 @@ func validate(req *http.Request) error {
 	}
 	if !validHost(req.Host) {
 		return &requestError{http.StatusBadRequest, "malformed Host header"}
-	}
-	for k, vs := range req.Header {
-		if !validFieldName(k) {
-			return &requestError{http.StatusBadRequest, "invalid header name"}
-		}
-		for _, v := range vs {
-			if !validFieldValue(v) {
-				return &requestError{http.StatusBadRequest, "invalid header value"}
-			}
-		}
 	}
 	if e := req.Header.Get("Expect"); e != "" && !strings.EqualFold(e, "100-continue") {
 		return &requestError{http.StatusExpectationFailed, "unsupported expectation"}
@@ -257,14 +259,13 @@ func printable(s string, n int) string {
 	}, s)
 }
 
-// serveRequest runs the handler for req and finishes its answer. It
-// reports whether the connection may serve another request.
-func (c *conn) serveRequest(req *http.Request) (keep bool) {
+// serveRequest runs the handler for req and finishes its answer; cancel
+// ends req's context. It reports whether the connection may serve
+// another request.
+func (c *conn) serveRequest(req *http.Request, cancel context.CancelFunc) (keep bool) {
 	s := c.srv
-	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	w := c.newResponse(req, cancel)
-	req = req.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			keep = false

@@ -6,9 +6,27 @@
 // goes away), the deadline changes that stop it again, a fresh header map
 // and a buffered writer that writes a response in up to three pieces. For
 // a request that adds an item to a cart, that is a third of the node's CPU.
-// A Server here reads each request with net/http's own parser
-// (http.ReadRequest), runs the same http.Handler, and writes the whole
-// answer (status line, headers and body) in one write.
+// A Server here reads each request itself, runs the same http.Handler,
+// and writes the whole answer (status line, headers and body) in one
+// write.
+//
+// It parses the request's head itself (request.go): the request line,
+// the header fields, and the framing of the body, into the *http.Request
+// that http.ReadRequest would return (Host taken out of the header, as
+// there). http.ReadRequest cost a dozen allocations per request (a
+// header map and a string per value, canonical names, its body
+// readers); the head's reader keeps its buffers between requests, interns
+// the common field names, and makes one string for the target and all
+// values of a short head. It borrows only url.ParseRequestURI for the
+// target and net/http's chunk reader (httputil.NewChunkedReader) for a
+// chunked body. Where RFC 9112 lets a server refuse what a proxy in front
+// of it could read otherwise, it refuses, with 400: a line that ends in a
+// bare LF, a folded field line (obs-fold), white space in a field name,
+// Transfer-Encoding in an HTTP/1.0 request, a malformed or ambiguous
+// Content-Length; a Transfer-Encoding other than chunked alone is 501; a
+// request with both Transfer-Encoding and Content-Length is read as
+// chunked and then closes its connection. A chunked body's trailer
+// section is read and dropped.
 //
 // What it serves:
 //
@@ -30,7 +48,8 @@
 //     when the client goes away.
 //   - Timeouts for the header, the whole request, the answer and an idle
 //     connection; a bound on the header's size (431); a 400 for a
-//     malformed request, 505 for another HTTP version, 417 for another
+//     malformed request, 501 for a transfer coding other than chunked,
+//     505 for an HTTP version other than 1.0 and 1.1, 417 for another
 //     expectation, each closing the connection.
 //   - Shutdown that stops accepting, closes idle connections (those
 //     accepted in the last 5 s once they have served a request) and waits

@@ -202,7 +202,10 @@ func TestShutdownServesTheFirstRequestOfANewConnection(t *testing.T) {
 	}, "the connection is accepted")
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	c.send("GET /raced HTTP/1.1\r\nHost: x\r\n\r\n") // sent as the server shuts down
+	// The request is sent once the shutdown has begun: sent before, its
+	// answer could go out without "Connection: close".
+	eventually(t, s.inShutdown.Load, "the shutdown began")
+	c.send("GET /raced HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, body := c.answer("GET")
 	require.Equal(t, "GET /raced", body)
 	require.True(t, resp.Close)

@@ -11,20 +11,23 @@ import (
 	"time"
 )
 
+// serveSeeds are requests FuzzServe and FuzzReadRequest start from.
+var serveSeeds = []string{
+	"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /flush HTTP/1.1\r\nHost: x\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+	"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+	"GET /header?v=a%0d%0ab HTTP/1.1\r\nHost: x\r\n\r\n",
+	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+}
+
 // FuzzServe sends arbitrary bytes as requests. Whatever they are, the
 // server must not crash, must close the connection once the client has
 // sent everything, and must send only well-formed answers.
 func FuzzServe(f *testing.F) {
-	for _, seed := range []string{
-		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /flush HTTP/1.1\r\nHost: x\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
-		"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
-		"GET /header?v=a%0d%0ab HTTP/1.1\r\nHost: x\r\n\r\n",
-		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
-	} {
+	for _, seed := range serveSeeds {
 		f.Add([]byte(seed))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

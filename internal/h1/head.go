@@ -26,7 +26,7 @@ func appendHead(out []byte, code int, h http.Header, now time.Time) []byte {
 		case "Content-Length", "Transfer-Encoding", "Connection":
 			continue
 		}
-		if !validFieldName(k) {
+		if !isToken(k) {
 			continue
 		}
 		for _, v := range vs {

@@ -12,13 +12,14 @@ func isTokenByte(b byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
 }
 
-// validFieldName reports whether name is a token.
-func validFieldName(name string) bool {
-	if name == "" {
+// isToken reports whether s is a token: a method, a header field's name.
+// It takes the bytes of a request as read, or a string.
+func isToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
-		if !isTokenByte(name[i]) {
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
 			return false
 		}
 	}
@@ -27,13 +28,28 @@ func validFieldName(name string) bool {
 
 // validFieldValue reports whether v holds no control character but
 // horizontal tab (RFC 9110, 5.5).
-func validFieldValue(v string) bool {
+func validFieldValue[T string | []byte](v T) bool {
 	for i := 0; i < len(v); i++ {
 		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
 			return false
 		}
 	}
 	return true
+}
+
+// isOWS reports whether b is optional white space (RFC 9110, 5.6.3): a
+// space or a horizontal tab.
+func isOWS(b byte) bool { return b == ' ' || b == '\t' }
+
+// trimOWS cuts optional white space from both ends of s.
+func trimOWS[T string | []byte](s T) T {
+	for len(s) > 0 && isOWS(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isOWS(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // validHost reports whether a Host header holds only the bytes of a host
@@ -53,14 +69,38 @@ func validHost(h string) bool {
 }
 
 // hasToken reports whether any of a header's values lists token, in a
-// comma-separated list, ignoring case.
+// comma-separated list, ignoring ASCII case, as net/http reads the
+// Connection header: "Connection: cloſe" closes nothing.
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
 		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), token) {
+			if equalFoldASCII(trimOWS(f), token) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of
+// ASCII letters. Tokens are ASCII: strings.EqualFold would also match
+// letters that fold to ASCII ones, such as the Kelvin sign to "k".
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII returns b in lower case if it is an ASCII letter.
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
