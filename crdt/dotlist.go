@@ -18,6 +18,11 @@ type dotEntry[V comparable] struct {
 type dotList[V comparable] []dotEntry[V]
 
 func (l dotList[V]) find(d Dot) (int, bool) {
+	// A replica's next dot sorts after all of its own: an add to a line
+	// of its adds looks past the end, and that takes one comparison.
+	if n := len(l); n > 0 && l[n-1].dot.Compare(d) < 0 {
+		return n, false
+	}
 	return slices.BinarySearchFunc(l, d, func(e dotEntry[V], d Dot) int { return e.dot.Compare(d) })
 }
 
@@ -102,7 +107,8 @@ func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *Caus
 	}
 	// Every entry of l survives; add those of o that are new to l and
 	// that ctx has not seen (removed).
-	var fresh []int // positions in o, ascending
+	var room [smallDelta]int
+	fresh := room[:0] // positions in o, ascending
 	for j, e := range o {
 		if _, ours := l.find(e.dot); !ours && !ctx.Contains(e.dot) {
 			fresh = append(fresh, j)
