@@ -13,7 +13,7 @@ import (
 // TestCausalContextMatchesSet drives contexts with random adds, merges
 // and clones and compares each with the plain set of dots it must hold:
 // membership, the highest sequence number per replica, what Merge reports,
-// and that contexts never share memory (a clone or a merged context
+// Equal between any two, and that contexts never share memory (a clone or a merged context
 // changed later leaves the other as it was). Every context is also checked
 // against its own encoding.
 func TestCausalContextMatchesSet(t *testing.T) {
@@ -55,6 +55,11 @@ func TestCausalContextMatchesSet(t *testing.T) {
 			"": func(t *rapid.T) {
 				for i := range ctxs {
 					checkContext(t, &ctxs[i], sets[i])
+					for j := range ctxs {
+						if got, want := ctxs[i].Equal(&ctxs[j]), maps.Equal(sets[i], sets[j]); got != want {
+							t.Fatalf("contexts %d and %d: Equal = %v, want %v: %v and %v", i, j, got, want, dotsOf(&ctxs[i]), dotsOf(&ctxs[j]))
+						}
+					}
 				}
 			},
 		})
@@ -67,7 +72,7 @@ func checkContext(t *rapid.T, c *crdt.CausalContext, want map[crdt.Dot]bool) {
 		top[d.Replica] = max(top[d.Replica], d.Seq)
 	}
 	for _, r := range []crdt.ReplicaID{"a", "b", "c"} {
-		for s := uint64(1); s <= 13; s++ {
+		for s := uint64(1); s <= 64; s++ {
 			d := crdt.Dot{Replica: r, Seq: s}
 			if c.Contains(d) != want[d] {
 				t.Fatalf("Contains(%v) = %v, want %v; context %v", d, c.Contains(d), want[d], dotsOf(c))
@@ -95,4 +100,36 @@ func checkContext(t *rapid.T, c *crdt.CausalContext, want map[crdt.Dot]bool) {
 	if !back.Equal(c) || !c.Equal(&back) {
 		t.Fatalf("encoding round trip: got %v, want %v", dotsOf(&back), dotsOf(c))
 	}
+}
+
+// TestCausalContextMergesClouds merges contexts whose clouds hold more dots
+// than a delta's, the path that merges two sorted clouds at once: every
+// pair of random contexts of up to 40 scattered dots must merge into the
+// union of their dots, report a change exactly when it gains one, and
+// leave the other context as it was.
+func TestCausalContextMergesClouds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		draw := func(label string) (crdt.CausalContext, map[crdt.Dot]bool) {
+			var c crdt.CausalContext
+			set := map[crdt.Dot]bool{}
+			for _, s := range rapid.SliceOfN(rapid.Uint64Range(1, 60), 0, 40).Draw(t, label) {
+				d := crdt.Dot{Replica: "a", Seq: s}
+				c.Add(d)
+				set[d] = true
+			}
+			return c, set
+		}
+		a, aSet := draw("a")
+		b, bSet := draw("b")
+		bBefore := b.Clone()
+		before := len(aSet)
+		maps.Copy(aSet, bSet)
+		if got, want := a.Merge(&b), len(aSet) != before; got != want {
+			t.Fatalf("Merge reported changed=%v, want %v", got, want)
+		}
+		checkContext(t, &a, aSet)
+		if !b.Equal(&bBefore) {
+			t.Fatalf("Merge changed its argument: %v, was %v", dotsOf(&b), dotsOf(&bBefore))
+		}
+	})
 }
