@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,7 +41,10 @@ func Build() (Binaries, error) {
 }
 
 // FreePort returns a port free on 127.0.0.1 for both TCP and UDP (gossip
-// uses both).
+// uses both), and never one it returned before in this process: the kernel
+// may hand a closed port out again, and a test that asks for all its
+// nodes' ports before starting them would then give one port to two of
+// them.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
@@ -51,14 +55,27 @@ func FreePort(t testing.TB) int {
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
-		if err == nil {
-			u.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		portsMu.Lock()
+		fresh := !portsGiven[port]
+		portsGiven[port] = true
+		portsMu.Unlock()
+		if fresh {
 			return port
 		}
 	}
 	t.Fatal("no free port")
 	return 0
 }
+
+// portsGiven holds the ports FreePort returned, guarded by portsMu.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // WaitFor polls cond every 20 ms until it holds, failing the test when
 // timeout passes first. Tests wait this way, never by sleeping.
