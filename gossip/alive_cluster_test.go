@@ -1,64 +1,25 @@
 package gossip
 
 import (
-	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	crand "crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"testing"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/crdtd/crdtd/internal/testbin/mlwire"
 )
-
-// memberlist message types (memberlist's net.go).
-const (
-	mlAliveMsg    = 4
-	mlCompoundMsg = 7
-	mlLabelMsg    = 244
-)
-
-// wireAlive is memberlist's alive message (its state.go), for crafting one.
-type wireAlive struct {
-	Incarnation uint32
-	Node        string
-	Addr        []byte
-	Port        uint16
-	Meta        []byte
-	Vsn         []uint8
-}
 
 // alivePacket is a UDP packet as a holder of the cluster key can send it:
 // an alive message for name at 127.0.0.1:port with the versions vsn (nil
-// for none), inside a compound message if compound, sealed with key the
-// way memberlist's encryptPayload version 1 does and behind label's header.
-func alivePacket(t *testing.T, label string, key []byte, name string, port int, vsn []uint8, compound bool) []byte {
-	t.Helper()
-	body, err := msgpack.Marshal(wireAlive{Incarnation: 1, Node: name, Addr: net.IPv4(127, 0, 0, 1).To4(), Port: uint16(port), Vsn: vsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := append([]byte{mlAliveMsg}, body...)
+// for none), inside a compound message if compound, sealed with key and
+// behind label's header.
+func alivePacket(label string, key []byte, name string, port int, vsn []uint8, compound bool) []byte {
+	msg := mlwire.Alive(name, port, vsn)
 	if compound {
-		msg = bytes.Join([][]byte{{mlCompoundMsg, 1}, binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg}, nil)
+		msg = mlwire.Compound(msg)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := crand.Read(nonce); err != nil {
-		t.Fatal(err)
-	}
-	sealed := gcm.Seal(append([]byte{1}, nonce...), nonce, msg, []byte(label))
-	return append(append([]byte{mlLabelMsg, byte(len(label))}, label...), sealed...)
+	return append(mlwire.LabelHeader(label), mlwire.Encrypt(key, msg, []byte(label))...)
 }
 
 // lists reports whether n lists a member called name, in any state.
@@ -119,7 +80,7 @@ func TestBogusAliveKeepsAntiEntropy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = conn.Write(alivePacket(t, c.label, key, ghost, 1, tt.vsn, tt.compound))
+			_, err = conn.Write(alivePacket(c.label, key, ghost, 1, tt.vsn, tt.compound))
 			conn.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -3,44 +3,14 @@ package faults
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/crdtd/crdtd/internal/testbin"
+	"github.com/crdtd/crdtd/internal/testbin/mlwire"
 )
-
-// aliveNoVersions is a memberlist alive message (memberlist's state.go)
-// about name at 127.0.0.1:port that carries no protocol versions.
-func aliveNoVersions(name string, port int) []byte {
-	body, err := msgpack.Marshal(struct {
-		Incarnation uint32
-		Node        string
-		Addr        []byte
-		Port        uint16
-		Meta        []byte
-		Vsn         []uint8
-	}{1, name, net.IPv4(127, 0, 0, 1).To4(), uint16(port), nil, nil})
-	if err != nil {
-		panic(err)
-	}
-	return cat([]byte{mlAlive}, body)
-}
-
-// compound wraps memberlist messages in one compound message (memberlist's
-// util.go): count byte, each length as big-endian uint16, the messages.
-func compound(msgs ...[]byte) []byte {
-	b := []byte{mlCompound, byte(len(msgs))}
-	for _, m := range msgs {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(m)))
-	}
-	return cat(append([][]byte{b}, msgs...)...)
-}
 
 // lists reports whether node i lists a member called name, in any state.
 func lists(c *cluster, i int, name string) bool {
@@ -86,8 +56,8 @@ func TestAliveWithoutVersions(t *testing.T) {
 	before := scrapeAll()
 
 	ghosts := []string{fmt.Sprintf("ghost-%d-a", os.Getpid()), fmt.Sprintf("ghost-%d-b", os.Getpid())}
-	for _, msg := range [][]byte{aliveNoVersions(ghosts[0], freePort(t)), compound(aliveNoVersions(ghosts[1], freePort(t)))} {
-		if err := sendUDP(addr, cat(labelHeader(hostileLabel), encrypt(key, msg, []byte(hostileLabel)))); err != nil {
+	for _, msg := range [][]byte{mlwire.Alive(ghosts[0], freePort(t), nil), mlwire.Compound(mlwire.Alive(ghosts[1], freePort(t), nil))} {
+		if err := sendUDP(addr, cat(mlwire.LabelHeader(hostileLabel), mlwire.Encrypt(key, msg, []byte(hostileLabel)))); err != nil {
 			t.Fatal(err)
 		}
 	}

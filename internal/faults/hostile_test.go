@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crdtd/crdtd/internal/testbin"
+	"github.com/crdtd/crdtd/internal/testbin/mlwire"
 )
 
 const hostileLabel = "faults-hostile"
@@ -121,12 +122,12 @@ func TestHostileGossip(t *testing.T) {
 	wrongKey := bytes.Repeat([]byte{7}, 32)
 	valid := deltaFrame("mallory", "c/hostile", cartState("r1", "apple", 1, []any{[]any{0, 1}, 1}, []any{}, []any{}))
 	huge := func(l string, k []byte) []byte {
-		hdr := []byte{mlUser, 0x81, 0xaa}
+		hdr := []byte{mlwire.TypeUser, 0x81, 0xaa}
 		hdr = append(hdr, "UserMsgLen"...)
 		hdr = append(hdr, 0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 		return tcpStream(l, k, hdr)
 	}
-	manyNodes := tcpStream(hostileLabel, key, append([]byte{mlPushPull, 0x83, 0xa5}, append([]byte("Nodes"),
+	manyNodes := tcpStream(hostileLabel, key, append([]byte{mlwire.TypePushPull, 0x83, 0xa5}, append([]byte("Nodes"),
 		0xce, 0x3b, 0x9a, 0xca, 0x00, 0xac, 'U', 's', 'e', 'r', 'S', 't', 'a', 't', 'e', 'L', 'e', 'n', 0, 0xa4, 'J', 'o', 'i', 'n', 0xc2)...))
 	refused := []struct {
 		name string
@@ -136,7 +137,7 @@ func TestHostileGossip(t *testing.T) {
 		{"udp wrong label", func() error { return sendUDP(addr, udpPacket("other", key, valid)) }},
 		{"udp without key", func() error { return sendUDP(addr, udpPacket(hostileLabel, nil, valid)) }},
 		{"udp wrong key", func() error { return sendUDP(addr, udpPacket(hostileLabel, wrongKey, valid)) }},
-		{"udp truncated label header", func() error { return sendUDP(addr, []byte{mlLabel, 50, 'a'}) }},
+		{"udp truncated label header", func() error { return sendUDP(addr, []byte{mlwire.TypeLabel, 50, 'a'}) }},
 		{"udp random bytes", func() error {
 			b := make([]byte, 1400)
 			_, _ = rand.Read(b)
@@ -146,11 +147,11 @@ func TestHostileGossip(t *testing.T) {
 		{"tcp without key", func() error { return sendTCP(addr, userStream(hostileLabel, nil, valid)) }},
 		{"tcp wrong key", func() error { return sendTCP(addr, userStream(hostileLabel, wrongKey, valid)) }},
 		{"tcp encrypted length 2^32-1", func() error {
-			return sendTCP(addr, append(labelHeader(hostileLabel), mlEncrypt, 0xff, 0xff, 0xff, 0xff))
+			return sendTCP(addr, append(mlwire.LabelHeader(hostileLabel), mlwire.TypeEncrypt, 0xff, 0xff, 0xff, 0xff))
 		}},
 		{"tcp user message length 2^63-1", func() error { return sendTCP(addr, huge(hostileLabel, key)) }},
 		{"tcp push/pull with 10^9 nodes", func() error { return sendTCP(addr, manyNodes) }},
-		{"tcp label length 0", func() error { return sendTCP(addr, []byte{mlLabel, 0}) }},
+		{"tcp label length 0", func() error { return sendTCP(addr, []byte{mlwire.TypeLabel, 0}) }},
 	}
 	// After each refused input comes a probe the decoders count (a frame
 	// counted exactly once above), sent the same way: the node handles UDP

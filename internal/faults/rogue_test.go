@@ -19,6 +19,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/crdtd/crdtd/internal/testbin"
+	"github.com/crdtd/crdtd/internal/testbin/mlwire"
 )
 
 // The rogue peer: a process on the network that speaks memberlist and
@@ -44,7 +45,7 @@ func pushPullJoinStream(label string, key []byte, name string, port int, user []
 		State       int
 		Vsn         []uint8
 	}{name, net.IPv4(127, 0, 0, 1).To4(), uint16(port), nil, 1, 0, []uint8{1, 5, 2, 0, 0, 0}})
-	return tcpStream(label, key, cat([]byte{mlPushPull}, hdr, node, user))
+	return tcpStream(label, key, cat([]byte{mlwire.TypePushPull}, hdr, node, user))
 }
 
 // exchangeTCP writes b, half-closes and returns what the node answered.
@@ -200,7 +201,7 @@ func TestRogueWithoutKey(t *testing.T) {
 			sent++
 			// Whatever comes back is sealed (an answer on a stream carries
 			// no label header), never memberlist's or gossip's plaintext.
-			if len(answer) > 0 && answer[0] != mlEncrypt {
+			if len(answer) > 0 && answer[0] != mlwire.TypeEncrypt {
 				t.Fatalf("%s (round %d): the node answered in clear: %q", a.name, r, answer)
 			}
 		}
@@ -338,17 +339,17 @@ func TestRogueWithKey(t *testing.T) {
 		var pkt []byte
 		switch i % 3 {
 		case 0:
-			pkt = append(labelHeader(hostileLabel), b...)
+			pkt = append(mlwire.LabelHeader(hostileLabel), b...)
 			sure++
 		case 1:
 			b[0] = byte(200 + i%40) // no memberlist message type
-			pkt = append(labelHeader(hostileLabel), encrypt(key, b, []byte(hostileLabel))...)
+			pkt = append(mlwire.LabelHeader(hostileLabel), mlwire.Encrypt(key, b, []byte(hostileLabel))...)
 			sure++
 		case 2:
-			if b[0] == mlAlive || b[0] == mlCompound || b[0] == mlCompress {
+			if b[0] == mlwire.TypeAlive || b[0] == mlwire.TypeCompound || b[0] == mlwire.TypeCompress {
 				b[0] = byte(200 + i%40)
 			}
-			pkt = append(labelHeader(hostileLabel), encrypt(key, b, []byte(hostileLabel))...)
+			pkt = append(mlwire.LabelHeader(hostileLabel), mlwire.Encrypt(key, b, []byte(hostileLabel))...)
 		}
 		if err := sendUDP(addr, pkt); err != nil {
 			t.Fatal(err)

@@ -2,9 +2,6 @@ package faults
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,10 +12,12 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/crdtd/crdtd/internal/testbin/mlwire"
 )
 
-// Frames on the wire, rebuilt here from gossip/messages.go and memberlist's
-// net.go so that the tests can craft what no real node sends.
+// Frames on the wire, rebuilt here from gossip/messages.go (memberlist's
+// framing is in mlwire) so that the tests can craft what no real node sends.
 
 // gossip envelope types and version (gossip/messages.go).
 const (
@@ -26,17 +25,6 @@ const (
 	gRepair  = 2
 	gDigest  = 3
 	gVersion = 1
-)
-
-// memberlist message types (memberlist net.go).
-const (
-	mlAlive    = 4
-	mlPushPull = 6
-	mlCompound = 7
-	mlUser     = 8
-	mlCompress = 9
-	mlEncrypt  = 10
-	mlLabel    = 244
 )
 
 func uvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
@@ -107,55 +95,13 @@ func cartState(replica, item string, top uint64, incs, sets, prices []any) []byt
 	})
 }
 
-// encrypt seals msg the way memberlist's encryptPayload version 1 does.
-func encrypt(key, msg, aad []byte) []byte {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic(err)
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	nonce := make([]byte, 12)
-	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
-		panic(err)
-	}
-	out := append([]byte{1}, nonce...)
-	return gcm.Seal(out, nonce, msg, aad)
-}
-
-// decrypt opens what encrypt sealed (memberlist's versions 0 and 1 differ
-// only in padding at the end, which the callers ignore).
-func decrypt(key, sealed, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < 1+12 {
-		return nil, fmt.Errorf("sealed message of %d bytes", len(sealed))
-	}
-	return gcm.Open(nil, sealed[1:13], sealed[13:], aad)
-}
-
-func labelHeader(label string) []byte {
-	if label == "" {
-		return nil
-	}
-	return append([]byte{mlLabel, byte(len(label))}, label...)
-}
-
 // udpPacket wraps a gossip message as memberlist's user message packet.
 func udpPacket(label string, key, msg []byte) []byte {
-	p := append([]byte{mlUser}, msg...)
+	p := append([]byte{mlwire.TypeUser}, msg...)
 	if key != nil {
-		p = encrypt(key, p, []byte(label))
+		p = mlwire.Encrypt(key, p, []byte(label))
 	}
-	return append(labelHeader(label), p...)
+	return append(mlwire.LabelHeader(label), p...)
 }
 
 // tcpStream wraps a memberlist stream message (type byte first).
@@ -163,16 +109,16 @@ func tcpStream(label string, key, msg []byte) []byte {
 	if key != nil {
 		size := make([]byte, 4)
 		binary.BigEndian.PutUint32(size, uint32(1+12+len(msg)+16))
-		hdr := append([]byte{mlEncrypt}, size...)
-		msg = append(hdr, encrypt(key, msg, append(append([]byte(nil), hdr...), label...))...)
+		hdr := append([]byte{mlwire.TypeEncrypt}, size...)
+		msg = append(hdr, mlwire.Encrypt(key, msg, append(append([]byte(nil), hdr...), label...))...)
 	}
-	return append(labelHeader(label), msg...)
+	return append(mlwire.LabelHeader(label), msg...)
 }
 
 // userStream is a reliable (TCP) user message carrying a gossip message.
 func userStream(label string, key, msg []byte) []byte {
 	hdr, _ := msgpack.Marshal(struct{ UserMsgLen int }{len(msg)})
-	return tcpStream(label, key, cat([]byte{mlUser}, hdr, msg))
+	return tcpStream(label, key, cat([]byte{mlwire.TypeUser}, hdr, msg))
 }
 
 // pushPullStream is a push/pull with no nodes and the given user state (our
@@ -183,7 +129,7 @@ func pushPullStream(label string, key, user []byte) []byte {
 		UserStateLen int
 		Join         bool
 	}{0, len(user), false})
-	return tcpStream(label, key, cat([]byte{mlPushPull}, hdr, user))
+	return tcpStream(label, key, cat([]byte{mlwire.TypePushPull}, hdr, user))
 }
 
 func sendUDP(addr string, pkt []byte) error {
@@ -247,17 +193,17 @@ func pushPull(addr, label string, key, user []byte) (answered bool, err error) {
 		return false, fmt.Errorf("push/pull: the node did not end the stream: %w", err)
 	}
 	if key != nil {
-		// [mlEncrypt][length, 4 bytes][sealed message], the first five
+		// [mlwire.TypeEncrypt][length, 4 bytes][sealed message], the first five
 		// bytes and the label authenticated.
-		if len(answer) < 5 || answer[0] != mlEncrypt {
+		if len(answer) < 5 || answer[0] != mlwire.TypeEncrypt {
 			return false, nil
 		}
 		aad := append(answer[:5:5], label...)
-		if answer, err = decrypt(key, answer[5:], aad); err != nil {
+		if answer, err = mlwire.Decrypt(key, answer[5:], aad); err != nil {
 			return false, fmt.Errorf("push/pull answer: %w", err)
 		}
 	}
-	return len(answer) > 0 && answer[0] == mlPushPull, nil
+	return len(answer) > 0 && answer[0] == mlwire.TypePushPull, nil
 }
 
 // hostileFrame is one crafted gossip message and what should reject it.
