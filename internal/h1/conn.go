@@ -203,7 +203,7 @@ func validate(req *http.Request) error {
 	if !validHost(req.Host) {
 		return &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
-	if e := req.Header.Get("Expect"); e != "" && !strings.EqualFold(e, "100-continue") {
+	if e := req.Header.Get("Expect"); e != "" && !equalFoldASCII(e, "100-continue") {
 		return &requestError{http.StatusExpectationFailed, "unsupported expectation"}
 	}
 	return nil
