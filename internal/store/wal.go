@@ -395,10 +395,11 @@ func (w *wal) takeSpare(path string) *os.File {
 // written over a file's existing, zeroed bytes need no change to its size
 // or block map, so their fdatasync writes the data alone, skipping the
 // filesystem's journal commit that appending to a file costs (about half
-// of each sync's CPU on ext4: BenchmarkSegmentSync). The segment is renamed first and the rename made
-// durable, so that a crash cannot bring it back half zeroed; then the
-// bytes its records took are zeroed (the rest already is) and synced. On
-// error the file is deleted, as it would have been.
+// of each sync's CPU on ext4: BenchmarkSegmentSync). The segment is
+// renamed first and the rename made durable, so that a crash cannot bring
+// it back half zeroed; then the bytes its records took are zeroed (the
+// rest already is) and synced. On error the file is deleted, as it would
+// have been.
 func (w *wal) recycle(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0) // a regular file: what the spare must be
 	if err != nil {
