@@ -546,9 +546,11 @@ func defaultGatherWait(last time.Duration) time.Duration { return min(last, maxG
 // in the same sync, with nothing left for the CPU to do while it runs.
 // Half splits a large round into two halves that take turns: one syncs
 // while the other's requests are served, and a sync that ends with the
-// other half queued starts the next at once. The wait costs those already
-// queued at most one sync, and a lone writer nothing (it is the whole
-// round).
+// other half queued starts the next at once. With a few writers, whose
+// round one sync could serve whole, the halves cost a sync more per round
+// (docs/benchmarks.md, "Group commit", gives the trade as measured). The
+// wait costs those already queued at most one sync, and a lone writer
+// nothing (it is the whole round).
 func (w *wal) gather(timer *time.Timer) {
 	wait := w.gatherWait(w.lastSync)
 	if w.expect <= 1 || wait <= 0 {
