@@ -124,7 +124,7 @@ type wal struct {
 	want int
 
 	// Owned by the appender goroutine (see gather).
-	expect     int                               // the last round: writers of the last batch and those queued while it synced
+	expect     int                               // writers of the last batch and those queued while it synced
 	lastSync   time.Duration                     // how long the last batch's write and sync took
 	gatherWait func(time.Duration) time.Duration // the wait after a sync of the given length
 
@@ -536,33 +536,26 @@ const maxGatherWait = 5 * time.Millisecond
 // long as that sync, at most maxGatherWait.
 func defaultGatherWait(last time.Duration) time.Duration { return min(last, maxGatherWait) }
 
-// gather waits, before a batch is written, until half as many records are
+// gather waits, before a batch is written, until as many records are
 // queued as there were writers in the last round (the last batch, and the
 // records queued while it synced), for at most as long as the last sync
 // took. The writers the last sync acknowledged are typically back with
-// their next record within a sync. Without the wait the first of them
-// would start a sync of its own: batches shrink to a record or two, each
-// paying for a sync. Waiting for the whole round would put every writer
-// in the same sync, with nothing left for the CPU to do while it runs.
-// Half splits a large round into two halves that take turns: one syncs
-// while the other's requests are served, and a sync that ends with the
-// other half queued starts the next at once. With a few writers, whose
-// round one sync could serve whole, the halves cost a sync more per round
-// (docs/benchmarks.md, "Group commit", gives the trade as measured). The
-// wait costs those already queued at most one sync, and a lone writer
+// their next record well within a sync; without the wait the first of
+// them would start a sync of its own, and the others would wait for it
+// and then sync again: batches halve and every write waits for two syncs.
+// The wait costs those already queued at most one sync, and a lone writer
 // nothing (it is the whole round).
 func (w *wal) gather(timer *time.Timer) {
 	wait := w.gatherWait(w.lastSync)
 	if w.expect <= 1 || wait <= 0 {
 		return
 	}
-	half := (w.expect + 1) / 2
 	w.mu.Lock()
-	if len(w.queue) >= half {
+	if len(w.queue) >= w.expect {
 		w.mu.Unlock()
 		return
 	}
-	w.want = half
+	w.want = w.expect
 	w.mu.Unlock()
 	timer.Reset(wait)
 wait:

@@ -561,27 +561,10 @@ func awaitLogged(tb testing.TB, done <-chan error, what string) {
 	}
 }
 
-// holdFirstSync makes the store's first sync wait until hold receives,
-// after sending on entered as it starts, and counts every sync.
-func holdFirstSync(opts *Options) (hold, entered chan struct{}, syncs *atomic.Int32) {
-	hold, entered, syncs = make(chan struct{}), make(chan struct{}, 1), new(atomic.Int32)
-	opts.syncLog = func(f *os.File) error {
-		if syncs.Add(1) == 1 {
-			entered <- struct{}{}
-			<-hold
-		}
-		return fdatasync(f)
-	}
-	return hold, entered, syncs
-}
-
-// logRounds logs one record and, while its sync is held, 7 more: a round
-// of 8 writers, of which the 7 are more than half and are synced in a
-// second batch without waiting for the first writer to come back. Nothing
-// is logged during that second sync, so the log's last round is then the
-// 7, and half of it is 4.
-func logRounds(t *testing.T, s *Store, hold chan struct{}, entered <-chan struct{}) {
-	t.Helper()
+// gatherRound logs one record and, while its sync is held, 7 more: a round
+// of 8 writers. It returns the channels of the 7 and leaves the log
+// waiting for the round's writers to come back.
+func gatherRound(t *testing.T, s *Store, hold chan struct{}, entered <-chan struct{}) []<-chan error {
 	first := logAsync(t, s, Record{Key: "c/a", Delta: []byte("a1")})
 	<-entered // the first record's sync has started
 	var others []<-chan error
@@ -591,54 +574,61 @@ func logRounds(t *testing.T, s *Store, hold chan struct{}, entered <-chan struct
 	must.Eventually(t, func() bool { return queued(s) == 7 }, 5*time.Second, "7 records never queued behind the held sync")
 	hold <- struct{}{}
 	awaitLogged(t, first, "first record")
+	return others
+}
+
+// TestLogGathersTheLastRound: after a sync that acknowledged one writer
+// while 7 more queued, the log waits for that writer's next record and
+// syncs all 8 together, rather than syncing the 7 at once and the 8th on
+// its own after them.
+func TestLogGathersTheLastRound(t *testing.T) {
+	opts := testOptions(t)
+	opts.gatherWait = func(time.Duration) time.Duration { return time.Hour }
+	hold, entered := make(chan struct{}), make(chan struct{}, 1)
+	var syncs atomic.Int32
+	opts.syncLog = func(f *os.File) error {
+		if syncs.Add(1) == 1 {
+			entered <- struct{}{}
+			<-hold
+		}
+		return fdatasync(f)
+	}
+	s := newTestStore(t, t.TempDir(), opts)
+	others := gatherRound(t, s, hold, entered)
+	again := logAsync(t, s, Record{Key: "c/a", Delta: []byte("a2")})
+	awaitLogged(t, again, "the first writer's second record")
 	for i, done := range others {
 		awaitLogged(t, done, fmt.Sprintf("queued record %d", i))
 	}
-	must.Equal(t, uint64(2), s.Stats().LogSyncs, "syncs for the first record and the 7 queued behind it")
-}
-
-// TestLogGathersHalfTheLastRound: a sync that ends with half its round
-// queued starts the next at once, and with fewer queued the log waits
-// until half the round is back, then syncs them together.
-func TestLogGathersHalfTheLastRound(t *testing.T) {
-	opts := testOptions(t)
-	opts.gatherWait = func(time.Duration) time.Duration { return time.Hour }
-	hold, entered, _ := holdFirstSync(&opts)
-	s := newTestStore(t, t.TempDir(), opts)
-	logRounds(t, s, hold, entered)
-
-	var three []<-chan error
-	for i := range 3 {
-		three = append(three, logAsync(t, s, Record{Key: fmt.Sprintf("c/%d", i), Delta: []byte("y")}))
-	}
-	must.Eventually(t, func() bool { return queued(s) == 3 }, 5*time.Second, "3 of a round of 7 were synced before half of it was back")
-	fourth := logAsync(t, s, Record{Key: "c/3", Delta: []byte("y")})
-	awaitLogged(t, fourth, "the fourth record")
-	for i, done := range three {
-		awaitLogged(t, done, fmt.Sprintf("record %d of the half", i))
-	}
+	must.Equal(t, int32(2), syncs.Load(), "syncs for a round of 1 and then a round of 8")
 	st := s.Stats()
-	must.Equal(t, uint64(12), st.Logged)
-	must.Equal(t, uint64(3), st.LogSyncs, "the half of the round in one sync")
+	must.Equal(t, uint64(9), st.Logged)
+	must.Equal(t, uint64(2), st.LogSyncs)
 }
 
-// TestLogGatherEndsAfterItsWait: when fewer than half the last round's
-// writers come back, the records queued are synced once the wait is over.
+// TestLogGatherEndsAfterItsWait: when the last round's writers do not come
+// back, the records queued are synced once the wait is over.
 func TestLogGatherEndsAfterItsWait(t *testing.T) {
 	opts := testOptions(t)
 	var waits atomic.Int32
-	opts.gatherWait = func(time.Duration) time.Duration { waits.Add(1); return 200 * time.Millisecond }
-	hold, entered, _ := holdFirstSync(&opts)
+	opts.gatherWait = func(time.Duration) time.Duration { waits.Add(1); return 20 * time.Millisecond }
+	hold, entered := make(chan struct{}), make(chan struct{}, 1)
+	var syncs atomic.Int32
+	opts.syncLog = func(f *os.File) error {
+		if syncs.Add(1) == 1 {
+			entered <- struct{}{}
+			<-hold
+		}
+		return fdatasync(f)
+	}
 	s := newTestStore(t, t.TempDir(), opts)
-	logRounds(t, s, hold, entered)
-
-	// 2 of the round of 7 come back: they are synced after the wait.
-	a := logAsync(t, s, Record{Key: "c/a", Delta: []byte("a2")})
-	b := logAsync(t, s, Record{Key: "c/b", Delta: []byte("b2")})
-	awaitLogged(t, a, "a record of fewer than half the round")
-	awaitLogged(t, b, "a record of fewer than half the round")
+	others := gatherRound(t, s, hold, entered)
+	// The first writer does not come back: the 7 are synced after the wait.
+	for i, done := range others {
+		awaitLogged(t, done, fmt.Sprintf("queued record %d", i))
+	}
 	must.True(t, waits.Load() > 0, "the log never asked how long to wait")
-	must.Equal(t, uint64(10), s.Stats().Logged)
+	must.Equal(t, int32(2), syncs.Load())
 }
 
 // TestLogGatherDoesNotHoldALoneWriter: a writer that is the whole round
