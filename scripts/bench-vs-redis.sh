@@ -18,6 +18,10 @@
 #   CONNS="1 16 64"   connection counts to run (one row each)
 #   DURATION=10       seconds per crdtd run; Redis runs a matching count
 #   PREFER_MINIMAL=1  also run crdtd with Prefer: return=minimal (204)
+#   ROUNDS=1          rounds per connection count, crdtd and Redis taking
+#                     turns; with more than one, a last line per count gives
+#                     the median of its rounds' ratios (one round's ratio
+#                     moves with the minute on a shared machine)
 #   CRDTD_BIN=path    run this crdtd binary instead of building one (A/B runs)
 #   CRDTD_PORT=7370 REDIS_PORT=7379
 set -euo pipefail
@@ -32,6 +36,11 @@ done
 
 CONNS=${CONNS:-"1 16 64"}
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]]; then
+  echo "bench-vs-redis: ROUNDS must be a whole number from 1 to 99, not \"$ROUNDS\"" >&2
+  exit 2
+fi
 CRDTD_PORT=${CRDTD_PORT:-7370}
 REDIS_PORT=${REDIS_PORT:-7379}
 DIR="$(mktemp -d -t crdtd-vs-redis.XXXXXX)"
@@ -108,20 +117,29 @@ redis_rate() { # conns -> rate
 printf '%-6s %12s %10s %10s %12s %7s %12s %11s' conns crdtd/s p50 p99 redis/s ratio cpu/write writes/sync
 [[ "${PREFER_MINIMAL:-}" == 1 ]] && printf ' %14s %7s' minimal/s ratio
 printf '\n'
+median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
 for c in $CONNS; do
-  read -r rec0 sync0 < <(log_counts)
-  tick0=$(cpu_ticks)
-  read -r crate p50 p99 < <(wrk_rate "$c" 0)
-  tick1=$(cpu_ticks)
-  read -r rec1 sync1 < <(log_counts)
-  rrate=$(redis_rate "$c")
-  ratio=$(awk -v a="$crate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')
-  cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
-  per=$(awk -v n=$((rec1 - rec0)) -v s=$((sync1 - sync0)) 'BEGIN { printf "%.1f", s ? n / s : 0 }')
-  printf '%-6s %12.0f %10s %10s %12.0f %7s %12s %11s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio" "$cpu" "$per"
-  if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
-    read -r mrate _ _ < <(wrk_rate "$c" 1)
-    printf ' %14.0f %7s' "$mrate" "$(awk -v a="$mrate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')"
+  ratios=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    read -r rec0 sync0 < <(log_counts)
+    tick0=$(cpu_ticks)
+    read -r crate p50 p99 < <(wrk_rate "$c" 0)
+    tick1=$(cpu_ticks)
+    read -r rec1 sync1 < <(log_counts)
+    rrate=$(redis_rate "$c")
+    ratio=$(awk -v a="$crate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')
+    ratios+=("$ratio")
+    cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
+    per=$(awk -v n=$((rec1 - rec0)) -v s=$((sync1 - sync0)) 'BEGIN { printf "%.1f", s ? n / s : 0 }')
+    printf '%-6s %12.0f %10s %10s %12.0f %7s %12s %11s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio" "$cpu" "$per"
+    if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
+      read -r mrate _ _ < <(wrk_rate "$c" 1)
+      printf ' %14.0f %7s' "$mrate" "$(awk -v a="$mrate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')"
+    fi
+    printf '\n'
+  done
+  if ((ROUNDS > 1)); then
+    printf '%-6s median ratio of %d rounds: %s\n' "$c" "$ROUNDS" "$(printf '%s\n' "${ratios[@]}" | median)"
   fi
-  printf '\n'
 done
