@@ -15,7 +15,7 @@
 # write, and writes per fdatasync of its log (crdtd_store_log_appends_total).
 #
 # Environment (all optional):
-#   CONNS="1 16 64"   connection counts to run (one row each)
+#   CONNS="1 16 64"   connection counts to run (one row each per round)
 #   DURATION=10       seconds per crdtd run; Redis runs a matching count
 #   PREFER_MINIMAL=1  also run crdtd with Prefer: return=minimal (204)
 #   ROUNDS=1          rounds per connection count, crdtd and Redis taking
@@ -117,28 +117,34 @@ redis_rate() { # conns -> rate
 printf '%-6s %12s %10s %10s %12s %7s %12s %11s' conns crdtd/s p50 p99 redis/s ratio cpu/write writes/sync
 [[ "${PREFER_MINIMAL:-}" == 1 ]] && printf ' %14s %7s' minimal/s ratio
 printf '\n'
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# round runs crdtd and then Redis at $1 connections, prints their row and
+# appends the ratio to the array ratios.
+round() {
+  local c=$1 rec0 sync0 tick0 tick1 rec1 sync1 crate p50 p99 rrate r cpu per mrate
+  read -r rec0 sync0 < <(log_counts)
+  tick0=$(cpu_ticks)
+  read -r crate p50 p99 < <(wrk_rate "$c" 0)
+  tick1=$(cpu_ticks)
+  read -r rec1 sync1 < <(log_counts)
+  rrate=$(redis_rate "$c")
+  r=$(ratio "$crate" "$rrate")
+  ratios+=("$r")
+  cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
+  per=$(awk -v n=$((rec1 - rec0)) -v s=$((sync1 - sync0)) 'BEGIN { printf "%.1f", s ? n / s : 0 }')
+  printf '%-6s %12.0f %10s %10s %12.0f %7s %12s %11s' "$c" "$crate" "$p50" "$p99" "$rrate" "$r" "$cpu" "$per"
+  if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
+    read -r mrate _ _ < <(wrk_rate "$c" 1)
+    printf ' %14.0f %7s' "$mrate" "$(ratio "$mrate" "$rrate")"
+  fi
+  printf '\n'
+}
 
 for c in $CONNS; do
   ratios=()
-  for _ in $(seq 1 "$ROUNDS"); do
-    read -r rec0 sync0 < <(log_counts)
-    tick0=$(cpu_ticks)
-    read -r crate p50 p99 < <(wrk_rate "$c" 0)
-    tick1=$(cpu_ticks)
-    read -r rec1 sync1 < <(log_counts)
-    rrate=$(redis_rate "$c")
-    ratio=$(awk -v a="$crate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')
-    ratios+=("$ratio")
-    cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
-    per=$(awk -v n=$((rec1 - rec0)) -v s=$((sync1 - sync0)) 'BEGIN { printf "%.1f", s ? n / s : 0 }')
-    printf '%-6s %12.0f %10s %10s %12.0f %7s %12s %11s' "$c" "$crate" "$p50" "$p99" "$rrate" "$ratio" "$cpu" "$per"
-    if [[ "${PREFER_MINIMAL:-}" == 1 ]]; then
-      read -r mrate _ _ < <(wrk_rate "$c" 1)
-      printf ' %14.0f %7s' "$mrate" "$(awk -v a="$mrate" -v b="$rrate" 'BEGIN { printf "%.2f", a / b }')"
-    fi
-    printf '\n'
-  done
+  for _ in $(seq 1 "$ROUNDS"); do round "$c"; done
   if ((ROUNDS > 1)); then
     printf '%-6s median ratio of %d rounds: %s\n' "$c" "$ROUNDS" "$(printf '%s\n' "${ratios[@]}" | median)"
   fi
