@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -43,8 +44,12 @@ type conn struct {
 	// be about to send its first request.
 	accepted time.Time
 	served   atomic.Bool
-	// ctx is the parent of the connection's requests' contexts: it ends
-	// when the server closes.
+	// ctx is the context of the connection's requests: it ends when the
+	// connection closes, when the server closes, and when a streaming
+	// answer's client goes away (the connection then closes after it).
+	// One per connection rather than one per request: a request's own
+	// context would cost an allocation and a lock in its parent at every
+	// request, and nothing a request starts outlives its handler.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -80,7 +85,7 @@ func (c *conn) serve() {
 		return
 	}
 	for {
-		req, cancel, err := c.readRequest()
+		req, err := c.readRequest()
 		if err != nil {
 			if c.refuse(err) {
 				c.unread = true
@@ -88,13 +93,12 @@ func (c *conn) serve() {
 			return
 		}
 		if !c.begin() {
-			cancel()
 			return
 		}
 		if s.ConnState != nil {
 			s.ConnState(c.rwc, http.StateActive)
 		}
-		keep := c.serveRequest(req, cancel)
+		keep := c.serveRequest(req)
 		c.served.Store(true)
 		c.end()
 		if !keep || s.inShutdown.Load() {
@@ -121,8 +125,8 @@ var errQuiet = errors.New("h1: connection ended")
 
 // readRequest reads the next request's header, within the idle timeout
 // for its first byte and the header timeout for the rest. The request's
-// context ends with cancel, or when the connection closes.
-func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
+// context is the connection's.
+func (c *conn) readRequest() (*http.Request, error) {
 	s := c.srv
 	c.lr.N = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
 	if c.br.Buffered() == 0 {
@@ -132,7 +136,7 @@ func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
 			c.rwc.SetReadDeadline(time.Time{}) // the last header's deadline
 		}
 		if _, err := c.br.Peek(1); err != nil {
-			return nil, nil, errQuiet
+			return nil, errQuiet
 		}
 	}
 	// Line breaks before a request line are tolerated (RFC 9112, 2.2):
@@ -140,7 +144,7 @@ func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
 	for {
 		b, err := c.br.Peek(1)
 		if err != nil {
-			return nil, nil, errQuiet
+			return nil, errQuiet
 		}
 		if b[0] != '\r' && b[0] != '\n' {
 			break
@@ -148,21 +152,23 @@ func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
 		c.br.Discard(1)
 	}
 	start := time.Now()
-	if d := s.headerTimeout(); d > 0 {
+	// A deadline costs a timer's update; one for reading what is
+	// already read bounds nothing, and a small request usually arrives
+	// whole in one read.
+	if d := s.headerTimeout(); d > 0 && !c.headBuffered() {
 		c.rwc.SetReadDeadline(start.Add(d))
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	req, err := c.head.readRequest(ctx)
+	req, err := c.head.readRequest(c.ctx)
 	if err != nil {
-		cancel()
-		return nil, nil, c.headError(err)
+		return nil, c.headError(err)
 	}
 	c.lr.N = math.MaxInt64
 	if err := validate(req); err != nil {
-		cancel()
-		return nil, nil, err
+		return nil, err
 	}
 	switch {
+	case req.ContentLength >= 0 && int64(c.br.Buffered()) >= req.ContentLength:
+		// The body is read already: no deadline bounds it.
 	case s.ReadTimeout > 0 && req.ContentLength != 0:
 		c.rwc.SetReadDeadline(start.Add(s.ReadTimeout))
 	case s.ReadTimeout == 0 && s.headerTimeout() > 0:
@@ -173,7 +179,14 @@ func (c *conn) readRequest() (*http.Request, context.CancelFunc, error) {
 	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
-	return req, cancel, nil
+	return req, nil
+}
+
+// headBuffered reports whether the next request's head is read whole:
+// the buffer holds the empty line that ends it.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
 }
 
 // headError is what the server makes of an error reading a head: 431
@@ -259,13 +272,11 @@ func printable(s string, n int) string {
 	}, s)
 }
 
-// serveRequest runs the handler for req and finishes its answer; cancel
-// ends req's context. It reports whether the connection may serve
-// another request.
-func (c *conn) serveRequest(req *http.Request, cancel context.CancelFunc) (keep bool) {
+// serveRequest runs the handler for req and finishes its answer. It
+// reports whether the connection may serve another request.
+func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	s := c.srv
-	defer cancel()
-	w := c.newResponse(req, cancel)
+	w := c.newResponse(req)
 	defer func() {
 		if p := recover(); p != nil {
 			keep = false

@@ -43,9 +43,10 @@
 //     one, or one whose handler flushes (an event stream), is sent as it
 //     is written, chunked when its length is unknown.
 //   - http.ResponseController's Flush, SetReadDeadline and
-//     SetWriteDeadline. A request's context ends when its connection
-//     closes, when the server shuts down, and, once an answer streams,
-//     when the client goes away.
+//     SetWriteDeadline. A request's context is its connection's: it ends
+//     when the connection closes, when the server shuts down, and, once
+//     an answer streams, when the client goes away; not when the handler
+//     returns, so a handler must not leave work behind that waits for it.
 //   - Timeouts for the header, the whole request, the answer and an idle
 //     connection; a bound on the header's size (431); a 400 for a
 //     malformed request, 501 for a transfer coding other than chunked,

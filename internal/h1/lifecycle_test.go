@@ -80,6 +80,43 @@ func TestHeaderTimeoutClosesTheConnection(t *testing.T) {
 	slow.requireClosed()
 }
 
+// A head that arrives whole needs no deadline of its own; one behind a
+// whole request in the same read, but cut short, still has one.
+func TestHeaderTimeoutBoundsAPipelinedHead(t *testing.T) {
+	_, addr := startServer(t, echoPath, func(s *Server) {
+		s.IdleTimeout = time.Minute
+		s.ReadHeaderTimeout = 50 * time.Millisecond
+	})
+	c := dialRaw(t, addr)
+	c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n") // the second head is cut short
+	_, body := c.answer("GET")
+	require.Equal(t, "GET /a", body)
+	c.requireClosed()
+}
+
+// A body that arrives with its head needs no deadline of its own; the
+// rest of one cut short is still bounded by the read timeout.
+func TestReadTimeoutBoundsABodyCutShort(t *testing.T) {
+	read := make(chan error, 1)
+	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		read <- err
+	}), func(s *Server) {
+		s.IdleTimeout = time.Minute
+		s.ReadHeaderTimeout = time.Minute
+		s.ReadTimeout = 50 * time.Millisecond
+	})
+	c := dialRaw(t, addr)
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nok")
+	select {
+	case err := <-read:
+		var ne net.Error
+		require.True(t, errors.As(err, &ne) && ne.Timeout(), "reading the body ended with %v, not its deadline", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a body cut short never ended")
+	}
+}
+
 func TestShutdownClosesIdleAndWaitsForAnswers(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})

@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,9 +16,8 @@ const keptBuffer = 8 << 10
 
 // response is the http.ResponseWriter of one request.
 type response struct {
-	c      *conn
-	req    *http.Request
-	cancel context.CancelFunc // ends the request's context
+	c   *conn
+	req *http.Request
 
 	status   int   // 0 until WriteHeader
 	declared int64 // the Content-Length the handler set, or -1
@@ -41,9 +39,9 @@ type response struct {
 	err      error
 }
 
-func (c *conn) newResponse(req *http.Request, cancel context.CancelFunc) *response {
+func (c *conn) newResponse(req *http.Request) *response {
 	clear(c.header)
-	w := &response{c: c, req: req, cancel: cancel, declared: -1, head: req.Method == http.MethodHead}
+	w := &response{c: c, req: req, declared: -1, head: req.Method == http.MethodHead}
 	if req.Body != http.NoBody {
 		// An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1).
 		expect := req.ProtoAtLeast(1, 1) && req.Header.Get("Expect") != ""
@@ -248,22 +246,22 @@ func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWrite
 // SetReadDeadline moves the deadline for reading the request's body.
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
 
-// watch ends the request's context when the client closes the connection
-// or sends anything, once an answer streams with its request body read:
-// a stream that waits for events would otherwise not learn of it until
-// its next write. The connection closes after the answer, which ends the
-// watch.
+// watch ends the request's context (the connection's) when the client
+// closes the connection or sends anything, once an answer streams with
+// its request body read: a stream that waits for events would otherwise
+// not learn of it until its next write. The connection closes after the
+// answer, which ends the watch.
 func (w *response) watch() {
 	if w.watching || !w.bodyDone() {
 		return
 	}
 	w.watching, w.closeAfter = true, true
-	c, cancel := w.c, w.cancel
+	c := w.c
 	go func() {
 		var b [1]byte
 		c.rwc.SetReadDeadline(time.Time{})
 		c.rwc.Read(b[:])
-		cancel()
+		c.cancel()
 	}()
 }
 
@@ -273,7 +271,6 @@ func (w *response) bodyDone() bool { return w.body == nil || w.body.done() }
 // finish completes the answer after the handler returned and reports
 // whether the connection may serve another request.
 func (w *response) finish() bool {
-	w.cancel()
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
