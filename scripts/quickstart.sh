@@ -104,7 +104,23 @@ for n in "$N1" "$N2" "$N3"; do
 done
 echo
 echo "converged: all 3 nodes show the same cart"
+
+# Anti-entropy's own check: node3 compares its digest (a hash over every
+# cart it holds) with each peer's as their digests arrive. Show its status
+# once every peer's digest, received since the cart converged, agrees with
+# node3's (or after 15 s).
+echo
+echo "== node3's status once its digest agrees with every peer's"
+since=$("$BIN/cartctl" --node "$N3" status | awk '$1 == "uptime_seconds" {print $2}')
+for _ in $(seq 1 150); do
+  "$BIN/cartctl" --node "$N3" status | awk -v since="$since" '
+    $1 == "uptime_seconds" {up = $2}
+    $1 == "peer" && ($4 != "true" || $5 < 0 || up - $5 < since) {d = 1}
+    END {exit d}' && break
+  sleep 0.1
+done
 cartctl --node "$N3" status
+echo "(peer rows: name, state, digests agree, seconds since that check, seconds since its last heartbeat, replica)"
 
 if [[ "${KEEP_RUNNING:-}" == 1 ]]; then
   echo

@@ -42,7 +42,8 @@ search:
 
 // TestQuickstartScript runs the README's main command, scripts/quickstart.sh,
 // with the binaries built for this package: it starts a 3-node cluster,
-// edits a cart through two nodes and shows it converged on all three.
+// edits a cart through two nodes, shows it converged on all three and
+// node3's digest agreeing with both peers'.
 func TestQuickstartScript(t *testing.T) {
 	needBinaries(t)
 	cmd := exec.Command("../../scripts/quickstart.sh")
@@ -63,6 +64,11 @@ func TestQuickstartScript(t *testing.T) {
 	want := "apple\t5\t1.25\t6.25\nmilk\t1\t0.99\t0.99\n"
 	if n := strings.Count(s, want); n < 3 {
 		t.Fatalf("converged cart shown by %d nodes, want 3:\n%s", n, s)
+	}
+	// node3's status: both peers' digests, received after the cart
+	// converged, agree with node3's.
+	if n := len(regexp.MustCompile(`(?m)^peer\tnode[12]\talive\ttrue\t`).FindAllString(s, -1)); n != 2 {
+		t.Fatalf("%d peers alive with digests agreeing in node3's status, want 2:\n%s", n, s)
 	}
 	if strings.Contains(s, "stopped with exit status") {
 		t.Fatalf("a node did not stop cleanly:\n%s", s)
