@@ -112,14 +112,16 @@ echo "converged: all 3 nodes show the same cart"
 echo
 echo "== node3's status once its digest agrees with every peer's"
 since=$("$BIN/cartctl" --node "$N3" status | awk '$1 == "uptime_seconds" {print $2}')
+agreed=""
 for _ in $(seq 1 150); do
-  "$BIN/cartctl" --node "$N3" status | awk -v since="$since" '
+  if "$BIN/cartctl" --node "$N3" status | awk -v since="$since" '
     $1 == "uptime_seconds" {up = $2}
     $1 == "peer" && ($4 != "true" || $5 < 0 || up - $5 < since) {d = 1}
-    END {exit d}' && break
+    END {exit d}'; then agreed=yes; break; fi
   sleep 0.1
 done
 cartctl --node "$N3" status
+[[ -n "$agreed" ]] || echo "(after 15 s, a peer's digest still differs from node3's or has not arrived since the cart converged)"
 echo "(peer rows: name, state, digests agree, seconds since that check, seconds since its last heartbeat, replica)"
 
 if [[ "${KEEP_RUNNING:-}" == 1 ]]; then
