@@ -253,23 +253,26 @@ func (n *Node) reliableWorker() {
 
 // localWorker applies digest updates and sends published deltas. It is the
 // only goroutine that writes digest entries from Delegate.State, so the
-// digest never goes back to an older state of a key. Digest updates wait
-// up to DigestDelay, so that a key changed many times meanwhile is read and
-// hashed once.
+// digest never goes back to an older state of a key. While keys wait to be
+// hashed it ticks every DigestDelay/2, and a hashSchedule picks the keys to
+// hash at each tick: a key is read and hashed once it has been quiet for a
+// tick (DigestDelay after its last change at most), or DigestMaxDelay after
+// its first change if it keeps changing.
 func (n *Node) localWorker() {
-	var flush <-chan time.Time // set while a flush is scheduled
+	sched := newHashSchedule(n.cfg.DigestMaxDelay)
+	var tick <-chan time.Time // set while a tick is scheduled
 	var timer *time.Timer
 	schedule := func() {
 		switch {
-		case flush != nil:
+		case tick != nil:
 		case n.cfg.DigestDelay < 0:
 			n.flushDirty()
 		case timer == nil:
-			timer = time.NewTimer(n.cfg.DigestDelay)
-			flush = timer.C
+			timer = time.NewTimer(n.cfg.DigestDelay / 2)
+			tick = timer.C
 		default:
-			timer.Reset(n.cfg.DigestDelay)
-			flush = timer.C
+			timer.Reset(n.cfg.DigestDelay / 2)
+			tick = timer.C
 		}
 	}
 	for {
@@ -283,9 +286,12 @@ func (n *Node) localWorker() {
 			n.sendLocal(d)
 		case <-n.dirtyCh:
 			schedule()
-		case <-flush:
-			flush = nil
-			n.flushDirty()
+		case now := <-tick:
+			tick = nil
+			n.hashDue(sched, now)
+			if sched.waiting() {
+				schedule()
+			}
 		}
 	}
 }

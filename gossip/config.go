@@ -90,12 +90,21 @@ type Config struct {
 	DirectPushPeers int
 
 	// DigestDelay is how long the digest entry of a changed key may lag its
-	// state: the local worker re-hashes changed keys at most this often, so a
-	// key changed many times meanwhile is encoded and hashed once. Default
-	// 500 ms, short next to anti-entropy rounds (2 s or more): re-hashing
-	// after every change was 7% of a busy node's CPU, 0.5% at 1 s. Negative
-	// means no delay.
+	// state once the key stops changing: the local worker hashes a changed
+	// key when it has been left alone for half of it, so a key changed many
+	// times in a burst is encoded and hashed once. Default 500 ms, short
+	// next to anti-entropy rounds (2 s or more). Negative means no delay:
+	// every change is hashed at once.
 	DigestDelay time.Duration
+
+	// DigestMaxDelay is how long the digest entry of a key that keeps
+	// changing may lag its state: such a key is hashed this long after its
+	// first change, even though it is not quiet. Hashing costs in proportion
+	// to the key's state, and the hash of a key under a stream of writes
+	// is out of date again before anyone compares it: re-hashing every
+	// changed key every 500 ms was 8% of a node's CPU under a stream of adds
+	// to grown carts. Default 5 s.
+	DigestMaxDelay time.Duration
 
 	// SkipDigest, if set, names keys that anti-entropy leaves alone: they are
 	// not hashed into the digest, so they are never compared or repaired, but
@@ -162,6 +171,7 @@ func DefaultConfig() *Config {
 		MaxRepairChunk:       1 << 20,
 		DirectPushPeers:      16,
 		DigestDelay:          500 * time.Millisecond,
+		DigestMaxDelay:       5 * time.Second,
 		InboundWorkers:       4,
 		InboundQueue:         4096,
 		InboundQueueBytes:    64 << 20,
@@ -210,6 +220,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.DigestDelay == 0 {
 		out.DigestDelay = d.DigestDelay
+	}
+	if out.DigestMaxDelay == 0 {
+		out.DigestMaxDelay = d.DigestMaxDelay
 	}
 	if out.InboundWorkers == 0 {
 		out.InboundWorkers = d.InboundWorkers
@@ -264,6 +277,8 @@ func (c *Config) validate() error {
 		return bad("RepairBytesPerSecond %d below MaxRepairChunk %d", c.RepairBytesPerSecond, c.MaxRepairChunk)
 	case c.DirectPushPeers < 0:
 		return bad("negative DirectPushPeers")
+	case c.DigestMaxDelay < 0:
+		return bad("negative DigestMaxDelay")
 	case c.InboundWorkers < 0 || c.InboundQueue < 0 || c.InboundQueueBytes < 0 || c.OutboundQueue < 0 || c.ReliableQueue < 0:
 		return bad("negative queue or worker count")
 	case c.InboundQueueBytes < c.MaxRepairChunk:

@@ -22,11 +22,13 @@ func TestProfileDurations(t *testing.T) {
 		{"LAN ReconnectInterval", lan.ReconnectInterval, 15 * time.Second},
 		{"LAN ReconnectTimeout", lan.ReconnectTimeout, 72 * time.Hour},
 		{"LAN DigestDelay", lan.DigestDelay, 500 * time.Millisecond},
+		{"LAN DigestMaxDelay", lan.DigestMaxDelay, 5 * time.Second},
 		{"local PushPullInterval", local.Memberlist.PushPullInterval, 2 * time.Second},
 		{"local DeadNodeReclaimTime", local.Memberlist.DeadNodeReclaimTime, 5 * time.Second},
 		{"local ReconnectInterval", local.ReconnectInterval, 2 * time.Second},
 		{"local ReconnectTimeout", local.ReconnectTimeout, 72 * time.Hour},
 		{"local DigestDelay", local.DigestDelay, 500 * time.Millisecond},
+		{"local DigestMaxDelay", local.DigestMaxDelay, 5 * time.Second},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
@@ -51,6 +53,7 @@ func TestWithDefaultsFillsOnlyZeroFields(t *testing.T) {
 		{"RepairBytesPerSecond", func(c *Config, v int) { c.RepairBytesPerSecond = v }, func(c *Config) int { return c.RepairBytesPerSecond }, def.RepairBytesPerSecond},
 		{"MaxRepairChunk", func(c *Config, v int) { c.MaxRepairChunk = v }, func(c *Config) int { return c.MaxRepairChunk }, def.MaxRepairChunk},
 		{"DigestDelay", func(c *Config, v int) { c.DigestDelay = time.Duration(v) }, func(c *Config) int { return int(c.DigestDelay) }, int(def.DigestDelay)},
+		{"DigestMaxDelay", func(c *Config, v int) { c.DigestMaxDelay = time.Duration(v) }, func(c *Config) int { return int(c.DigestMaxDelay) }, int(def.DigestMaxDelay)},
 		{"InboundWorkers", func(c *Config, v int) { c.InboundWorkers = v }, func(c *Config) int { return c.InboundWorkers }, def.InboundWorkers},
 		{"InboundQueue", func(c *Config, v int) { c.InboundQueue = v }, func(c *Config) int { return c.InboundQueue }, def.InboundQueue},
 		{"InboundQueueBytes", func(c *Config, v int) { c.InboundQueueBytes = v }, func(c *Config) int { return c.InboundQueueBytes }, def.InboundQueueBytes},

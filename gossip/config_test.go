@@ -36,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{"huge chunk", func(c *Config) { c.MaxRepairChunk = 100 << 20 }},
 		{"rate below chunk", func(c *Config) { c.RepairBytesPerSecond = 10 << 10 }},
 		{"negative direct", func(c *Config) { c.DirectPushPeers = -1 }},
+		{"negative digest max delay", func(c *Config) { c.DigestMaxDelay = -time.Second }},
 		{"negative interval", func(c *Config) { c.ReconnectInterval = -time.Second }},
 		{"bad key", func(c *Config) { c.Memberlist.SecretKey = []byte("short") }},
 	}

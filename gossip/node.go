@@ -420,20 +420,35 @@ func (n *Node) hashed(key string) bool {
 	return n.cfg.SkipDigest == nil || !n.cfg.SkipDigest(key)
 }
 
-// flushDirty recomputes digest entries of all dirty keys.
-func (n *Node) flushDirty() {
+// takeDirty returns the keys marked since the last call and starts a new
+// set.
+func (n *Node) takeDirty() map[string]struct{} {
 	n.dmu.Lock()
+	defer n.dmu.Unlock()
 	keys := n.dirty
-	if len(keys) == 0 {
-		n.dmu.Unlock()
-		return
-	}
 	n.dirty = make(map[string]struct{})
-	n.dmu.Unlock()
-	for k := range keys {
-		data, ok := n.del.State(k)
-		n.digest.set(k, data, ok)
+	return keys
+}
+
+// flushDirty recomputes the digest entries of all dirty keys now.
+func (n *Node) flushDirty() {
+	for k := range n.takeDirty() {
+		n.rehash(k)
 	}
+}
+
+// hashDue hands sched the keys marked since its last tick and recomputes
+// the digest entries of the keys it says are due.
+func (n *Node) hashDue(sched *hashSchedule, now time.Time) {
+	for _, k := range sched.tick(now, n.takeDirty()) {
+		n.rehash(k)
+	}
+}
+
+// rehash sets key's digest entry from its current state.
+func (n *Node) rehash(key string) {
+	data, ok := n.del.State(key)
+	n.digest.set(key, data, ok)
 }
 
 // Digest returns the current root hash of the local digest. Nodes holding
