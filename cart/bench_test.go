@@ -197,3 +197,30 @@ func BenchmarkView(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncodePending encodes a cart whose one line holds many pending
+// increments, as a stream of adds to one item leaves it.
+func BenchmarkEncodePending(b *testing.B) {
+	for _, pending := range []int{256, 1024} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			clk, _ := crdt.NewHLC("r-0123456789abcdef")
+			now := time.Unix(1_800_000_000, 0)
+			c := New()
+			for range pending {
+				if _, err := c.Add(clk.Now(now), "x", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				enc, err := c.MarshalBinary()
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(enc)
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
+}

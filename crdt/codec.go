@@ -33,6 +33,10 @@ const MaxEncodedSize = 64 << 20
 type Encoder struct {
 	b        []byte
 	replicas []ReplicaID // the context's replica table, sorted
+	// last is the index in replicas of the last dot's replica: a store
+	// lists its dots sorted, replica by replica, so the next dot's is
+	// most often the same and needs no search.
+	last int
 }
 
 func newEncoder() *Encoder {
@@ -136,9 +140,13 @@ func (e *Encoder) Bool(b bool) {
 // the context being encoded: a store holding a dot its context lacks is a
 // broken invariant.
 func (e *Encoder) Dot(d Dot) {
-	i, ok := slices.BinarySearch(e.replicas, d.Replica)
-	if !ok {
-		panic(fmt.Sprintf("crdt: encoding dot %v absent from its causal context", d))
+	i := e.last
+	if i >= len(e.replicas) || e.replicas[i] != d.Replica {
+		var ok bool
+		if i, ok = slices.BinarySearch(e.replicas, d.Replica); !ok {
+			panic(fmt.Sprintf("crdt: encoding dot %v absent from its causal context", d))
+		}
+		e.last = i
 	}
 	e.ArrayLen(2)
 	e.Uint(uint64(i))
@@ -155,7 +163,7 @@ func (e *Encoder) Timestamp(t Timestamp) {
 
 // context writes c canonically and installs its replica table for Dot.
 func (e *Encoder) context(c *CausalContext) {
-	e.replicas = c.replicas()
+	e.replicas, e.last = c.replicas(), 0
 	e.ArrayLen(len(c.es))
 	for _, ce := range c.es {
 		e.ArrayLen(2 + len(ce.cloud))
