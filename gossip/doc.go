@@ -140,8 +140,10 @@
 // The digest: an object's hash ([ObjectHash]) is FNV-1a 64 over the uvarint
 // key length, the key and the state bytes, finished with the splitmix64
 // mixer; a node builds its digest at start from [Delegate].Hashes, without
-// reading any state, and from then on hashes the states it reads; the
-// bucket is the low byte of the key's mixed FNV-1a hash, its sub-bucket the
+// reading any state, and from then on hashes the states it reads (a
+// changed object once it has been left alone for [Config].DigestDelay, or
+// [Config].DigestMaxDelay after its first change if it keeps changing);
+// the bucket is the low byte of the key's mixed FNV-1a hash, its sub-bucket the
 // next byte; a bucket, and a sub-bucket, is the XOR of its objects' hashes;
 // the root hashes the 256 buckets (0 when empty).
 //
