@@ -67,14 +67,8 @@ func BenchmarkAdd(b *testing.B) {
 func BenchmarkAddPending(b *testing.B) {
 	for _, pending := range []int{8, 256, 1024} {
 		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
-			clk, _ := crdt.NewHLC("r-0123456789abcdef")
+			base, clk := pendingCart(b, pending)
 			now := time.Unix(1_800_000_000, 0)
-			base := New()
-			for range pending {
-				if _, err := base.Add(clk.Now(now), "x", 1); err != nil {
-					b.Fatal(err)
-				}
-			}
 			c := base
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
@@ -155,16 +149,7 @@ func BenchmarkEncode(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
 			c, _ := benchCart(b, "r-0123456789abcdef", n)
-			var size int
-			b.ReportAllocs()
-			for b.Loop() {
-				enc, err := c.MarshalBinary()
-				if err != nil {
-					b.Fatal(err)
-				}
-				size = len(enc)
-			}
-			b.ReportMetric(float64(size), "bytes")
+			benchEncode(b, c)
 		})
 	}
 }
@@ -203,24 +188,37 @@ func BenchmarkView(b *testing.B) {
 func BenchmarkEncodePending(b *testing.B) {
 	for _, pending := range []int{256, 1024} {
 		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
-			clk, _ := crdt.NewHLC("r-0123456789abcdef")
-			now := time.Unix(1_800_000_000, 0)
-			c := New()
-			for range pending {
-				if _, err := c.Add(clk.Now(now), "x", 1); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var size int
-			b.ReportAllocs()
-			for b.Loop() {
-				enc, err := c.MarshalBinary()
-				if err != nil {
-					b.Fatal(err)
-				}
-				size = len(enc)
-			}
-			b.ReportMetric(float64(size), "bytes")
+			c, _ := pendingCart(b, pending)
+			benchEncode(b, c)
 		})
 	}
+}
+
+// pendingCart returns a cart whose one line, item "x", holds n adds of one
+// replica, and that replica's clock.
+func pendingCart(b *testing.B, n int) (*Cart, *crdt.HLC) {
+	b.Helper()
+	clk, _ := crdt.NewHLC("r-0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	c := New()
+	for range n {
+		if _, err := c.Add(clk.Now(now), "x", 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c, clk
+}
+
+// benchEncode measures c.MarshalBinary and reports the encoding's size.
+func benchEncode(b *testing.B, c *Cart) {
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		enc, err := c.MarshalBinary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(enc)
+	}
+	b.ReportMetric(float64(size), "bytes")
 }
