@@ -22,9 +22,10 @@ func newHashSchedule(maxWait time.Duration) *hashSchedule {
 	return &hashSchedule{maxWait: maxWait, pending: make(map[string]time.Time)}
 }
 
-// tick takes the keys marked changed since the previous tick and returns
-// those to hash now: every waiting key not among them, and every key that
-// has waited maxWait or more. The others wait. It consumes changed.
+// tick takes the keys marked changed since the previous tick (nil if
+// none) and returns those to hash now: every waiting key not among them,
+// and every key that has waited maxWait or more. The others wait. It
+// consumes changed.
 func (s *hashSchedule) tick(now time.Time, changed map[string]struct{}) []string {
 	var due []string
 	for k, since := range s.pending {

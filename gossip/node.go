@@ -420,12 +420,15 @@ func (n *Node) hashed(key string) bool {
 	return n.cfg.SkipDigest == nil || !n.cfg.SkipDigest(key)
 }
 
-// takeDirty returns the keys marked since the last call and starts a new
-// set.
+// takeDirty returns the keys marked since the last call (nil if none) and
+// starts a new set.
 func (n *Node) takeDirty() map[string]struct{} {
 	n.dmu.Lock()
 	defer n.dmu.Unlock()
 	keys := n.dirty
+	if len(keys) == 0 {
+		return nil // a tick that finds nothing new allocates nothing
+	}
 	n.dirty = make(map[string]struct{})
 	return keys
 }
@@ -452,8 +455,9 @@ func (n *Node) rehash(key string) {
 }
 
 // Digest returns the current root hash of the local digest. Nodes holding
-// equal objects have equal roots; an empty node has root 0. Recent changes
-// are reflected within Config.DigestDelay.
+// equal objects have equal roots; an empty node has root 0. A change is
+// reflected within Config.DigestDelay once its key stops changing, and
+// within Config.DigestMaxDelay while it goes on changing.
 func (n *Node) Digest() (root uint64) { return n.digest.Root() }
 
 // PeerDigests returns, per alive peer, what the last digest under its name
