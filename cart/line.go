@@ -32,12 +32,12 @@ func (t tally) plus(u tally) tally {
 	return tally{sum: s, over: t.over || u.over || carry != 0}
 }
 
-// tallyOf sums f's increments.
+// tallyOf sums f's increments, a run of equal ones at a time.
 func tallyOf(f crdt.DotFun[increment]) tally {
 	var t tally
-	for i := range f.Len() {
-		_, n := f.At(i)
-		t = t.plus(tally{sum: uint64(n)})
+	for r := range f.Runs {
+		hi, lo := bits.Mul64(r.N, uint64(r.Val))
+		t = t.plus(tally{sum: lo, over: hi != 0})
 	}
 	return t
 }

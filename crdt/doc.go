@@ -59,10 +59,13 @@ Any type implementing [DotStore] can live in an [ORMap]; values of a
 A store that declares [MergesByCopy] (its merge returns a new store rather
 than changing itself, as DotSet's and DotFun's do) is shared between a map
 and its copies, so that copying a map for an edit does not copy its dots.
-DotSet and DotFun keep room to grow in a list built by a merge, and a later
-merge that only adds dots after the last appends them there, if no copy has
-claimed that room first: an add to a store of a thousand dots costs about
-what one to a store of eight does.
+DotSet and DotFun hold their dots in runs: consecutive dots of one replica
+(carrying one payload, in a DotFun) are one entry, so a line of a thousand
+adds of one by one replica is one run ([DotFun.Runs]), in memory and in
+every merge; the encoding still lists every dot. They keep room to grow in
+a list built by a merge, and a later merge that only adds dots after the
+last appends them there, if no copy has claimed that room first: an add to
+a store of a thousand dots costs about what one to a store of eight does.
 
 The context is what lets these types forget: a remove drops dots from the
 store, and the context remembers that they were seen. When a late copy of a

@@ -1,44 +1,133 @@
 package crdt
 
 import (
+	"math"
 	"slices"
 	"sync/atomic"
 )
 
-// dotEntry is one dot with its payload.
-type dotEntry[V comparable] struct {
-	dot Dot
+// dotRun is a run of one replica's dots with consecutive sequence numbers
+// that carry one payload: dot.Seq, dot.Seq+1, ..., dot.Seq+n-1.
+type dotRun[V comparable] struct {
+	dot Dot    // the first
+	n   uint64 // how many, at least 1
 	val V
 }
 
-// dotList is the representation shared by DotSet and DotFun: entries
-// sorted by dot. Almost every store holds one to a handful of dots, for
-// which a sorted slice is several times smaller and faster than a map, and
-// the order is the canonical encoding order for free.
-type dotList[V comparable] []dotEntry[V]
+// last returns the sequence number of the run's last dot.
+func (r dotRun[V]) last() uint64 { return r.dot.Seq + r.n - 1 }
 
+// has reports whether d is one of the run's dots.
+func (r dotRun[V]) has(d Dot) bool {
+	return d.Replica == r.dot.Replica && d.Seq >= r.dot.Seq && d.Seq-r.dot.Seq < r.n
+}
+
+// joins reports whether s may be appended to r as one run: the same
+// replica, the next sequence number, the same payload.
+func (r dotRun[V]) joins(s dotRun[V]) bool {
+	return s.dot.Replica == r.dot.Replica && s.dot.Seq == r.last()+1 && s.val == r.val
+}
+
+// dotList is the representation shared by DotSet and DotFun: runs sorted
+// by first dot, disjoint, and maximal (two runs that could be one are
+// one), so that equal stores have equal lists. Almost every store holds
+// one to a handful of dots, for which a sorted slice is several times
+// smaller and faster than a map, and the order is the canonical encoding
+// order for free. A replica that adds to one store again and again (a
+// cart line's adds, each +1) mints consecutive dots with equal payloads,
+// which one run holds however many there are.
+type dotList[V comparable] []dotRun[V]
+
+// count returns the number of dots.
+func (l dotList[V]) count() int {
+	n := 0
+	for _, r := range l {
+		n += int(r.n)
+	}
+	return n
+}
+
+// find returns the index of the run holding d, or, if none does, the
+// index at which a run starting at d would be inserted.
 func (l dotList[V]) find(d Dot) (int, bool) {
 	// A replica's next dot sorts after all of its own: an add to a line
-	// of its adds looks past the end, and that takes one comparison.
-	if n := len(l); n > 0 && l[n-1].dot.Compare(d) < 0 {
+	// of its adds looks at the last run only.
+	if n := len(l); n > 0 && l[n-1].dot.Compare(d) <= 0 {
+		if l[n-1].has(d) {
+			return n - 1, true
+		}
 		return n, false
 	}
-	return slices.BinarySearchFunc(l, d, func(e dotEntry[V], d Dot) int { return e.dot.Compare(d) })
+	// i: the first run starting after d; the run before it may hold d.
+	i, _ := slices.BinarySearchFunc(l, d, func(r dotRun[V], d Dot) int {
+		if r.dot.Compare(d) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	if i > 0 && l[i-1].has(d) {
+		return i - 1, true
+	}
+	return i, false
+}
+
+// endsBefore reports whether d sorts after every dot of l.
+func (l dotList[V]) endsBefore(d Dot) bool {
+	n := len(l)
+	return n == 0 || Dot{Replica: l[n-1].dot.Replica, Seq: l[n-1].last()}.Compare(d) < 0
+}
+
+// push appends r to l, into l's last run if it joins it. It writes into
+// l's array: only for a list being built.
+func (l dotList[V]) push(r dotRun[V]) dotList[V] {
+	if n := len(l); n > 0 && l[n-1].joins(r) {
+		l[n-1].n += r.n
+		return l
+	}
+	return append(l, r)
 }
 
 // set inserts or replaces d's entry. It changes nothing in l's array (l
 // may share it with other stores): a change is made in a copy.
 func (l dotList[V]) set(d Dot, v V) dotList[V] {
 	i, ok := l.find(d)
-	if ok {
-		if l[i].val == v {
-			return l
-		}
-		l = slices.Clone(l)
-		l[i].val = v
+	if ok && l[i].val == v {
 		return l
 	}
-	return slices.Insert(slices.Clip(l), i, dotEntry[V]{d, v})
+	out := make(dotList[V], 0, len(l)+2)
+	if !ok {
+		out = append(out, l[:i]...)
+		out = out.push(dotRun[V]{dot: d, n: 1, val: v})
+		for _, r := range l[i:] {
+			out = out.push(r)
+		}
+		return out
+	}
+	// d is in run i with another payload: split the run around it.
+	r := l[i]
+	out = append(out, l[:i]...)
+	if d.Seq > r.dot.Seq {
+		out = out.push(dotRun[V]{dot: r.dot, n: d.Seq - r.dot.Seq, val: r.val})
+	}
+	out = out.push(dotRun[V]{dot: d, n: 1, val: v})
+	if d.Seq < r.last() {
+		out = out.push(dotRun[V]{dot: Dot{Replica: d.Replica, Seq: d.Seq + 1}, n: r.last() - d.Seq, val: r.val})
+	}
+	for _, r := range l[i+1:] {
+		out = out.push(r)
+	}
+	return out
+}
+
+// dots calls yield for every dot, in order.
+func (l dotList[V]) dots(yield func(Dot, V) bool) {
+	for _, r := range l {
+		for k := range r.n {
+			if !yield(Dot{Replica: r.dot.Replica, Seq: r.dot.Seq + k}, r.val) {
+				return
+			}
+		}
+	}
 }
 
 // merge returns the causal join of (l, ctx) and (o, octx): entries on both
@@ -79,132 +168,195 @@ func (sp *spare) claim(l int, room int, n int) bool {
 	return sp != nil && room >= n && sp.used.CompareAndSwap(int64(l), int64(l+n))
 }
 
-// smallDelta is the most dots a context may hold for mergeSmallDelta to
-// look them up one by one instead of walking l.
+// smallDelta is the most dots a delta and its context may hold for
+// mergeSmallDelta to look them up one by one instead of walking l.
 const smallDelta = 8
 
-// mergeSmallDelta is merge for the common shape of a local write: a long
-// list l joined with a delta whose context holds a few dots (an add: its
-// own dot). Then the only entries of l that the join can remove are those
-// octx holds, so it looks those up instead of asking octx about every entry
-// of l. New entries that all sort after l's last are appended in place when
-// sp grants the room; otherwise they are inserted into one copy of l, built
-// with room to grow. ok is false when the shape does not fit (l short, octx
-// large, or an entry of l removed) and merge must walk both lists.
+// mergeSmallDelta is merge for the common shape of a local write: a list
+// l joined with a delta whose context holds a few dots (an add: its own
+// dot). Then the only entries of l that the join can remove are those
+// octx holds, so it looks those up instead of asking octx about every run
+// of l. New runs that all sort after l's last, and do not extend it, are
+// appended in place when sp grants the room; otherwise they are inserted
+// into one copy of l, built with room to grow. ok is false when the shape
+// does not fit (l empty, o or octx large, or an entry of l removed) and
+// merge must walk both lists.
 func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *CausalContext, sp *spare) (out dotList[V], outSpare *spare, changed, ok bool) {
-	if len(l) < 4*smallDelta || !octx.sizeAtMost(smallDelta) {
+	if len(l) == 0 || !octx.sizeAtMost(smallDelta) || len(o) > smallDelta || o.count() > smallDelta {
 		return nil, nil, false, false
 	}
-	removes := func(d Dot) bool {
-		_, ours := l.find(d)
-		_, theirs := o.find(d)
-		return ours && !theirs
-	}
 	for d := range octx.Dots {
-		if removes(d) {
-			return nil, nil, false, false
+		if _, ours := l.find(d); ours {
+			if _, theirs := o.find(d); !theirs {
+				return nil, nil, false, false
+			}
 		}
 	}
 	// Every entry of l survives; add those of o that are new to l and
 	// that ctx has not seen (removed).
-	var room [smallDelta]int
-	fresh := room[:0] // positions in o, ascending
-	for j, e := range o {
-		if _, ours := l.find(e.dot); !ours && !ctx.Contains(e.dot) {
-			fresh = append(fresh, j)
+	var room [smallDelta]dotRun[V]
+	fresh := dotList[V](room[:0])
+	for d, v := range o.dots {
+		if _, ours := l.find(d); !ours && !ctx.Contains(d) {
+			fresh = fresh.push(dotRun[V]{dot: d, n: 1, val: v})
 		}
 	}
 	if len(fresh) == 0 {
 		return l, sp, false, true
 	}
-	if l[len(l)-1].dot.Compare(o[fresh[0]].dot) < 0 && sp.claim(len(l), cap(l)-len(l), len(fresh)) {
-		for _, j := range fresh {
-			l = append(l, o[j])
-		}
-		return l, sp, true, true
+	end := l[len(l)-1]
+	if end.dot.Compare(fresh[0].dot) < 0 && !end.joins(fresh[0]) && sp.claim(len(l), cap(l)-len(l), len(fresh)) {
+		return append(l, fresh...), sp, true, true
 	}
 	n := len(l) + len(fresh)
 	out = make(dotList[V], 0, n+n/2)
 	rest := l
-	for _, j := range fresh {
-		at, _ := rest.find(o[j].dot)
-		out = append(append(out, rest[:at]...), o[j])
+	for _, f := range fresh {
+		at, _ := rest.find(f.dot)
+		for _, r := range rest[:at] {
+			out = out.push(r)
+		}
+		out = out.push(f)
 		rest = rest[at:]
 	}
-	out = append(out, rest...)
+	for _, r := range rest {
+		out = out.push(r)
+	}
 	return out, newSpare(len(out)), true, true
 }
 
-// mergeAll is merge by walking both lists.
+// mergeAll is merge by walking both lists, replica by replica. It walks
+// once to learn whether anything changes, and builds the join in a second
+// walk only if so.
 func (l dotList[V]) mergeAll(ctx *CausalContext, o dotList[V], octx *CausalContext) (dotList[V], bool) {
-	var out dotList[V]
-	changed := false
-	// begin switches to building a fresh slice, copying the prefix kept
-	// unchanged so far.
-	begin := func(i int) {
-		if !changed {
-			changed = true
-			out = make(dotList[V], i, len(l)+len(o))
-			copy(out, l[:i])
-		}
-	}
-	seen, oseen := contextReader{c: ctx}, contextReader{c: octx}
-	i, j := 0, 0
-	for i < len(l) || j < len(o) {
-		var c int
-		switch {
-		case i == len(l):
-			c = 1
-		case j == len(o):
-			c = -1
-		default:
-			c = l[i].dot.Compare(o[j].dot)
-		}
-		switch {
-		case c == 0: // on both sides: keep ours
-			if changed {
-				out = append(out, l[i])
-			}
-			i++
-			j++
-		case c < 0: // only ours: removed if they have seen it
-			if oseen.contains(l[i].dot) {
-				begin(i)
-			} else if changed {
-				out = append(out, l[i])
-			}
-			i++
-		default: // only theirs: new to us unless we have seen (removed) it
-			if !seen.contains(o[j].dot) {
-				begin(i)
-				out = append(out, o[j])
-			}
-			j++
-		}
-	}
-	if !changed {
+	if !join(l, ctx, o, octx, nil) {
 		return l, false
 	}
+	out := make(dotList[V], 0, len(l)+len(o))
+	join(l, ctx, o, octx, func(r dotRun[V]) { out = out.push(r) })
 	return out, true
 }
 
-// contextReader answers Contains for a context that does not change while
-// it is used, looking each replica up once per run of its dots: a dot list
-// is sorted by replica, so a merge asks about one replica's dots in a row,
-// and a line of a cart holds mostly one replica's adds.
-type contextReader struct {
-	c     *CausalContext
-	r     ReplicaID
-	valid bool      // r and e are r's
-	e     *ctxEntry // r's entry in c, nil if c has none
+// join walks the causal join of (l, ctx) and (o, octx) and reports whether
+// it differs from l. If emit is not nil, it calls emit with the join's
+// dots in order, as runs that may need pushing together.
+func join[V comparable](l dotList[V], ctx *CausalContext, o dotList[V], octx *CausalContext, emit func(dotRun[V])) bool {
+	changed := false
+	for len(l) > 0 || len(o) > 0 {
+		var r ReplicaID
+		switch {
+		case len(l) == 0:
+			r = o[0].dot.Replica
+		case len(o) == 0:
+			r = l[0].dot.Replica
+		default:
+			r = min(l[0].dot.Replica, o[0].dot.Replica)
+		}
+		i, j := replicaEnd(l, r), replicaEnd(o, r)
+		if joinReplica(l[:i], ctx.entry(r), o[:j], octx.entry(r), emit) {
+			changed = true
+			if emit == nil {
+				return true
+			}
+		}
+		l, o = l[i:], o[j:]
+	}
+	return changed
 }
 
-func (cr *contextReader) contains(d Dot) bool {
-	if !cr.valid || d.Replica != cr.r {
-		cr.r, cr.e, cr.valid = d.Replica, cr.c.entry(d.Replica), true
+// replicaEnd returns how many of l's leading runs are r's.
+func replicaEnd[V comparable](l dotList[V], r ReplicaID) int {
+	i := 0
+	for i < len(l) && l[i].dot.Replica == r {
+		i++
 	}
-	if cr.e == nil {
-		return d.Seq == 0
+	return i
+}
+
+// joinReplica is join for the runs of one replica: l's and o's, with the
+// entries of that replica in ctx and octx (nil if absent). It walks the
+// sequence numbers the runs cover in segments over which nothing changes:
+// in l or not, in o or not, seen by each context or not.
+func joinReplica[V comparable](l []dotRun[V], ce *ctxEntry, o []dotRun[V], oce *ctxEntry, emit func(dotRun[V])) bool {
+	changed := false
+	var s uint64 // the next sequence number to decide
+	for {
+		for len(l) > 0 && l[0].last() < s {
+			l = l[1:]
+		}
+		for len(o) > 0 && o[0].last() < s {
+			o = o[1:]
+		}
+		if len(l) == 0 && len(o) == 0 {
+			return changed
+		}
+		// end: the last sequence number of the segment starting at s.
+		next := uint64(math.MaxUint64) // the first run start after s
+		inL := len(l) > 0 && l[0].dot.Seq <= s
+		if len(l) > 0 && !inL {
+			next = l[0].dot.Seq
+		}
+		inO := len(o) > 0 && o[0].dot.Seq <= s
+		if len(o) > 0 && !inO {
+			next = min(next, o[0].dot.Seq)
+		}
+		if !inL && !inO {
+			s = next
+			continue
+		}
+		end := next - 1
+		if inL {
+			end = min(end, l[0].last())
+		}
+		if inO {
+			end = min(end, o[0].last())
+		}
+		var keep *dotRun[V]
+		switch {
+		case inL && inO: // on both sides: keep ours
+			keep = &l[0]
+		case inL: // only ours: removed if they have seen it
+			seen, e := seenUntil(oce, s)
+			end = min(end, e)
+			if seen {
+				changed = true
+			} else {
+				keep = &l[0]
+			}
+		default: // only theirs: new to us unless we have seen (removed) it
+			seen, e := seenUntil(ce, s)
+			end = min(end, e)
+			if !seen {
+				changed = true
+				keep = &o[0]
+			}
+		}
+		if changed && emit == nil {
+			return true
+		}
+		if keep != nil && emit != nil {
+			emit(dotRun[V]{dot: Dot{Replica: keep.dot.Replica, Seq: s}, n: end - s + 1, val: keep.val})
+		}
+		s = end + 1
 	}
-	return cr.e.contains(d.Seq)
+}
+
+// seenUntil reports whether the context entry e (nil: none) holds seq s,
+// and the last sequence number up to which that answer holds unchanged.
+func seenUntil(e *ctxEntry, s uint64) (seen bool, end uint64) {
+	if e == nil {
+		return false, math.MaxUint64
+	}
+	if s <= e.top {
+		return true, e.top
+	}
+	k, found := slices.BinarySearch(e.cloud, s)
+	switch {
+	case found:
+		return true, s
+	case k < len(e.cloud):
+		return false, e.cloud[k] - 1
+	default:
+		return false, math.MaxUint64
+	}
 }

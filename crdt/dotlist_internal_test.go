@@ -8,21 +8,25 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestContextReaderAgreesWithContains: the reader that merge uses answers
-// as CausalContext.Contains does, for dots of several replicas asked in
-// any order, runs of one replica included.
-func TestContextReaderAgreesWithContains(t *testing.T) {
-	replicas := []ReplicaID{"a", "b", "c"}
+// TestSeenUntilAgreesWithContains: the segments that the join walks
+// hold what CausalContext.Contains says, at their start and everywhere up
+// to the end seenUntil gives.
+func TestSeenUntilAgreesWithContains(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var c CausalContext
-		for range rapid.IntRange(0, 30).Draw(t, "dots") {
-			c.Add(Dot{Replica: rapid.SampledFrom(replicas).Draw(t, "r"), Seq: rapid.Uint64Range(1, 12).Draw(t, "s")})
+		for range rapid.IntRange(0, 20).Draw(t, "dots") {
+			c.Add(Dot{Replica: "a", Seq: rapid.Uint64Range(1, 30).Draw(t, "s")})
 		}
-		cr := contextReader{c: &c}
-		for range rapid.IntRange(1, 40).Draw(t, "asks") {
-			d := Dot{Replica: rapid.SampledFrom(replicas).Draw(t, "ask r"), Seq: rapid.Uint64Range(0, 14).Draw(t, "ask s")}
-			if got, want := cr.contains(d), c.Contains(d); got != want {
-				t.Fatalf("contains(%v) = %v, Contains gives %v", d, got, want)
+		e := c.entry("a")
+		for s := uint64(1); s <= 40; s++ {
+			seen, end := seenUntil(e, s)
+			if end < s {
+				t.Fatalf("seenUntil(%d) ends at %d, before it starts", s, end)
+			}
+			for x := s; x <= min(end, 40); x++ {
+				if got := c.Contains(Dot{Replica: "a", Seq: x}); got != seen {
+					t.Fatalf("seenUntil(%d) = %v up to %d, but Contains(%d) = %v", s, seen, end, x, got)
+				}
 			}
 		}
 	})
@@ -125,7 +129,7 @@ func TestSharedListsAppendInPlaceApart(t *testing.T) {
 	}
 	inPlace := 0
 	for w, r := range results {
-		want := append(slices.Clone(before), dotEntry[counterPayload]{Dot{Replica: "b", Seq: uint64(w + 1)}, counterPayload(100 + w)})
+		want := append(slices.Clone(before), dotRun[counterPayload]{Dot{Replica: "b", Seq: uint64(w + 1)}, 1, counterPayload(100 + w)})
 		if !slices.Equal(r.m, want) {
 			t.Fatalf("writer %d's join holds %v, want base and its own dot only", w, r.m[len(before):])
 		}

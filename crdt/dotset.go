@@ -23,7 +23,7 @@ func (s DotSet) Has(d Dot) bool {
 }
 
 // Len returns the number of dots.
-func (s DotSet) Len() int { return len(s.dots) }
+func (s DotSet) Len() int { return s.dots.count() }
 
 // MergeDots implements [DotStore].
 func (s DotSet) MergeDots(ctx *CausalContext, o DotSet, octx *CausalContext) (DotSet, bool) {
@@ -38,11 +38,7 @@ func (DotSet) MergesByCopy() {}
 
 // EachDot implements [DotStore]. Dots come in canonical order.
 func (s DotSet) EachDot(yield func(Dot) bool) {
-	for _, e := range s.dots {
-		if !yield(e.dot) {
-			return
-		}
-	}
+	s.dots.dots(func(d Dot, _ struct{}) bool { return yield(d) })
 }
 
 // IsEmpty implements [DotStore].
@@ -56,9 +52,9 @@ func (s DotSet) Equal(o DotSet) bool { return slices.Equal(s.dots, o.dots) }
 
 // EncodeStore implements [DotStore].
 func (s DotSet) EncodeStore(e *Encoder) {
-	e.ArrayLen(len(s.dots))
-	for _, x := range s.dots {
-		e.Dot(x.dot)
+	e.ArrayLen(s.dots.count())
+	for _, r := range s.dots {
+		e.dotRun(r.dot, r.n, nil)
 	}
 }
 
@@ -70,17 +66,17 @@ func (DotSet) DecodeStore(r *Reader) (DotSet, error) {
 	}
 	var s DotSet
 	if n > 0 {
-		s.dots = make(dotList[struct{}], 0, min(n, 64))
+		s.dots = make(dotList[struct{}], 0, min(n, 4)) // runs may hold many dots each
 	}
 	for i := range n {
 		d, err := r.Dot()
 		if err != nil {
 			return DotSet{}, err
 		}
-		if i > 0 && s.dots[i-1].dot.Compare(d) >= 0 {
+		if i > 0 && !s.dots.endsBefore(d) {
 			return DotSet{}, r.corrupt("dot set not strictly sorted")
 		}
-		s.dots = append(s.dots, dotEntry[struct{}]{dot: d})
+		s.dots = s.dots.push(dotRun[struct{}]{dot: d, n: 1})
 	}
 	return s, nil
 }

@@ -205,6 +205,26 @@ func ExampleDotFun() {
 	// Output: 2 7 5 true
 }
 
+// A replica that maps dot after dot to the same payload makes one run:
+// three adds of one and an add of two are two runs, of 3 and 1 entries.
+func ExampleRun() {
+	var f crdt.DotFun[qty]
+	var ctx crdt.CausalContext
+	for _, n := range []qty{1, 1, 1, 2} {
+		f.Set(noErr(ctx.Next("a")), n)
+	}
+	var sum qty
+	for r := range f.Runs {
+		fmt.Println(r.First, r.N, r.Val)
+		sum += qty(r.N) * r.Val
+	}
+	fmt.Println(f.Len(), sum)
+	// Output:
+	// a:1 3 1
+	// a:4 1 2
+	// 4 5
+}
+
 // A map of stores that merge by copy shares them with its copies: editing
 // the copy replaces its stores and leaves the original's as they were.
 func ExampleMergesByCopy() {
