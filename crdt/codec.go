@@ -82,6 +82,22 @@ func (e *Encoder) ArrayLen(n int) {
 // Uint writes n in its shortest msgpack form.
 func (e *Encoder) Uint(n uint64) { e.b = appendUint(e.b, n) }
 
+// uintLen returns the length of n in its shortest msgpack form.
+func uintLen(n uint64) int {
+	switch {
+	case n <= math.MaxInt8:
+		return 1
+	case n <= math.MaxUint8:
+		return 2
+	case n <= math.MaxUint16:
+		return 3
+	case n <= math.MaxUint32:
+		return 5
+	default:
+		return 9
+	}
+}
+
 // appendUint appends n to b in its shortest msgpack form.
 func appendUint(b []byte, n uint64) []byte {
 	switch {
@@ -166,9 +182,10 @@ func (e *Encoder) dotRun(first Dot, n uint64, payload []byte) {
 	e.Dot(first)
 	b := append(e.b, payload...) // a local slice: no write barrier per append
 	i := uint64(e.last)
-	// Each further dot takes the array header, the index, the sequence
-	// number (up to 9 bytes) and the payload.
-	b = slices.Grow(b, int(min(n-1, 1<<16))*(11+len(payload)))
+	// Room for the rest: each dot is at most its array header, the index,
+	// the last dot's sequence number and the payload.
+	per := 1 + uintLen(i) + uintLen(first.Seq+n-1) + len(payload)
+	b = slices.Grow(b, int(min(n-1, 1<<16))*per)
 	for k := uint64(1); k < n; k++ {
 		b = appendUint(append(b, mpFixArray|2), i)
 		b = appendUint(b, first.Seq+k)

@@ -261,3 +261,13 @@ func TestPNCounterValueAtMinInt64(t *testing.T) {
 		t.Errorf("then an increment of 1: got %d, %v; want MinInt64+1", v, err)
 	}
 }
+
+// TestUintLenIsTheEncodedLength: the room dotRun reserves per sequence
+// number is what appendUint writes, at every form's edges.
+func TestUintLenIsTheEncodedLength(t *testing.T) {
+	for _, n := range []uint64{0, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, MaxSeq, 1<<64 - 1} {
+		if got, want := uintLen(n), len(appendUint(nil, n)); got != want {
+			t.Errorf("uintLen(%d) = %d, appendUint writes %d bytes", n, got, want)
+		}
+	}
+}
