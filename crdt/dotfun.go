@@ -13,7 +13,8 @@ type DotFun[V Payload[V]] struct {
 	spare *spare // m's room to grow, shared with every store sharing m
 }
 
-// Set maps d to v.
+// Set maps d to v. It panics if d.Seq is not in 1..[MaxSeq], which no
+// minted or decoded dot is.
 func (f *DotFun[V]) Set(d Dot, v V) {
 	f.m, f.spare = f.m.set(d, v), nil // a new array, or m unchanged
 }

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -88,8 +89,13 @@ func (l dotList[V]) push(r dotRun[V]) dotList[V] {
 }
 
 // set inserts or replaces d's entry. It changes nothing in l's array (l
-// may share it with other stores): a change is made in a copy.
+// may share it with other stores): a change is made in a copy. It panics
+// if d's sequence number is not in 1..MaxSeq, as no minted or decoded dot's
+// is: the join's arithmetic on runs relies on it.
 func (l dotList[V]) set(d Dot, v V) dotList[V] {
+	if d.Seq == 0 || d.Seq > MaxSeq {
+		panic(fmt.Sprintf("crdt: dot %v has a sequence number outside 1..%d", d, MaxSeq))
+	}
 	i, ok := l.find(d)
 	if ok && l[i].val == v {
 		return l

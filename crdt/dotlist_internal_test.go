@@ -43,11 +43,19 @@ func TestMergeSmallDeltaAgreesWithMergeAll(t *testing.T) {
 		dot := func(label string) Dot {
 			return Dot{Replica: rapid.SampledFrom(replicas).Draw(t, label+" r"), Seq: rapid.Uint64Range(1, 80).Draw(t, label+" s")}
 		}
+		// Payloads per dot, or one for all so that runs form.
+		same := rapid.Bool().Draw(t, "one payload")
+		pay := func(d Dot) uint64 {
+			if same {
+				return 1
+			}
+			return d.Seq * 10
+		}
 		var l, o dotList[uint64]
 		var ctx, octx CausalContext
 		for range rapid.IntRange(4*smallDelta, 100).Draw(t, "len l") {
 			d := dot("l")
-			l = l.set(d, d.Seq*10)
+			l = l.set(d, pay(d))
 			ctx.Add(d)
 		}
 		for range rapid.IntRange(0, 30).Draw(t, "ctx only") {
@@ -56,13 +64,13 @@ func TestMergeSmallDeltaAgreesWithMergeAll(t *testing.T) {
 		for range rapid.IntRange(0, smallDelta).Draw(t, "len o") {
 			d := dot("o")
 			if rapid.IntRange(0, 3).Draw(t, "one of ours") == 0 && len(l) > 0 {
-				d = l[rapid.IntRange(0, len(l)-1).Draw(t, "at")].dot
+				d = anyDot(t, l, "at")
 			}
-			o = o.set(d, d.Seq*10)
+			o = o.set(d, pay(d))
 			octx.Add(d)
 		}
 		if rapid.IntRange(0, 2).Draw(t, "removes") == 0 {
-			octx.Add(l[rapid.IntRange(0, len(l)-1).Draw(t, "removed")].dot)
+			octx.Add(anyDot(t, l, "removed"))
 		}
 		l0, o0 := slices.Clone(l), slices.Clone(o)
 		got, _, gotChanged, ok := l.mergeSmallDelta(&ctx, o, &octx, nil)
@@ -142,6 +150,12 @@ func TestSharedListsAppendInPlaceApart(t *testing.T) {
 	}
 }
 
+// anyDot draws one of l's dots, from any place in any run.
+func anyDot[V comparable](t *rapid.T, l dotList[V], label string) Dot {
+	r := l[rapid.IntRange(0, len(l)-1).Draw(t, label+" run")]
+	return Dot{Replica: r.dot.Replica, Seq: r.dot.Seq + rapid.Uint64Range(0, r.n-1).Draw(t, label+" offset")}
+}
+
 // counterPayload is a DotFun payload for the tests of this package.
 type counterPayload uint64
 
@@ -165,13 +179,21 @@ func TestSharedStoresStayIndependent(t *testing.T) {
 			ref dotList[counterPayload] // the same join, never shared
 			ctx CausalContext
 		}
+		// Payloads per dot, or one for all so that runs form.
+		same := rapid.Bool().Draw(t, "one payload")
+		pay := func(d Dot) counterPayload {
+			if same {
+				return 1
+			}
+			return counterPayload(d.Seq)
+		}
 		var first holder
 		next := map[ReplicaID]uint64{}
 		mint := func(r ReplicaID) Dot { next[r]++; return Dot{Replica: r, Seq: next[r]} }
 		for range rapid.IntRange(4*smallDelta, 60).Draw(t, "start") {
 			d := mint(rapid.SampledFrom(replicas).Draw(t, "r"))
-			first.f.Set(d, counterPayload(d.Seq))
-			first.ref = first.ref.set(d, counterPayload(d.Seq))
+			first.f.Set(d, pay(d))
+			first.ref = first.ref.set(d, pay(d))
 			first.ctx.Add(d)
 		}
 		holders := []*holder{&first}
@@ -183,19 +205,19 @@ func TestSharedStoresStayIndependent(t *testing.T) {
 				holders = append(holders, c)
 			case 1: // set a new dot directly, as a mutator does
 				d := mint(rapid.SampledFrom(replicas).Draw(t, "set r"))
-				h.f.Set(d, counterPayload(d.Seq))
-				h.ref = slices.Clone(h.ref).set(d, counterPayload(d.Seq))
+				h.f.Set(d, pay(d))
+				h.ref = slices.Clone(h.ref).set(d, pay(d))
 				h.ctx.Add(d)
 			default: // join a delta of a few new dots, maybe removing one of h's
 				var delta DotFun[counterPayload]
 				var dctx CausalContext
 				for range rapid.IntRange(1, 3).Draw(t, "dots") {
 					d := mint(rapid.SampledFrom(replicas).Draw(t, "delta r"))
-					delta.Set(d, counterPayload(d.Seq))
+					delta.Set(d, pay(d))
 					dctx.Add(d)
 				}
 				if len(h.ref) > 0 && rapid.IntRange(0, 4).Draw(t, "remove") == 0 {
-					dctx.Add(h.ref[rapid.IntRange(0, len(h.ref)-1).Draw(t, "removed")].dot)
+					dctx.Add(anyDot(t, h.ref, "removed"))
 				}
 				h.f, _ = h.f.MergeDots(&h.ctx, delta, &dctx)
 				h.ref, _ = slices.Clone(h.ref).mergeAll(&h.ctx, delta.m, &dctx)

@@ -51,6 +51,9 @@ func TestRunsHoldWhatDotsHold(t *testing.T) {
 			return Dot{Replica: rapid.SampledFrom(replicas).Draw(t, label+" r"), Seq: rapid.Uint64Range(1, 40).Draw(t, label+" s")}
 		}
 		pay := func(label string) uint64 { return rapid.Uint64Range(1, 2).Draw(t, label) }
+		// A peer's state may name dots its context lacks: the join must
+		// still be the dot-by-dot one.
+		hostile := rapid.IntRange(0, 3).Draw(t, "hostile") == 0
 		build := func(label string, n int) (dotList[uint64], map[Dot]uint64, CausalContext) {
 			var l dotList[uint64]
 			m := map[Dot]uint64{}
@@ -60,7 +63,9 @@ func TestRunsHoldWhatDotsHold(t *testing.T) {
 				before := slices.Clone(l)
 				l = l.set(d, v)
 				m[d] = v
-				ctx.Add(d)
+				if !hostile || rapid.Bool().Draw(t, label+" in ctx") {
+					ctx.Add(d)
+				}
 				if !slices.Equal(before, l) && len(before) > 0 && &before[0] == &l[0] {
 					t.Fatalf("set wrote into the list it was given")
 				}
@@ -126,6 +131,21 @@ func TestRunsHoldWhatDotsHold(t *testing.T) {
 		if _, _, _, ok := l.mergeSmallDelta(&ctx, o, &octx, nil); ok {
 			took++
 		}
+		// The same join of a list with room to grow, which it may
+		// append into, leaving what the list held as it was.
+		roomy := append(make(dotList[uint64], 0, len(l)+smallDelta), l...)
+		sp := newSpare(len(roomy))
+		got, gotSpare, changed := roomy.merge(&ctx, o, &octx, sp)
+		checkCanonical(t, "merge with room", got)
+		if !slices.Equal(got, wantList) || changed != wantChanged {
+			t.Fatalf("merge with room gave %v (changed %v), want %v (changed %v)", got, changed, wantList, wantChanged)
+		}
+		if !slices.Equal(roomy, l0) {
+			t.Fatal("merge with room changed the list's own entries")
+		}
+		if gotSpare != nil && gotSpare.used.Load() != int64(len(got)) {
+			t.Fatalf("the join's spare says %d entries in use, it holds %d", gotSpare.used.Load(), len(got))
+		}
 		if !slices.Equal(l, l0) || !slices.Equal(o, o0) {
 			t.Fatal("merge changed an input")
 		}
@@ -155,5 +175,27 @@ func TestALineOfAddsIsOneRun(t *testing.T) {
 	}
 	if cap(f.m) > 4 {
 		t.Fatalf("the store's array has room for %d runs, want at most 4", cap(f.m))
+	}
+}
+
+// TestSetRefusesSequenceNumbersOutOfRange: no minted or decoded dot has a
+// sequence number outside 1..MaxSeq, and the join's arithmetic on runs
+// relies on that, so a store refuses one loudly rather than hold it.
+func TestSetRefusesSequenceNumbersOutOfRange(t *testing.T) {
+	for _, seq := range []uint64{0, MaxSeq + 1, 1<<64 - 1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Set of a dot with sequence number %d did not panic", seq)
+				}
+			}()
+			var f DotFun[counterPayload]
+			f.Set(Dot{Replica: "a", Seq: seq}, 1)
+		}()
+	}
+	var f DotFun[counterPayload]
+	f.Set(Dot{Replica: "a", Seq: MaxSeq}, 1) // the last valid one
+	if f.Len() != 1 {
+		t.Fatalf("a dot at MaxSeq was not kept: %d entries", f.Len())
 	}
 }

@@ -11,7 +11,8 @@ type DotSet struct {
 	spare *spare // dots' room to grow, shared with every set sharing dots
 }
 
-// Add inserts d.
+// Add inserts d. It panics if d.Seq is not in 1..[MaxSeq], which no
+// minted or decoded dot is.
 func (s *DotSet) Add(d Dot) {
 	s.dots, s.spare = s.dots.set(d, struct{}{}), nil // a new array, or dots unchanged
 }

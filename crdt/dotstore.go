@@ -57,7 +57,9 @@ type MergesByCopy interface {
 
 // Payload is the constraint on the values of a [DotFun]: immutable values,
 // fixed when their dot is created, with a canonical encoding. Two stores that
-// hold the same dot always hold equal payloads for it.
+// hold the same dot always hold equal payloads for it. Payloads that compare
+// equal (==) must encode to the same bytes: a DotFun keeps consecutive dots
+// with equal payloads as one run and writes the run's payload for each.
 type Payload[V any] interface {
 	comparable
 	// EncodePayload writes the value with e.
