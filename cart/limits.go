@@ -24,9 +24,11 @@ const (
 	// reach through its own adds. Each add is kept apart until a set or
 	// remove of its line folds it in (it may meet a concurrent set
 	// elsewhere), so without a bound a stream of adds would grow a cart
-	// without end, and a long line makes each further add cost more. A
-	// hundred thousand dots encode in well under a megabyte. Sets and
-	// removes, which fold dots, are never refused by it.
+	// without end: memory holds one replica's consecutive adds of one
+	// quantity as a single run, but the encoding lists every add, and a
+	// set of the line lists them all again. A hundred thousand dots
+	// encode in well under a megabyte. Sets and removes, which fold dots,
+	// are never refused by it.
 	MaxDots = 100_000
 )
 
