@@ -182,9 +182,10 @@ const smallDelta = 8
 // l joined with a delta whose context holds a few dots (an add: its own
 // dot). Then the only entries of l that the join can remove are those
 // octx holds, so it looks those up instead of asking octx about every run
-// of l. New runs that all sort after l's last, and do not extend it, are
-// appended in place when sp grants the room; otherwise they are inserted
-// into one copy of l, built with room to grow. ok is false when the shape
+// of l. A dot that extends l's last run lengthens it in a copy of l; new
+// runs that all sort after l's last, and do not extend it, are appended in
+// place when sp grants the room; otherwise they are inserted into one copy
+// of l, built with room to grow. ok is false when the shape
 // does not fit (l empty, o or octx large, or an entry of l removed) and
 // merge must walk both lists.
 func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *CausalContext, sp *spare) (out dotList[V], outSpare *spare, changed, ok bool) {
@@ -211,8 +212,18 @@ func (l dotList[V]) mergeSmallDelta(ctx *CausalContext, o dotList[V], octx *Caus
 		return l, sp, false, true
 	}
 	end := l[len(l)-1]
-	if end.dot.Compare(fresh[0].dot) < 0 && !end.joins(fresh[0]) && sp.claim(len(l), cap(l)-len(l), len(fresh)) {
-		return append(l, fresh...), sp, true, true
+	if end.dot.Compare(fresh[0].dot) < 0 {
+		if len(fresh) == 1 && end.joins(fresh[0]) {
+			// The next dot of the last run (a replica's next add of
+			// the same amount): a copy of the runs, the last longer.
+			// Room to grow would be of no use to the next such add.
+			out = slices.Clone(l)
+			out[len(out)-1].n += fresh[0].n
+			return out, nil, true, true
+		}
+		if !end.joins(fresh[0]) && sp.claim(len(l), cap(l)-len(l), len(fresh)) {
+			return append(l, fresh...), sp, true, true
+		}
 	}
 	n := len(l) + len(fresh)
 	out = make(dotList[V], 0, n+n/2)

@@ -173,8 +173,8 @@ func TestALineOfAddsIsOneRun(t *testing.T) {
 	if len(f.m) != 1 || f.Len() != 1000 {
 		t.Fatalf("1,000 adds are held in %d runs of %d entries in all, want 1 run of 1,000", len(f.m), f.Len())
 	}
-	if cap(f.m) > 4 {
-		t.Fatalf("the store's array has room for %d runs, want at most 4", cap(f.m))
+	if cap(f.m) > 2 {
+		t.Fatalf("the store's array has room for %d runs, want at most 2", cap(f.m))
 	}
 }
 
