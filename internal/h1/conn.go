@@ -52,10 +52,52 @@ type conn struct {
 	// request, and nothing a request starts outlives its handler.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// rdl and wdl are the read and write deadlines last set (see
+	// setReadDeadline). answered is when the last answer's head was
+	// made, or when the connection was accepted: the idle timeout counts
+	// from it.
+	rdl, wdl time.Time
+	answered time.Time
+}
+
+// deadlineSlack is how much earlier than asked a deadline left in place
+// may come, as a share of its timeout: an eighth.
+func deadlineSlack(d time.Duration) time.Duration { return d / 8 }
+
+// setReadDeadline sets the connection's read deadline to t, unless the
+// one set already comes before t by at most slack. Moving a deadline
+// updates the runtime's timers; requests on a kept-alive connection would
+// otherwise move both deadlines at every request, by microseconds.
+func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
+	if keepDeadline(c.rdl, t, slack) {
+		return
+	}
+	c.rdl = t
+	c.rwc.SetReadDeadline(t)
+}
+
+// setWriteDeadline is setReadDeadline for the write deadline.
+func (c *conn) setWriteDeadline(t time.Time, slack time.Duration) {
+	if keepDeadline(c.wdl, t, slack) {
+		return
+	}
+	c.wdl = t
+	c.rwc.SetWriteDeadline(t)
+}
+
+// keepDeadline reports whether the deadline cur may stay where t is
+// asked: both none, or cur at most slack before t.
+func keepDeadline(cur, t time.Time, slack time.Duration) bool {
+	if cur.IsZero() || t.IsZero() {
+		return cur.IsZero() && t.IsZero()
+	}
+	return !cur.After(t) && t.Sub(cur) <= slack
 }
 
 func newConn(s *Server, c net.Conn) *conn {
 	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header), accepted: time.Now()}
+	cn.answered = cn.accepted
 	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
 	cn.lr.R = c
 	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
@@ -139,9 +181,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 	c.lr.N = int64(s.maxHeaderBytes()) + 4<<10 // room for what bufio reads past the header
 	if c.br.Buffered() == 0 {
 		if d := s.idleTimeout(); d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
+			c.setReadDeadline(c.answered.Add(d), deadlineSlack(d))
 		} else if s.headerTimeout() > 0 {
-			c.rwc.SetReadDeadline(time.Time{}) // the last header's deadline
+			c.setReadDeadline(time.Time{}, 0) // the last header's deadline
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, errQuiet
@@ -163,12 +205,17 @@ func (c *conn) readRequest() (*http.Request, error) {
 	// A deadline costs a timer's update; one for reading what is
 	// already read bounds nothing, and a small request usually arrives
 	// whole in one read.
-	if d := s.headerTimeout(); d > 0 && !c.headBuffered() {
-		c.rwc.SetReadDeadline(start.Add(d))
+	buffered := c.headBuffered()
+	if d := s.headerTimeout(); d > 0 && !buffered {
+		c.setReadDeadline(start.Add(d), 0)
 	}
 	req, err := c.head.readRequest(c.ctx)
 	if err != nil {
 		return nil, c.headError(err)
+	}
+	end := start // of the head: when it came whole, it came at start
+	if !buffered {
+		end = time.Now()
 	}
 	c.lr.N = math.MaxInt64
 	if err := validate(req); err != nil {
@@ -178,12 +225,12 @@ func (c *conn) readRequest() (*http.Request, error) {
 	case req.ContentLength >= 0 && int64(c.br.Buffered()) >= req.ContentLength:
 		// The body is read already: no deadline bounds it.
 	case s.ReadTimeout > 0 && req.ContentLength != 0:
-		c.rwc.SetReadDeadline(start.Add(s.ReadTimeout))
+		c.setReadDeadline(start.Add(s.ReadTimeout), 0)
 	case s.ReadTimeout == 0 && s.headerTimeout() > 0:
-		c.rwc.SetReadDeadline(time.Time{}) // the body has no bound but the handler's
+		c.setReadDeadline(time.Time{}, 0) // the body has no bound but the handler's
 	}
 	if d := s.WriteTimeout; d > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(d))
+		c.setWriteDeadline(end.Add(d), deadlineSlack(d))
 	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
@@ -238,7 +285,7 @@ func (c *conn) refuse(err error) bool {
 		return false
 	}
 	msg := strconv.Itoa(re.code) + " " + http.StatusText(re.code) + ": " + printable(re.msg, 200) + "\n"
-	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.setWriteDeadline(time.Now().Add(time.Second), 0)
 	fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		re.code, http.StatusText(re.code), len(msg), msg)
 	return true
@@ -262,7 +309,7 @@ func (c *conn) lingerClose() {
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.setReadDeadline(time.Now().Add(lingerTimeout), 0)
 	io.CopyN(io.Discard, c.rwc, lingerBytes)
 }
 

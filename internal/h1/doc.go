@@ -48,7 +48,10 @@
 //     an answer streams, when the client goes away; not when the handler
 //     returns, so a handler must not leave work behind that waits for it.
 //   - Timeouts for the header, the whole request, the answer and an idle
-//     connection; a bound on the header's size (431); a 400 for a
+//     connection (the last two left in place from one request to the next
+//     while they are within an eighth of where they would go, so that a
+//     busy connection moves them every few seconds, not at every
+//     request); a bound on the header's size (431); a 400 for a
 //     malformed request, 501 for a transfer coding other than chunked,
 //     505 for an HTTP version other than 1.0 and 1.1, 417 for another
 //     expectation, each closing the connection.

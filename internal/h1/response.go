@@ -88,7 +88,9 @@ func (w *response) WriteHeader(code int) {
 	if hasToken(h["Connection"], "close") {
 		w.closeAfter = true
 	}
-	w.c.out = appendHead(w.c.out[:0], code, h, time.Now())
+	now := time.Now()
+	w.c.answered = now
+	w.c.out = appendHead(w.c.out[:0], code, h, now)
 }
 
 // bodyAllowed reports whether the status may carry a body.
@@ -241,10 +243,16 @@ func (w *response) FlushError() error {
 }
 
 // SetWriteDeadline moves the deadline for writing the answer.
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.wdl = t
+	return w.c.rwc.SetWriteDeadline(t)
+}
 
 // SetReadDeadline moves the deadline for reading the request's body.
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.rdl = t
+	return w.c.rwc.SetReadDeadline(t)
+}
 
 // watch ends the request's context (the connection's) when the client
 // closes the connection or sends anything, once an answer streams with

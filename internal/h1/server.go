@@ -26,10 +26,14 @@ type Server struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds the time from the end of a request's header to
 	// the end of its answer; zero means no bound. A handler may move it
-	// through http.ResponseController.
+	// through http.ResponseController. On a kept-alive connection the
+	// bound may come up to an eighth early: the deadline a previous
+	// request set stays if it is that close, since moving it at every
+	// request costs an update of the runtime's timers.
 	WriteTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a kept-alive
-	// connection; zero means ReadTimeout.
+	// connection, from the head of the last answer; zero means
+	// ReadTimeout. Like WriteTimeout, it may come up to an eighth early.
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's line and header; zero means
 	// http.DefaultMaxHeaderBytes.
