@@ -106,11 +106,7 @@ func TestSharedListsAppendInPlaceApart(t *testing.T) {
 	}
 	// One join that copies gives base room to grow, and a spare.
 	d := Dot{Replica: "a", Seq: 41}
-	var one CausalContext
-	one.Add(d)
-	delta := DotFun[counterPayload]{}
-	delta.Set(d, 41)
-	base, _ = base.MergeDots(&ctx, delta, &one)
+	base = joinDot(base, &ctx, d, 41)
 	if base.spare == nil || cap(base.m) == len(base.m) {
 		t.Fatalf("a join that copies left no room to grow (spare %v, len %d, cap %d)", base.spare, len(base.m), cap(base.m))
 	}
@@ -123,12 +119,8 @@ func TestSharedListsAppendInPlaceApart(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			d := Dot{Replica: "b", Seq: uint64(w + 1)} // each its own dot, all after base's
-			var dctx CausalContext
-			dctx.Add(d)
-			var delta DotFun[counterPayload]
-			delta.Set(d, counterPayload(100+w))
 			c := ctx.Clone()
-			results[w], _ = base.MergeDots(&c, delta, &dctx)
+			results[w] = joinDot(base, &c, d, counterPayload(100+w))
 		})
 	}
 	wg.Wait()
@@ -154,6 +146,17 @@ func TestSharedListsAppendInPlaceApart(t *testing.T) {
 func anyDot[V comparable](t *rapid.T, l dotList[V], label string) Dot {
 	r := l[rapid.IntRange(0, len(l)-1).Draw(t, label+" run")]
 	return Dot{Replica: r.dot.Replica, Seq: r.dot.Seq + rapid.Uint64Range(0, r.n-1).Draw(t, label+" offset")}
+}
+
+// joinDot joins into f, whose context is ctx, a delta of the one dot d
+// mapped to v, as a replica's write of d does; ctx is not changed.
+func joinDot(f DotFun[counterPayload], ctx *CausalContext, d Dot, v counterPayload) DotFun[counterPayload] {
+	var delta DotFun[counterPayload]
+	delta.Set(d, v)
+	var dctx CausalContext
+	dctx.Add(d)
+	f, _ = f.MergeDots(ctx, delta, &dctx)
+	return f
 }
 
 // counterPayload is a DotFun payload for the tests of this package.

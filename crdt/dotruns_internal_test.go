@@ -163,11 +163,7 @@ func TestALineOfAddsIsOneRun(t *testing.T) {
 	var ctx CausalContext
 	for s := range uint64(1000) {
 		d := Dot{Replica: "a", Seq: s + 1}
-		var delta DotFun[counterPayload]
-		delta.Set(d, 1)
-		var dctx CausalContext
-		dctx.Add(d)
-		f, _ = f.MergeDots(&ctx, delta, &dctx)
+		f = joinDot(f, &ctx, d, 1)
 		ctx.Add(d)
 	}
 	if len(f.m) != 1 || f.Len() != 1000 {
