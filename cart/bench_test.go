@@ -222,3 +222,48 @@ func benchEncode(b *testing.B, c *Cart) {
 	}
 	b.ReportMetric(float64(size), "bytes")
 }
+
+// BenchmarkAddPendingIndexed is BenchmarkAddPending on a cart of several
+// lines that has merged a peer's delta, as carts in a cluster do: the merge
+// builds the cart's index of dots, which every copy that replaces the cart
+// (TakeOver) must keep up to date.
+func BenchmarkAddPendingIndexed(b *testing.B) {
+	for _, pending := range []int{8, 1024} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			base, clk := pendingCart(b, pending)
+			now := time.Unix(1_800_000_000, 0)
+			peer, _ := crdt.NewHLC("r-fedcba9876543210")
+			for i := range 8 {
+				d, err := base.Clone().Add(peer.Now(now), fmt.Sprintf("peer-%d", i), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				base.Merge(d)
+			}
+			indexed := func() *Cart {
+				c := base.Clone()
+				d, err := c.Clone().Add(peer.Now(now), "peer-0", 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Merge(d) // a small delta: the merge builds the index
+				return c
+			}
+			c := indexed()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%64 == 63 {
+					b.StopTimer()
+					c = indexed()
+					b.StartTimer()
+				}
+				next := c.CloneForItem("x")
+				if _, err := next.Add(clk.Now(now), "x", 1); err != nil {
+					b.Fatal(err)
+				}
+				next.TakeOver(c)
+				c = next
+			}
+		})
+	}
+}

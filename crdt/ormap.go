@@ -44,6 +44,9 @@ type ORMap[K Key, V DotStore[V]] struct {
 	// ownKey only (see TakeOver).
 	keyed  bool
 	ownKey K
+	// fresh holds the dots m's own changes added under ownKey while keyed
+	// and without an index: all TakeOver must add to the original's index.
+	fresh []Dot
 	// shared is set by CloneForKey for stores that may merge in place
 	// (not MergesByCopy): every store but ownKey's is shared with the map
 	// it was cloned from, and must be copied before it changes.
@@ -70,7 +73,7 @@ func (m *ORMap[K, V]) own(k K) {
 // ownAll copies every store shared with another map, before a change that
 // may touch any key.
 func (m *ORMap[K, V]) ownAll() {
-	m.keyed = false
+	m.keyed, m.fresh = false, nil
 	if !m.shared {
 		return
 	}
@@ -220,9 +223,14 @@ func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
 	dv := delta.get(k) // the empty store if the delta only supersedes
 	nv, _ := m.get(k).MergeDots(&m.ctx, dv, &delta.ctx)
 	m.store(k, nv)
-	if m.index != nil {
+	switch {
+	case m.index != nil:
 		for d := range dv.EachDot {
 			m.index[d] = k
+		}
+	case m.keyed && k == m.ownKey:
+		for d := range dv.EachDot {
+			m.fresh = append(m.fresh, d)
 		}
 	}
 	m.ctx.Merge(&delta.ctx)
@@ -392,21 +400,21 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 // TakeOver lets m, a copy of orig made by CloneForKey and since changed
 // under its own key only, replace orig: the stores the two shared become
 // m's alone, so that changing them no longer copies them all first, and m
-// takes orig's dot index (adding its own key's dots) rather than building
-// its own on the next merge. Nothing may use orig afterwards. A Clone, or a
-// copy that has changed another key, keeps what it has.
+// takes orig's dot index (adding the dots its own changes added) rather
+// than building its own on the next merge. It costs the dots m's changes
+// added, not the dots of its key: a line of many adds takes over in one
+// step. Nothing may use orig afterwards. A Clone, or a copy that has
+// changed another key, keeps what it has.
 func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
-	keyed := m.keyed
-	m.keyed, m.shared = false, false
+	keyed, fresh := m.keyed, m.fresh
+	m.keyed, m.shared, m.fresh = false, false, nil
 	if !keyed || orig.index == nil {
 		return
 	}
 	m.index, m.indexLive = orig.index, orig.indexLive
 	orig.index = nil
-	if v, ok := m.entries[m.ownKey]; ok {
-		for d := range (*v).EachDot {
-			m.index[d] = m.ownKey
-		}
+	for _, d := range fresh {
+		m.index[d] = m.ownKey
 	}
 }
 
