@@ -39,18 +39,22 @@ type ORMap[K Key, V DotStore[V]] struct {
 	index     map[Dot]K
 	indexLive int // dots in the stores at the last rebuild
 
-	// keyed is set by CloneForKey and cleared by any change to a key but
-	// ownKey: while set, m differs from the map it was cloned from under
-	// ownKey only (see TakeOver).
-	keyed  bool
+	// ownKey is the key a copy from CloneForKey was made for. keyed is set
+	// by CloneForKey and cleared by any change to a key but ownKey: while
+	// set, m differs from the map it was cloned from under ownKey only (see
+	// TakeOver).
 	ownKey K
-	// fresh holds the dots m's own changes added under ownKey while keyed
-	// and without an index: all TakeOver must add to the original's index.
-	fresh []Dot
+	// fresh is set by CloneForKey when the original has a dot index, to
+	// collect the dots m's own changes add under ownKey while keyed: all
+	// TakeOver must add to the original's index to take it.
+	fresh *[]Dot
+	keyed bool
 	// shared is set by CloneForKey for stores that may merge in place
 	// (not MergesByCopy): every store but ownKey's is shared with the map
 	// it was cloned from, and must be copied before it changes.
 	shared bool
+	// (In this order, an ORMap of string keys fits the allocator's 80-byte
+	// class: a write allocates several.)
 }
 
 // mergesByCopy reports whether V's stores never change in place, so that
@@ -228,9 +232,9 @@ func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
 		for d := range dv.EachDot {
 			m.index[d] = k
 		}
-	case m.keyed && k == m.ownKey:
+	case m.keyed && m.fresh != nil && k == m.ownKey:
 		for d := range dv.EachDot {
-			m.fresh = append(m.fresh, d)
+			*m.fresh = append(*m.fresh, d)
 		}
 	}
 	m.ctx.Merge(&delta.ctx)
@@ -388,6 +392,9 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 	m.ownAll()
 	byCopy := mergesByCopy[V]()
 	out := &ORMap[K, V]{ctx: m.ctx.Clone(), keyed: true, ownKey: k, shared: !byCopy}
+	if m.index != nil {
+		out.fresh = new([]Dot)
+	}
 	if len(m.entries) > 0 {
 		out.entries = maps.Clone(m.entries)
 		if v, ok := m.entries[k]; ok && !byCopy {
@@ -403,17 +410,18 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 // takes orig's dot index (adding the dots its own changes added) rather
 // than building its own on the next merge. It costs the dots m's changes
 // added, not the dots of its key: a line of many adds takes over in one
-// step. Nothing may use orig afterwards. A Clone, or a copy that has
-// changed another key, keeps what it has.
+// step. Nothing may use orig afterwards. A Clone, a copy that has changed
+// another key, or one of an original that had no index when copied (it
+// may have built one since) keeps what it has.
 func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
 	keyed, fresh := m.keyed, m.fresh
 	m.keyed, m.shared, m.fresh = false, false, nil
-	if !keyed || orig.index == nil {
+	if !keyed || fresh == nil || orig.index == nil {
 		return
 	}
 	m.index, m.indexLive = orig.index, orig.indexLive
 	orig.index = nil
-	for _, d := range fresh {
+	for _, d := range *fresh {
 		m.index[d] = m.ownKey
 	}
 }

@@ -132,17 +132,22 @@ func lineEdit(m *lineMap, id crdt.ReplicaID, k string, op int, n amount) *lineMa
 func TestORMapTakeOver(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var orig, peer lineMap
+		var seen []*lineMap // deltas orig has merged or made
 		for range rapid.IntRange(0, 30).Draw(t, "history") {
 			m, id := &orig, crdt.ReplicaID("r1")
 			if rapid.Bool().Draw(t, "peer") {
 				m, id = &peer, "r2"
 			}
 			d := lineEdit(m, id, drawElem(t), rapid.IntRange(0, 2).Draw(t, "op"), amount(rapid.IntRange(1, 5).Draw(t, "n")))
+			if m == &orig {
+				seen = append(seen, d)
+			}
 			if rapid.Bool().Draw(t, "deliver") { // a small delta: indexed merges
 				if m == &orig {
 					peer.Merge(d)
 				} else {
 					orig.Merge(d)
+					seen = append(seen, d)
 				}
 			}
 		}
@@ -152,6 +157,12 @@ func TestORMapTakeOver(t *testing.T) {
 			d := lineEdit(copied, "r1", k, rapid.IntRange(0, 2).Draw(t, "edit op"), amount(i))
 			want.Merge(d)
 			peer.Merge(d)
+		}
+		if len(seen) > 0 && rapid.Bool().Draw(t, "late index") {
+			// A delta merged again changes nothing, but may build the
+			// original's index after the copy was made: an index the copy
+			// did not follow, which it must not take.
+			orig.Merge(seen[rapid.IntRange(0, len(seen)-1).Draw(t, "again")])
 		}
 		copied.TakeOver(&orig)
 		if !copied.Equal(want) {
