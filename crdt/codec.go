@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 )
 
 // EncodingVersion is the version byte that leads every encoding this package
@@ -29,7 +30,8 @@ const MaxEncodedSize = 64 << 20
 // fraction of the cost, since a node encodes every delta it logs and every
 // changed object its digest hashes.
 //
-// An Encoder is not safe for concurrent use.
+// An Encoder handed to a method is valid only until the method returns.
+// It is not safe for concurrent use.
 type Encoder struct {
 	b        []byte
 	replicas []ReplicaID // the context's replica table, sorted
@@ -40,11 +42,21 @@ type Encoder struct {
 	pay  []byte // scratch: the payload of the run being written
 }
 
+// encoders recycles Encoders, with their replica tables and scratch, from
+// one encoding to the next: a node encodes every delta it logs.
+var encoders = sync.Pool{New: func() any { return new(Encoder) }}
+
+// newEncoder returns an Encoder for one encoding; bytes ends it.
 func newEncoder() *Encoder {
-	e := &Encoder{b: make([]byte, 1, 128)} // room for a typical delta
+	e := encoders.Get().(*Encoder)
+	e.b = make([]byte, 1, 128) // room for a typical delta
 	e.b[0] = EncodingVersion
 	return e
 }
+
+// maxPooledTable bounds the replica table and scratch a recycled Encoder
+// keeps; an encoding that needed more lets them go.
+const maxPooledTable = 256
 
 // msgpack type codes of the forms the Encoder writes.
 const (
@@ -204,7 +216,7 @@ func (e *Encoder) Timestamp(t Timestamp) {
 
 // context writes c canonically and installs its replica table for Dot.
 func (e *Encoder) context(c *CausalContext) {
-	e.replicas, e.last = c.replicas(), 0
+	e.replicas, e.last = c.appendReplicas(e.replicas[:0]), 0
 	e.ArrayLen(len(c.es))
 	for _, ce := range c.es {
 		e.ArrayLen(2 + len(ce.cloud))
@@ -216,7 +228,18 @@ func (e *Encoder) context(c *CausalContext) {
 	}
 }
 
-func (e *Encoder) bytes() ([]byte, error) { return e.b, nil }
+// bytes returns the encoding and recycles e, which must not be used
+// again.
+func (e *Encoder) bytes() ([]byte, error) {
+	b := e.b
+	clear(e.replicas) // keeps no replica IDs alive
+	if cap(e.replicas) > maxPooledTable || cap(e.pay) > maxPooledTable {
+		return b, nil
+	}
+	*e = Encoder{replicas: e.replicas[:0], pay: e.pay[:0]}
+	encoders.Put(e)
+	return b, nil
+}
 
 // Reader decodes what Encoder wrote, bounded: every length is checked against
 // the bytes that remain before anything is allocated, decoding goes into

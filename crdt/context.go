@@ -272,11 +272,10 @@ func (c *CausalContext) sizeAtMost(limit int) bool {
 // IsEmpty reports whether the context holds no dots.
 func (c *CausalContext) IsEmpty() bool { return len(c.es) == 0 }
 
-// replicas returns every replica mentioned in c, sorted.
-func (c *CausalContext) replicas() []ReplicaID {
-	rs := make([]ReplicaID, len(c.es))
-	for i, e := range c.es {
-		rs[i] = e.r
+// appendReplicas appends every replica mentioned in c, sorted, to rs.
+func (c *CausalContext) appendReplicas(rs []ReplicaID) []ReplicaID {
+	for _, e := range c.es {
+		rs = append(rs, e.r)
 	}
 	return rs
 }

@@ -133,4 +133,4 @@ func (c *CausalContext) UnmarshalBinary(b []byte) error {
 }
 
 // Replicas returns how many replicas the context names.
-func (c *CausalContext) Replicas() int { return len(c.replicas()) }
+func (c *CausalContext) Replicas() int { return len(c.es) }
