@@ -161,37 +161,23 @@ type Mutation[V any] struct {
 // delta. fn receives the key's current store (read-only; empty if absent)
 // and next, which mints fresh dots of id for the new entries. If fn needs a
 // dot beyond [MaxSeq], Update returns [ErrSeqExhausted] and changes nothing.
-func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (delta *ORMap[K, V], err error) {
+func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) Mutation[V]) (*ORMap[K, V], error) {
 	mustValid(id)
 	m.own(k) // copies shared stores; no change of meaning, so harmless if Update fails
 	cur := m.get(k)
-	seq := m.ctx.Max(id)
-	delta = &ORMap[K, V]{}
-	exhausted := false
-	next := func() Dot {
-		if seq >= MaxSeq {
-			exhausted = true
-			return Dot{Replica: id, Seq: MaxSeq} // never applied: Update fails
-		}
-		seq++
-		d := Dot{Replica: id, Seq: seq}
-		delta.ctx.Add(d)
-		return d
-	}
-	mu := fn(cur, next)
-	if exhausted {
+	u := &update[K, V]{id: id, seq: m.ctx.Max(id)}
+	mu := fn(cur, u.next)
+	if u.exhausted {
 		return nil, fmt.Errorf("%w: %s at %d", ErrSeqExhausted, id, m.ctx.Max(id))
 	}
+	delta := &u.delta
 	for _, d := range mu.Supersede {
 		delta.ctx.Add(d)
 	}
-	for d := range mu.Add.EachDot {
-		if !delta.ctx.Contains(d) {
-			panic(fmt.Sprintf("crdt: update added dot %v not minted by next", d))
-		}
-	}
+	mu.Add.EachDot(u.minted)
 	if !mu.Add.IsEmpty() {
-		delta.entries = map[K]*V{k: &mu.Add}
+		u.add = mu.Add
+		delta.entries = map[K]*V{k: &u.add}
 	}
 	if supersedesOnly(cur, mu.Supersede) {
 		m.mergeKey(k, delta)
@@ -199,6 +185,38 @@ func (m *ORMap[K, V]) Update(id ReplicaID, k K, fn func(cur V, next func() Dot) 
 		m.Merge(delta) // a contract breach: stay exactly what peers will do
 	}
 	return delta, nil
+}
+
+// update is an Update's delta with what mints its dots, in one allocation
+// (a write makes one Update, and each variable a closure shared would be
+// an allocation of its own).
+type update[K Key, V DotStore[V]] struct {
+	delta     ORMap[K, V]
+	add       V // the mutation's new store, the delta's one entry
+	id        ReplicaID
+	seq       uint64 // the last dot minted
+	exhausted bool   // a dot past MaxSeq was asked for
+}
+
+// next mints the next dot of u's replica into the delta's context.
+func (u *update[K, V]) next() Dot {
+	if u.seq >= MaxSeq {
+		u.exhausted = true
+		return Dot{Replica: u.id, Seq: MaxSeq} // never applied: Update fails
+	}
+	u.seq++
+	d := Dot{Replica: u.id, Seq: u.seq}
+	u.delta.ctx.Add(d)
+	return d
+}
+
+// minted panics unless d, a dot the mutation adds, is in the delta's
+// context: minted by next (or superseded, which the join then drops).
+func (u *update[K, V]) minted(d Dot) bool {
+	if !u.delta.ctx.Contains(d) {
+		panic(fmt.Sprintf("crdt: update added dot %v not minted by next", d))
+	}
+	return true
 }
 
 // supersedesOnly reports whether every dot in ds is a dot of cur.
