@@ -68,7 +68,8 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 		return nil, fmt.Errorf("encode delta %s: %v", id, err)
 	}
 
-	rec := store.Record{Key: cartKey(id), Delta: deltaBytes, HLC: uint64(ts.Wall)}
+	key := cartKey(id)
+	rec := store.Record{Key: key, Delta: deltaBytes, HLC: uint64(ts.Wall)}
 	if idemKey != "" {
 		rec.IdempotencyKey, rec.IdempotencyResult = idemKey, idemRec
 	}
@@ -82,6 +83,6 @@ func (d *Daemon) applyLocal(ctx context.Context, id, item string, e edit, idemKe
 	d.carts.install(o, delta, ed)
 	release()
 	d.checkpointIfLogFull()
-	d.gossip.Publish(cartKey(id), deltaBytes, ts.Time())
+	d.gossip.Publish(key, deltaBytes, ts.Time())
 	return body, nil
 }
