@@ -16,7 +16,9 @@
 #
 # Environment (all optional):
 #   CONNS="1 16 64"   connection counts to run (one row each per round)
-#   DURATION=10       seconds per crdtd run; Redis runs a matching count
+#   DURATION=10       seconds per crdtd run; Redis then runs as many requests
+#                     as the node acknowledged in it (at least 1,000), so that
+#                     both rates are averages over comparable stretches
 #   PREFER_MINIMAL=1  also run crdtd with Prefer: return=minimal (204)
 #   ROUNDS=1          rounds per connection count, crdtd and Redis taking
 #                     turns; with more than one, a last line per count gives
@@ -107,9 +109,8 @@ wrk_rate() { # conns minimal -> "rate p50 p99" (requests/s, ms)
   echo "$rate $p50 $p99"
 }
 
-redis_rate() { # conns -> rate
-  local c=$1 n
-  n=$(( c * 2000 < 200000 ? c * 2000 : 200000 ))
+redis_rate() { # conns requests -> rate
+  local c=$1 n=$(( $2 > 1000 ? $2 : 1000 ))
   redis-benchmark -p "$REDIS_PORT" -c "$c" -n "$n" -r 1000 -q HINCRBY "key:__rand_int__" f 1 2>/dev/null \
     | tr '\r' '\n' | awk '/requests per second/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9.]+$/) {print $i; exit}}'
 }
@@ -129,7 +130,7 @@ round() {
   read -r crate p50 p99 < <(wrk_rate "$c" 0)
   tick1=$(cpu_ticks)
   read -r rec1 sync1 < <(log_counts)
-  rrate=$(redis_rate "$c")
+  rrate=$(redis_rate "$c" $((rec1 - rec0)))
   r=$(ratio "$crate" "$rrate")
   ratios+=("$r")
   cpu=$(awk -v t=$((tick1 - tick0)) -v hz="$TICK" -v n=$((rec1 - rec0)) 'BEGIN { printf "%.0fus", n ? t / hz * 1e6 / n : 0 }')
