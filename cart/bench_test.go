@@ -267,3 +267,22 @@ func BenchmarkAddPendingIndexed(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSetFoldsAdds sets the quantity of a line that holds many adds:
+// the set supersedes every one of them, each checked against the line with
+// a lookup (crdt.DotLookup).
+func BenchmarkSetFoldsAdds(b *testing.B) {
+	for _, pending := range []int{1024, 10_000, 99_000} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			base, clk := pendingCart(b, pending)
+			now := time.Unix(1_800_000_000, 0)
+			b.ReportAllocs()
+			for b.Loop() {
+				c := base.CloneForItem("x")
+				if _, err := c.SetQuantity(clk.Now(now), "x", 3); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -76,6 +76,7 @@ func (c *Cart) SetQuantity(ts crdt.Timestamp, item string, q uint64) (delta *Car
 	d, err := c.m.Update(ts.Replica, item, func(cur line, next func() crdt.Dot) crdt.Mutation[line] {
 		var mu crdt.Mutation[line]
 		mu.Add.sets.Set(next(), assignment{q: q, wall: ts.Wall, logical: ts.Logical})
+		mu.Supersede = make([]crdt.Dot, 0, cur.incs.Len()+cur.sets.Len())
 		mu.Supersede = appendDots(mu.Supersede, cur.incs.EachDot)
 		mu.Supersede = appendDots(mu.Supersede, cur.sets.EachDot)
 		return mu

@@ -139,6 +139,10 @@ func (l line) MergeDots(ctx *crdt.CausalContext, o line, octx *crdt.CausalContex
 // by copy, so lines are shared between a cart and its copies.
 func (line) MergesByCopy() {}
 
+// Has implements crdt.DotLookup: a set or remove of a line of many adds
+// checks its superseded dots with it.
+func (l line) Has(d crdt.Dot) bool { return l.incs.Has(d) || l.sets.Has(d) || l.prices.Has(d) }
+
 // EachDot implements crdt.DotStore.
 func (l line) EachDot(yield func(crdt.Dot) bool) {
 	for d := range l.incs.EachDot {

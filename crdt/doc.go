@@ -59,7 +59,9 @@ Any type implementing [DotStore] can live in an [ORMap]; values of a
 A store that declares [MergesByCopy] (its merge returns a new store rather
 than changing itself, as DotSet's and DotFun's do) is shared between a map
 and its copies, so that copying a map for an edit does not copy its dots.
-DotSet and DotFun hold their dots in runs: consecutive dots of one replica
+A store that can look up one dot ([DotLookup]) lets [ORMap.Update] check
+the dots a mutation supersedes one by one. DotSet and DotFun hold their
+dots in runs: consecutive dots of one replica
 (carrying one payload, in a DotFun) are one entry, so a line of a thousand
 adds of one by one replica is one run ([DotFun.Runs]), in memory and in
 every merge; the encoding still lists every dot. They keep room to grow in

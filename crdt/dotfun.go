@@ -28,6 +28,12 @@ func (f DotFun[V]) Get(d Dot) (V, bool) {
 	return zero, false
 }
 
+// Has reports whether f holds d ([DotLookup]).
+func (f DotFun[V]) Has(d Dot) bool {
+	_, ok := f.m.find(d)
+	return ok
+}
+
 // Len returns the number of entries.
 func (f DotFun[V]) Len() int { return f.m.count() }
 

@@ -55,6 +55,17 @@ type MergesByCopy interface {
 	MergesByCopy()
 }
 
+// DotLookup is implemented by a [DotStore] that can tell whether it holds a
+// dot without listing its dots: [DotSet] and [DotFun] do, in time
+// logarithmic in their runs, and so does a struct of them. [ORMap.Update]
+// checks with it that a mutation supersedes only dots of its key's store, a
+// lookup per superseded dot, where a store without it costs a set of every
+// dot it holds: a set of a line of many adds supersedes them all.
+type DotLookup interface {
+	// Has reports whether the store holds d.
+	Has(d Dot) bool
+}
+
 // Payload is the constraint on the values of a [DotFun]: immutable values,
 // fixed when their dot is created, with a canonical encoding. Two stores that
 // hold the same dot always hold equal payloads for it. Payloads that compare

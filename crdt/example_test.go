@@ -225,6 +225,17 @@ func ExampleRun() {
 	// 4 5
 }
 
+// A store that can look up one dot ([crdt.DotLookup]) lets an update check
+// the dots it supersedes one by one, however many its key holds.
+func ExampleDotLookup() {
+	var s crdt.DotSet
+	s.Add(crdt.Dot{Replica: "r1", Seq: 1})
+	s.Add(crdt.Dot{Replica: "r1", Seq: 2})
+	var l crdt.DotLookup = s
+	fmt.Println(l.Has(crdt.Dot{Replica: "r1", Seq: 2}), l.Has(crdt.Dot{Replica: "r2", Seq: 1}))
+	// Output: true false
+}
+
 // A map of stores that merge by copy shares them with its copies: editing
 // the copy replaces its stores and leaves the original's as they were.
 func ExampleMergesByCopy() {

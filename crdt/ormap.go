@@ -224,6 +224,14 @@ func supersedesOnly[V DotStore[V]](cur V, ds []Dot) bool {
 	if len(ds) == 0 {
 		return true
 	}
+	if l, ok := any(cur).(DotLookup); ok {
+		for _, d := range ds {
+			if !l.Has(d) {
+				return false
+			}
+		}
+		return true
+	}
 	own := make(map[Dot]struct{})
 	for d := range cur.EachDot {
 		own[d] = struct{}{}
