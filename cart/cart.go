@@ -337,9 +337,11 @@ func (c *Cart) Clone() *Cart { return &Cart{m: *c.m.Clone()} }
 func (c *Cart) CloneForItem(item string) *Cart { return &Cart{m: *c.m.CloneForKey(item)} }
 
 // TakeOver lets c, a copy of orig made by CloneForItem and since edited
-// under that item only, replace orig: c takes orig's index of dots instead
-// of building its own on its next merge. Nothing may use orig afterwards.
-// After any other copy or edit it does nothing.
+// under that item only, replace orig, which must not have changed since
+// the copy was made (a merge that changed nothing is allowed): c takes
+// orig's index of dots instead of building its own on its next merge.
+// Nothing may use orig afterwards. After any other copy or edit it does
+// nothing.
 func (c *Cart) TakeOver(orig *Cart) { c.m.TakeOver(&orig.m) }
 
 // Equal reports whether c and o are the same state.

@@ -57,12 +57,16 @@ type MergesByCopy interface {
 
 // DotLookup is implemented by a [DotStore] that can tell whether it holds a
 // dot without listing its dots: [DotSet] and [DotFun] do, in time
-// logarithmic in their runs, and so does a struct of them. [ORMap.Update]
-// checks with it that a mutation supersedes only dots of its key's store, a
-// lookup per superseded dot, where a store without it costs a set of every
-// dot it holds: a set of a line of many adds supersedes them all.
+// logarithmic in their runs; a struct of them can by asking each field (the
+// cart's line does). [ORMap.Update] checks with it that a mutation
+// supersedes only dots of its key's store, a lookup per superseded dot,
+// where a store without it costs a set of every dot it holds: a set of a
+// line of many adds supersedes them all.
 type DotLookup interface {
-	// Has reports whether the store holds d.
+	// Has reports whether the store holds d: exactly the dots EachDot
+	// lists. (A struct that embeds one DotFun gets that field's Has, which
+	// misses the other fields' dots: Update then merges its deltas whole,
+	// correct but slow.)
 	Has(d Dot) bool
 }
 

@@ -34,15 +34,16 @@ type ORMap[K Key, V DotStore[V]] struct {
 	// covers instead of every key. A dot belongs to one key forever, so an
 	// entry is either exact or stale (its dot since removed); stale entries
 	// cost an extra visit and are dropped by a rebuild once they outnumber
-	// the live ones. nil means not built yet; Clone and decoding leave it
-	// nil.
+	// the live ones. nil means not built yet; Clone, CloneForKey and
+	// decoding leave it nil.
 	index     map[Dot]K
 	indexLive int // dots in the stores at the last rebuild
 
 	// ownKey is the key a copy from CloneForKey was made for. keyed is set
-	// by CloneForKey and cleared by any change to a key but ownKey: while
-	// set, m differs from the map it was cloned from under ownKey only (see
-	// TakeOver).
+	// by CloneForKey and cleared by any change that may touch a key but
+	// ownKey (any Merge, Clear, an edit of another key) and by TakeOver:
+	// while set, m differs from the map it was cloned from under ownKey
+	// only (see TakeOver).
 	ownKey K
 	// fresh is set by CloneForKey when the original has a dot index, to
 	// collect the dots m's own changes add under ownKey while keyed: all
@@ -431,14 +432,16 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 }
 
 // TakeOver lets m, a copy of orig made by CloneForKey and since changed
-// under its own key only, replace orig: the stores the two shared become
-// m's alone, so that changing them no longer copies them all first, and m
-// takes orig's dot index (adding the dots its own changes added) rather
-// than building its own on the next merge. It costs the dots m's changes
-// added, not the dots of its key: a line of many adds takes over in one
-// step. Nothing may use orig afterwards. A Clone, a copy that has changed
-// another key, or one of an original that had no index when copied (it
-// may have built one since) keeps what it has.
+// under its own key only, replace orig, which must not have changed since
+// the copy was made (a merge into it that changed nothing is allowed):
+// the stores the two shared become m's alone, so that changing them no
+// longer copies them all first, and m takes orig's dot index (adding the
+// dots its own changes added) rather than building its own on the next
+// merge. It costs the dots m's changes added, not the dots of its key: a
+// line of many adds takes over in one step. Nothing may use orig
+// afterwards. A Clone, a copy that has changed another key, or one of an
+// original that had no index when copied (it may have built one since)
+// keeps what it has.
 func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
 	keyed, fresh := m.keyed, m.fresh
 	m.keyed, m.shared, m.fresh = false, false, nil
