@@ -32,6 +32,8 @@ type conn struct {
 	remote   string
 	tlsState *tls.ConnectionState
 
+	reqBody requestBody // the body of the request being served, if it has one
+
 	out    []byte      // the answer being written: head, then buffered body
 	body   []byte      // a buffered answer's body, kept between requests
 	header http.Header // the handler's header map, cleared between requests

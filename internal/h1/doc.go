@@ -17,9 +17,14 @@
 // header map and a string per value, canonical names, its body
 // readers); the head's reader keeps its buffers between requests, interns
 // the common field names, and makes one string for the target and all
-// values of a short head. It borrows only url.ParseRequestURI for the
-// target and net/http's chunk reader (httputil.NewChunkedReader) for a
-// chunked body. Where RFC 9112 lets a server refuse what a proxy in front
+// values of a short head. The *http.Request itself, its header map, its
+// URL and its body's reader are the connection's, filled again for each
+// request: a handler keeps none of them after it returns (the strings in
+// them it may keep). A target that needs no decoding (a path of
+// unreserved characters, a plain query) is read to the URL that
+// url.ParseRequestURI would make; the package borrows only
+// url.ParseRequestURI, for other targets, and net/http's chunk reader
+// (httputil.NewChunkedReader), for a chunked body. Where RFC 9112 lets a server refuse what a proxy in front
 // of it could read otherwise, it refuses, with 400: a line that ends in a
 // bare LF, a folded field line (obs-fold), white space in a field name,
 // Transfer-Encoding in an HTTP/1.0 request, a malformed or ambiguous

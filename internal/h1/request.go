@@ -12,11 +12,10 @@ import (
 
 // headReader reads the heads of the requests of one connection: the
 // request line and the header fields (RFC 9112, 3 and 5), into the
-// *http.Request that http.ReadRequest would return. Its buffers are kept
-// from one request to the next, so that a small request costs few
-// allocations: the request, its URL, its header map with one slice for
-// all values, and one string that holds the target and every value
-// (see maxSharedText).
+// *http.Request that http.ReadRequest would return. Its buffers, and the
+// request, header map, URL and body reader it fills, are kept from one
+// request to the next, so that a small request costs one allocation: one
+// string that holds the target and every value (see maxSharedText).
 //
 // It is stricter than http.ReadRequest where RFC 9112 allows a server to
 // refuse what could be read two ways, so that a proxy in front of the
@@ -39,6 +38,17 @@ type headReader struct {
 	// host is the last Host field, and hosts their number.
 	host  fieldSpan
 	hosts int
+
+	// The request a handler gets and what it points to are the
+	// connection's, made once and filled again for each request (the
+	// Server's contract: a handler keeps none of them after it returns).
+	// blank is req as made, with the connection's context.
+	req    *http.Request
+	blank  http.Request
+	header http.Header
+	values []string
+	url    url.URL
+	fixed  fixedBody
 }
 
 // fieldSpan is a header field read: its canonical name, and where its
@@ -93,31 +103,38 @@ func (h *headReader) readRequest(ctx context.Context) (*http.Request, error) {
 		return nil, err
 	}
 	text := h.sharedText()
-	r := http.Request{
-		Method:     method,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: minor,
-		Header:     h.header(text),
-		RequestURI: h.value(text, target),
-	}
+	r := h.request(ctx)
+	r.Method = method
+	r.Proto = "HTTP/1.1"
+	r.ProtoMajor, r.ProtoMinor = 1, minor
+	r.Header = h.fillHeader(text)
+	r.RequestURI = h.value(text, target)
 	if minor == 0 {
 		r.Proto = "HTTP/1.0"
 	}
-	if r.URL, err = parseTarget(method, r.RequestURI); err != nil {
+	if r.URL, err = h.parseTarget(method, r.RequestURI); err != nil {
 		return nil, errTarget
 	}
 	if r.Host, err = h.hostOf(r.URL, text); err != nil {
 		return nil, err
 	}
 	fixPragma(r.Header)
-	if err := frame(&r, h.br); err != nil {
+	if err := h.frame(r); err != nil {
 		return nil, err
 	}
-	// r is on the stack: WithContext's copy is the request's one
-	// allocation. (http.NewRequestWithContext would make three: a URL and
-	// a header map of its own too.)
-	return r.WithContext(ctx), nil
+	return r, nil
+}
+
+// request returns the connection's request, blank, with ctx as its
+// context. (A request's context can only be set by copying it: the copy
+// is made once per connection, not once per request.)
+func (h *headReader) request(ctx context.Context) *http.Request {
+	if h.req == nil || h.blank.Context() != ctx {
+		h.req = (&http.Request{}).WithContext(ctx)
+		h.blank = *h.req
+	}
+	*h.req = h.blank
+	return h.req
 }
 
 // readRequestLine reads "method SP request-target SP HTTP-version"
@@ -181,6 +198,52 @@ func methodName(m []byte) string {
 		return http.MethodOptions
 	}
 	return string(m)
+}
+
+// parseTarget is the package's parseTarget, but that a plain target
+// (see plainTarget), what clients of an API send, is read into the
+// connection's URL without an allocation.
+func (h *headReader) parseTarget(method, target string) (*url.URL, error) {
+	if path, query, ok := plainTarget(target); ok {
+		h.url = url.URL{Path: path, RawQuery: query}
+		return &h.url, nil
+	}
+	return parseTarget(method, target)
+}
+
+// plainTarget splits a target of the origin form that needs no decoding:
+// a path of unreserved characters (RFC 3986, 2.3) and slashes, and, after
+// a "?", a nonempty query of the same and "=&+%". url.ParseRequestURI
+// reads such a target as the URL with that path and raw query, and no
+// other field set.
+func plainTarget(target string) (path, query string, ok bool) {
+	if target == "" || target[0] != '/' {
+		return "", "", false
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; !isUnreserved(c) && c != '/' {
+			return "", "", false
+		}
+	}
+	if !hasQuery {
+		return path, "", true
+	}
+	if query == "" {
+		return "", "", false // "/p?" sets ForceQuery
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; !isUnreserved(c) && c != '=' && c != '&' && c != '+' && c != '%' {
+			return "", "", false
+		}
+	}
+	return path, query, true
+}
+
+// isUnreserved reports whether c is an unreserved character of a URI
+// (RFC 3986, 2.3): a letter, a digit, or one of "-._~".
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // parseTarget parses the request target as http.ReadRequest does: the
@@ -354,6 +417,10 @@ func canonicalName(name []byte) string {
 	return string(c)
 }
 
+// maxKeptFields is the most header fields whose map and slices a
+// connection keeps for its next request.
+const maxKeptFields = 64
+
 // maxSharedText bounds the text of a head (its target and field values)
 // that is made one string, shared by the request's strings. A string a
 // handler keeps (an idempotency key in an index) keeps all of that one
@@ -379,12 +446,20 @@ func (h *headReader) value(shared string, span fieldSpan) string {
 	return shared[span.start:span.end]
 }
 
-// header makes the header map of the fields read, with shared, the
-// head's shared text. The values of fields with one value, most of them,
-// share one slice.
-func (h *headReader) header(shared string) http.Header {
-	header := make(http.Header, len(h.fields))
-	values := make([]string, len(h.fields))
+// fillHeader fills the connection's header map with the fields read,
+// with shared, the head's shared text, and returns it. The values of
+// fields with one value, most of them, share one slice.
+func (h *headReader) fillHeader(shared string) http.Header {
+	if h.header == nil || len(h.header) > maxKeptFields {
+		h.header = make(http.Header, len(h.fields))
+	}
+	header := h.header
+	clear(header)
+	if cap(h.values) < len(h.fields) {
+		h.values = make([]string, len(h.fields))
+	}
+	values := h.values[:len(h.fields)]
+	clear(values)
 	for i, f := range h.fields {
 		v := h.value(shared, f)
 		if vs, ok := header[f.name]; ok {
@@ -423,12 +498,12 @@ func fixPragma(header http.Header) {
 
 // frame decides where r's body ends (RFC 9112, 6) as http.ReadRequest
 // does, and sets r's ContentLength, TransferEncoding, Close and Body, the
-// body to be read from br. Transfer-Encoding is taken out of the header;
+// body to be read from h's reader. Transfer-Encoding is taken out of the header;
 // it must be chunked, alone. Content-Length must be decimal digits, the
 // same in each of its fields; it is kept once, unless the body is
 // chunked: then it is dropped and the connection closes after the
 // answer, since the client or a proxy between may have meant it.
-func frame(r *http.Request, br *bufio.Reader) error {
+func (h *headReader) frame(r *http.Request) error {
 	chunked, err := transferEncoding(r)
 	if err != nil {
 		return err
@@ -447,10 +522,11 @@ func frame(r *http.Request, br *bufio.Reader) error {
 		r.Close = r.Close || hasLength
 		r.ContentLength = -1
 		r.TransferEncoding = []string{"chunked"}
-		r.Body = newChunkedBody(br)
+		r.Body = newChunkedBody(h.br)
 	case length > 0:
 		r.ContentLength = length
-		r.Body = &fixedBody{r: br, n: length}
+		h.fixed = fixedBody{r: h.br, n: length}
+		r.Body = &h.fixed
 	default:
 		r.Body = http.NoBody
 	}
@@ -538,7 +614,7 @@ func (h *headReader) trimBuffers() {
 	if cap(h.text) > keptBuffer {
 		h.text = nil
 	}
-	if cap(h.fields) > 64 {
-		h.fields = nil
+	if cap(h.fields) > maxKeptFields {
+		h.fields, h.values = nil, nil
 	}
 }

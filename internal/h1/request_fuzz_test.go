@@ -108,25 +108,49 @@ func FuzzReadRequest(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h := headReader{br: bufio.NewReaderSize(bytes.NewReader(in), 4<<10)}
-		got, err := h.readRequest(context.Background())
-		wantBR := bufio.NewReaderSize(bytes.NewReader(in), 4<<10)
-		want, wantErr := http.ReadRequest(wantBR)
-		if err != nil {
-			if wantErr == nil && !stricter(err, want) {
-				t.Fatalf("refused what net/http accepts, in no listed case: %v", err)
-			}
-			return
-		}
-		if wantErr != nil {
-			t.Fatalf("accepted what net/http refuses: %v", wantErr)
-		}
-		if got.TransferEncoding != nil && slices.ContainsFunc(h.fields, func(f fieldSpan) bool { return f.name == "Content-Length" }) {
-			want.Close = true
-		}
-		requireSameRequest(t, got, want)
-		requireSameBody(t, got, h.br, want, wantBR)
+		t.Run("alone", func(t *testing.T) { requireReadAsNetHTTP(t, nil, in) })
+		t.Run("after another", func(t *testing.T) { requireReadAsNetHTTP(t, []byte(earlierRequest), in) })
 	})
+}
+
+// earlierRequest is read before a fuzzed request on the same connection:
+// its fields, target, length and Close must not show in the next request,
+// which a connection reads into the same structures.
+const earlierRequest = "POST /earlier/path?q=1 HTTP/1.1\r\nHost: earlier\r\nX-A: 1\r\nX-A: 2\r\nX-B: 3\r\n" +
+	"Connection: close\r\nPragma: no-cache\r\nContent-Length: 3\r\n\r\nabc"
+
+// requireReadAsNetHTTP reads the request in from a connection that sent
+// first, read to the end of its body, and requires it to be
+// http.ReadRequest's reading of in, or refused where this package is
+// stricter.
+func requireReadAsNetHTTP(t *testing.T, first, in []byte) {
+	h := headReader{br: bufio.NewReaderSize(bytes.NewReader(slices.Concat(first, in)), 4<<10)}
+	if first != nil {
+		r, err := h.readRequest(context.Background())
+		if err != nil {
+			t.Fatalf("the earlier request: %v", err)
+		}
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			t.Fatalf("the earlier request's body: %v", err)
+		}
+	}
+	got, err := h.readRequest(context.Background())
+	wantBR := bufio.NewReaderSize(bytes.NewReader(in), 4<<10)
+	want, wantErr := http.ReadRequest(wantBR)
+	if err != nil {
+		if wantErr == nil && !stricter(err, want) {
+			t.Fatalf("refused what net/http accepts, in no listed case: %v", err)
+		}
+		return
+	}
+	if wantErr != nil {
+		t.Fatalf("accepted what net/http refuses: %v", wantErr)
+	}
+	if got.TransferEncoding != nil && slices.ContainsFunc(h.fields, func(f fieldSpan) bool { return f.name == "Content-Length" }) {
+		want.Close = true
+	}
+	requireSameRequest(t, got, want)
+	requireSameBody(t, got, h.br, want, wantBR)
 }
 
 // stricter reports whether err refuses, in one of the cases

@@ -45,7 +45,8 @@ func (c *conn) newResponse(req *http.Request) *response {
 	if req.Body != http.NoBody {
 		// An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1).
 		expect := req.ProtoAtLeast(1, 1) && req.Header.Get("Expect") != ""
-		w.body = &requestBody{w: w, r: req.Body, expect: expect}
+		c.reqBody = requestBody{w: w, r: req.Body, expect: expect}
+		w.body = &c.reqBody
 		req.Body = w.body
 	}
 	switch {

@@ -15,6 +15,11 @@ import (
 
 // Server serves HTTP/1.1 to a Handler. Set its fields before Serve; do
 // not change them after.
+//
+// A handler keeps nothing of its request after it returns, nor lets a
+// goroutine it started use it: the *http.Request, its URL, Header (and
+// the slices of values in it) and Body are its connection's, filled again
+// for the connection's next request. Strings taken from them stay valid.
 type Server struct {
 	// Handler answers every request.
 	Handler http.Handler
