@@ -26,6 +26,7 @@ const maxDrainBytes = 256 << 10
 type conn struct {
 	srv      *Server
 	rwc      net.Conn
+	sock     io.ReadWriter    // rwc's requests are read and answers written here (newSocketIO)
 	lr       io.LimitedReader // under br: bounds the bytes of a request's header
 	br       *bufio.Reader
 	head     headReader // reads request heads from br
@@ -101,7 +102,8 @@ func newConn(s *Server, c net.Conn) *conn {
 	cn := &conn{srv: s, rwc: c, remote: c.RemoteAddr().String(), header: make(http.Header), accepted: time.Now()}
 	cn.answered = cn.accepted
 	cn.ctx, cn.cancel = context.WithCancel(s.ctx)
-	cn.lr.R = c
+	cn.sock = newSocketIO(c)
+	cn.lr.R = cn.sock
 	cn.br = bufio.NewReaderSize(&cn.lr, 4<<10)
 	cn.head.br = cn.br
 	return cn

@@ -215,7 +215,7 @@ func (w *response) send() error {
 	if len(w.c.out) == 0 {
 		return nil
 	}
-	_, err := w.c.rwc.Write(w.c.out)
+	_, err := w.c.sock.Write(w.c.out)
 	w.c.out = w.c.out[:0]
 	if err != nil {
 		w.err = err

@@ -1,0 +1,103 @@
+package h1
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// newSocketIO returns what a connection reads its requests from and
+// writes its answers to: for a TCP or Unix socket, its own socketIO;
+// otherwise (TLS) c itself.
+func newSocketIO(c net.Conn) io.ReadWriter {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return c
+	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &socketIO{rc: rc}
+}
+
+// socketIO reads and writes a socket with raw system calls, which the Go
+// scheduler is not told about, waiting in the runtime's poller when the
+// socket is not ready, as net.Conn does. A net.Conn's Read and Write tell
+// the scheduler of each call (entersyscall, exitsyscall), and a call that
+// takes over 20 µs (one whose thread the kernel preempted, typically to
+// run the client its answer just woke) has its P handed to another
+// thread by the runtime's monitor, which then keeps waking every 20 µs:
+// on a node under load that monitor and those hand-offs were a third of
+// its context switches. The sockets Go makes are non-blocking, so a raw
+// call cannot block: it does what there is to do and returns EAGAIN
+// otherwise. Deadlines and Close work as for the net.Conn: the waits are
+// the poller's, on the same descriptor.
+type socketIO struct {
+	rc syscall.RawConn
+}
+
+// Read reads what the socket holds, up to len(p) bytes, waiting until it
+// holds some; io.EOF once the peer has closed its side.
+func (s *socketIO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err := s.rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false // wait until readable
+			}
+			return true
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, errno
+	case n == 0:
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// Write writes all of p, waiting whenever the socket's buffer is full.
+// It sends with MSG_NOSIGNAL: a peer gone is an error (EPIPE), not a
+// signal.
+func (s *socketIO) Write(p []byte) (int, error) {
+	written := 0
+	var errno syscall.Errno
+	err := s.rc.Write(func(fd uintptr) bool {
+		for written < len(p) {
+			n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written),
+				syscall.MSG_NOSIGNAL, 0, 0)
+			switch e {
+			case 0:
+				written += int(n)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait until writable
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return written, err
+	case errno != 0:
+		return written, errno
+	}
+	return written, nil
+}

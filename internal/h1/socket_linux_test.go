@@ -1,0 +1,116 @@
+package h1
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// socketPair returns both ends of a loopback TCP connection: the server's
+// end, as the server accepts it, and the client's.
+func socketPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+func TestSocketIOReadsAndWritesAsTheConnWould(t *testing.T) {
+	server, client := socketPair(t)
+	sock := newSocketIO(server)
+	require.IsType(t, &socketIO{}, sock, "a TCP connection is read and written with raw calls")
+
+	// An answer larger than the socket's buffers: the write waits for the
+	// client to read, and every byte arrives in order.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
+	got := make(chan []byte)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the buffers fill first
+		b, _ := io.ReadAll(io.LimitReader(client, int64(len(big))))
+		got <- b
+	}()
+	n, err := sock.Write(big)
+	require.NoError(t, err)
+	require.Equal(t, len(big), n)
+	require.True(t, bytes.Equal(big, <-got), "the client reads what was written")
+
+	// A read waits for the client's bytes, then sees the end of its side.
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		client.Write([]byte("hello"))
+		client.(*net.TCPConn).CloseWrite()
+	}()
+	b := make([]byte, 5)
+	_, err = io.ReadFull(sock, b)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(b))
+	n, err = sock.Read(make([]byte, 8))
+	require.Equal(t, 0, n)
+	require.Equal(t, io.EOF, err)
+	n, err = sock.Read(nil)
+	require.Equal(t, 0, n)
+	require.NoError(t, err, "an empty read reads nothing")
+}
+
+func TestSocketIOKeepsTheConnsDeadlines(t *testing.T) {
+	server, client := socketPair(t)
+	sock := newSocketIO(server)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+	_, err := sock.Read(make([]byte, 8))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "nothing to read before the deadline")
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout())
+
+	require.NoError(t, server.SetWriteDeadline(time.Now().Add(-time.Second)))
+	_, err = sock.Write([]byte("late"))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, server.SetWriteDeadline(time.Time{}))
+
+	// A write that fills the buffers of a client that reads nothing ends
+	// at the deadline, having written part of it.
+	require.NoError(t, server.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+	n, err := sock.Write(make([]byte, 64<<20))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.Positive(t, n)
+	require.Less(t, n, 64<<20)
+	_ = client
+}
+
+func TestSocketIOAfterThePeerOrTheConnCloses(t *testing.T) {
+	server, client := socketPair(t)
+	sock := newSocketIO(server)
+	client.Write([]byte("unread")) // closing with unread bytes resets the connection
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, client.Close())
+	// Writes to a reset connection fail, as errors, not as a signal.
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline); {
+		_, err = sock.Write([]byte("answer"))
+	}
+	require.Error(t, err)
+
+	require.NoError(t, server.Close())
+	_, err = sock.Read(make([]byte, 8))
+	require.ErrorIs(t, err, net.ErrClosed)
+	_, err = sock.Write([]byte("x"))
+	require.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestSocketIOOnlyForPlainSockets(t *testing.T) {
+	server, _ := socketPair(t)
+	tc := tls.Server(server, &tls.Config{})
+	require.Same(t, tc, newSocketIO(tc).(*tls.Conn), "a TLS connection reads and writes through TLS")
+}
