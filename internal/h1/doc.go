@@ -8,7 +8,12 @@
 // a request that adds an item to a cart, that is a third of the node's CPU.
 // A Server here reads each request itself, runs the same http.Handler,
 // and writes the whole answer (status line, headers and body) in one
-// write.
+// write. On Linux it reads and writes a TCP or Unix socket with raw
+// system calls, waiting in the runtime's poller when the socket is not
+// ready (socket_linux.go): a call the scheduler is told of and the kernel
+// preempts has its thread's P handed off by the runtime's monitor, which
+// then polls every 20 µs, and on a loaded node that cost more context
+// switches than the requests themselves made.
 //
 // It parses the request's head itself (request.go): the request line,
 // the header fields, and the framing of the body, into the *http.Request
