@@ -20,7 +20,7 @@ func newSocketIO(c net.Conn) io.ReadWriter {
 	if err != nil {
 		return c
 	}
-	return &socketIO{rc: rc}
+	return &socketIO{rc: rc, calls: defaultCalls}
 }
 
 // socketIO reads and writes a socket with raw system calls, which the Go
@@ -36,7 +36,61 @@ func newSocketIO(c net.Conn) io.ReadWriter {
 // otherwise. Deadlines and Close work as for the net.Conn: the waits are
 // the poller's, on the same descriptor.
 type socketIO struct {
-	rc syscall.RawConn
+	rc    syscall.RawConn
+	calls socketCalls
+}
+
+// socketCalls are the system calls a socketIO makes: one read, one send.
+// Each returns what the call returned and its errno.
+type socketCalls struct {
+	read func(fd uintptr, p []byte) (uintptr, syscall.Errno)
+	send func(fd uintptr, p []byte) (uintptr, syscall.Errno)
+}
+
+// rawCalls make raw system calls. A send has MSG_NOSIGNAL: a peer gone
+// is an error (EPIPE), not a signal.
+var rawCalls = socketCalls{
+	read: func(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		return n, errno
+	},
+	send: func(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+			syscall.MSG_NOSIGNAL, 0, 0)
+		return n, errno
+	},
+}
+
+// toldCalls are syscall.Read and syscall.Write, which the scheduler is
+// told of, and the race detector too: they order what a goroutine did
+// before writing to a socket before what another does after reading
+// from one, as they do for net.Conn. Raw calls would hide that order,
+// and the race detector would report races that are not there.
+var toldCalls = socketCalls{
+	read: func(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+		n, err := syscall.Read(int(fd), p)
+		return uintptr(max(n, 0)), errnoOf(err)
+	},
+	send: func(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+		n, err := syscall.Write(int(fd), p)
+		return uintptr(max(n, 0)), errnoOf(err)
+	},
+}
+
+// defaultCalls are raw calls, but for a build with the race detector.
+var defaultCalls = func() socketCalls {
+	if raceEnabled {
+		return toldCalls
+	}
+	return rawCalls
+}()
+
+// errnoOf returns err's errno, 0 for nil.
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	return err.(syscall.Errno)
 }
 
 // Read reads what the socket holds, up to len(p) bytes, waiting until it
@@ -49,7 +103,7 @@ func (s *socketIO) Read(p []byte) (int, error) {
 	var errno syscall.Errno
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
-			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			n, errno = s.calls.read(fd, p)
 			switch errno {
 			case syscall.EINTR:
 				continue
@@ -71,20 +125,20 @@ func (s *socketIO) Read(p []byte) (int, error) {
 }
 
 // Write writes all of p, waiting whenever the socket's buffer is full.
-// It sends with MSG_NOSIGNAL: a peer gone is an error (EPIPE), not a
-// signal.
 func (s *socketIO) Write(p []byte) (int, error) {
-	written := 0
+	written, short := 0, false
 	var errno syscall.Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		for written < len(p) {
-			n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written),
-				syscall.MSG_NOSIGNAL, 0, 0)
-			switch e {
-			case 0:
+			n, e := s.calls.send(fd, p[written:])
+			switch {
+			case e == 0 && n == 0:
+				short = true // a stream socket sends at least a byte, or fails
+				return true
+			case e == 0:
 				written += int(n)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
+			case e == syscall.EINTR:
+			case e == syscall.EAGAIN:
 				return false // wait until writable
 			default:
 				errno = e
@@ -98,6 +152,8 @@ func (s *socketIO) Write(p []byte) (int, error) {
 		return written, err
 	case errno != 0:
 		return written, errno
+	case short:
+		return written, io.ErrShortWrite
 	}
 	return written, nil
 }
