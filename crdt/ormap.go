@@ -39,17 +39,15 @@ type ORMap[K Key, V DotStore[V]] struct {
 	index     map[Dot]K
 	indexLive int // dots in the stores at the last rebuild
 
-	// ownKey is the key a copy from CloneForKey was made for. keyed is set
-	// by CloneForKey and cleared by any change that may touch a key but
-	// ownKey (any Merge, Clear, an edit of another key) and by TakeOver:
-	// while set, m differs from the map it was cloned from under ownKey
-	// only (see TakeOver).
+	// ownKey is the key a copy from CloneForKey was made for.
 	ownKey K
-	// fresh is set by CloneForKey when the original has a dot index, to
-	// collect the dots m's own changes add under ownKey while keyed: all
-	// TakeOver must add to the original's index to take it.
+	// fresh is set by CloneForKey when the original has a dot index, and
+	// cleared by any change that may touch a key but ownKey (any Merge,
+	// Clear, an edit of another key) and by TakeOver: while set, m differs
+	// from the map it was cloned from under ownKey only, and fresh collects
+	// the dots m's own changes added there, all TakeOver must add to the
+	// original's index to take it.
 	fresh *[]Dot
-	keyed bool
 	// shared is set by CloneForKey for stores that may merge in place
 	// (not MergesByCopy): every store but ownKey's is shared with the map
 	// it was cloned from, and must be copied before it changes.
@@ -78,7 +76,7 @@ func (m *ORMap[K, V]) own(k K) {
 // ownAll copies every store shared with another map, before a change that
 // may touch any key.
 func (m *ORMap[K, V]) ownAll() {
-	m.keyed, m.fresh = false, nil
+	m.fresh = nil
 	if !m.shared {
 		return
 	}
@@ -259,7 +257,7 @@ func (m *ORMap[K, V]) mergeKey(k K, delta *ORMap[K, V]) {
 		for d := range dv.EachDot {
 			m.index[d] = k
 		}
-	case m.keyed && m.fresh != nil && k == m.ownKey:
+	case m.fresh != nil && k == m.ownKey:
 		for d := range dv.EachDot {
 			*m.fresh = append(*m.fresh, d)
 		}
@@ -418,7 +416,7 @@ func (m *ORMap[K, V]) Clone() *ORMap[K, V] {
 func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 	m.ownAll()
 	byCopy := mergesByCopy[V]()
-	out := &ORMap[K, V]{ctx: m.ctx.Clone(), keyed: true, ownKey: k, shared: !byCopy}
+	out := &ORMap[K, V]{ctx: m.ctx.Clone(), ownKey: k, shared: !byCopy}
 	if m.index != nil {
 		out.fresh = new([]Dot)
 	}
@@ -443,9 +441,9 @@ func (m *ORMap[K, V]) CloneForKey(k K) *ORMap[K, V] {
 // original that had no index when copied (it may have built one since)
 // keeps what it has.
 func (m *ORMap[K, V]) TakeOver(orig *ORMap[K, V]) {
-	keyed, fresh := m.keyed, m.fresh
-	m.keyed, m.shared, m.fresh = false, false, nil
-	if !keyed || fresh == nil || orig.index == nil {
+	fresh := m.fresh
+	m.shared, m.fresh = false, nil
+	if fresh == nil || orig.index == nil {
 		return
 	}
 	m.index, m.indexLive = orig.index, orig.indexLive
