@@ -450,7 +450,7 @@ func (h *headReader) value(shared string, span fieldSpan) string {
 // with shared, the head's shared text, and returns it. The values of
 // fields with one value, most of them, share one slice.
 func (h *headReader) fillHeader(shared string) http.Header {
-	if h.header == nil || len(h.header) > maxKeptFields {
+	if h.header == nil {
 		h.header = make(http.Header, len(h.fields))
 	}
 	header := h.header
@@ -615,6 +615,6 @@ func (h *headReader) trimBuffers() {
 		h.text = nil
 	}
 	if cap(h.fields) > maxKeptFields {
-		h.fields, h.values = nil, nil
+		h.fields, h.values, h.header = nil, nil, nil // the request keeps its map
 	}
 }

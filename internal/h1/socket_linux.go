@@ -126,34 +126,29 @@ func (s *socketIO) Read(p []byte) (int, error) {
 
 // Write writes all of p, waiting whenever the socket's buffer is full.
 func (s *socketIO) Write(p []byte) (int, error) {
-	written, short := 0, false
-	var errno syscall.Errno
+	written := 0
+	var failed error // the send's own error
 	err := s.rc.Write(func(fd uintptr) bool {
 		for written < len(p) {
 			n, e := s.calls.send(fd, p[written:])
 			switch {
-			case e == 0 && n == 0:
-				short = true // a stream socket sends at least a byte, or fails
-				return true
-			case e == 0:
-				written += int(n)
 			case e == syscall.EINTR:
 			case e == syscall.EAGAIN:
 				return false // wait until writable
-			default:
-				errno = e
+			case e != 0:
+				failed = e
 				return true
+			case n == 0:
+				failed = io.ErrShortWrite // a stream socket sends a byte or fails
+				return true
+			default:
+				written += int(n)
 			}
 		}
 		return true
 	})
-	switch {
-	case err != nil:
-		return written, err
-	case errno != 0:
-		return written, errno
-	case short:
-		return written, io.ErrShortWrite
+	if err == nil {
+		err = failed
 	}
-	return written, nil
+	return written, err
 }
